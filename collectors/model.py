@@ -1,0 +1,238 @@
+"""The dashboard's picture of the cluster: immutable values handed from collectors upward.
+
+Everything here is a frozen dataclass so a snapshot can cross threads, be compared to the last
+one (to redraw only what changed) and be printed as JSON by ``asr-cache-tui status``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class ModelState(str, enum.Enum):
+    """Where a pod stands with its model, ordered by how urgently on-call must look."""
+
+    CORRUPT = "corrupt"
+    FAILED = "failed"
+    STALLED = "stalled"
+    DOWNLOADING = "downloading"
+    VERIFYING = "verifying"
+    WAITING = "waiting"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+    READY = "ready"
+
+    @property
+    def needs_attention(self) -> bool:
+        return self in (ModelState.CORRUPT, ModelState.FAILED, ModelState.STALLED)
+
+    @property
+    def urgency(self) -> int:
+        """Sort key: lower is more urgent (the enum's declaration order)."""
+        return list(ModelState).index(self)
+
+
+class DownloadPhase(str, enum.Enum):
+    """What one download stream last said about itself."""
+
+    STARTING = "starting"
+    DOWNLOADING = "downloading"
+    RETRYING = "retrying"
+    STALLED = "stalled"
+    WAITING = "waiting"
+    VERIFYING = "verifying"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """One pod's download as read from its log (or from file growth on disk)."""
+
+    phase: DownloadPhase
+    source: str  # which parser: bundled, wget, curl, aria2c, aws, tqdm, lightning, disk
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+    rate: float | None = None  # bytes per second
+    eta_seconds: float | None = None
+    attempt: int | None = None
+    file: str | None = None
+    message: str | None = None
+    updated_at: float = 0.0  # wall-clock seconds when this was last learned
+
+    @property
+    def fraction(self) -> float | None:
+        if self.bytes_done is None or not self.bytes_total:
+            return None
+        return min(1.0, self.bytes_done / self.bytes_total)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model knobs a pod runs with, from its environment (URL already redacted)."""
+
+    url: str | None = None
+    version: str | None = None
+    cache_dir: str | None = None
+    checksum: str | None = None
+    max_cache_size: int | None = None
+    eviction: str | None = None
+    workers: int | None = None
+    model_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    name: str
+    init: bool
+    image: str
+    state: str  # waiting | running | terminated | unknown
+    ready: bool = False
+    restarts: int = 0
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The outcome of hashing a model file in a pod (kept and shown with the pod)."""
+
+    path: str
+    expected: str | None
+    actual: str | None
+    ok: bool
+    checked_at: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    name: str
+    namespace: str
+    uid: str
+    node: str | None
+    phase: str
+    ready: bool
+    restarts: int
+    created_at: float  # wall-clock seconds
+    owner: str | None  # e.g. "ReplicaSet/lightning-asr-7d9f" or "Job/model-preload"
+    release: str | None  # deployment (or job) the pod belongs to
+    containers: tuple[ContainerInfo, ...] = ()
+    model: ModelSettings = field(default_factory=ModelSettings)
+    cache_volume: str | None = None  # the pod's volume name that holds the cache
+    cache_claim: str | None = None  # PVC name when that volume is a PVC
+    cache_kind: str | None = None  # pvc | emptyDir | hostPath | image | None
+    model_state: ModelState = ModelState.UNKNOWN
+    evidence: tuple[str, ...] = ()
+    progress: DownloadProgress | None = None
+    verification: VerificationResult | None = None
+    deleting: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class VolumeUsage:
+    """A measured usage figure and, honestly, where it came from."""
+
+    source: str  # kubelet | df | du | none
+    used_bytes: int | None = None
+    capacity_bytes: int | None = None
+    available_bytes: int | None = None
+    measured_at: float = 0.0
+    note: str | None = None  # e.g. "EFS reports 8 EiB; shown against the cache quota"
+
+    @property
+    def capacity_meaningful(self) -> bool:
+        # EFS (and other elastic file systems) report 8 EiB: a percentage of it means nothing.
+        return bool(self.capacity_bytes) and (self.capacity_bytes or 0) < 2**60
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    name: str  # PVC name, or "<pod>/<volume>" for an emptyDir
+    kind: str  # pvc | emptyDir
+    phase: str | None = None
+    requested_bytes: int | None = None
+    capacity_bytes: int | None = None
+    access_modes: tuple[str, ...] = ()
+    storage_class: str | None = None
+    pods: tuple[str, ...] = ()
+    usage: VolumeUsage | None = None
+    quota_bytes: int | None = None  # the pods' MODEL_CACHE_MAX_SIZE, when they set one
+
+    @property
+    def denominator(self) -> int | None:
+        """What usage is measured against: real capacity, else the cache quota."""
+        if self.usage is not None and self.usage.capacity_meaningful:
+            return self.usage.capacity_bytes
+        if self.capacity_bytes and self.capacity_bytes < 2**60 and self.usage is None:
+            return self.capacity_bytes
+        return self.quota_bytes
+
+
+@dataclass(frozen=True)
+class RolloutInfo:
+    name: str
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    revision: str | None = None
+    restarted_at: str | None = None
+    model_version: str | None = None
+    serving: bool | None = None  # True when the api-server points at this release
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    name: str
+    kind: str  # Job | CronJob
+    state: str  # Running | Complete | Failed | Suspended | Scheduled
+    active: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    schedule: str | None = None
+    last_run: float | None = None
+    progress: DownloadProgress | None = None
+    pods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    object_kind: str
+    object_name: str
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    count: int
+    last_seen: float
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Everything the dashboard knows at one moment; replaced whole, never mutated."""
+
+    context: str
+    namespace: str
+    server: str
+    taken_at: float
+    pods: tuple[PodInfo, ...] = ()
+    volumes: tuple[VolumeInfo, ...] = ()
+    rollouts: tuple[RolloutInfo, ...] = ()
+    jobs: tuple[JobInfo, ...] = ()
+    events: tuple[EventInfo, ...] = ()
+    serving_url: str | None = None  # what the api-server's LIGHTNING_ASR_BASE_URL says
+    stale_since: float | None = None  # set while the API is unreachable
+    error: str | None = None  # the last connection error, one sentence
+
+    @property
+    def stale(self) -> bool:
+        return self.stale_since is not None
+
+    def pod(self, name: str) -> PodInfo | None:
+        return next((p for p in self.pods if p.name == name), None)
