@@ -236,3 +236,25 @@ class ClusterSnapshot:
 
     def pod(self, name: str) -> PodInfo | None:
         return next((p for p in self.pods if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a pod's log as kept in its bounded ring (text already redacted)."""
+
+    pod: str
+    container: str
+    text: str
+    kind: str = "plain"  # plain | progress | warning | error
+    received_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class CacheFile:
+    """One file in a pod's cache directory, listed on demand."""
+
+    name: str
+    size: int
+    modified_at: float
+    partial: bool = False  # a .part download in progress
+    verified: bool | None = None  # from the manifest or a verify run, when known

@@ -1,0 +1,117 @@
+"""Action plans: what an action will do, as a value that can be shown, confirmed and tested.
+
+An action is built as an ``ActionPlan`` first (no cluster needed to inspect it), then executed;
+its outcome is an ``ActionResult``. The UI shows ``plan.describe()`` in the confirmation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Permission:
+    """One RBAC permission an action needs (checked with SelfSubjectAccessReview)."""
+
+    verb: str
+    resource: str
+    namespace: str
+    group: str = ""
+    subresource: str | None = None
+
+    def describe(self) -> str:
+        res = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
+        grp = f".{self.group}" if self.group else ""
+        return f"{self.verb} {res}{grp} in {self.namespace}"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One Kubernetes API request the action will make."""
+
+    verb: str  # create | delete | patch | get | list
+    resource: str  # plural, e.g. "pods", "deployments", "jobs"
+    namespace: str
+    name: str | None = None
+    group: str = ""
+    subresource: str | None = None
+    body: Mapping[str, Any] | None = None
+
+    def describe(self) -> str:
+        target = f"{self.resource}/{self.name}" if self.name else self.resource
+        if self.subresource:
+            target += f"/{self.subresource}"
+        text = f"{self.verb.upper()} {target} (namespace {self.namespace})"
+        if self.body is not None:
+            text += " " + json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+        return text
+
+
+@dataclass(frozen=True)
+class ExecStep:
+    """One command run inside a container, as an argv list: never a shell string."""
+
+    pod: str
+    namespace: str
+    argv: tuple[str, ...]
+    container: str | None = None
+
+    def describe(self) -> str:
+        where = f"{self.pod}/{self.container}" if self.container else self.pod
+        return f"EXEC in {where}: " + " ".join(_quote(a) for a in self.argv)
+
+
+Step = ApiCall | ExecStep
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """Everything an action will do, decided before anything is done."""
+
+    action: str  # registry id, e.g. "restart-pod"
+    title: str  # one line for the confirmation dialog
+    target: str  # e.g. "pod/lightning-asr-7d9f-abc" or "deployment/lightning-asr"
+    namespace: str
+    steps: tuple[Step, ...] = ()
+    summary: str = ""  # why, in a sentence: the evidence behind the decision
+    destructive: bool = False
+    warnings: tuple[str, ...] = ()
+    refused: str | None = None  # set when the action must not run, and why
+    permissions: tuple[Permission, ...] = ()
+    affected_pods: tuple[str, ...] = ()
+
+    @property
+    def runnable(self) -> bool:
+        return self.refused is None
+
+    def describe(self) -> str:
+        lines = [self.title, f"target: {self.target} (namespace {self.namespace})"]
+        if self.summary:
+            lines.append(self.summary)
+        if self.refused:
+            lines.append(f"REFUSED: {self.refused}")
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        lines.extend(f"{i}. {step.describe()}" for i, step in enumerate(self.steps, 1))
+        if self.affected_pods:
+            lines.append("pods affected: " + ", ".join(self.affected_pods))
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What happened when a plan ran (or was refused, forbidden or dry-run)."""
+
+    plan: ActionPlan
+    ok: bool
+    message: str
+    dry_run: bool = False
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _quote(arg: str) -> str:
+    """Quote for display only; execution always passes the argv list untouched."""
+    safe = arg and all(c.isalnum() or c in "-_./=:@%+," for c in arg)
+    return arg if safe else "'" + arg.replace("'", "'\"'\"'") + "'"

@@ -1,0 +1,116 @@
+"""``asr-cache-tui``: the dashboard, and the same view and actions headless for scripts.
+
+This module only parses arguments and dispatches; each command lives in its own module and is
+imported lazily so ``asr-cache-tui status`` never pays for Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+ACTION_COMMANDS = ("prewarm", "verify", "purge", "restart", "fix", "switch")
+
+
+def add_connection_flags(parser: argparse.ArgumentParser, *, in_subcommand: bool = False) -> None:
+    """kubectl's conventions, shared by every command.
+
+    A subcommand repeats the flags without defaults, so ``-n x status`` and ``status -n x`` agree.
+    """
+    group = parser.add_argument_group("cluster")
+    if in_subcommand:
+        group.argument_default = argparse.SUPPRESS
+    group.add_argument(
+        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    group.add_argument("--context", help="kubeconfig context (default: the current context)")
+    group.add_argument(
+        "-n", "--namespace", help="namespace (default: the context's, else 'smallest')"
+    )
+    group.add_argument(
+        "-l",
+        "--selector",
+        default="app=lightning-asr",
+        help="label selector of the ASR pods (default: app=lightning-asr)",
+    )
+    group.add_argument(
+        "-f",
+        "--values",
+        metavar="VALUES_YAML",
+        help="the smallest-self-host chart's values.yaml, for the model URL, prefixes and volumes",
+    )
+    group.add_argument(
+        "--stall-after",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="no new bytes for this long = a stalled download (default: 60)",
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="timeout of each API request (default: 10)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asr-cache-tui",
+        description="Watch and fix the model cache of a Lightning ASR deployment on Kubernetes.",
+    )
+    add_connection_flags(parser)
+    parser.add_argument(
+        "--read-only", action="store_true", help="turn every action off (view only)"
+    )
+    parser.add_argument(
+        "--refresh",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="volume usage refresh interval (default: 5)",
+    )
+    parser.add_argument(
+        "--demo",
+        nargs="?",
+        const="efs-shared",
+        metavar="SCENARIO",
+        help="run on an embedded simulated cluster (default scenario: efs-shared)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = sub.add_parser("status", help="print the cluster's model-cache state and exit")
+    add_connection_flags(status, in_subcommand=True)
+    status.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    status.add_argument("--watch", action="store_true", help="keep printing as things change")
+
+    for name in ACTION_COMMANDS:
+        action = sub.add_parser(name, help=f"the {name} action (see README)")
+        add_connection_flags(action, in_subcommand=True)
+        action.add_argument("target", nargs="?", help="pod or deployment the action applies to")
+        action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+        action.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
+        action.add_argument("-o", "--output", choices=("text", "json"), default="text")
+        action.add_argument("--read-only", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "status":
+        from tui.status_cmd import run as run_status
+
+        return run_status(args)
+    if args.command in ACTION_COMMANDS:
+        from tui.action_cmds import run as run_action
+
+        return run_action(args)
+    from tui.launch import run as run_app
+
+    return run_app(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
