@@ -410,7 +410,7 @@ class ModelServer:
         stall_at = _within(faults.stall_after, total)
         drop_at = _within(faults.drop_after, total)
         rate = faults.rate_limit
-        chunk = self._chunk if rate is None else max(4096, min(self._chunk, rate // 20))
+        chunk = self._chunk if rate is None else max(4096, min(self._chunk, rate // 50))
         corrupt = faults.corrupt_byte_at
         written = 0  # handed to the transport
         counted = 0  # reported as sent (left the transport's buffer)
@@ -443,6 +443,11 @@ class ModelServer:
                 for limit in (stall_at, drop_at):
                     if limit is not None:
                         n = min(n, limit - written)
+                if rate is not None:
+                    # Sleep first, so n bytes take n / rate seconds from the first one on.
+                    delay = began + (written + n) / rate - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 pos = start + written
                 data = f.read(pos, n)
                 if corrupt is not None and pos <= corrupt < pos + n:
@@ -453,10 +458,6 @@ class ModelServer:
                 written += n
                 await writer.drain()
                 account(False)
-                if rate is not None:
-                    delay = began + written / rate - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
         except ConnectionError:
             return counted, False
         account(True)

@@ -1,0 +1,180 @@
+"""Starting and stopping: async and thread modes, stalled clients at shutdown, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from simcluster.modelserver import Faults, ModelServer
+
+from .conftest import eventually
+
+MIB = 1024 * 1024
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _server_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "modelserver"]
+
+
+def test_thread_mode_works_from_sync_code() -> None:
+    with ModelServer().run_in_thread() as server:
+        f = server.add_file("/models/v1/model.bin", size=2 * MIB, seed=4)
+        with httpx.Client(timeout=10) as client:
+            r = client.get(server.url(f.path))
+            assert hashlib.sha256(r.content).hexdigest() == f.sha256
+            server.set_faults(f.path, Faults(fail_status=503, fail_first=1, retry_after=1))
+            assert client.get(server.url(f.path)).status_code == 503
+            assert client.get(server.url(f.path)).status_code == 200
+        stats = server.stats(f.path)
+        assert stats.statuses == {200: 2, 503: 1} and stats.bytes_sent == 2 * f.size
+    assert _server_threads() == []
+
+
+def test_thread_mode_releases_a_stall_from_another_thread() -> None:
+    with ModelServer().run_in_thread() as server:
+        f = server.add_file("/m.bin", size=MIB)
+        server.set_faults(f.path, Faults(stall_after=1000, stall_requests=1))
+        results: list[bytes] = []
+        worker = threading.Thread(
+            target=lambda: results.append(httpx.get(server.url(f.path), timeout=10).content)
+        )
+        worker.start()
+        deadline = time.monotonic() + 5
+        while server.stats(f.path).stalls == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.stats(f.path).stalls == 1 and worker.is_alive()
+        server.release_stalls()
+        worker.join(5)
+        assert results and hashlib.sha256(results[0]).hexdigest() == f.sha256
+
+
+def test_thread_mode_stops_promptly_with_a_stalled_client() -> None:
+    with ModelServer().run_in_thread() as server:
+        f = server.add_file("/m.bin", size=MIB)
+        server.set_faults(f.path, Faults(stall_after=0))
+        errors: list[BaseException] = []
+
+        def fetch() -> None:
+            try:
+                httpx.get(server.url(f.path), timeout=30)
+            except httpx.HTTPError as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=fetch)
+        worker.start()
+        while server.stats(f.path).stalls == 0:
+            time.sleep(0.01)
+        started = time.monotonic()
+    assert time.monotonic() - started < 2
+    worker.join(5)
+    assert not worker.is_alive() and errors  # the client saw its body cut short
+    assert _server_threads() == []
+
+
+async def test_async_stop_with_a_stalled_client_does_not_hang() -> None:
+    server = ModelServer()
+    await server.start()
+    f = server.add_file("/m.bin", size=MIB)
+    server.set_faults(f.path, Faults(stall_after=5000))
+    async with httpx.AsyncClient(timeout=30) as client:
+        fetch = asyncio.create_task(client.get(server.url(f.path)))
+        await eventually(lambda: server.stats(f.path).stalls == 1)
+        await asyncio.wait_for(server.stop(), 2)
+        with pytest.raises(httpx.HTTPError):
+            await asyncio.wait_for(fetch, 2)
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert others == []
+    await server.stop()  # idempotent
+
+
+async def test_start_twice_and_a_port_in_use_are_clear_errors() -> None:
+    async with ModelServer() as first:
+        with pytest.raises(RuntimeError, match="already started"):
+            await first.start()
+        with pytest.raises(OSError):
+            async with ModelServer(port=first.port):
+                pass
+
+
+def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simcluster.modelserver", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url_line = proc.stdout.readline().strip()
+    sha_line = proc.stdout.readline().strip()
+    assert url_line.startswith("url=http://127.0.0.1:"), (url_line, proc.stderr)
+    assert sha_line.startswith("sha256=")
+    return proc, url_line.removeprefix("url="), sha_line.removeprefix("sha256=")
+
+
+def _stop_cli(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(10)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_cli_serves_a_large_file_with_bounded_memory() -> None:
+    proc, url, digest = _start_cli("--size", "256MiB", "--port", "0", "--seed", "3")
+    try:
+        curl = subprocess.run(
+            ["sh", "-c", 'curl -sfS --max-time 60 "$1" | sha256sum', "sh", url],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert curl.stdout.split()[0] == digest
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        peak_kib = int(
+            next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]
+        )
+        assert peak_kib < 100 * 1024, f"peak RSS {peak_kib} KiB for a 256 MiB file"
+    finally:
+        assert _stop_cli(proc) == 0
+
+
+def test_cli_rate_limit_is_applied() -> None:
+    proc, url, digest = _start_cli("--size", "1MiB", "--rate-limit", "4MiB")
+    try:
+        started = time.monotonic()
+        body = httpx.get(url, timeout=10).content
+        elapsed = time.monotonic() - started
+    finally:
+        assert _stop_cli(proc) == 0
+    assert hashlib.sha256(body).hexdigest() == digest
+    assert elapsed >= 0.24
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--size", "lots"], "not a size: 'lots'"),
+        (["--size", "1M", "--host", "192.0.2.1"], "--host must be a loopback address"),
+        (["--size", "1M", "--path", "model.bin"], "--path must start with '/'"),
+    ],
+)
+def test_cli_bad_arguments_say_what_is_wrong(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simcluster.modelserver", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
