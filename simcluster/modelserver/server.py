@@ -153,6 +153,8 @@ class ModelServer:
         """The full URL of a served path."""
         if not path.startswith("/"):
             raise ValueError(f"a served path must start with '/': {path!r}")
+        if not self._port:
+            raise RuntimeError("the model server is not started yet, so its port is unknown")
         return self.base_url + path
 
     def add_file(
@@ -245,19 +247,21 @@ class ModelServer:
                     break
                 if not await self._serve(request, reader, writer):
                     break
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError):
             pass
         except asyncio.CancelledError:
-            # stop() cancels us; asyncio's stream callback would log a cancelled task as an
-            # error, so end normally when the server is closing.
-            if not self._closing:
-                raise
+            # stop() (or the loop's shutdown) cancels us. asyncio's stream callback would log
+            # a cancelled connection task as an error, so this task always ends normally.
+            pass
         finally:
             if task is not None:
                 self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.shield(writer.wait_closed())
+            if self._closing:
+                writer.transport.abort()  # no flushing to a client that may never read
+            else:
+                writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
 
     async def _discard_body(self, request: Request, reader: asyncio.StreamReader) -> None:
         if request.header("transfer-encoding"):
@@ -283,7 +287,12 @@ class ModelServer:
         headers = self._base_headers(keep) + (extra or [])
         headers += [("Content-Type", "text/plain"), ("Content-Length", str(len(data)))]
         writer.write(response_head(status, headers) + (b"" if head_only else data))
-        await writer.drain()
+        await self._drain(writer)
+
+    async def _drain(self, writer: asyncio.StreamWriter) -> None:
+        """Wait for the socket to take our bytes, but not forever: a client that stops
+        reading (without closing) for idle_timeout seconds loses its connection."""
+        await asyncio.wait_for(writer.drain(), self._idle_timeout)
 
     def _base_headers(self, keep: bool) -> list[tuple[str, str]]:
         return [
@@ -339,7 +348,7 @@ class ModelServer:
             headers.append(("Content-Range", f"bytes {start}-{end - 1}/{f.size}"))
         writer.write(response_head(status, headers))
         if head_only:
-            await writer.drain()
+            await self._drain(writer)
             state.finish(request.method, range_header, status, 0)
             return keep
         state.start_body()
@@ -427,7 +436,7 @@ class ModelServer:
             while written < total:
                 if stall_at is not None and written == stall_at:
                     stall_at = None
-                    await writer.drain()
+                    await self._drain(writer)
                     if await self._stall(path, state, faults.stall_requests, reader):
                         account(False)
                         return counted, False
@@ -436,7 +445,7 @@ class ModelServer:
                 if drop_at is not None and written == drop_at:
                     drop_at = None
                     if state.take_drop(faults.drop_requests):
-                        await writer.drain()
+                        await self._drain(writer)
                         account(True)
                         return counted, False
                 n = min(chunk, total - written)
@@ -456,9 +465,9 @@ class ModelServer:
                     data = bytes(flipped)
                 writer.write(data)
                 written += n
-                await writer.drain()
+                await self._drain(writer)
                 account(False)
-        except ConnectionError:
+        except (ConnectionError, asyncio.TimeoutError):
             return counted, False
         account(True)
         return counted, True

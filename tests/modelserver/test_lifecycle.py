@@ -178,3 +178,35 @@ def test_cli_bad_arguments_say_what_is_wrong(args: list[str], message: str) -> N
     )
     assert done.returncode == 2
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_a_client_that_stops_reading_is_dropped_after_the_idle_timeout() -> None:
+    async with ModelServer(idle_timeout=0.5) as server:
+        f = server.add_file("/big.bin", size=64 * MIB)
+        _reader, writer = await asyncio.open_connection(server.host, server.port)
+        try:
+            writer.write(f"GET {f.path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            await writer.drain()
+            await eventually(lambda: server.stats(f.path).active == 1)
+            # Never read: the socket buffers fill, and the server gives up instead of hanging.
+            await eventually(lambda: server.stats(f.path).active == 0, timeout=5)
+        finally:
+            writer.close()
+        assert 0 < server.stats(f.path).bytes_sent < f.size
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() -> None:
+    async with ModelServer(idle_timeout=0.3) as server:
+        f = server.add_file("/m.bin", size=10)
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        try:
+            writer.write(f"GET {f.path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            data = await asyncio.wait_for(reader.read(), 3)  # returns at EOF: the server closed
+        finally:
+            writer.close()
+        assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(f.read(0, 10))
+
+
+def test_url_before_start_is_a_clear_error() -> None:
+    with pytest.raises(RuntimeError, match="not started yet"):
+        ModelServer().url("/m.bin")
