@@ -1,0 +1,110 @@
+"""The value every progress parser returns, and the number formats they share."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+UpdateKind = Literal[
+    "start",  # a download begins (total and resume offset when known)
+    "progress",  # bytes moved
+    "retry",  # an attempt failed and another follows
+    "wait",  # another process holds the lock; this one waits
+    "stall",  # the downloader itself says no bytes arrive
+    "verify",  # hashing the file
+    "done",  # the file is complete (downloaded or already present)
+    "error",  # the download failed for good (``code`` says how)
+    "ready",  # the server says it is ready (model loaded)
+    "info",  # a line worth keeping as evidence, no state change
+]
+
+# Failure codes shared with the bundled downloader (progress contract) so every format maps
+# onto the same few outcomes.
+CHECKSUM_MISMATCH = "checksum_mismatch"
+DISK_FULL = "disk_full"
+DOWNLOAD_FAILED = "download_failed"
+HTTP_REFUSED = "http_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What one log segment says about a download."""
+
+    kind: UpdateKind
+    source: str  # bundled | wget | curl | aria2c | aws | tqdm | lightning
+    done: int | None = None
+    total: int | None = None
+    rate: float | None = None  # bytes per second
+    eta: float | None = None  # seconds
+    attempt: int | None = None
+    attempts: int | None = None  # of how many
+    file: str | None = None
+    message: str | None = None
+    code: str | None = None  # failure code for kind="error"
+    dots: int | None = None  # wget dot style: dots on this line (``done`` is the line's offset)
+
+
+_UNIT_POWER = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+
+
+def scaled(number: str, prefix: str, base: int = 1024) -> int:
+    """``scaled("1.5", "G")`` -> bytes; the prefix is a single letter (case-insensitive)."""
+    power = _UNIT_POWER.get(prefix.upper()[:1], 0)
+    return int(float(number.replace(",", ".")) * base**power)
+
+
+_SIZE_WITH_UNIT = re.compile(r"^([\d.,]+)\s*([kKMGTPE]?)(i?)(B|Bytes|bytes)?$")
+
+
+def size_text(text: str, binary_default: bool = True) -> int | None:
+    """Sizes as tools print them: ``2.0 GiB``, ``863.45M``, ``400MiB``, ``120MB``, ``0B``.
+
+    ``KiB`` is binary; ``MB`` is binary unless ``binary_default`` is false (tools disagree:
+    wget and curl mean 1024, tqdm means 1000).
+    """
+    match = _SIZE_WITH_UNIT.match(text.strip())
+    if not match:
+        return None
+    number, prefix, binary, _ = match.groups()
+    base = 1024 if (binary or binary_default) else 1000
+    try:
+        return scaled(number, prefix, base)
+    except ValueError:
+        return None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
+
+
+def duration_text(text: str) -> float | None:
+    """``1m2s``, ``1h 5m``, ``21s``, ``0:00:17``, ``2.5s`` -> seconds; ``--:--`` -> None."""
+    text = text.strip()
+    if not text or "-" in text or "?" in text:
+        return None
+    if ":" in text:
+        try:
+            total = 0.0
+            for part in text.split(":"):
+                total = total * 60 + float(part)
+            return total
+        except ValueError:
+            return None
+    parts = _DURATION_PART.findall(text)
+    if not parts:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    mult = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    return sum(float(n) * mult[u] for n, u in parts)
+
+
+def classify_failure(text: str) -> str:
+    """Map a free-text failure reason onto a failure code."""
+    low = text.lower()
+    if "no space left" in low or "enospc" in low or "errno 28" in low or "disk full" in low:
+        return DISK_FULL
+    if "checksum" in low or "sha256 mismatch" in low or "hash mismatch" in low:
+        return CHECKSUM_MISMATCH
+    return DOWNLOAD_FAILED

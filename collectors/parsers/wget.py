@@ -1,0 +1,152 @@
+"""GNU wget: the bar (terminal or ``--progress=bar:force``), the dot style it uses without a
+terminal, and its header, retry and error lines."""
+
+from __future__ import annotations
+
+import re
+
+from collectors.parsers.base import (
+    DISK_FULL,
+    DOWNLOAD_FAILED,
+    HTTP_REFUSED,
+    Update,
+    duration_text,
+    scaled,
+    size_text,
+)
+
+SOURCE = "wget"
+
+# model.bin  42%[=======>            ] 863.45M   120MB/s    eta 10s
+# model.bin 100%[===================>]   2.00G   121MB/s    in 17s
+_BAR = re.compile(
+    r"(?P<pct>\d{1,3})%\[[^\]]*\]\s+(?P<done>[\d.,]+[KMGT]?)\s+"
+    r"(?P<rate>[\d.,]+[KMGT]?B/s|--\.-[KMGT]?B/s)"
+    r"(?:\s+(?P<mode>eta|in)\s+(?P<time>[\dhms ]+?))?\s*$"
+)
+# Unknown length: "model.bin      [  <=>    ] 863.45M  120MB/s"
+_BAR_NOLEN = re.compile(
+    r"\[\s*<?=+>?\s*\]\s+(?P<done>[\d.,]+[KMGT]?)\s+(?P<rate>[\d.,]+[KMGT]?B/s|--\.-[KMGT]?B/s)"
+)
+#      0K .......... .......... .......... .......... ..........  0% 95.2M 3s
+# 307150K .......... ......                                      100%  150M=2.5s
+_DOT = re.compile(
+    r"^\s*(?P<off>\d+)(?P<unit>[KMG]?)\s+(?P<dots>[.,][.,\s]*?)\s*"
+    r"(?:(?P<pct>\d{1,3})%\s+)?(?P<rate>[\d.,]+[KMG]?)(?:=(?P<took>\S+)|\s+(?P<eta>\S+))?\s*$"
+)
+_LENGTH = re.compile(r"^Length:\s+(\d+)")
+_SAVED = re.compile(r"saved \[(\d+)(?:/(\d+))?\]")
+# wget quotes the name with typographic quotes (U+2018/U+2019) in UTF-8 locales.
+_SAVING = re.compile("^Saving to:\\s+['\u2018`\"]?(?P<path>[^'\u2019`\"]+)")
+_ERROR_STATUS = re.compile(r"^ERROR (\d{3}):\s*(.*)")
+_RETRY_AT_BYTE = re.compile(
+    r"^(?:Connection closed|Read error) at byte (\d+)(?:/(\d+))?(?: \(([^)]*)\))?\. Retrying"
+)
+_TRY = re.compile(r"^--\d{4}-\d\d-\d\d \d\d:\d\d:\d\d--\s+\(try:\s*(\d+)\)")
+
+
+def _rate(text: str) -> float | None:
+    if text.startswith("--"):
+        return 0.0
+    value = size_text(text.removesuffix("/s"))
+    return float(value) if value is not None else None
+
+
+def parse_bar(text: str) -> Update | None:
+    if "%[" in text:
+        match = _BAR.search(text)
+        if not match:
+            return None
+        done = size_text(match["done"])
+        pct = int(match["pct"])
+        total = int(done * 100 / pct) if done and pct else None
+        mode, when = match["mode"], match["time"]
+        return Update(
+            "progress",
+            SOURCE,
+            done=done,
+            total=total,
+            rate=_rate(match["rate"]),
+            eta=duration_text(when) if mode == "eta" and when else (0.0 if mode == "in" else None),
+        )
+    if "<=>" in text:
+        match = _BAR_NOLEN.search(text)
+        if match:
+            return Update(
+                "progress", SOURCE, done=size_text(match["done"]), rate=_rate(match["rate"])
+            )
+    return None
+
+
+def parse_dot(text: str) -> Update | None:
+    """A dot line: ``done`` is the line's starting offset and ``dots`` how many follow."""
+    if ".." not in text and ",," not in text:
+        return None
+    match = _DOT.match(text)
+    if not match:
+        return None
+    offset = scaled(match["off"], match["unit"] or "K")
+    dots = match["dots"].count(".") + match["dots"].count(",")
+    rate = size_text(match["rate"])
+    eta = None
+    if match["took"]:
+        eta = 0.0
+    elif match["eta"]:
+        eta = duration_text(match["eta"])
+    return Update(
+        "progress",
+        SOURCE,
+        done=offset,
+        dots=dots,
+        rate=float(rate) if rate is not None else None,
+        eta=eta,
+        # 100% with "=2.5s" ends the transfer; the total follows from the bytes.
+        message="100%" if match["pct"] == "100" else None,
+    )
+
+
+def parse_other(text: str) -> Update | None:
+    """Header, retry and error lines."""
+    if text.startswith("Length:"):
+        match = _LENGTH.match(text)
+        if match:
+            return Update("start", SOURCE, done=0, total=int(match[1]))
+        if "unspecified" in text:
+            return Update("start", SOURCE, done=0)
+        return None
+    if text.startswith("Saving to:"):
+        match = _SAVING.match(text)
+        return Update("info", SOURCE, file=match["path"] if match else None, message=text)
+    if " saved [" in text:
+        match = _SAVED.search(text)
+        if match:
+            size = int(match[1])
+            return Update("done", SOURCE, done=size, total=int(match[2] or size))
+    if text.startswith("ERROR "):
+        match = _ERROR_STATUS.match(text)
+        if match:
+            return Update(
+                "error", SOURCE, code=HTTP_REFUSED, message=f"HTTP {match[1]} {match[2]}".strip()
+            )
+    if text.startswith("Cannot write to") or "No space left on device" in text:
+        if "No space left" in text:
+            return Update("error", SOURCE, code=DISK_FULL, message=text)
+        return Update("error", SOURCE, code=DOWNLOAD_FAILED, message=text)
+    if "Retrying." in text:
+        match = _RETRY_AT_BYTE.match(text)
+        if match:
+            return Update(
+                "retry",
+                SOURCE,
+                done=int(match[1]),
+                total=int(match[2]) if match[2] else None,
+                message=match[3] or text,
+            )
+        return Update("retry", SOURCE, message=text)
+    if text.startswith("--") and "(try:" in text:
+        match = _TRY.match(text)
+        if match:
+            return Update("retry", SOURCE, attempt=int(match[1]), message="wget retries")
+    if text.startswith("Giving up"):
+        return Update("error", SOURCE, code=DOWNLOAD_FAILED, message="wget gave up")
+    return None

@@ -1,0 +1,335 @@
+"""Download progress from log text: pick the parser for a segment, and merge one pod's updates
+into its current ``DownloadProgress`` plus the facts the state rules need (``LogFacts``).
+
+``parse_segment`` is pure. ``ProgressTracker`` is the per-pod memory (not thread-safe: one
+log stream owns it; others read its ``facts()``, an immutable value).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+from collectors.model import DownloadPhase, DownloadProgress
+from collectors.parsers import aria2c, awscli, bundled, curl, lightning, tqdm, wget
+from collectors.parsers.base import CHECKSUM_MISMATCH, Update
+from collectors.redact import redact_text
+from collectors.units import format_bytes
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text) if "\x1b" in text else text
+
+
+def parse_segment(text: str) -> Update | None:
+    """What one segment of log text says about a download, from whichever format it is in."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    if not text:
+        return None
+    first = text[0]
+    if first == "{":
+        return bundled.parse_json(text)
+    if first == "[":
+        if text.startswith("[#"):
+            return aria2c.parse(text)
+    elif first == "C":
+        if text.startswith("Completed "):
+            return awscli.parse(text)
+    elif first == " " or first.isdigit():
+        # wget dots, the curl meter, or an indented anything.
+        if ".." in text or ",," in text:
+            update = wget.parse_dot(text)
+            if update is not None:
+                return update
+        update = curl.parse(text)
+        if update is not None:
+            return update
+    if "%|" in text:
+        return tqdm.parse(text)
+    if "%[" in text or "<=>" in text:
+        update = wget.parse_bar(text)
+        if update is not None:
+            return update
+    if first == "c" and text.startswith("curl: "):
+        return curl.parse(text)
+    if first == "d" and text.startswith("download"):
+        return awscli.parse(text)
+    if first == "f" and text.startswith("fatal error:"):
+        return awscli.parse(text)
+    update = lightning.parse(text)
+    if update is not None:
+        return update
+    update = wget.parse_other(text)
+    if update is not None:
+        return update
+    if "errorCode=" in text or "|OK" in text or "|ERR" in text:
+        update = aria2c.parse(text)
+        if update is not None:
+            return update
+    if "[Errno 28]" in text:
+        return awscli.parse(text)
+    if "%" in text and "/s" in text:
+        return bundled.parse_human(text)
+    return None
+
+
+@dataclass(frozen=True)
+class LogFacts:
+    """What a pod's log has established, for the state rules (immutable)."""
+
+    phase: DownloadPhase | None = None  # None: the log never spoke of a download
+    progress: DownloadProgress | None = None
+    last_change_at: float | None = None  # when bytes last moved (or the download began)
+    has_bytes: bool = False  # the format carries byte counts (else disk growth is the signal)
+    ready: bool = False  # "Server ready"
+    failure_code: str | None = None  # set while the latest outcome is a failure
+    failure: str | None = None  # its evidence, one line
+    waiting_for: str | None = None  # lock holder while waiting
+    evidence: tuple[str, ...] = ()  # notable lines, newest last
+    lines_seen: int = 0
+    updated_at: float = 0.0
+
+
+class ProgressTracker:
+    """One pod's download as its log tells it; fed segments with the time they were written."""
+
+    EVIDENCE_KEPT = 6
+    RATE_SMOOTHING = 0.3
+
+    def __init__(self) -> None:
+        self.phase: DownloadPhase | None = None
+        self.source: str | None = None
+        self.done: int | None = None
+        self.total: int | None = None
+        self.rate: float | None = None
+        self.eta: float | None = None
+        self.attempt: int | None = None
+        self.file: str | None = None
+        self.message: str | None = None
+        self.updated_at = 0.0
+        self.last_change_at: float | None = None
+        self.has_bytes = False
+        self.ready = False
+        self.failure_code: str | None = None
+        self.failure: str | None = None
+        self.waiting_for: str | None = None
+        self.evidence: deque[str] = deque(maxlen=self.EVIDENCE_KEPT)
+        self.lines_seen = 0
+        self.version = 0  # bumped on every change that matters to a snapshot
+        self._dot_size = 1024
+        self._last_dot: tuple[int, int] | None = None  # (offset, dots) of the last wget dot line
+        self._rate_sample: tuple[float, int] | None = None  # (time, bytes) for computed rates
+        self._computed_rate: float | None = None
+
+    # -- feeding ------------------------------------------------------------------------------
+
+    def feed_text(self, text: str, at: float) -> Update | None:
+        self.lines_seen += 1
+        update = parse_segment(text)
+        if update is not None:
+            self.apply(update, at)
+        return update
+
+    def apply(self, u: Update, at: float) -> None:
+        kind = u.kind
+        if u.file:
+            self.file = u.file
+        if kind == "progress":
+            self._progress(u, at)
+        elif kind == "start":
+            self._begin(u, at)
+        elif kind == "retry":
+            self.phase = DownloadPhase.RETRYING
+            self.source = self.source or u.source
+            if u.attempt is not None:
+                self.attempt = u.attempt
+            if u.done is not None:
+                self._set_done(u.done, at)
+            of = f" of {u.attempts}" if u.attempts else ""
+            num = f" {u.attempt}{of}" if u.attempt is not None else ""
+            self._note(f"log: download attempt{num} failed: {u.message or 'no reason given'}")
+            self.message = u.message
+        elif kind == "wait":
+            self.phase = DownloadPhase.WAITING
+            self.source = self.source or u.source
+            self.waiting_for = u.message
+            holder = f" (held by {u.message})" if u.message else ""
+            if not self.evidence or not self.evidence[-1].startswith("log: waiting for the lock"):
+                self._note(f"log: waiting for the lock{holder}")
+        elif kind == "stall":
+            self.phase = DownloadPhase.STALLED
+            self.source = self.source or u.source
+            if u.done is not None:
+                self._set_done(u.done, at, moved=False)
+            self._note(f"log: downloader reports a stall ({u.message or 'no bytes'})")
+        elif kind == "verify":
+            if self.phase is not DownloadPhase.VERIFYING:
+                self._note("log: verifying checksum")
+            self.phase = DownloadPhase.VERIFYING
+            self.source = self.source or u.source
+            self.failure_code = self.failure = None
+        elif kind == "done":
+            self._finish(u, at)
+        elif kind == "error":
+            self._fail(u)
+        elif kind == "ready":
+            self.ready = True
+            self.failure_code = self.failure = None
+            if self.phase not in (None, DownloadPhase.DONE):
+                self.phase = DownloadPhase.DONE
+            self._note(f"log: {u.message or 'server ready'}")
+        elif kind == "info" and u.message:
+            self._note(f"log: {redact_text(u.message)}")
+        self.updated_at = at
+        self.version += 1
+
+    def _note(self, line: str) -> None:
+        self.evidence.append(line[:300])
+
+    def _begin(self, u: Update, at: float) -> None:
+        restarted = self.phase in (DownloadPhase.DONE, DownloadPhase.FAILED) or self.ready
+        self.phase = DownloadPhase.STARTING if u.done is None else DownloadPhase.DOWNLOADING
+        if self.phase is DownloadPhase.DOWNLOADING and u.source == "lightning":
+            self.phase = DownloadPhase.STARTING
+        self.source = u.source if u.source != "lightning" or self.source is None else self.source
+        if restarted:
+            self.ready = False
+            self.attempt = None
+            self.failure_code = self.failure = None
+            self.done = None
+            self.total = None
+            self._rate_sample = None
+            self._last_dot = None
+        self.failure_code = self.failure = None
+        self.waiting_for = None
+        if u.total is not None:
+            self.total = u.total
+        if u.done is not None:
+            self.done = u.done
+            self.has_bytes = True
+        self.last_change_at = at
+        if u.source == "lightning" or not self.evidence:
+            self._note(f"log: {u.message or 'download started'}")
+
+    def _set_done(self, done: int, at: float, moved: bool = True) -> None:
+        if self.done is None or done != self.done:
+            if moved:
+                self.last_change_at = at
+            self._sample_rate(done, at)
+        self.done = done
+        self.has_bytes = True
+
+    def _sample_rate(self, done: int, at: float) -> None:
+        sample = self._rate_sample
+        if sample is not None and at > sample[0] and done >= sample[1]:
+            instant = (done - sample[1]) / (at - sample[0])
+            a = self.RATE_SMOOTHING
+            old = self._computed_rate
+            self._computed_rate = instant if old is None else a * instant + (1 - a) * old
+        self._rate_sample = (at, done)
+
+    def _progress(self, u: Update, at: float) -> None:
+        if self.phase in (DownloadPhase.FAILED, DownloadPhase.DONE) or self.ready:
+            # Progress after an outcome: a new attempt (e.g. the container restarted).
+            self.ready = False
+            self.attempt = None
+        self.failure_code = self.failure = None
+        self.waiting_for = None
+        self.phase = DownloadPhase.DOWNLOADING
+        self.source = u.source
+        done = u.done
+        if u.dots is not None and done is not None:
+            done = self._wget_dots(done, u.dots)
+            if u.message == "100%" and self.total is None:
+                self.total = done
+        if u.total is not None:
+            self.total = u.total
+        if done is not None:
+            self._set_done(done, at)
+        elif self.last_change_at is None:
+            self.last_change_at = at
+        if u.rate is not None:
+            self.rate = u.rate
+        elif done is not None:
+            self.rate = self._computed_rate
+        if u.eta is not None:
+            self.eta = u.eta
+        elif self.rate and self.total and self.done is not None:
+            self.eta = max(0.0, (self.total - self.done) / self.rate)
+        else:
+            self.eta = None
+
+    def _wget_dots(self, offset: int, dots: int) -> int:
+        last = self._last_dot
+        if last is not None and offset > last[0] and last[1] > 0:
+            # A full line's worth of dots spans exactly the step between offsets.
+            self._dot_size = max(1, (offset - last[0]) // last[1])
+        self._last_dot = (offset, dots)
+        return offset + dots * self._dot_size
+
+    def _finish(self, u: Update, at: float) -> None:
+        self.phase = DownloadPhase.DONE
+        self.source = self.source or u.source
+        self.failure_code = self.failure = None
+        self.waiting_for = None
+        if u.done is not None:
+            self.done = u.done
+            self.has_bytes = True
+        elif self.total is not None:
+            self.done = self.total
+        if u.total is not None:
+            self.total = u.total
+        self.eta = 0.0
+        self.last_change_at = at
+        size = f" ({format_bytes(u.done)})" if u.done else ""
+        self._note(f"log: {redact_text(u.message) if u.message else 'download complete'}{size}")
+
+    def _fail(self, u: Update) -> None:
+        self.phase = DownloadPhase.FAILED
+        self.source = self.source or u.source
+        self.failure_code = u.code
+        text = redact_text(u.message or u.code or "download failed")
+        if u.code == CHECKSUM_MISMATCH and "checksum" not in text.lower():
+            text = f"checksum mismatch: {text}"
+        self.failure = f"log: {text}"
+        self.message = text
+        if u.attempt is not None:
+            self.attempt = u.attempt
+        self._note(self.failure)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def progress(self) -> DownloadProgress | None:
+        if self.phase is None:
+            return None
+        return DownloadProgress(
+            phase=self.phase,
+            source=self.source or "unknown",
+            bytes_done=self.done,
+            bytes_total=self.total,
+            rate=self.rate,
+            eta_seconds=self.eta,
+            attempt=self.attempt,
+            file=self.file,
+            message=self.message,
+            updated_at=self.updated_at,
+        )
+
+    def facts(self) -> LogFacts:
+        return LogFacts(
+            phase=self.phase,
+            progress=self.progress(),
+            last_change_at=self.last_change_at,
+            has_bytes=self.has_bytes,
+            ready=self.ready,
+            failure_code=self.failure_code,
+            failure=self.failure,
+            waiting_for=self.waiting_for,
+            evidence=tuple(self.evidence),
+            lines_seen=self.lines_seen,
+            updated_at=self.updated_at,
+        )
