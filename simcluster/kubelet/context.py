@@ -1,0 +1,34 @@
+"""What a simulated process runs with: the pod's files, its streams, env and working dir."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from simcluster.kubelet.fs import PodFS
+from simcluster.kubelet.procio import ProcIO
+
+
+@dataclass
+class ProcContext:
+    """One process's world. `scratch` is a host dir used as the cwd of real subprocesses."""
+
+    fs: PodFS
+    io: ProcIO
+    env: dict[str, str]
+    root: Path  # the cluster's root dir; its file system stands in for the image overlay
+    scratch: Path
+    cwd: str = "/"
+    pod: str = ""
+    container: str = ""
+    on_ready: Callable[[], None] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def with_io(self, io: ProcIO) -> ProcContext:
+        return replace(self, io=io)
+
+    def ready(self) -> None:
+        """Tell the kubelet this container now passes its readiness check."""
+        if self.on_ready is not None:
+            self.on_ready()
