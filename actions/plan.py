@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from collectors.redact import redact_text
+
 
 @dataclass(frozen=True)
 class Permission:
@@ -39,6 +41,7 @@ class ApiCall:
     group: str = ""
     subresource: str | None = None
     body: Mapping[str, Any] | None = None
+    note: str = ""  # why this call, shown after it (e.g. "follow until Ready")
 
     def describe(self) -> str:
         target = f"{self.resource}/{self.name}" if self.name else self.resource
@@ -46,7 +49,10 @@ class ApiCall:
             target += f"/{self.subresource}"
         text = f"{self.verb.upper()} {target} (namespace {self.namespace})"
         if self.body is not None:
-            text += " " + json.dumps(self.body, sort_keys=True, separators=(",", ":"))
+            # Bodies can carry model URLs (pre-warm env): never show a signature or password.
+            text += " " + redact_text(json.dumps(self.body, sort_keys=True, separators=(",", ":")))
+        if self.note:
+            text += f"  # {self.note}"
         return text
 
 
@@ -58,10 +64,12 @@ class ExecStep:
     namespace: str
     argv: tuple[str, ...]
     container: str | None = None
+    note: str = ""  # why this command, shown after it (e.g. "resolve paths in the pod")
 
     def describe(self) -> str:
         where = f"{self.pod}/{self.container}" if self.container else self.pod
-        return f"EXEC in {where}: " + " ".join(_quote(a) for a in self.argv)
+        text = f"EXEC in {where}: " + " ".join(_quote(redact_text(a)) for a in self.argv)
+        return text + (f"  # {self.note}" if self.note else "")
 
 
 Step = ApiCall | ExecStep
@@ -82,6 +90,7 @@ class ActionPlan:
     refused: str | None = None  # set when the action must not run, and why
     permissions: tuple[Permission, ...] = ()
     affected_pods: tuple[str, ...] = ()
+    decision: str = ""  # which branch an evidence-driven action took (fix: restart, evict, ...)
 
     @property
     def runnable(self) -> bool:
@@ -89,6 +98,8 @@ class ActionPlan:
 
     def describe(self) -> str:
         lines = [self.title, f"target: {self.target} (namespace {self.namespace})"]
+        if self.decision:
+            lines.append(f"decision: {self.decision}")
         if self.summary:
             lines.append(self.summary)
         if self.refused:
