@@ -1,0 +1,59 @@
+"""Fixtures for the dashboard's Pilot tests: a fake feed, a recording action provider, and an
+app whose notifications and posted messages are recorded for assertions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.message import Message
+
+from tests.tui.fakes import FakeActions, FakeFeed, clock, sample_log, sample_snapshot
+from tui.app import AsrCacheApp
+
+SIZE = (150, 42)
+STALLED = "lightning-asr-7d9f8c6b5-c4w7d"
+CORRUPT = "lightning-asr-7d9f8c6b5-tq5vn"
+
+
+class Recorder:
+    """Notifications and messages the app produced, in order."""
+
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, str]] = []
+        self.messages: list[Message] = []
+
+    def hook(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def of(self, kind: type) -> list[Any]:
+        return [m for m in self.messages if isinstance(m, kind)]
+
+    def texts(self) -> str:
+        return "\n".join(text for text, _ in self.notes)
+
+
+def make_app(
+    feed: FakeFeed | None = None,
+    actions: FakeActions | None = None,
+    recorder: Recorder | None = None,
+    **kwargs: Any,
+) -> AsrCacheApp:
+    feed = feed or FakeFeed(sample_snapshot(), logs={STALLED: sample_log(STALLED)})
+    kwargs.setdefault("clock", clock)
+    app = AsrCacheApp(feed, actions, **kwargs)
+    if recorder is not None:
+        original: Callable[..., None] = app.notify
+
+        def notify(message: str, **kw: Any) -> None:
+            recorder.notes.append((message, str(kw.get("severity", "information"))))
+            original(message, **kw)
+
+        app.notify = notify  # type: ignore[method-assign]
+    return app
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()

@@ -1,0 +1,207 @@
+"""Pure pieces of the dashboard: formatting, health, the registry, the bridge, rate history."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from textual.message import Message
+
+from collectors.model import DownloadPhase, LogLine, ModelState
+from tests.tui.fakes import NOW, GiB, MiB, progress, sample_snapshot, sample_volumes
+from tui import actions_port, commands
+from tui.bridge import FeedBridge
+from tui.format import bar, format_age, format_eta, format_pair, progress_cell, usage_cell
+from tui.health import health
+from tui.history import RateHistory
+from tui.messages import LogLinesReceived, SnapshotUpdated
+from tui.screens.prompts import namespace_error
+from tui.widgets.pods import matches, pod_order
+
+
+def test_ages_read_like_kubectl() -> None:
+    assert [format_age(s) for s in (0, 59, 60, 3599, 3600, 3660, 86399, 90000)] == [
+        "0s",
+        "59s",
+        "1m",
+        "59m",
+        "1h",
+        "1h1m",
+        "23h59m",
+        "1d",
+    ]
+    assert format_age(None) == "-"
+    assert format_age(-5) == "0s"  # clock skew never shows a negative age
+
+
+def test_eta_and_pairs() -> None:
+    assert format_eta(None) == "?"
+    assert format_eta(21) == "21s"
+    assert format_eta(185) == "3m05s"
+    assert format_eta(3720) == "1h02m"
+    assert format_pair(int(1.2 * GiB), int(2.9 * GiB)) == "1.2/2.9 GiB"
+    assert format_pair(500 * MiB, 2 * GiB) == "0.5/2.0 GiB"
+    assert format_pair(10, 100) == "10/100 B"
+    assert format_pair(5 * MiB, None) == "5.0 MiB/?"
+
+
+def test_bar_has_eighth_resolution_and_fixed_width() -> None:
+    assert bar(0.0, 8) == "░" * 8
+    assert bar(1.0, 8) == "█" * 8
+    assert bar(0.5, 8) == "████░░░░"
+    assert bar(1 / 16, 8) == "▌░░░░░░░"
+    assert bar(None, 4) == "░░░░"
+    assert all(len(bar(f / 100, 10)) == 10 for f in range(101))
+
+
+def test_progress_cell_shows_percent_bytes_rate_eta() -> None:
+    p = progress(int(0.42 * 24 * GiB), 24 * GiB, 85 * MiB)
+    text = progress_cell(p, ModelState.DOWNLOADING, width=8).plain
+    assert "42%" in text and "10.1/24.0 GiB" in text and "85.0 MiB/s" in text
+    assert "ETA 2m48s" in text
+    stalled = progress(10 * GiB, 24 * GiB, 0.0, DownloadPhase.STALLED)
+    assert progress_cell(stalled, ModelState.STALLED).plain.endswith("stalled")
+
+
+def test_usage_is_against_the_quota_when_capacity_is_meaningless() -> None:
+    efs, empty_dir = sample_volumes()
+    efs_text = usage_cell(efs).plain
+    # 34 GiB against the 50 GB quota (46.6 GiB), not against EFS's 8 EiB.
+    assert "73%" in efs_text and "quota" in efs_text and "34.0/46.6 GiB" in efs_text
+    assert "2%" in usage_cell(empty_dir).plain and "cap" in usage_cell(empty_dir).plain
+    unmeasured = dataclasses.replace(efs, usage=None)
+    assert usage_cell(unmeasured).plain == "not measured"
+
+
+def test_health_names_what_needs_attention() -> None:
+    h = health(sample_snapshot())
+    assert h.level == "bad"
+    assert h.text.startswith("1/6 ready") and "1 stalled" in h.text and "1 corrupt" in h.text
+    assert health(None).level == "unknown"
+    assert health(sample_snapshot(stale_since=NOW - 30)).level == "stale"
+
+
+def test_pods_sort_by_urgency_then_name_and_filter() -> None:
+    pods = sorted(sample_snapshot().pods, key=pod_order)
+    assert [p.model_state for p in pods] == [
+        ModelState.CORRUPT,
+        ModelState.STALLED,
+        ModelState.DOWNLOADING,
+        ModelState.WAITING,
+        ModelState.PENDING,
+        ModelState.READY,
+    ]
+    stalled = pods[1]
+    assert matches(stalled, "STALL") and matches(stalled, "node-b") and not matches(stalled, "v2")
+
+
+def test_registry_has_every_key_the_issue_names() -> None:
+    keys = {k for c in commands.COMMANDS for k in c.key.split(",")}
+    for key in (
+        "up",
+        "down",
+        "j",
+        "k",
+        "enter",
+        "escape",
+        "slash",
+        "q",
+        "l",
+        "n",
+        "c",
+        "p",
+        "v",
+        "d",
+        "r",
+        "R",
+        "f",
+        "s",
+        "question_mark",
+    ):
+        assert key in keys, key
+    assert {c.id for c in commands.ACTION_COMMANDS} == set(actions_port.ACTION_IDS)
+    assert len({c.id for c in commands.COMMANDS}) == len(commands.COMMANDS)
+    destructive = {c.id for c in commands.COMMANDS if c.destructive}
+    assert destructive == {"purge", "restart-pod", "rollout-restart"}
+    binding = commands.by_action_id("fix").binding()
+    assert binding.action == "app.perform('fix')" and binding.id == "fix"
+
+
+def test_namespace_names_are_checked() -> None:
+    assert namespace_error("smallest") is None
+    assert "empty" in (namespace_error("") or "")
+    assert "DNS label" in (namespace_error("Bad_NS") or "")
+    assert "63" in (namespace_error("a" * 64) or "")
+
+
+def test_bridge_keeps_one_snapshot_in_flight_and_posts_the_newest() -> None:
+    posted: list[Message] = []
+    bridge = FeedBridge(posted.append)
+    snaps = [sample_snapshot(taken_at=NOW + i) for i in range(50)]
+    threads = [threading.Thread(target=bridge.snapshot_ready, args=(s,)) for s in snaps[:10]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in snaps[10:]:
+        bridge.snapshot_ready(s)
+    assert len(posted) == 1  # the app has not handled the first one yet
+    bridge.snapshot_handled()
+    assert len(posted) == 2
+    last = posted[-1]
+    assert isinstance(last, SnapshotUpdated) and last.snapshot is snaps[-1]
+    bridge.snapshot_handled()
+    assert len(posted) == 2  # nothing newer parked: nothing posted
+    bridge.snapshot_ready(snaps[0])
+    assert len(posted) == 3
+
+
+def test_bridge_forwards_only_the_followed_pod_and_bounds_the_backlog() -> None:
+    posted: list[Message] = []
+    bridge = FeedBridge(posted.append, log_backlog=100)
+    line = LogLine("a", "c", "x")
+    bridge.log_lines_received("a", [line])
+    assert posted == []  # nobody follows a
+    bridge.follow("a")
+    bridge.log_lines_received("a", [line])
+    for _ in range(1000):
+        bridge.log_lines_received("a", [line, line])
+    bridge.log_lines_received("b", [line])
+    assert len(posted) == 1
+    bridge.logs_handled()
+    batch = posted[-1]
+    assert isinstance(batch, LogLinesReceived) and len(batch.lines) == 100
+    bridge.logs_handled()
+    assert len(posted) == 2
+    bridge.close()
+    bridge.snapshot_ready(sample_snapshot())
+    bridge.log_lines_received("a", [line])
+    assert len(posted) == 2
+
+
+def test_snapshot_messages_replace_each_other_but_not_others() -> None:
+    a = SnapshotUpdated(sample_snapshot())
+    b = SnapshotUpdated(sample_snapshot())
+    assert b.can_replace(a)
+    assert not b.can_replace(LogLinesReceived("p", []))
+
+
+def test_rate_history_is_bounded_and_forgets_gone_pods() -> None:
+    history = RateHistory(samples=5)
+    snap = sample_snapshot()
+    downloading = "lightning-asr-7d9f8c6b5-8mz2p"
+    for i in range(20):
+        pods = tuple(
+            dataclasses.replace(
+                p, progress=dataclasses.replace(p.progress, rate=float(i), updated_at=NOW + i)
+            )
+            if p.progress
+            else p
+            for p in snap.pods
+        )
+        history.update(dataclasses.replace(snap, pods=pods))
+    assert history.rates(downloading) == [15.0, 16.0, 17.0, 18.0, 19.0]
+    history.update(dataclasses.replace(snap, pods=pods))  # same progress: no new sample
+    assert len(history.rates(downloading)) == 5
+    history.update(dataclasses.replace(snap, pods=()))
+    assert history.rates(downloading) == []

@@ -1,0 +1,94 @@
+"""The feed's sink: turns calls from collector threads into app messages, bounded.
+
+At most one snapshot message and one log message are in the app's queue at any time: while
+one waits, newer snapshots replace the parked one and log lines collect in a bounded deque.
+So a fast producer can never grow the app's queue, and the screen sees the newest data.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from textual.message import Message
+
+from collectors.model import ClusterSnapshot, LogLine
+from tui.messages import LogLinesReceived, SnapshotUpdated
+
+LOG_BACKLOG = 2000  # log lines parked while the app is busy; older ones are dropped
+
+
+class FeedBridge:
+    """Implements ``collectors.feed.FeedSink``; its methods are safe to call from any thread."""
+
+    def __init__(self, post: Callable[[Message], object], log_backlog: int = LOG_BACKLOG) -> None:
+        self._post = post
+        self._lock = threading.Lock()
+        self._snapshot_in_flight = False
+        self._parked: ClusterSnapshot | None = None
+        self._following: str | None = None
+        self._log_in_flight = False
+        self._log_backlog: deque[LogLine] = deque(maxlen=log_backlog)
+        self._closed = False
+        self.dropped_snapshots = 0  # superseded before the app saw them (for benchmarks)
+
+    # FeedSink -----------------------------------------------------------------------------
+    def snapshot_ready(self, snapshot: ClusterSnapshot) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            if self._snapshot_in_flight:
+                if self._parked is not None:
+                    self.dropped_snapshots += 1
+                self._parked = snapshot
+                return
+            self._snapshot_in_flight = True
+        self._post(SnapshotUpdated(snapshot, self))
+
+    def log_lines_received(self, pod: str, lines: Sequence[LogLine]) -> None:
+        with self._lock:
+            if self._closed or pod != self._following or not lines:
+                return
+            self._log_backlog.extend(lines)
+            if self._log_in_flight:
+                return
+            self._log_in_flight = True
+            batch = tuple(self._log_backlog)
+            self._log_backlog.clear()
+        self._post(LogLinesReceived(pod, batch, self))
+
+    # Called by the app on its event loop ---------------------------------------------------
+    def snapshot_handled(self) -> None:
+        """The app applied a snapshot: post the parked newer one, if any."""
+        with self._lock:
+            parked, self._parked = self._parked, None
+            if parked is None:
+                self._snapshot_in_flight = False
+                return
+        self._post(SnapshotUpdated(parked, self))
+
+    def logs_handled(self) -> None:
+        """The app wrote a batch of log lines: post what collected meanwhile, if anything."""
+        with self._lock:
+            pod = self._following
+            if not self._log_backlog or pod is None:
+                self._log_in_flight = False
+                return
+            batch = tuple(self._log_backlog)
+            self._log_backlog.clear()
+        self._post(LogLinesReceived(pod, batch, self))
+
+    def close(self) -> None:
+        """Forward nothing more (the app switched to another feed)."""
+        with self._lock:
+            self._closed = True
+            self._parked = None
+            self._log_backlog.clear()
+
+    def follow(self, pod: str | None) -> None:
+        """Forward log lines of this pod only (the one whose detail is open); None stops."""
+        with self._lock:
+            self._following = pod
+            self._log_backlog.clear()
+            self._log_in_flight = False

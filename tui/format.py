@@ -1,0 +1,137 @@
+"""Pure formatting of snapshot values into short cell texts: ages, rates, ETAs, bars.
+
+No widget code here, so every rule can be unit-tested and every screen writes numbers alike.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from collectors.model import DownloadPhase, DownloadProgress, ModelState, VolumeInfo
+from collectors.units import format_bytes
+
+STATE_STYLE: dict[ModelState, str] = {
+    ModelState.CORRUPT: "bold white on red",
+    ModelState.FAILED: "bold red",
+    ModelState.STALLED: "bold dark_orange",
+    ModelState.DOWNLOADING: "cyan",
+    ModelState.VERIFYING: "blue",
+    ModelState.WAITING: "magenta",
+    ModelState.PENDING: "grey62",
+    ModelState.UNKNOWN: "grey50",
+    ModelState.READY: "green",
+}
+
+STATE_ICON: dict[ModelState, str] = {
+    ModelState.CORRUPT: "✗",
+    ModelState.FAILED: "✗",
+    ModelState.STALLED: "‼",
+    ModelState.DOWNLOADING: "↓",
+    ModelState.VERIFYING: "≡",
+    ModelState.WAITING: "…",
+    ModelState.PENDING: "·",
+    ModelState.UNKNOWN: "?",
+    ModelState.READY: "✓",
+}
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def format_age(seconds: float | None) -> str:
+    """kubectl-style age: ``45s``, ``7m``, ``3h12m``, ``5d``."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        h, m = divmod(s // 60, 60)
+        return f"{h}h{m}m" if m else f"{h}h"
+    return f"{s // 86400}d"
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "?"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def format_pair(done: int, total: int | None) -> str:
+    """``1.2/2.9 GiB``: both in the unit of the larger, so the column stays narrow."""
+    if not total:
+        return f"{format_bytes(done)}/?"
+    value, unit = float(max(done, total)), 1
+    for name in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or name == "PiB":
+            break
+        value /= 1024
+        unit *= 1024
+    if name == "B":
+        return f"{done}/{total} B"
+    return f"{done / unit:.1f}/{total / unit:.1f} {name}"
+
+
+def format_rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{format_bytes(rate)}/s"
+
+
+def bar(fraction: float | None, width: int) -> str:
+    """A bar of ``width`` cells with eighth-cell resolution; unknown fraction = empty track."""
+    if width <= 0:
+        return ""
+    if fraction is None:
+        return "░" * width
+    f = min(1.0, max(0.0, fraction))
+    eighths = round(f * width * 8)
+    full, rest = divmod(eighths, 8)
+    text = "█" * full + (_EIGHTHS[rest] if rest and full < width else "")
+    return text + "░" * (width - len(text))
+
+
+def progress_cell(progress: DownloadProgress | None, state: ModelState, width: int = 10) -> Text:
+    """``█████░░░░░  42% 1.2/2.9 GiB 85.3 MiB/s ETA 21s`` coloured by the pod's state."""
+    if progress is None:
+        return Text("")
+    style = STATE_STYLE.get(state, "")
+    frac = progress.fraction
+    text = Text(bar(frac, width), style=style)
+    pct = f"{frac * 100:4.0f}%" if frac is not None else "   ?%"
+    text.append(f" {pct}")
+    if progress.bytes_done is not None:
+        text.append(f" {format_pair(progress.bytes_done, progress.bytes_total)}")
+    if progress.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING):
+        if progress.rate is not None:
+            text.append(f" {format_rate(progress.rate)}")
+        if progress.eta_seconds is not None:
+            text.append(f" ETA {format_eta(progress.eta_seconds)}")
+    elif progress.phase not in (DownloadPhase.DONE,):
+        text.append(f" {progress.phase.value}", style="italic")
+    return text
+
+
+def state_cell(state: ModelState) -> Text:
+    return Text(f"{STATE_ICON.get(state, '?')} {state.value}", style=STATE_STYLE.get(state, ""))
+
+
+def usage_cell(volume: VolumeInfo, width: int = 12) -> Text:
+    """Used bytes against the volume's honest denominator, with the source of the number."""
+    usage = volume.usage
+    if usage is None or usage.used_bytes is None:
+        return Text("not measured", style="grey50")
+    denom = volume.denominator
+    if not denom:
+        used = format_bytes(usage.used_bytes)
+        return Text(f"{bar(None, width)} {used} of ?", style="grey62")
+    frac = usage.used_bytes / denom
+    style = "bold red" if frac >= 0.9 else ("dark_orange" if frac >= 0.75 else "green")
+    against = "cap" if usage.capacity_meaningful else "quota"
+    text = Text(bar(frac, width), style=style)
+    text.append(f" {frac * 100:3.0f}% {format_pair(usage.used_bytes, denom)} {against}")
+    return text

@@ -1,0 +1,60 @@
+"""The command palette's provider: the same registry commands as the keys, by name."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.commands import Command
+
+if TYPE_CHECKING:
+    from tui.app import AsrCacheApp
+
+
+def palette_commands(app: AsrCacheApp) -> list[tuple[Command, str | None]]:
+    """Commands worth offering by name (no cursor moves), each with why it is unavailable."""
+    return [
+        (c, why)
+        for c, why in app.command_states()
+        if c.kind != "nav" or c.id == "filter"
+        if c.scope != "builtin"
+    ]
+
+
+class ActionsProvider(Provider):
+    """Offers every view and action command; read-only hides actions, RBAC marks them."""
+
+    def _entries(self) -> list[tuple[str, str, Command]]:
+        from tui.app import AsrCacheApp
+
+        app = self.app
+        assert isinstance(app, AsrCacheApp)
+        out = []
+        for command, why_not in palette_commands(app):
+            name = f"{command.description} ({command.key_display})"
+            help_text = f"unavailable: {why_not}" if why_not else command.id
+            out.append((name, help_text, command))
+        return out
+
+    def _runner(self, command: Command) -> Callable[[], Awaitable[None]]:
+        from tui.app import AsrCacheApp
+
+        app = self.app
+        assert isinstance(app, AsrCacheApp)
+        return partial(app.run_command, command, self.screen)
+
+    async def discover(self) -> Hits:
+        for name, help_text, command in self._entries():
+            yield DiscoveryHit(name, self._runner(command), help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, command in self._entries():
+            score = matcher.match(f"{name} {command.id}")
+            if score > 0:
+                yield Hit(
+                    score, matcher.highlight(name), self._runner(command), text=name, help=help_text
+                )

@@ -1,0 +1,1 @@
+"""Screens of the dashboard: overview, pod detail, help, confirmation and prompts."""

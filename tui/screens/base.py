@@ -1,0 +1,45 @@
+"""What every data screen shares: it is handed snapshots and clock ticks by the app."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import events
+from textual.screen import Screen
+from textual.widgets import Static
+
+from collectors.model import ClusterSnapshot
+from tui.widgets.header import ClusterHeader, StaleBanner
+
+if TYPE_CHECKING:
+    from tui.app import AsrCacheApp
+
+
+class DataScreen(Screen[None]):
+    """A screen that shows the latest snapshot; redraws pause while a dialog covers it."""
+
+    @property
+    def dash(self) -> AsrCacheApp:
+        from tui.app import AsrCacheApp
+
+        app = self.app
+        assert isinstance(app, AsrCacheApp)
+        return app
+
+    def show(self, snapshot: ClusterSnapshot | None, now: float) -> None:
+        """Draw what changed since the last call. Subclasses extend this."""
+        dash = self.dash
+        context = snapshot.context if snapshot else dash.context_name
+        namespace = snapshot.namespace if snapshot else dash.namespace_name
+        self.query_one(ClusterHeader).show(context, namespace, snapshot)
+        self.query_one(StaleBanner).show(snapshot, now, dash.server_name)
+
+    def show_activity(self, text: str) -> None:
+        """Running actions' latest progress lines ('' hides the line)."""
+        line = self.query_one("#activity", Static)
+        line.update(text)
+        line.display = bool(text)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        # Catch up on whatever arrived while a dialog was on top.
+        self.show(self.dash.snapshot, self.dash.now())

@@ -1,0 +1,95 @@
+"""The confirmation dialog: exactly what an action will do, to which objects, before it runs.
+
+A refused plan (e.g. a blue-green switch to a release that is not ready) opens the same
+dialog with the reason and no way to confirm.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from actions.plan import ActionPlan
+
+
+def plan_text(plan: ActionPlan) -> Text:
+    """``plan.describe()`` with its REFUSED and warning lines coloured."""
+    text = Text()
+    for i, line in enumerate(plan.describe().splitlines()):
+        if i:
+            text.append("\n")
+        if line.startswith("REFUSED"):
+            text.append(line, style="bold red")
+        elif line.startswith("warning:"):
+            text.append(line, style="dark_orange")
+        elif i == 0:
+            text.append(line, style="bold")
+        else:
+            text.append(line)
+    return text
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Dismisses with True only when the user confirms a runnable plan."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "confirm", "Confirm", show=False),
+        Binding("n,escape", "cancel", "Cancel", show=False),
+    ]
+
+    def __init__(self, plan: ActionPlan, *, destructive: bool = False) -> None:
+        super().__init__(id="confirm")
+        self.plan = plan
+        self.destructive = destructive or plan.destructive
+
+    def compose(self) -> ComposeResult:
+        plan = self.plan
+        with Vertical(id="confirm-box", classes="refused" if plan.refused else ""):
+            if plan.refused:
+                yield Static(Text(f"Refused: {plan.refused}", style="bold"), id="confirm-refused")
+            elif self.destructive:
+                yield Static(
+                    Text("⚠ This changes the cluster and cannot be undone.", style="bold"),
+                    id="confirm-warning",
+                )
+            with VerticalScroll(id="confirm-plan"):
+                yield Static(plan_text(plan))
+            with Horizontal(id="confirm-buttons"):
+                if plan.runnable:
+                    yield Button(
+                        "Confirm (y)",
+                        id="confirm-yes",
+                        variant="error" if self.destructive else "primary",
+                    )
+                    yield Button("Cancel (n)", id="confirm-no")
+                else:
+                    yield Button("Close (esc)", id="confirm-no")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#confirm-box")
+        box.border_title = self.plan.title
+        box.border_subtitle = self.plan.target
+        # A destructive or refused plan starts on the safe button.
+        self.query_one("#confirm-no", Button).focus()
+
+    def action_confirm(self) -> None:
+        if self.plan.runnable:
+            self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#confirm-yes")
+    def _yes(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#confirm-no")
+    def _no(self) -> None:
+        self.action_cancel()

@@ -1,0 +1,308 @@
+"""Pod detail: the live log (following, bounded), a rate sparkline, df of the cache mount, the
+cache files with their verification, and the pod's events.
+
+Listing the cache runs ``df``/``ls`` in the pod, which blocks: it runs in a thread worker that
+only posts a message, and the next listing is armed only after the last one answered.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, RichLog, Sparkline, Static
+
+from collectors.model import (
+    CacheFile,
+    ClusterSnapshot,
+    EventInfo,
+    LogLine,
+    PodInfo,
+    VolumeUsage,
+)
+from collectors.redact import redact_text
+from collectors.units import format_bytes
+from tui import commands
+from tui.format import (
+    STATE_STYLE,
+    format_age,
+    format_rate,
+    progress_cell,
+    state_cell,
+)
+from tui.messages import CacheListed, RecentLogLoaded
+from tui.screens.base import DataScreen
+from tui.widgets.header import ClusterHeader, StaleBanner
+from tui.widgets.keyed_table import KeyedTable
+
+LOG_LINES = 1000  # lines kept in the log view
+EVENTS_SHOWN = 12
+_KIND_STYLE = {"error": "bold red", "warning": "yellow", "progress": "cyan", "plain": ""}
+_KIND_MARK = {"error": "✗ ", "warning": "! ", "progress": "» ", "plain": "  "}
+
+
+def log_text(line: LogLine) -> Text:
+    """One log line as shown: errors marked and red, progress highlighted."""
+    kind = line.kind if line.kind in _KIND_STYLE else "plain"
+    text = Text(_KIND_MARK[kind], style=_KIND_STYLE[kind] or "grey50")
+    text.append(line.text.rstrip("\r\n"), style=_KIND_STYLE[kind])
+    return text
+
+
+class CacheFilesTable(KeyedTable):
+    COLUMNS = (
+        ("name", "FILE", 30),
+        ("size", "SIZE", 10),
+        ("modified", "AGE", 5),
+        ("status", "STATUS", 12),
+    )
+
+    def show(self, files: Sequence[CacheFile], now: float) -> bool:
+        rows = [(f.name, (f, format_age(now - f.modified_at))) for f in files]
+        return self.sync(rows, _file_cells)
+
+
+def _file_cells(source: Any) -> tuple[Any, ...]:
+    f, age = source
+    if f.partial:
+        status = Text("partial", style="cyan")
+    elif f.verified is True:
+        status = Text("✓ verified", style="green")
+    elif f.verified is False:
+        status = Text("✗ mismatch", style="bold red")
+    else:
+        status = Text("unverified", style="grey62")
+    return (f.name, format_bytes(f.size), age, status)
+
+
+def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
+    if pod is None:
+        return Text(f"{name}: gone from the namespace (deleted or replaced).", style="bold red")
+    text = Text()
+    text.append(pod.name, style="bold")
+    text.append("  ")
+    text.append_text(state_cell(pod.model_state))
+    text.append(f"   {pod.phase}{' ready' if pod.ready else ''}  restarts {pod.restarts}")
+    text.append(f"  node {pod.node or '-'}  age {format_age(now - pod.created_at)}")
+    m = pod.model
+    text.append(f"\nmodel {m.version or '-'}  ", style="grey70")
+    text.append(f"cache {m.cache_dir or '-'}", style="grey70")
+    where = pod.cache_claim or pod.cache_volume or "-"
+    text.append(f" on {pod.cache_kind or '?'} {where}", style="grey70")
+    if m.url:
+        text.append(f"\nurl {m.url}", style="grey50")
+    if pod.progress is not None:
+        text.append("\n")
+        text.append_text(progress_cell(pod.progress, pod.model_state, width=20))
+        if pod.progress.attempt:
+            text.append(f"  attempt {pod.progress.attempt}")
+        if pod.progress.message:
+            text.append(f"  {redact_text(pod.progress.message)}", style="italic")
+    if pod.verification is not None:
+        v = pod.verification
+        style = "green" if v.ok else STATE_STYLE[pod.model_state]
+        mark = "✓ checksum verified" if v.ok else "✗ checksum mismatch"
+        text.append(f"\n{mark} {v.path}", style=style)
+        if v.message:
+            text.append(f"  {v.message}", style=style)
+    for line in pod.evidence[:4]:
+        text.append(f"\n• {redact_text(line)}", style="grey70")
+    return text
+
+
+def df_text(mount: str, usage: VolumeUsage | None, error: str | None) -> Text:
+    if error:
+        return Text(f"df {mount}: {error}", style="red")
+    if usage is None:
+        return Text(f"df {mount}: measuring…", style="grey50")
+    text = Text(f"df {mount}  ", style="bold")
+    used = format_bytes(usage.used_bytes) if usage.used_bytes is not None else "?"
+    if usage.capacity_meaningful and usage.capacity_bytes:
+        pct = (usage.used_bytes or 0) / usage.capacity_bytes * 100
+        text.append(f"{used} of {format_bytes(usage.capacity_bytes)} ({pct:.0f}%)")
+    else:
+        text.append(f"{used} used (size not meaningful)")
+    if usage.available_bytes is not None and usage.capacity_meaningful:
+        text.append(f", {format_bytes(usage.available_bytes)} free")
+    text.append(f"  [{usage.source}]", style="grey62")
+    if usage.note:
+        text.append(f"\n{usage.note}", style="italic grey62")
+    return text
+
+
+def events_text(events: Sequence[EventInfo], now: float) -> Text:
+    if not events:
+        return Text("no events", style="grey50")
+    text = Text()
+    for i, e in enumerate(events):
+        if i:
+            text.append("\n")
+        style = "yellow" if e.type == "Warning" else ""
+        text.append(f"{format_age(now - e.last_seen):>4} ", style="grey62")
+        text.append(f"{e.type:<7} ", style=style)
+        text.append(f"{e.reason:<18} ", style=style or "bold")
+        if e.count > 1:
+            text.append(f"x{e.count} ", style="grey62")
+        text.append(redact_text(e.message))
+    return text
+
+
+class PodDetailScreen(DataScreen):
+    BINDINGS: ClassVar[list[BindingType]] = list(commands.bindings("detail"))
+
+    def __init__(self, pod: str, *, focus_log: bool = False) -> None:
+        super().__init__(id="detail")
+        self.pod_name = pod
+        self.focus_log = focus_log
+        self._history_loaded = False
+        self._early: deque[LogLine] = deque(maxlen=LOG_LINES)
+        self._history_keys: set[tuple[float, str]] = set()
+        self._usage: VolumeUsage | None = None
+        self._files: tuple[CacheFile, ...] = ()
+        self._cache_error: str | None = None
+        self._last_texts: dict[str, str] = {}
+        self.log_lines_written = 0
+
+    def compose(self) -> ComposeResult:
+        yield ClusterHeader(id="header")
+        yield StaleBanner(id="stale")
+        yield Static(id="summary")
+        with Horizontal(id="detail-body"):
+            with Vertical(id="side"):
+                yield Static(id="rate-label")
+                yield Sparkline([], id="rate")
+                yield Static(id="df")
+                yield CacheFilesTable(id="files", show_cursor=False)
+            yield RichLog(id="log", max_lines=LOG_LINES, wrap=False, markup=False)
+        yield Static(id="events")
+        yield Static(id="activity")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#summary").border_title = f"Pod {self.pod_name}"
+        self.query_one("#side").border_title = "Cache"
+        self.query_one("#log").border_title = "Log (following)"
+        self.query_one("#events").border_title = "Events"
+        self.query_one("#activity", Static).display = False
+        self.query_one("#log", RichLog).focus()
+        self.dash.bridge.follow(self.pod_name)
+        self.run_worker(self._load_log, thread=True, group="detail-log", name="recent-log")
+        self._list_cache()
+        self.show(self.dash.snapshot, self.dash.now())
+
+    def on_unmount(self) -> None:
+        self.dash.bridge.follow(None)
+
+    @property
+    def selected_pod(self) -> str | None:
+        return self.pod_name
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    # Snapshot and clock ----------------------------------------------------------------------
+    def show(self, snapshot: ClusterSnapshot | None, now: float) -> None:
+        super().show(snapshot, now)
+        pod = snapshot.pod(self.pod_name) if snapshot else None
+        self._set("#summary", summary_text(pod, self.pod_name, now) if snapshot else Text(""))
+        rates = self.dash.history.rates(self.pod_name)
+        spark = self.query_one("#rate", Sparkline)
+        if list(spark.data or []) != rates:
+            spark.data = rates
+        spark.display = bool(rates)
+        label = Text("download rate ", style="bold")
+        if rates:
+            label.append(f"now {format_rate(rates[-1])}  peak {format_rate(max(rates))}")
+            label.append(f"  ({len(rates)} samples)", style="grey50")
+        else:
+            label.append("no samples yet", style="grey50")
+        self._set("#rate-label", label)
+        mount = (pod.model.cache_dir if pod else None) or "cache"
+        self._set("#df", df_text(mount, self._usage, self._cache_error))
+        self.query_one(CacheFilesTable).show(self._files, now)
+        events = [
+            e
+            for e in (snapshot.events if snapshot else ())
+            if e.object_kind == "Pod" and e.object_name == self.pod_name
+        ]
+        events.sort(key=lambda e: e.last_seen, reverse=True)
+        self._set("#events", events_text(events[:EVENTS_SHOWN], now))
+
+    def _set(self, selector: str, text: Text) -> None:
+        """Update a Static only when its content changed (no redraw otherwise)."""
+        key = text.markup
+        if self._last_texts.get(selector) != key:
+            self._last_texts[selector] = key
+            self.query_one(selector, Static).update(text)
+
+    # The log ---------------------------------------------------------------------------------
+    def _load_log(self) -> None:
+        """Thread: make sure the feed follows this pod, then fetch what it kept."""
+        feed = self.dash.feed
+        try:
+            feed.follow_pod(self.pod_name)
+            lines = tuple(feed.recent_log(self.pod_name))
+        except Exception as exc:  # the feed's failure is shown, never raised into the UI
+            lines = (LogLine(self.pod_name, "", f"log unavailable: {exc}", kind="error"),)
+        self.post_message(RecentLogLoaded(self.pod_name, lines))
+
+    def on_recent_log_loaded(self, message: RecentLogLoaded) -> None:
+        lines = message.lines[-LOG_LINES:]
+        self._history_keys = {(ln.received_at, ln.text) for ln in lines[-200:]}
+        self._history_loaded = True
+        self._write(lines)
+        early = [ln for ln in self._early if (ln.received_at, ln.text) not in self._history_keys]
+        self._early.clear()
+        self._write(early)
+
+    def add_log_lines(self, lines: Sequence[LogLine]) -> None:
+        """Live lines from the feed (via the app)."""
+        if not self._history_loaded:
+            self._early.extend(lines)
+            return
+        keys = self._history_keys
+        if keys:
+            lines = [ln for ln in lines if (ln.received_at, ln.text) not in keys]
+        self._write(lines)
+
+    def _write(self, lines: Sequence[LogLine]) -> None:
+        log = self.query_one("#log", RichLog)
+        for line in lines:
+            log.write(log_text(line))
+        self.log_lines_written += len(lines)
+
+    # The cache listing -----------------------------------------------------------------------
+    def _list_cache(self) -> None:
+        self.run_worker(
+            self._fetch_cache, thread=True, exclusive=True, group="detail-cache", name="cache-ls"
+        )
+
+    def _fetch_cache(self) -> None:
+        """Thread: ``df`` and the file listing through the feed (exec in the pod)."""
+        feed = self.dash.feed
+        usage: VolumeUsage | None = None
+        files: Sequence[CacheFile] | None = None
+        errors = []
+        try:
+            usage = feed.disk_usage(self.pod_name)
+        except Exception as exc:
+            errors.append(f"df failed: {exc}")
+        try:
+            files = feed.cache_files(self.pod_name)
+        except Exception as exc:
+            errors.append(f"listing failed: {exc}")
+        error = redact_text("; ".join(errors)) if errors else None
+        self.post_message(CacheListed(self.pod_name, usage, files, error))
+
+    def on_cache_listed(self, message: CacheListed) -> None:
+        self._usage = message.usage
+        if message.files is not None:
+            self._files = message.files
+        self._cache_error = message.error
+        self.show(self.dash.snapshot, self.dash.now())
+        self.set_timer(self.dash.cache_refresh, self._list_cache)

@@ -1,0 +1,102 @@
+"""The overview: pods (most urgent first), cache volumes, rollouts and pre-warm jobs."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Input, Static
+
+from collectors.model import ClusterSnapshot
+from tui import commands
+from tui.screens.base import DataScreen
+from tui.widgets.header import ClusterHeader, StaleBanner
+from tui.widgets.jobs import JobsTable
+from tui.widgets.pods import PodsTable
+from tui.widgets.rollouts import RolloutsPanel
+from tui.widgets.volumes import VolumesPanel
+
+
+class OverviewScreen(DataScreen):
+    BINDINGS: ClassVar[list[BindingType]] = list(commands.bindings("overview"))
+
+    def __init__(self) -> None:
+        super().__init__(id="overview")
+        self.needle = ""
+
+    def compose(self) -> ComposeResult:
+        yield ClusterHeader(id="header")
+        yield StaleBanner(id="stale")
+        with Vertical(id="pods-panel"):
+            yield PodsTable(id="pods")
+        with Horizontal(id="panels"):
+            yield VolumesPanel(id="volumes")
+            with Vertical(id="right-panels"):
+                yield RolloutsPanel(id="rollouts")
+                with Vertical(id="jobs-panel"):
+                    yield JobsTable(id="jobs", show_cursor=False)
+        yield Input(placeholder="filter pods: name, node, state, version", id="filter")
+        yield Static(id="activity")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#pods-panel").border_title = "Pods"
+        self.query_one("#jobs-panel").border_title = "Pre-warm jobs"
+        self.query_one("#filter", Input).display = False
+        self.query_one("#activity", Static).display = False
+        self.query_one(PodsTable).focus()
+        self.show(self.dash.snapshot, self.dash.now())
+
+    @property
+    def selected_pod(self) -> str | None:
+        return self.query_one(PodsTable).selected_key
+
+    def show(self, snapshot: ClusterSnapshot | None, now: float) -> None:
+        super().show(snapshot, now)
+        pods = snapshot.pods if snapshot else ()
+        table = self.query_one(PodsTable)
+        table.show(pods, now, self.needle)
+        shown = table.row_count
+        panel = self.query_one("#pods-panel")
+        suffix = f" (filter: {self.needle!r})" if self.needle else ""
+        panel.border_subtitle = f"{shown} of {len(pods)}{suffix}" if pods else ""
+        self.query_one(VolumesPanel).show(snapshot.volumes if snapshot else ())
+        self.query_one(RolloutsPanel).show(
+            snapshot.rollouts if snapshot else (), snapshot.serving_url if snapshot else None
+        )
+        self.query_one(JobsTable).show(snapshot.jobs if snapshot else (), now)
+
+    # Keys ----------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or self.needle:
+            box.value = ""
+            box.display = False
+            self._set_needle("")
+        self.query_one(PodsTable).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_needle(event.value.strip())
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.display = False
+        self.query_one(PodsTable).focus()
+
+    def _set_needle(self, needle: str) -> None:
+        self.needle = needle
+        self.show(self.dash.snapshot, self.dash.now())
+
+    @on(DataTable.RowSelected, "#pods")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        self.dash.open_detail(str(event.row_key.value))

@@ -1,0 +1,63 @@
+"""The rollouts panel: deployments with desired/updated/ready and which one takes traffic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from collectors.model import RolloutInfo
+from collectors.redact import redact_url
+from tui.widgets.keyed_table import KeyedTable
+
+
+class RolloutsTable(KeyedTable):
+    COLUMNS = (
+        ("name", "DEPLOYMENT", 20),
+        ("desired", "WANT", 4),
+        ("updated", "UPD", 4),
+        ("ready", "READY", 5),
+        ("version", "MODEL", 7),
+        ("serving", "TRAFFIC", 10),
+    )
+
+    def show(self, rollouts: Sequence[RolloutInfo]) -> bool:
+        rows = [(r.name, r) for r in sorted(rollouts, key=lambda r: r.name)]
+        return self.sync(rows, _cells)
+
+
+def _cells(r: Any) -> tuple[Any, ...]:
+    ready_style = "green" if r.ready >= r.desired else "dark_orange"
+    if r.serving is True:
+        serving = Text("◀ serving", style="bold green")
+    elif r.serving is False:
+        serving = Text("idle", style="grey50")
+    else:
+        serving = Text("")
+    return (
+        r.name,
+        str(r.desired),
+        str(r.updated),
+        Text(f"{r.ready}/{r.desired}", style=ready_style),
+        r.model_version or "-",
+        serving,
+    )
+
+
+class RolloutsPanel(Vertical):
+    def compose(self) -> ComposeResult:
+        yield RolloutsTable(id="rollouts-table", show_cursor=False)
+        yield Static(id="serving")
+
+    def on_mount(self) -> None:
+        self.border_title = "Rollouts"
+
+    def show(self, rollouts: Sequence[RolloutInfo], serving_url: str | None) -> None:
+        self.query_one(RolloutsTable).show(rollouts)
+        line = Text("api-server → ", style="bold")
+        line.append(redact_url(serving_url) if serving_url else "unknown", style="italic")
+        self.query_one("#serving", Static).update(line)
