@@ -1,0 +1,449 @@
+"""Fix a stalled download with one key: read the evidence, decide, and show the decision.
+
+The rules, in order (``diagnose``):
+
+1. checksum mismatch / corrupt model      -> delete the model and restart its users (purge)
+2. no space left (ENOSPC, disk_full,      -> evict unused versions, least recently used first,
+   cache_full, exit 6/7)                     until the download fits; never a file any pod on
+                                             the volume uses; else point at the PVC's size
+3. a partial that cannot be resumed       -> delete the partial (.part + state), then restart
+   (validator changed, 416, Range ignored)
+4. waiting on a lock whose holder is gone -> nothing to do: the kernel released the lock when
+                                             the holder died, and the waiter proceeds
+5. stalled, or failed after retries       -> restart the pod: the partial is kept and resumed
+6. anything else                          -> nothing to fix (refused, with the pod's state)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from dataclasses import dataclass
+
+from actions import purge, registry
+from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, refused
+from actions.context import ActionContext
+from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
+from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
+from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
+from actions.restart import plan_restart
+from actions.targets import TargetError, find_pod, parse_target, pods_sharing_cache
+from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
+from collectors.units import format_bytes
+
+CORRUPT = "corrupt"
+DISK_FULL = "disk-full"
+UNRESUMABLE = "partial-unresumable"
+LOCK_RELEASED = "lock-released"
+LOCK_HELD = "lock-held"
+STALLED = "stalled-resumable"
+FAILED = "failed-retry"
+NOTHING = "nothing"
+
+_CORRUPT = ("checksum mismatch", "checksum_mismatch", "validation failed", "corrupt")
+_DISK = (
+    "no space left",
+    "enospc",
+    "disk_full",
+    "disk full",
+    "cache_full",
+    "volume is full",
+    "exit code 6",
+    "exit 6",
+    "exit code 7",
+    "exit 7",
+)
+_UNRESUMABLE = (
+    "validator changed",
+    "etag changed",
+    "416",
+    "range not satisfiable",
+    "ignored range",
+    "ignores range",
+    "not resumable",
+    "cannot resume",
+    "changed on the server",
+    "partial is corrupt",
+    "corrupt partial",
+)
+_HOLDER = re.compile(r"on (?:host )?([a-z0-9][a-z0-9.-]*)")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    kind: str
+    why: str  # the evidence, in a sentence
+
+
+def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
+    """Everything known about the pod's download, lowercased, to match the rules against."""
+    parts = list(pod.evidence)
+    if pod.progress is not None and pod.progress.message:
+        parts.append(pod.progress.message)
+    for c in pod.containers:
+        parts.extend(x for x in (c.reason, c.message) if x)
+        if c.exit_code is not None:
+            parts.append(f"exit code {c.exit_code}")
+    parts.extend(
+        e.message for e in snapshot.events if e.object_kind == "Pod" and e.object_name == pod.name
+    )
+    return " | ".join(parts).lower()
+
+
+def diagnose(snapshot: ClusterSnapshot, pod: PodInfo) -> Diagnosis:
+    text = evidence_text(snapshot, pod)
+    phase = pod.progress.phase if pod.progress else None
+    first = (pod.evidence[0] if pod.evidence else "") or (
+        pod.progress.message if pod.progress else ""
+    )
+    if pod.model_state == ModelState.CORRUPT or _has(
+        text, ("checksum mismatch", "checksum_mismatch")
+    ):
+        return Diagnosis(CORRUPT, first or "the model does not match MODEL_CHECKSUM")
+    if _has(text, _DISK):
+        return Diagnosis(DISK_FULL, _quote_match(text, _DISK) or "the volume is full")
+    if _has(text, _UNRESUMABLE):
+        return Diagnosis(
+            UNRESUMABLE, _quote_match(text, _UNRESUMABLE) or "the partial cannot resume"
+        )
+    if pod.model_state == ModelState.WAITING or phase == DownloadPhase.WAITING:
+        holder = _holder(text)
+        if holder and snapshot.pod(holder) is None:
+            return Diagnosis(
+                LOCK_RELEASED,
+                f"the lock holder {holder} no longer exists; the kernel released its lock when "
+                "it died, so the waiter takes the lock and proceeds by itself",
+            )
+        if holder:
+            return Diagnosis(
+                LOCK_HELD, f"waiting for {holder}, which is still there and holds the lock"
+            )
+        return Diagnosis(
+            LOCK_RELEASED,
+            "waiting on the download lock; if its holder died, the kernel released the lock and "
+            "the waiter proceeds by itself",
+        )
+    if pod.model_state == ModelState.STALLED or phase == DownloadPhase.STALLED:
+        done = pod.progress.bytes_done if pod.progress else None
+        return Diagnosis(
+            STALLED,
+            "no new bytes"
+            + (f" since {format_bytes(done)}" if done else "")
+            + "; the partial is kept and resumed by a new pod",
+        )
+    if pod.model_state == ModelState.FAILED or _has(text, _CORRUPT[2:]):
+        return Diagnosis(FAILED, first or "the download failed")
+    return Diagnosis(NOTHING, f"pod {pod.name} is {pod.model_state.value}")
+
+
+def plan_fix(
+    snapshot: ClusterSnapshot,
+    target: str | None,
+    options: ActionOptions,
+    facts: PodFacts | None = None,
+    cache: CacheFacts | None = None,
+) -> ActionPlan:
+    ns = snapshot.namespace
+    try:
+        t = parse_target(snapshot, target)
+        if t.kind != "pod":
+            raise TargetError(f"Fix works on a pod, not on {t}.")
+        pod = find_pod(snapshot, t.name)
+    except TargetError as exc:
+        return refused(registry.FIX, str(target), ns, str(exc))
+    d = diagnose(snapshot, pod)
+    if d.kind == CORRUPT:
+        return _as_fix(purge.plan_purge(snapshot, pod.name, options, facts), d)
+    if d.kind == DISK_FULL:
+        return plan_eviction(snapshot, pod, options, d, facts, cache)
+    if d.kind == UNRESUMABLE:
+        return _plan_drop_partial(snapshot, pod, options, d, facts)
+    if d.kind in (STALLED, FAILED):
+        plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
+        return _as_fix(plan, d)
+    plan = refused(registry.FIX, f"pod/{pod.name}", ns, "", summary=d.why.capitalize() + ".")
+    if d.kind == LOCK_RELEASED:
+        # Informational: a plan with no steps, nothing to confirm or change.
+        return dataclasses.replace(
+            plan,
+            refused=None,
+            decision=d.kind,
+            destructive=False,
+            title=f"Pod {pod.name} waits on a released lock",
+        )
+    reason = (
+        d.why.capitalize() + ": nothing to fix." if d.kind == NOTHING else d.why.capitalize() + "."
+    )
+    return dataclasses.replace(plan, refused=reason, decision=d.kind)
+
+
+def _as_fix(plan: ActionPlan, d: Diagnosis) -> ActionPlan:
+    summary = f"Evidence: {d.why}. " + plan.summary if plan.summary else f"Evidence: {d.why}."
+    perms = tuple(
+        dict.fromkeys(plan.permissions + registry.spec(registry.FIX).permissions(plan.namespace))
+    )
+    return dataclasses.replace(
+        plan,
+        action=registry.FIX,
+        decision=d.kind,
+        summary=summary,
+        permissions=perms,
+        title=f"Fix ({d.kind}): {plan.title}",
+    )
+
+
+def _plan_drop_partial(
+    snapshot: ClusterSnapshot,
+    pod: PodInfo,
+    options: ActionOptions,
+    d: Diagnosis,
+    facts: PodFacts | None,
+) -> ActionPlan:
+    ns = snapshot.namespace
+    where = f"pod/{pod.name}"
+    try:
+        location = model_location(pod.model)
+        host = exec_host(snapshot, pod, options, facts)
+    except (PathRefused, NoExecHost) as exc:
+        return refused(registry.FIX, where, ns, str(exc))
+    partial = tuple(location.file + s for s in COMPANION_SUFFIXES[:2])
+    steps: list[Step] = [
+        *host.setup,
+        *_remove_steps(host, ns, location.cache_dir, partial),
+        *host.teardown,
+    ]
+    steps.append(delete_pod_call(ns, pod.name, "start the download again from zero"))
+    if options.follow:
+        steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
+    spec = registry.spec(registry.FIX)
+    return ActionPlan(
+        action=registry.FIX,
+        title=f"Fix ({UNRESUMABLE}): drop the partial download of pod {pod.name}",
+        target=where,
+        namespace=ns,
+        steps=tuple(steps),
+        decision=UNRESUMABLE,
+        summary=(
+            f"Evidence: {d.why}. The partial {partial[0]} cannot be resumed: delete it and its "
+            "state, then restart the pod." + (f" ({host.note})" if host.note else "")
+        ),
+        destructive=True,
+        permissions=spec.permissions(ns) + host.permissions,
+        affected_pods=(pod.name,),
+    )
+
+
+def _remove_steps(
+    host: ExecHost, namespace: str, cache_dir: str, targets: tuple[str, ...]
+) -> tuple[ExecStep, ExecStep, ExecStep]:
+    from actions.confine import check_steps
+
+    resolve, kinds = check_steps(host.pod, namespace, host.container, cache_dir, targets)
+    rm = ExecStep(
+        host.pod,
+        namespace,
+        ("rm", "-f", *targets),
+        host.container,
+        note="only after both checks pass",
+    )
+    return resolve, kinds, rm
+
+
+def protected_paths(snapshot: ClusterSnapshot, pod: PodInfo, root: str) -> set[str]:
+    """Files (relative to the cache root) any pod on the same volume uses or downloads."""
+    keep: set[str] = set()
+    for other in pods_sharing_cache(snapshot, pod):
+        try:
+            loc = model_location(other.model)
+        except PathRefused:
+            continue
+        for path in loc.targets():
+            rel = posixpath.relpath(path, root)
+            if not rel.startswith(".."):
+                keep.add(rel)
+    return keep
+
+
+def choose_evictions(
+    entries: tuple[CacheEntry, ...], keep: set[str], need: int | None
+) -> tuple[tuple[CacheEntry, ...], int]:
+    """Least recently used unprotected entries until ``need`` bytes are freed (all if unknown)."""
+    candidates = sorted(
+        (e for e in entries if safe_relative(e.path) and _norm(e.path) not in keep),
+        key=lambda e: (e.last_used, e.path),
+    )
+    chosen: list[CacheEntry] = []
+    freed = 0
+    for entry in candidates:
+        if need is not None and freed >= need:
+            break
+        chosen.append(entry)
+        freed += entry.size
+    return tuple(chosen), freed
+
+
+def plan_eviction(
+    snapshot: ClusterSnapshot,
+    pod: PodInfo,
+    options: ActionOptions,
+    d: Diagnosis,
+    facts: PodFacts | None,
+    cache: CacheFacts | None,
+) -> ActionPlan:
+    ns = snapshot.namespace
+    where = f"pod/{pod.name}"
+    claim = f"PVC {pod.cache_claim}" if pod.cache_claim else f"volume {pod.cache_volume}"
+    grow = _grow_hint(snapshot, pod)
+    try:
+        model_location(pod.model)
+        host = exec_host(snapshot, pod, options, facts)
+    except (PathRefused, NoExecHost) as exc:
+        return refused(registry.FIX, where, ns, f"The volume is full ({d.why}); {exc} {grow}")
+    if cache is None or not cache.entries:
+        if cache is None:
+            why = (
+                "the cache could not be listed (no running pod sees it, and a dry run starts "
+                "no helper pod)"
+            )
+        elif cache.source.startswith("none"):
+            why = "no cache manifest lists what is stored"
+        else:
+            why = "the cache manifest lists no model"
+        return dataclasses.replace(
+            refused(
+                registry.FIX,
+                where,
+                ns,
+                f"The volume is full ({d.why}) and {why}, so nothing can be evicted safely. {grow}",
+            ),
+            decision=DISK_FULL,
+        )
+    keep = protected_paths(snapshot, pod, cache.root)
+    total = pod.progress.bytes_total if pod.progress else None
+    done = (pod.progress.bytes_done or 0) if pod.progress else 0
+    need = None
+    if total is not None and cache.available_bytes is not None:
+        need = max(1, total - done - cache.available_bytes)
+    chosen, freed = choose_evictions(cache.entries, keep, need)
+    if not chosen:
+        return dataclasses.replace(
+            refused(
+                registry.FIX,
+                where,
+                ns,
+                f"The {claim} is full ({d.why}) and every cached model is used by a pod on it: "
+                f"nothing can be evicted. {grow}",
+            ),
+            decision=DISK_FULL,
+        )
+    files = tuple(posixpath.join(cache.root, _norm(e.path)) for e in chosen)
+    targets = tuple(f + s for f in files for s in ("", *COMPANION_SUFFIXES[:2]))
+    steps: list[Step] = [*host.setup, *_remove_steps(host, ns, cache.root, targets), *host.teardown]
+    if pod.owner and pod.owner.startswith("ReplicaSet/"):
+        steps.append(delete_pod_call(ns, pod.name, "retry the download now"))
+        if options.follow:
+            steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
+    warnings = []
+    if need is None:
+        warnings.append("the download's size is unknown: every unused model is proposed")
+    elif freed < need:
+        warnings.append(
+            f"evicting frees {format_bytes(freed)} of the {format_bytes(need)} needed. {grow}"
+        )
+    listing = "; ".join(
+        f"{_norm(e.path)} ({format_bytes(e.size)}"
+        + (f", version {e.version}" if e.version else "")
+        + ")"
+        for e in chosen
+    )
+    spec = registry.spec(registry.FIX)
+    return ActionPlan(
+        action=registry.FIX,
+        title=f"Fix ({DISK_FULL}): evict unused models from the cache of pod {pod.name}",
+        target=where,
+        namespace=ns,
+        steps=tuple(steps),
+        decision=DISK_FULL,
+        summary=(
+            f"Evidence: {d.why}. Evict least recently used, unused: {listing} — frees "
+            f"{format_bytes(freed)}; kept because a pod uses them: "
+            + (", ".join(sorted(k for k in keep if not k.endswith(COMPANION_SUFFIXES))) or "none")
+            + f". Cache root {cache.root} ({cache.source})."
+            + (f" ({host.note})" if host.note else "")
+        ),
+        destructive=True,
+        warnings=tuple(warnings),
+        permissions=spec.permissions(ns) + host.permissions,
+        affected_pods=(pod.name,),
+    )
+
+
+def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
+    if not pod.cache_claim:
+        return "Give the cache volume more room."
+    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
+    size = vol.requested_bytes if vol else None
+    total = pod.progress.bytes_total if pod.progress else None
+    text = f"Or grow PVC {pod.cache_claim}"
+    if size:
+        text += f" (requests {format_bytes(size)})"
+    if total:
+        text += f" to hold at least the model's {format_bytes(total)} plus what pods use"
+    return text + "."
+
+
+def _has(text: str, needles: tuple[str, ...]) -> bool:
+    return any(n in text for n in needles)
+
+
+def _quote_match(text: str, needles: tuple[str, ...]) -> str:
+    for part in text.split(" | "):
+        if _has(part, needles):
+            return part.strip()[:200]
+    return ""
+
+
+def _holder(text: str) -> str | None:
+    i = text.find("held by")
+    scope = text[i:] if i >= 0 else text
+    m = _HOLDER.search(scope)
+    return m.group(1) if m else None
+
+
+def safe_relative(path: str) -> bool:
+    """A manifest path that stays below the cache root (anything else is never evicted)."""
+    norm = posixpath.normpath(path)
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and not norm.startswith("..")
+        and (norm != "." and not any(c in path for c in "\x00\n\r|"))
+    )
+
+
+def _norm(path: str) -> str:
+    return posixpath.normpath(path).lstrip("/")
+
+
+def execute(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
+    """Every fix branch is delete-files-then-restart, or a restart, or nothing at all."""
+    if not plan.steps:
+        return ActionResult(
+            plan,
+            True,
+            plan.summary or "Nothing to do.",
+            dry_run=ctx.dry_run,
+            details={"decision": plan.decision},
+        )
+    result = purge.execute(plan, ctx)
+    details = dict(result.details)
+    details["decision"] = plan.decision
+    return dataclasses.replace(result, details=details)
+
+
+def location_for(pod: PodInfo) -> ModelLocation | None:
+    try:
+        return model_location(pod.model)
+    except PathRefused:
+        return None

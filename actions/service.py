@@ -1,0 +1,303 @@
+"""One entry point for every action: gather facts, plan, check RBAC, execute, audit.
+
+``ActionService`` is what the headless subcommands and the dashboard's provider both use.
+Planning reads (never writes) what a plan needs beyond the snapshot; executing refuses in
+read-only mode, refuses a refused plan, checks every permission with SelfSubjectAccessReview,
+runs the action's executor, then writes the audit line and the Event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from actions import fix, prewarm, purge, registry, restart, switch, verify
+from actions.audit import AuditLog, event_body, os_user
+from actions.context import ActionContext, ActionFailed, Cancelled
+from actions.hostpod import with_host
+from actions.kube import KubeGateway
+from actions.options import ActionOptions as Options
+from actions.options import CacheEntry, CacheFacts, DeploymentFacts, PodFacts
+from actions.paths import PathRefused, model_location
+from actions.plan import ActionPlan, ActionResult, ExecStep
+from actions.rbac import AccessChecker, forbidden_reason
+from actions.targets import TargetError, cache_container, parse_target
+from actions.verifications import VerificationStore
+from collectors.cluster import Cluster
+from collectors.model import ClusterSnapshot, PodInfo, VerificationResult
+from collectors.units import parse_size
+
+EXECUTORS: dict[str, Callable[[ActionPlan, ActionContext], ActionResult]] = {
+    registry.PREWARM: prewarm.execute,
+    registry.VERIFY: verify.execute,
+    registry.PURGE: purge.execute,
+    registry.RESTART_POD: restart.execute,
+    registry.ROLLOUT_RESTART: restart.execute,
+    registry.FIX: fix.execute,
+    registry.SWITCH: switch.execute,
+}
+MANIFEST = ".asr-cache-manifest.json"
+READ_ONLY = "read-only mode: every action is off"
+
+
+class ActionService:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        read_only: bool = False,
+        audit: AuditLog | None = None,
+        verifications: VerificationStore | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.kube = KubeGateway(cluster)
+        self.read_only = read_only
+        self.audit = audit or AuditLog()
+        self.access = AccessChecker(self.kube)
+        self.verifications = verifications or VerificationStore()
+
+    # -- permissions ------------------------------------------------------------------------
+
+    def forbidden(self, action_id: str, namespace: str | None = None) -> str | None:
+        """None when allowed, else what is missing (SelfSubjectAccessReview)."""
+        if self.read_only:
+            return READ_ONLY
+        ns = namespace or self.cluster.namespace
+        return forbidden_reason(self.access.missing(registry.spec(action_id).permissions(ns)))
+
+    def permissions(self, namespace: str | None = None) -> dict[str, str | None]:
+        return {s.id: self.forbidden(s.id, namespace) for s in registry.SPECS}
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def plan(
+        self, action_id: str, snapshot: ClusterSnapshot, target: str | None, options: Options
+    ) -> ActionPlan:
+        """Read what the plan needs (read-only), then build it. Never raises for bad input."""
+        ns = snapshot.namespace
+        try:
+            if action_id == registry.PREWARM:
+                name = prewarm.prewarm_deployment(snapshot, target)
+                return prewarm.plan_prewarm(snapshot, target, options, self._deployment(ns, name))
+            if action_id == registry.SWITCH:
+                api = self._deployment(ns, options.api_server)
+                return switch.plan_switch(snapshot, target, options, api)
+            if action_id in (registry.RESTART_POD, registry.ROLLOUT_RESTART):
+                opts = dataclasses.replace(
+                    options, rollout=options.rollout or action_id == registry.ROLLOUT_RESTART
+                )
+                return restart.plan_restart(snapshot, target, opts)
+            pod = self._target_pod(snapshot, target)
+            facts = self._pod_facts(ns, pod) if pod is not None else None
+            if action_id == registry.VERIFY:
+                return verify.plan_verify(snapshot, target, options, facts)
+            if action_id == registry.PURGE:
+                return purge.plan_purge(snapshot, target, options, facts)
+            if action_id == registry.FIX:
+                cache = None
+                if pod is not None and fix.diagnose(snapshot, pod).kind == fix.DISK_FULL:
+                    cache = self.cache_facts(snapshot, pod, options, facts)
+                return fix.plan_fix(snapshot, target, options, facts, cache)
+        except (TargetError, ActionFailed, PathRefused) as exc:
+            from actions.common import refused
+
+            return refused(action_id, str(target), ns, str(exc))
+        raise KeyError(f"no action with id {action_id!r}")
+
+    def _target_pod(self, snapshot: ClusterSnapshot, target: str | None) -> PodInfo | None:
+        try:
+            t = parse_target(snapshot, target)
+        except TargetError:
+            return None
+        return snapshot.pod(t.name) if t.kind == "pod" else None
+
+    def _deployment(self, namespace: str, name: str) -> DeploymentFacts | None:
+        obj = self.kube.deployment(namespace, name)
+        return DeploymentFacts.from_object(obj) if obj else None
+
+    def _pod_facts(self, namespace: str, pod: PodInfo) -> PodFacts | None:
+        obj = self.kube.pod_object(namespace, pod.name)
+        return PodFacts.from_object(obj, pod.cache_volume) if obj else None
+
+    def cache_facts(
+        self, snapshot: ClusterSnapshot, pod: PodInfo, options: Options, facts: PodFacts | None
+    ) -> CacheFacts | None:
+        """Read the cache manifest and free space in a running pod that sees the cache."""
+        from actions.common import NoExecHost, exec_host, helper_host
+
+        try:
+            location = model_location(pod.model)
+            host = exec_host(snapshot, pod, options, facts)
+        except (PathRefused, NoExecHost):
+            return None
+        if host.helper and (options.dry_run or self.read_only):
+            return None  # a dry run starts nothing, not even a pod that only looks
+        if host.helper and self.access.missing(host.permissions):
+            return None
+        if host.helper and facts is not None:
+            host = helper_host(snapshot, pod, options, facts, purpose="look")
+        ns = snapshot.namespace
+        ctx = ActionContext(self.kube)
+
+        def read() -> CacheFacts:
+            cat = ExecStep(host.pod, ns, ("cat", f"{location.root}/{MANIFEST}"), host.container)
+            out = self.kube.exec(cat, timeout=ctx.exec_timeout)
+            entries: tuple[CacheEntry, ...] = ()
+            source = "none"
+            if out.exit_code == 0:
+                entries = parse_manifest(out.stdout)
+                source = "manifest"
+            df = ExecStep(host.pod, ns, ("df", "-P", "-B1", location.root), host.container)
+            avail = capacity = None
+            out = self.kube.exec(df, timeout=ctx.exec_timeout)
+            if out.exit_code == 0:
+                avail, capacity = parse_df(out.stdout)
+            if host.helper:
+                source += ", read through a short-lived helper pod"
+            return CacheFacts(
+                pod=host.pod,
+                root=location.root,
+                entries=entries,
+                available_bytes=avail,
+                capacity_bytes=capacity,
+                source=source,
+            )
+
+        return with_host(ctx, host, read)
+
+    # -- executing --------------------------------------------------------------------------
+
+    def execute(self, plan: ActionPlan, ctx: ActionContext) -> ActionResult:
+        """Run a confirmed plan; every outcome, including refusals, comes back as a result."""
+        if self.read_only:
+            return ActionResult(plan, False, f"Not run: {READ_ONLY}.", details={"refused": True})
+        if plan.refused:
+            return ActionResult(plan, False, f"Refused: {plan.refused}", details={"refused": True})
+        missing = self.access.missing(plan.permissions)
+        if missing:
+            why = forbidden_reason(missing)
+            return ActionResult(
+                plan,
+                False,
+                f"Forbidden: {why}.",
+                details={"forbidden": [p.describe() for p in missing]},
+            )
+        started = time.time()
+        try:
+            result = EXECUTORS[plan.action](plan, ctx)
+        except PathRefused as exc:
+            result = ActionResult(
+                plan, False, f"Refused: {exc}", dry_run=ctx.dry_run, details={"refused": True}
+            )
+        except ActionFailed as exc:
+            result = ActionResult(plan, False, str(exc), dry_run=ctx.dry_run)
+        except Cancelled:
+            result = ActionResult(
+                plan, False, "Cancelled.", dry_run=ctx.dry_run, details={"cancelled": True}
+            )
+        if plan.action == registry.VERIFY and not ctx.dry_run:
+            self._keep_verification(plan, result)
+        if ctx.dry_run:
+            return result  # nothing changed: no Event, no audit line
+        return self._record(result, started)
+
+    def _keep_verification(self, plan: ActionPlan, result: ActionResult) -> None:
+        data = result.details.get("verification")
+        if not isinstance(data, Mapping):
+            return
+        pod = self.kube.pod_object(plan.namespace, plan.target.partition("/")[2])
+        uid = ((pod or {}).get("metadata") or {}).get("uid")
+        if uid:
+            self.verifications.put(str(uid), VerificationResult(**dict(data)))
+
+    def who(self) -> dict[str, Any]:
+        return {"kube_user": self.cluster.user, "os_user": os_user()}
+
+    def _record(self, result: ActionResult, started: float) -> ActionResult:
+        plan = result.plan
+        who = self.who()
+        event_name: str | None = None
+        details = dict(result.details)
+        kind, _, name = plan.target.partition("/")
+        uid = None
+        try:
+            obj = (
+                self.kube.pod_object(plan.namespace, name)
+                if kind == "pod"
+                else self.kube.deployment(plan.namespace, name)
+                if kind == "deployment"
+                else None
+            )
+            uid = ((obj or {}).get("metadata") or {}).get("uid")
+        except ActionFailed:
+            uid = None
+        body = event_body(result, str(who.get("kube_user") or who["os_user"]), time.time(), uid)
+        try:
+            created = self.kube.create_event(plan.namespace, body)
+            event_name = (created.get("metadata") or {}).get("name") or body["metadata"]["name"]
+            details["event"] = event_name
+        except ActionFailed as exc:
+            details["event_error"] = str(exc)
+        try:
+            self.audit.write(
+                who=who,
+                context=self.cluster.context,
+                namespace=plan.namespace,
+                server=self.cluster.server,
+                result=dataclasses.replace(result, details=details),
+                started=started,
+                event=event_name,
+            )
+            details["audit_log"] = str(self.audit.path)
+        except OSError as exc:
+            details["audit_error"] = f"could not write the audit log {self.audit.path}: {exc}"
+        return dataclasses.replace(result, details=details)
+
+
+def parse_manifest(text: str) -> tuple[CacheEntry, ...]:
+    """Entries of the downloader's cache manifest; unreadable input reads as none."""
+    from actions.downloader.clock import parse_rfc3339
+
+    try:
+        raw = json.loads(text)
+        items = raw.get("entries") or []
+    except (ValueError, AttributeError):
+        return ()
+    entries = []
+    for item in items if isinstance(items, list) else ():
+        try:
+            last = item.get("last_used")
+            ts = parse_rfc3339(last) if isinstance(last, str) else float(last or 0)
+            entries.append(
+                CacheEntry(
+                    path=str(item["path"]),
+                    size=int(item["size"]),
+                    version=item.get("version"),
+                    last_used=ts,
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return tuple(entries)
+
+
+def parse_df(text: str) -> tuple[int | None, int | None]:
+    """(available, capacity) bytes from ``df -P -B1`` output."""
+    lines = [line.split() for line in text.strip().splitlines()[1:] if line.strip()]
+    if not lines or len(lines[-1]) < 4:
+        return None, None
+    fields = lines[-1]
+    try:
+        return int(fields[3]), int(fields[1])
+    except ValueError:
+        try:
+            return parse_size(fields[3]), parse_size(fields[1])
+        except ValueError:
+            return None, None
+
+
+def container_for(pod: PodInfo) -> str | None:
+    return cache_container(pod)

@@ -1,0 +1,92 @@
+"""Turning a target string (``pod/x``, ``deployment/y``, a bare name) into snapshot objects.
+
+Kept apart from the actions so every action names its target, and fails to find it, the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collectors.model import ClusterSnapshot, PodInfo, RolloutInfo
+
+POD_KINDS = ("pod", "pods", "po")
+DEPLOYMENT_KINDS = ("deployment", "deployments", "deploy")
+
+
+class TargetError(ValueError):
+    """The target is missing or names nothing in the snapshot (one sentence)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # pod | deployment
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+def parse_target(
+    snapshot: ClusterSnapshot, target: str | None, default_kind: str = "pod"
+) -> Target:
+    """Read ``kind/name`` or a bare name (a pod if one has that name, else a deployment)."""
+    if target is None or not target.strip():
+        raise TargetError(
+            "No target given: name a pod (pod/NAME) or a deployment (deployment/NAME)."
+        )
+    text = target.strip()
+    if "/" in text:
+        kind, _, name = text.partition("/")
+        kind = kind.lower()
+        if not name or "/" in name:
+            raise TargetError(f"The target {target!r} is not KIND/NAME.")
+        if kind in POD_KINDS:
+            return Target("pod", name)
+        if kind in DEPLOYMENT_KINDS:
+            return Target("deployment", name)
+        raise TargetError(
+            f"The target kind {kind!r} is not supported: use pod/NAME or deployment/NAME."
+        )
+    if snapshot.pod(text) is not None:
+        return Target("pod", text)
+    if any(r.name == text for r in snapshot.rollouts):
+        return Target("deployment", text)
+    return Target(default_kind, text)
+
+
+def find_pod(snapshot: ClusterSnapshot, name: str) -> PodInfo:
+    pod = snapshot.pod(name)
+    if pod is None:
+        raise TargetError(f"Pod {name!r} is not in namespace {snapshot.namespace!r}.")
+    return pod
+
+
+def find_rollout(snapshot: ClusterSnapshot, name: str) -> RolloutInfo | None:
+    return next((r for r in snapshot.rollouts if r.name == name), None)
+
+
+def release_pods(snapshot: ClusterSnapshot, release: str) -> tuple[PodInfo, ...]:
+    """The live pods of one deployment (pods on their way out are left aside)."""
+    return tuple(p for p in snapshot.pods if p.release == release and not p.deleting)
+
+
+def pods_sharing_cache(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[PodInfo, ...]:
+    """Every pod that sees the same cache files as ``pod``: same PVC, or the pod alone."""
+    if pod.cache_kind == "pvc" and pod.cache_claim:
+        return tuple(
+            p
+            for p in snapshot.pods
+            if p.cache_claim == pod.cache_claim and p.cache_kind == "pvc" and not p.deleting
+        )
+    return (pod,)
+
+
+def cache_container(pod: PodInfo, wanted: str | None = None) -> str | None:
+    """The container to exec in: the one asked for, else the first running non-init one."""
+    if wanted:
+        return wanted
+    running = [c for c in pod.containers if not c.init and c.state == "running"]
+    if running:
+        return running[0].name
+    regular = [c for c in pod.containers if not c.init]
+    return regular[0].name if regular else None
