@@ -20,6 +20,9 @@ from collectors.units import format_bytes
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 
+_WGET_DOT_SIZES = frozenset({1024, 8192, 65536, 1048576})
+
+
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text) if "\x1b" in text else text
 
@@ -266,8 +269,11 @@ class ProgressTracker:
     def _wget_dots(self, offset: int, dots: int) -> int:
         last = self._last_dot
         if last is not None and offset > last[0] and last[1] > 0:
-            # A full line's worth of dots spans exactly the step between offsets.
-            self._dot_size = max(1, (offset - last[0]) // last[1])
+            # A full line's worth of dots spans exactly the step between offsets; wget's dot
+            # styles use 1K (default), 8K (binary), 64K (mega) or 1M (giga) per dot.
+            size = (offset - last[0]) // last[1]
+            if size in _WGET_DOT_SIZES:
+                self._dot_size = size
         self._last_dot = (offset, dots)
         return offset + dots * self._dot_size
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 UpdateKind = Literal[
     "start",  # a download begins (total and resume offset when known)
@@ -27,9 +27,8 @@ DOWNLOAD_FAILED = "download_failed"
 HTTP_REFUSED = "http_refused"
 
 
-@dataclass(frozen=True, slots=True)
-class Update:
-    """What one log segment says about a download."""
+class Update(NamedTuple):
+    """What one log segment says about a download (a NamedTuple: cheap to build, immutable)."""
 
     kind: UpdateKind
     source: str  # bundled | wget | curl | aria2c | aws | tqdm | lightning
@@ -54,29 +53,45 @@ def scaled(number: str, prefix: str, base: int = 1024) -> int:
     return int(float(number.replace(",", ".")) * base**power)
 
 
-_SIZE_WITH_UNIT = re.compile(r"^([\d.,]+)\s*([kKMGTPE]?)(i?)(B|Bytes|bytes)?$")
+_POWERS = {"k": 1, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 
 
+@functools.lru_cache(maxsize=8192)  # progress lines repeat totals, rates and steps
 def size_text(text: str, binary_default: bool = True) -> int | None:
     """Sizes as tools print them: ``2.0 GiB``, ``863.45M``, ``400MiB``, ``120MB``, ``0B``.
 
     ``KiB`` is binary; ``MB`` is binary unless ``binary_default`` is false (tools disagree:
-    wget and curl mean 1024, tqdm means 1000).
+    wget and curl mean 1024, tqdm means 1000). Hand-written, not a regex: it runs for every
+    progress line.
     """
-    match = _SIZE_WITH_UNIT.match(text.strip())
-    if not match:
+    t = text.strip()
+    if t.endswith("ytes"):
+        t = t[:-5]
+    elif t.endswith("B"):
+        t = t[:-1]
+    binary = binary_default
+    if t.endswith("i"):
+        t = t[:-1]
+        binary = True
+    power = _POWERS.get(t[-1:], 0)
+    if power:
+        t = t[:-1]
+    t = t.rstrip()
+    if not t or not t[0].isdigit():
         return None
-    number, prefix, binary, _ = match.groups()
-    base = 1024 if (binary or binary_default) else 1000
     try:
-        return scaled(number, prefix, base)
+        value = float(t.replace(",", "."))
     except ValueError:
         return None
+    if value != value or value == float("inf"):
+        return None
+    return int(value * (1024 if binary else 1000) ** power)
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([dhms])")
 
 
+@functools.lru_cache(maxsize=4096)
 def duration_text(text: str) -> float | None:
     """``1m2s``, ``1h 5m``, ``21s``, ``0:00:17``, ``2.5s`` -> seconds; ``--:--`` -> None."""
     text = text.strip()

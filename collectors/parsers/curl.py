@@ -1,8 +1,8 @@
 """curl's progress meter (written with bare ``\\r`` even without a terminal) and its errors.
 
-  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current
-                                 Dload  Upload   Total   Spent    Left  Speed
- 42 2048M   42  863M    0     0   120M      0  0:00:17  0:00:07  0:00:10  121M
+ % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current
+                                Dload  Upload   Total   Spent    Left  Speed
+42 2048M   42  863M    0     0   120M      0  0:00:17  0:00:07  0:00:10  121M
 """
 
 from __future__ import annotations

@@ -5,41 +5,66 @@ model.safetensors:  42%|████▏     | 1.23G/2.90G [00:10<00:14, 120MB/s]
 
 from __future__ import annotations
 
-import re
-
-from collectors.parsers.base import Update, duration_text, scaled
+from collectors.parsers.base import Update, duration_text
 
 SOURCE = "tqdm"
 
-_BAR = re.compile(
-    r"(?:^(?P<desc>.*?):?\s*)?(?P<pct>\d{1,3})%\|[^|]*\|\s*"
-    r"(?P<done>[\d.]+)(?P<dunit>[kMGTP]?)(?:B|it)?/(?P<total>[\d.]+|\?)(?P<tunit>[kMGTP]?)(?:B|it)?"
-    r"\s*\[(?P<elapsed>[\d:]+)(?:<(?P<left>[\d:?]+))?"
-    r"(?:,\s*(?P<rate>[\d.?]+)\s*(?P<runit>[kMGTP]?)(?P<rkind>B/s|it/s|s/it|/s)?)?"
-)
+
+def _number(text: str) -> tuple[float, str] | None:
+    """``1.23G`` -> (1.23, "G"); ``423`` -> (423.0, ""); units ``B``/``it`` dropped."""
+    t = text.strip().removesuffix("B").removesuffix("it")
+    unit = t[-1:] if t[-1:] in _UNITS else ""
+    if unit:
+        t = t[:-1]
+    try:
+        return float(t), unit
+    except ValueError:
+        return None
+
+
+_UNITS = frozenset("kMGTP")
+_POWER = {"": 0, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5}
 
 
 def parse(text: str) -> Update | None:
-    if "%|" not in text:
+    """Parsed by hand around the ``%|`` that every tqdm bar has."""
+    bar = text.find("%|")
+    if bar < 1:
         return None
-    match = _BAR.search(text)
-    if not match:
+    end = text.find("|", bar + 2)
+    if end < 0:
         return None
-    # tqdm scales by 1000 unless told otherwise; the fraction is what matters.
-    done = scaled(match["done"], match["dunit"], 1000)
-    total = scaled(match["total"], match["tunit"], 1000) if match["total"] != "?" else None
+    head = text[:bar]
+    digits = len(head) - len(head.rstrip("0123456789"))
+    if not digits:
+        return None
+    desc = head[: len(head) - digits].strip().rstrip(":").strip() or None
+    counts, _, bracket = text[end + 1 :].strip().partition("[")
+    done_text, slash, total_text = counts.strip().partition("/")
+    if not slash:
+        return None
+    done = _number(done_text)
+    if done is None:
+        return None
+    total = _number(total_text) if total_text.strip() != "?" else None
+    inside = bracket.partition("]")[0]
+    times, _, rate_text = inside.partition(",")
+    left = times.partition("<")[2]
     rate: float | None = None
-    if match["rate"] and match["rate"] != "?" and match["rkind"] != "s/it":
-        rate = float(scaled(match["rate"], match["runit"], 1000))
-    desc = (match["desc"] or "").strip().rstrip(":").strip() or None
+    rate_text = rate_text.strip()
+    if rate_text.endswith("/s") and not rate_text.startswith("?"):
+        parsed = _number(rate_text[:-2])
+        if parsed is not None:
+            rate = parsed[0] * 1000 ** _POWER[parsed[1]]
     if desc and desc.startswith("Downloading"):
-        desc = desc.removeprefix("Downloading").strip(" ()…") or None
+        desc = desc.removeprefix("Downloading").strip(" ()\u2026") or None
+    # tqdm scales by 1000 unless told otherwise; the fraction is what matters.
     return Update(
         "progress",
         SOURCE,
-        done=done,
-        total=total,
+        done=int(done[0] * 1000 ** _POWER[done[1]]),
+        total=int(total[0] * 1000 ** _POWER[total[1]]) if total else None,
         rate=rate,
-        eta=duration_text(match["left"]) if match["left"] else None,
+        eta=duration_text(left) if left and "?" not in left else None,
         file=desc,
     )

@@ -11,7 +11,6 @@ from collectors.parsers.base import (
     HTTP_REFUSED,
     Update,
     duration_text,
-    scaled,
     size_text,
 )
 
@@ -30,10 +29,6 @@ _BAR_NOLEN = re.compile(
 )
 #      0K .......... .......... .......... .......... ..........  0% 95.2M 3s
 # 307150K .......... ......                                      100%  150M=2.5s
-_DOT = re.compile(
-    r"^\s*(?P<off>\d+)(?P<unit>[KMG]?)\s+(?P<dots>[.,][.,\s]*?)\s*"
-    r"(?:(?P<pct>\d{1,3})%\s+)?(?P<rate>[\d.,]+[KMG]?)(?:=(?P<took>\S+)|\s+(?P<eta>\S+))?\s*$"
-)
 _LENGTH = re.compile(r"^Length:\s+(\d+)")
 _SAVED = re.compile(r"saved \[(\d+)(?:/(\d+))?\]")
 # wget quotes the name with typographic quotes (U+2018/U+2019) in UTF-8 locales.
@@ -79,30 +74,56 @@ def parse_bar(text: str) -> Update | None:
 
 
 def parse_dot(text: str) -> Update | None:
-    """A dot line: ``done`` is the line's starting offset and ``dots`` how many follow."""
-    if ".." not in text and ",," not in text:
+    """A dot line: ``done`` is the line's starting offset and ``dots`` how many follow.
+
+    Parsed by hand (this is the line wget writes thousands of times per download).
+    """
+    s = text.lstrip()
+    space = s.find(" ")
+    if space < 2:
         return None
-    match = _DOT.match(text)
-    if not match:
+    head = s[:space]
+    unit = head[-1]
+    if unit.isdigit():
+        number, unit = head, "K"
+    elif unit in "KMG":
+        number = head[:-1]
+    else:
         return None
-    offset = scaled(match["off"], match["unit"] or "K")
-    dots = match["dots"].count(".") + match["dots"].count(",")
-    rate = size_text(match["rate"])
-    eta = None
-    if match["took"]:
-        eta = 0.0
-    elif match["eta"]:
-        eta = duration_text(match["eta"])
+    if not number.isdigit():
+        return None
+    rest = s[space:]
+    after = rest.lstrip(" .,")
+    region = rest[: len(rest) - len(after)]
+    dots = region.count(".") + region.count(",")
+    if not dots:
+        return None
+    fields = after.split()
+    pct = None
+    if fields and fields[0].endswith("%"):
+        pct = fields.pop(0)
+        if not pct[:-1].isdigit():
+            return None
+    if not fields or len(fields) > 2:
+        return None
+    rate_text, _, took = fields[0].partition("=")
+    rate = size_text(rate_text)
+    if rate is None:
+        return None
+    eta = 0.0 if took else (duration_text(fields[1]) if len(fields) == 2 else None)
     return Update(
         "progress",
         SOURCE,
-        done=offset,
+        done=int(number) * _DOT_UNITS[unit],
         dots=dots,
-        rate=float(rate) if rate is not None else None,
+        rate=float(rate),
         eta=eta,
         # 100% with "=2.5s" ends the transfer; the total follows from the bytes.
-        message="100%" if match["pct"] == "100" else None,
+        message="100%" if pct == "100%" else None,
     )
+
+
+_DOT_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
 
 
 def parse_other(text: str) -> Update | None:

@@ -1,0 +1,287 @@
+"""The model-state rules: where a pod stands with its model, and the evidence for it.
+
+A pure function of the pod (as the API reports it), what its log established, what the disk
+showed, and the time. The rules, first match wins:
+
+1. corrupt   a verify run found a mismatch; or (pod not Ready) the log's latest outcome is a
+             checksum mismatch, or a downloader container exited 5.
+2. ready     the pod's Ready condition is True; or the log says "Server ready" and a
+             container runs; or a Job pod Succeeded without a failure in its log.
+3. failed    the log's latest outcome is a failure (download failed, refused, no space,
+             timeout...), a downloader container exited with a failure code, or the pod
+             phase is Failed. A crash loop with such a log is failed too.
+4. pending   not scheduled yet, or every container still waiting to be created/initialised
+             and the log says nothing of a download.
+5. waiting   the log's latest word is that another pod holds the download lock.
+6. verifying the downloader is hashing the file, or the model is downloaded and the server
+             is loading it (not Ready yet).
+7. stalled   the downloader itself reports a stall; or downloading and no new bytes for
+             ``stall_after`` seconds (from the log's byte counts, else from the partial
+             file's size on disk).
+8. downloading the log says a download is under way (or being retried).
+9. unknown   anything else (e.g. running, not Ready, a log that says nothing) — with a
+             crash loop named in the evidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from collectors.model import (
+    ContainerInfo,
+    DownloadPhase,
+    DownloadProgress,
+    ModelState,
+    PodInfo,
+)
+from collectors.parsers.base import CHECKSUM_MISMATCH
+from collectors.progress import LogFacts
+from collectors.units import format_bytes
+
+# The bundled downloader's exit codes (progress contract) and what they mean.
+DOWNLOADER_EXIT_CODES = {
+    3: "download failed after retries",
+    4: "refused by the server",
+    5: "checksum mismatch",
+    6: "no space left on device",
+    7: "cache size cap cannot be met",
+    8: "overall timeout exceeded",
+}
+_PENDING_REASONS = {"ContainerCreating", "PodInitializing", "Pending"}
+
+
+@dataclass(frozen=True)
+class DiskFacts:
+    """What ``stat`` of the partial file in the pod showed, over time."""
+
+    path: str
+    size: int | None  # None: no partial file found
+    grew_at: float | None  # when the size last grew (first sight counts)
+    checked_at: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: ModelState
+    evidence: tuple[str, ...]
+    progress: DownloadProgress | None
+
+
+def crash_loop(pod: PodInfo) -> ContainerInfo | None:
+    for c in pod.containers:
+        if c.state == "waiting" and c.reason == "CrashLoopBackOff":
+            return c
+    return None
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _bytes_text(p: DownloadProgress | None) -> str:
+    if p is None or p.bytes_done is None:
+        return ""
+    if p.bytes_total:
+        return f" at {format_bytes(p.bytes_done)} of {format_bytes(p.bytes_total)}"
+    return f" at {format_bytes(p.bytes_done)}"
+
+
+def _with_log(evidence: list[str], log: LogFacts | None, limit: int = 3) -> tuple[str, ...]:
+    """The rule's own evidence first, then the latest notable log lines not already said."""
+    out = list(evidence)
+    if log is not None:
+        for line in reversed(log.evidence):
+            if len(out) >= len(evidence) + limit:
+                break
+            if line not in out:
+                out.insert(len(evidence), line)
+    return tuple(out)
+
+
+def model_state(
+    pod: PodInfo,
+    log: LogFacts | None,
+    disk: DiskFacts | None,
+    now: float,
+    stall_after: float,
+    downloader_containers: frozenset[str] = frozenset(),
+) -> Verdict:
+    """Decide ``pod``'s model state (see the module docstring for the rules)."""
+    progress = log.progress if log is not None else None
+    looping = crash_loop(pod)
+    loop_note = (
+        [f"container {looping.name} in CrashLoopBackOff ({looping.restarts} restarts)"]
+        if looping
+        else []
+    )
+    exits = [
+        (c, c.exit_code)
+        for c in pod.containers
+        if c.name in downloader_containers
+        and c.exit_code not in (None, 0)
+        and (c.state == "terminated" or c.reason == "CrashLoopBackOff")
+    ]
+
+    # 1. corrupt
+    if pod.verification is not None and not pod.verification.ok:
+        v = pod.verification
+        detail = v.message or f"expected {v.expected}, got {v.actual}"
+        return Verdict(ModelState.CORRUPT, (f"verify: {v.path}: {detail}",), progress)
+    if not pod.ready:
+        if log is not None and log.failure_code == CHECKSUM_MISMATCH:
+            return Verdict(
+                ModelState.CORRUPT,
+                _with_log([log.failure or "log: checksum mismatch", *loop_note], log),
+                progress,
+            )
+        for c, code in exits:
+            if code == 5:
+                return Verdict(
+                    ModelState.CORRUPT,
+                    _with_log(
+                        [f"container {c.name} exited 5 (checksum mismatch)", *loop_note], log
+                    ),
+                    progress,
+                )
+
+    # 2. ready
+    if pod.ready:
+        return Verdict(ModelState.READY, _with_log(["pod is Ready"], log, 1), progress)
+    running = any(c.state == "running" and not c.init for c in pod.containers)
+    if log is not None and log.ready and running:
+        return Verdict(ModelState.READY, _with_log([], log, 2), progress)
+    if pod.phase == "Succeeded" and (log is None or log.failure_code is None):
+        return Verdict(ModelState.READY, _with_log(["pod Succeeded"], log, 2), progress)
+
+    # 3. failed
+    if log is not None and log.failure_code is not None:
+        return Verdict(
+            ModelState.FAILED,
+            _with_log([log.failure or "log: download failed", *loop_note], log),
+            progress,
+        )
+    for c, code in exits:
+        if code in DOWNLOADER_EXIT_CODES:
+            meaning = DOWNLOADER_EXIT_CODES[code]
+            return Verdict(
+                ModelState.FAILED,
+                _with_log([f"container {c.name} exited {code} ({meaning})", *loop_note], log),
+                progress,
+            )
+    if pod.phase == "Failed":
+        reason = next((c.reason for c in pod.containers if c.reason), None)
+        return Verdict(
+            ModelState.FAILED,
+            _with_log([f"pod phase Failed ({reason or 'no reason'})"], log),
+            progress,
+        )
+
+    # 4. pending
+    log_silent = log is None or log.phase is None
+    if not pod.node:
+        return Verdict(ModelState.PENDING, ("not scheduled to a node yet",), progress)
+    waiting = [c for c in pod.containers if c.state == "waiting"]
+    if log_silent and not running and not any(c.state == "running" for c in pod.containers):
+        if waiting and all((c.reason or "Pending") in _PENDING_REASONS for c in waiting):
+            c = waiting[0]
+            return Verdict(
+                ModelState.PENDING, (f"container {c.name}: {c.reason or 'waiting'}",), progress
+            )
+        if pod.phase == "Pending" and not looping:
+            return Verdict(ModelState.PENDING, ("pod phase Pending",), progress)
+
+    if log is None or log.phase is None:
+        # 9. unknown (nothing in the log about a download)
+        if disk is not None and disk.size is not None:
+            return _from_disk(pod, log, disk, now, stall_after, loop_note)
+        evidence = loop_note or [
+            "running, not Ready; the log says nothing about the model"
+            if running
+            else f"pod phase {pod.phase}"
+        ]
+        return Verdict(ModelState.UNKNOWN, _with_log(evidence, log), progress)
+
+    phase = log.phase
+    # 5. waiting
+    if phase is DownloadPhase.WAITING:
+        return Verdict(
+            ModelState.WAITING, _with_log([], log, 3) or ("log: waiting for the lock",), progress
+        )
+    # 6. verifying
+    if phase is DownloadPhase.VERIFYING:
+        return Verdict(ModelState.VERIFYING, _with_log([], log, 3), progress)
+    if phase is DownloadPhase.DONE:
+        return Verdict(
+            ModelState.VERIFYING,
+            _with_log(["model downloaded; the server is loading it (not Ready yet)"], log, 2),
+            progress,
+        )
+    # 7. stalled (the downloader says so)
+    if phase is DownloadPhase.STALLED:
+        return Verdict(ModelState.STALLED, _with_log([], log, 3), progress)
+    if phase is DownloadPhase.FAILED:  # failure without a code (should not happen)
+        return Verdict(ModelState.FAILED, _with_log([], log, 3), progress)
+
+    # 7/8. downloading, or stalled by our own clock
+    if not log.has_bytes:
+        if disk is not None and disk.size is not None:
+            return _from_disk(pod, log, disk, now, stall_after, loop_note)
+        note = "log: download under way; the log carries no byte counts"
+        if disk is not None and disk.error:
+            note += f" and the partial file cannot be read ({disk.error})"
+        return Verdict(ModelState.DOWNLOADING, _with_log([note], log, 2), progress)
+    since = log.last_change_at if log.last_change_at is not None else log.updated_at
+    idle = now - since
+    if idle >= stall_after:
+        stalled = dataclasses.replace(progress, phase=DownloadPhase.STALLED) if progress else None
+        return Verdict(
+            ModelState.STALLED,
+            _with_log([f"no new bytes for {_age(idle)}{_bytes_text(progress)}"], log, 2),
+            stalled,
+        )
+    return Verdict(ModelState.DOWNLOADING, _with_log([], log, 3), progress)
+
+
+def _from_disk(
+    pod: PodInfo,
+    log: LogFacts | None,
+    disk: DiskFacts,
+    now: float,
+    stall_after: float,
+    loop_note: list[str],
+) -> Verdict:
+    """Downloading or stalled judged by the partial file's growth (the log gives no bytes)."""
+    size = disk.size or 0
+    grew = disk.grew_at if disk.grew_at is not None else disk.checked_at
+    idle = now - grew
+    base = log.progress if log is not None else None
+    progress = DownloadProgress(
+        phase=DownloadPhase.DOWNLOADING,
+        source="disk",
+        bytes_done=size,
+        bytes_total=base.bytes_total if base else None,
+        rate=None,
+        file=disk.path.rsplit("/", 1)[-1],
+        updated_at=disk.checked_at,
+    )
+    if idle >= stall_after:
+        return Verdict(
+            ModelState.STALLED,
+            _with_log(
+                [f"disk: {disk.path} stuck at {format_bytes(size)} for {_age(idle)}", *loop_note],
+                log,
+                2,
+            ),
+            dataclasses.replace(progress, phase=DownloadPhase.STALLED),
+        )
+    return Verdict(
+        ModelState.DOWNLOADING,
+        _with_log([f"disk: {disk.path} growing ({format_bytes(size)})", *loop_note], log, 2),
+        progress,
+    )

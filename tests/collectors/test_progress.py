@@ -1,0 +1,157 @@
+"""Line assembly (\\r updates, partial chunks, huge lines) and one pod's progress tracking."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+
+from collectors.lines import LineAssembler
+from collectors.model import DownloadPhase
+from collectors.progress import ProgressTracker
+from tests.collectors.test_parsers import CURL_METER, WGET_BAR, WGET_DOTS
+
+MiB = 1024**2
+
+
+def _feed_all(data: bytes, chunk: int) -> list[str]:
+    asm = LineAssembler()
+    out = []
+    for i in range(0, len(data), chunk):
+        out += [s.text for s in asm.feed(data[i : i + chunk])]
+    out += [s.text for s in asm.flush()]
+    return out
+
+
+def test_segments_split_on_newline_and_carriage_return_across_chunks() -> None:
+    data = b"one\ntwo\r\nthree\rfour\rfive\n\nsix"
+    expected = ["one", "two", "three", "four", "five", "six"]
+    for chunk in (1, 2, 3, 5, 100):
+        assert _feed_all(data, chunk) == expected
+
+
+def test_segment_flags() -> None:
+    asm = LineAssembler()
+    segs = asm.feed(b"TS a\rb\rc\nd\r\ne\n")
+    assert [(s.text, s.line_start, s.overwritten) for s in segs] == [
+        ("TS a", True, True),
+        ("b", False, True),
+        ("c", False, False),
+        ("d", True, True),
+        ("e", True, False),
+    ]
+
+
+def test_utf8_split_inside_a_character() -> None:
+    text = "Saving to: \u2018model.bin\u2019\n".encode()
+    assert _feed_all(text, 1) == ["Saving to: \u2018model.bin\u2019"]
+
+
+def test_ten_megabytes_without_newline_stay_bounded() -> None:
+    asm = LineAssembler(max_segment=16 * 1024)
+    tracemalloc.start()
+    try:
+        block = b"x" * 65536
+        for _ in range(160):  # 10 MiB, no separator
+            assert asm.feed(block) == []
+            assert asm.pending_bytes <= 16 * 1024
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 * MiB
+    segs = asm.feed(b"tail\nnext line\n")
+    assert segs[0].truncated and len(segs[0].text) == 16 * 1024
+    assert segs[1].text == "next line" and not segs[1].truncated
+
+
+def _track(lines: list[str], start: float = 1000.0, step: float = 1.0) -> ProgressTracker:
+    tracker = ProgressTracker()
+    for i, line in enumerate(lines):
+        tracker.feed_text(line, start + i * step)
+    return tracker
+
+
+def test_tracker_wget_dots_total_from_header_and_dot_size_learned() -> None:
+    tracker = _track(WGET_DOTS[:6])
+    p = tracker.progress()
+    assert p is not None and p.source == "wget" and p.phase is DownloadPhase.DOWNLOADING
+    assert p.bytes_total == 314572800
+    assert p.bytes_done == 150 * 1024  # third line: offset 100K + 50 dots of 1K
+    tracker.feed_text(WGET_DOTS[-1], 2000.0)  # lines skipped in between: the dot size stays
+    p = tracker.progress()
+    assert p is not None and p.bytes_done == 307150 * 1024 + 16 * 1024
+
+
+def test_tracker_wget_bar_then_saved() -> None:
+    tracker = ProgressTracker()
+    asm = LineAssembler()
+    for i, seg in enumerate(asm.feed(WGET_BAR.encode())):
+        tracker.feed_text(seg.text, 1000.0 + i)
+    p = tracker.progress()
+    assert p is not None and p.phase is DownloadPhase.DONE and p.bytes_done == 2 * 1024**3
+    assert any("download complete" in e or "saved" in e for e in tracker.evidence)
+
+
+def test_tracker_curl_carriage_returns() -> None:
+    tracker = ProgressTracker()
+    asm = LineAssembler()
+    data = CURL_METER.encode()
+    segs = asm.feed(data[: data.index(b"\r100") + 20])  # stop in the middle of the last update
+    for i, seg in enumerate(segs):
+        tracker.feed_text(seg.text, 1000.0 + i)
+    p = tracker.progress()
+    assert p is not None and p.source == "curl" and p.bytes_done == 863 * MiB
+    assert p.fraction is not None and 0.4 < p.fraction < 0.43
+
+
+def _j(**obj: object) -> str:
+    return json.dumps({"v": 1, "ts": "2026-11-27T10:00:00Z", "file": "model.bin", **obj})
+
+
+def test_tracker_bundled_lifecycle_and_rate() -> None:
+    t = ProgressTracker()
+    t.feed_text(_j(event="start", total=1000, resumed_from=0, workers=2, version=None, url="x"), 0)
+    t.feed_text(_j(event="progress", done=100, total=1000, rate=None, eta=None, workers=2), 1)
+    t.feed_text(_j(event="progress", done=300, total=1000, rate=None, eta=None, workers=2), 2)
+    p = t.progress()
+    assert p is not None and p.rate is not None and 100 <= p.rate <= 200
+    assert p.eta_seconds is not None and p.eta_seconds > 0
+    assert t.last_change_at == 2
+    t.feed_text(_j(event="progress", done=300, total=1000, rate=0.0, eta=None, workers=2), 10)
+    assert t.last_change_at == 2  # no new bytes: the stall clock keeps running
+    t.feed_text(_j(event="retry", attempt=2, of=5, reason="connection reset", delay=1.0), 11)
+    assert t.phase is DownloadPhase.RETRYING and t.attempt == 2
+    assert "attempt 2 of 5 failed: connection reset" in t.evidence[-1]
+    t.feed_text(_j(event="verify", done=500, total=1000), 12)
+    assert t.phase is DownloadPhase.VERIFYING
+    t.feed_text(_j(event="error", code="checksum_mismatch", exit=5, message="sha256 differs"), 13)
+    f = t.facts()
+    assert f.failure_code == "checksum_mismatch" and f.failure is not None
+    assert "checksum" in f.failure
+    # A new run after the failure (the container restarted) clears it.
+    t.feed_text(_j(event="start", total=1000, resumed_from=0, workers=2, version=None, url="x"), 20)
+    assert t.facts().failure_code is None and t.phase is DownloadPhase.DOWNLOADING
+
+
+def test_tracker_wait_then_done_cached() -> None:
+    t = ProgressTracker()
+    t.feed_text(_j(event="wait", holder="pid 7 on pod-a", waited=1.0), 0)
+    t.feed_text(_j(event="wait", holder="pid 7 on pod-a", waited=2.0), 1)
+    f = t.facts()
+    assert f.phase is DownloadPhase.WAITING and f.waiting_for == "pid 7 on pod-a"
+    assert sum("waiting for the lock" in e for e in f.evidence) == 1
+    t.feed_text(_j(event="done", bytes=1000, sha256=None, seconds=0.1, cached=True, path="m"), 2)
+    assert t.phase is DownloadPhase.DONE
+
+
+def test_tracker_lightning_only_lines_have_no_bytes() -> None:
+    t = _track(["INFO: Downloading model from URL..."])
+    f = t.facts()
+    assert f.phase is DownloadPhase.STARTING and not f.has_bytes and f.last_change_at == 1000.0
+    t.feed_text("INFO: Model downloaded: 23.5GB", 1100)
+    t.feed_text("INFO: Server ready on port 2269", 1101)
+    assert t.facts().ready and t.progress().bytes_done == 23_500_000_000  # type: ignore[union-attr]
+
+
+def test_tracker_ignores_plain_lines() -> None:
+    t = _track(["hello", "GET /healthz 200", "INFO: request handled"])
+    assert t.progress() is None and t.facts().lines_seen == 3

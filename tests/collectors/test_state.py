@@ -1,0 +1,192 @@
+"""The model-state rules, one situation each, from pod objects and log lines."""
+
+from __future__ import annotations
+
+import json
+
+from collectors.model import DownloadPhase, ModelState, VerificationResult
+from collectors.pods import pod_info
+from collectors.progress import LogFacts, ProgressTracker
+from collectors.state import DiskFacts, model_state
+from tests.collectors.podfactory import make_pod, terminated, waiting
+
+STALL = 60.0
+
+
+def _log(*lines: str, start: float = 1000.0) -> LogFacts:
+    t = ProgressTracker()
+    for i, line in enumerate(lines):
+        t.feed_text(line, start + i)
+    return t.facts()
+
+
+def _j(**obj: object) -> str:
+    return json.dumps({"v": 1, "ts": "2026-11-27T10:00:00Z", "file": "model.bin", **obj})
+
+
+def _decide(pod: dict, log: LogFacts | None = None, now: float = 1010.0, **kw):  # type: ignore[no-untyped-def]
+    return model_state(pod_info(pod), log, kw.pop("disk", None), now, STALL, **kw)
+
+
+def test_pod_info_reads_settings_and_cache_volume() -> None:
+    pod = make_pod(
+        env={
+            "MODEL_CACHE_MAX_SIZE": "50GB",
+            "MODEL_URL": "https://u:p@s3/m.bin?X-Amz-Signature=abc",
+        }
+    )
+    info = pod_info(pod, {"lightning-asr-7d9f": "lightning-asr"})
+    assert info.release == "lightning-asr" and info.owner == "ReplicaSet/lightning-asr-7d9f"
+    assert info.model.max_cache_size == 50_000_000_000
+    assert "abc" not in (info.model.url or "") and "u:p" not in (info.model.url or "")
+    assert (info.cache_kind, info.cache_claim, info.cache_volume) == (
+        "pvc",
+        "models-aws-efs-pvc",
+        "models",
+    )
+    # No MODEL_CACHE_DIR: the model volume's mount; an emptyDir is recognised.
+    pod = make_pod(
+        env={},
+        containers=[
+            {
+                "name": "c",
+                "image": "i",
+                "volumeMounts": [{"name": "model-cache", "mountPath": "/smallest/models"}],
+            }
+        ],
+        volumes=[{"name": "model-cache", "emptyDir": {}}],
+    )
+    info = pod_info(pod)
+    assert info.model.cache_dir == "/smallest/models" and info.cache_kind == "emptyDir"
+    # Nothing mounted there: the model lives in the image.
+    pod = make_pod(
+        containers=[
+            {"name": "c", "image": "i", "env": [{"name": "MODEL_CACHE_DIR", "value": "/opt/m"}]}
+        ],
+        volumes=[],
+    )
+    assert pod_info(pod).cache_kind == "image"
+
+
+def test_pending_when_not_scheduled_or_creating() -> None:
+    v = _decide(make_pod(node=None, phase="Pending", statuses=[]))
+    assert v.state is ModelState.PENDING and "not scheduled" in v.evidence[0]
+    v = _decide(make_pod(phase="Pending", statuses=[waiting("lightning-asr", "ContainerCreating")]))
+    assert v.state is ModelState.PENDING and "ContainerCreating" in v.evidence[0]
+
+
+def test_waiting_on_the_lock() -> None:
+    v = _decide(make_pod(), _log(_j(event="wait", holder="pid 7 on lightning-asr-a", waited=1.0)))
+    assert v.state is ModelState.WAITING
+    assert any("lightning-asr-a" in e for e in v.evidence)
+
+
+def test_downloading_then_stalled_by_the_clock() -> None:
+    log = _log(
+        _j(event="start", total=1000, resumed_from=0, workers=4, version=None, url="x"),
+        _j(event="progress", done=400, total=1000, rate=10.0, eta=60.0, workers=4),
+    )
+    v = _decide(make_pod(), log, now=1001.0 + 30)
+    assert (
+        v.state is ModelState.DOWNLOADING
+        and v.progress is not None
+        and v.progress.bytes_done == 400
+    )
+    v = _decide(make_pod(), log, now=1001.0 + STALL + 1)
+    assert v.state is ModelState.STALLED
+    assert v.evidence[0].startswith("no new bytes for 61 s at 400 B of 1000 B")
+    assert v.progress is not None and v.progress.phase is DownloadPhase.STALLED
+
+
+def test_stalled_when_the_downloader_says_so() -> None:
+    v = _decide(make_pod(), _log(_j(event="stall", done=400, after=30.0)))
+    assert v.state is ModelState.STALLED and "stall" in v.evidence[0]
+
+
+def test_verifying_and_loading() -> None:
+    v = _decide(make_pod(), _log(_j(event="verify", done=10, total=100)))
+    assert v.state is ModelState.VERIFYING
+    v = _decide(
+        make_pod(), _log("INFO: Downloading model from URL...", "INFO: Model downloaded: 23.5GB")
+    )
+    assert v.state is ModelState.VERIFYING and "loading" in v.evidence[0]
+
+
+def test_ready_by_condition_or_log() -> None:
+    assert _decide(make_pod(ready=True)).state is ModelState.READY
+    v = _decide(make_pod(), _log("INFO: Server ready on port 2269"))
+    assert v.state is ModelState.READY and "server ready on port 2269" in v.evidence[0]
+
+
+def test_corrupt_from_log_exit_code_or_verify() -> None:
+    pod = make_pod(statuses=[waiting("lightning-asr", "CrashLoopBackOff", restarts=3, last_exit=1)])
+    v = _decide(pod, _log("ERROR: Model validation failed: checksum mismatch"))
+    assert v.state is ModelState.CORRUPT
+    assert "checksum mismatch" in v.evidence[0] and "CrashLoopBackOff (3 restarts)" in v.evidence[1]
+    init = [{"name": "fetch", "image": "dl", "command": ["asr-cache-download"]}]
+    pod = make_pod(
+        phase="Pending",
+        init_containers=init,
+        init_statuses=[terminated("fetch", 5)],
+        statuses=[waiting("lightning-asr", "PodInitializing")],
+    )
+    v = model_state(pod_info(pod), None, None, 1010.0, STALL, frozenset({"fetch"}))
+    assert v.state is ModelState.CORRUPT and "exited 5" in v.evidence[0]
+    info = pod_info(make_pod(ready=True))
+    bad = VerificationResult("/app/models/model.bin", "aa", "bb", ok=False, checked_at=1.0)
+    import dataclasses
+
+    v = model_state(dataclasses.replace(info, verification=bad), None, None, 1010.0, STALL)
+    assert v.state is ModelState.CORRUPT and "expected aa, got bb" in v.evidence[0]
+
+
+def test_failed_download_disk_full_and_crash_loop() -> None:
+    lines = [
+        "INFO: Downloading model from URL...",
+        "WARNING: Download attempt 1 failed: Connection timeout",
+        "WARNING: Retrying download...",
+        "ERROR: Download failed after 3 attempts",
+    ]
+    v = _decide(make_pod(), _log(*lines))
+    assert v.state is ModelState.FAILED and "Download failed after 3 attempts" in v.evidence[0]
+    assert any("attempt 1 failed: Connection timeout" in e for e in v.evidence)
+    pod = make_pod(statuses=[waiting("lightning-asr", "CrashLoopBackOff", restarts=2, last_exit=1)])
+    v = _decide(
+        pod, _log(_j(event="error", code="disk_full", exit=6, message="no space left on device"))
+    )
+    assert v.state is ModelState.FAILED and "no space left" in v.evidence[0]
+    # A crash loop whose log says nothing about downloads is unknown, named in the evidence.
+    v = _decide(pod, _log("panic: something else"))
+    assert v.state is ModelState.UNKNOWN and "CrashLoopBackOff" in v.evidence[0]
+
+
+def test_lightning_only_log_uses_disk_growth() -> None:
+    log = _log("INFO: Downloading model from URL...")
+    v = _decide(make_pod(), log, now=1005.0)
+    assert v.state is ModelState.DOWNLOADING and "no byte counts" in v.evidence[0]
+    disk = DiskFacts("/app/models/model.bin.part", 5_000_000, grew_at=1004.0, checked_at=1005.0)
+    v = _decide(make_pod(), log, now=1006.0, disk=disk)
+    assert (
+        v.state is ModelState.DOWNLOADING and v.progress is not None and v.progress.source == "disk"
+    )
+    v = _decide(make_pod(), log, now=1004.0 + STALL + 5, disk=disk)
+    assert v.state is ModelState.STALLED and "stuck at 4.8 MiB" in v.evidence[0]
+
+
+def test_running_with_silent_log_is_unknown() -> None:
+    v = _decide(make_pod(), _log("hello"))
+    assert v.state is ModelState.UNKNOWN and "says nothing" in v.evidence[0]
+
+
+def test_job_pod_succeeded_is_ready() -> None:
+    pod = make_pod(
+        phase="Succeeded",
+        owner=("Job", "model-preload"),
+        statuses=[terminated("lightning-asr", 0, "Completed")],
+    )
+    assert (
+        _decide(
+            pod, _log(_j(event="done", bytes=10, sha256=None, seconds=1.0, cached=False, path="m"))
+        ).state
+        is ModelState.READY
+    )
