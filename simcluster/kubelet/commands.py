@@ -165,6 +165,46 @@ def _echo(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
     return 0
 
 
+def _printf(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
+    """printf FORMAT [ARG]…: %s %d %% and backslash escapes; the format repeats for extra args."""
+    if not args:
+        t.err("printf: usage: printf format [arguments]\n")
+        return 2
+    fmt, rest = args[0], list(args[1:])
+    escapes = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "0": "\0"}
+    status = 0
+    while True:
+        out: list[str] = []
+        i = 0
+        while i < len(fmt):
+            c = fmt[i]
+            if c == "\\" and i + 1 < len(fmt):
+                out.append(escapes.get(fmt[i + 1], "\\" + fmt[i + 1]))
+                i += 2
+            elif c == "%" and i + 1 < len(fmt):
+                spec = fmt[i + 1]
+                i += 2
+                if spec == "%":
+                    out.append("%")
+                    continue
+                arg = rest.pop(0) if rest else ""
+                if spec == "d":
+                    try:
+                        out.append(str(int(arg or "0")))
+                    except ValueError:
+                        t.err(f"printf: {arg}: invalid number\n")
+                        out.append("0")
+                        status = 1
+                else:
+                    out.append(arg)
+            else:
+                out.append(c)
+                i += 1
+        t.out("".join(out))
+        if not rest:
+            return status
+
+
 def _true(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
     return 0
 
@@ -661,6 +701,7 @@ THREAD_COMMANDS: dict[str, ThreadCommand] = {
     "false": _false,
     "ls": _ls,
     "mkdir": _mkdir,
+    "printf": _printf,
     "pwd": _pwd,
     "rm": _rm,
     "sha256sum": _sha256sum,

@@ -54,6 +54,15 @@ Token = Word | Op
 REDIRS = {">", ">>", "<", "2>", "2>>", "1>", "1>>"}
 
 
+def _keyword(word: Word) -> bool:
+    return (
+        len(word.segs) == 1
+        and not word.segs[0].quoted
+        and not word.segs[0].var
+        and word.segs[0].text in UNSUPPORTED_WORDS
+    )
+
+
 def _is_fd(word: Word) -> bool:
     return len(word.segs) == 1 and not word.segs[0].quoted and word.segs[0].text in ("1", "2")
 
@@ -136,6 +145,8 @@ class _Lexer:
                 i = _dollar(text, i, self.seg, quoted=False)
             elif c == "`":
                 raise ShellError("command substitution is not supported by this shell")
+            elif c in "()":
+                raise ShellError("subshells and functions are not supported by this shell")
             elif c in ";&|<>":
                 i = self._op(i)
             else:
@@ -221,6 +232,8 @@ def parse(tokens: list[Token]) -> list[tuple[str, Simple]]:
         tok = tokens[i]
         i += 1
         if isinstance(tok, Word):
+            if not cur.words and _keyword(tok):
+                raise ShellError(f"'{tok.segs[0].text}' is not supported by this shell")
             cur.words.append(tok)
             continue
         op = tok.op

@@ -58,7 +58,7 @@ def tree_size(path: Path) -> TreeSize:
     return TreeSize(apparent, disk, count)
 
 
-def _statvfs(path: Path, name: str) -> Usage:
+def statvfs_usage(path: Path, name: str) -> Usage:
     vfs = os.statvfs(path)
     cap = vfs.f_blocks * vfs.f_frsize
     free = vfs.f_bfree * vfs.f_frsize
@@ -77,9 +77,9 @@ def _statvfs(path: Path, name: str) -> Usage:
 def mount_usage(mount: Mount | None, root: Path) -> Usage:
     """Usage of the file system a mount is on (None = the container's root overlay)."""
     if mount is None or mount.kind == "image":
-        return _statvfs(root, "overlay")
+        return statvfs_usage(root, "overlay")
     if mount.tmpfs:
-        return _statvfs(mount.host_path, "tmpfs")
+        return statvfs_usage(mount.host_path, "tmpfs")
     if mount.kind == "pvc":
         size = tree_size(mount.host_path)
         host = os.statvfs(mount.host_path)
@@ -98,4 +98,4 @@ def mount_usage(mount: Mount | None, root: Path) -> Usage:
             inodes_used=size.inodes,
             inodes_free=inodes - size.inodes,
         )
-    return _statvfs(mount.host_path, "/dev/root")
+    return statvfs_usage(mount.host_path, "/dev/root")

@@ -73,3 +73,123 @@ async def run(fs: PodFS, tmp: Path, *argv: str, stdin: bytes | None = None) -> R
     )  # fmt: skip
     code = await run_command(list(argv), ctx)
     return Result(code, bytes(out), bytes(err))
+
+
+class KubeletHarness:
+    """A store, one kubelet and the kubelet's HTTP routes on a loopback port, in a thread.
+
+    The official client is blocking, so the server runs on its own loop in a thread and the
+    test talks to it over real sockets; store changes are made on that loop via `call`.
+    """
+
+    def __init__(self, root: Path, node: str = "node-1") -> None:
+        self.root = root
+        self.node = node
+        self.url = ""
+
+    def __enter__(self) -> KubeletHarness:
+        import asyncio
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._main, args=(ready,), daemon=True)
+        self.thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("kubelet harness did not start")
+        return self
+
+    def _main(self, ready: object) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._start())
+        ready.set()  # type: ignore[attr-defined]
+        self.loop.run_forever()
+
+    async def _start(self) -> None:
+        from aiohttp import web
+
+        from simcluster.kubelet.http import add_kubelet_routes
+        from simcluster.kubelet.node import Kubelet
+        from simcluster.store import Store
+
+        self.store = Store()
+        self.root_dir = self.root
+        self.store.create("namespaces", {"metadata": {"name": "default"}})
+        self.kubelet = Kubelet(self, self.node)
+        await self.kubelet.start()
+        app = web.Application()
+        add_kubelet_routes(app, self)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        import asyncio
+
+        async def stop() -> None:
+            await self.kubelet.stop()
+            await self.runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(20)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Run a (sync or async) function on the server's loop and return its result."""
+        import asyncio
+        import inspect
+
+        async def go():  # type: ignore[no-untyped-def]
+            out = fn(*args, **kwargs)
+            return await out if inspect.isawaitable(out) else out
+
+        return asyncio.run_coroutine_threadsafe(go(), self.loop).result(30)
+
+    def core(self):  # type: ignore[no-untyped-def]
+        from kubernetes import client
+
+        cfg = client.Configuration()
+        cfg.host = self.url
+        return client.CoreV1Api(client.ApiClient(cfg))
+
+    def create_pod(self, name: str, containers: list[dict], **spec) -> dict:  # type: ignore[type-arg]
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeName": self.node, "containers": containers, **spec},
+        }
+        return self.call(self.store.create, "pods", pod)  # type: ignore[no-any-return]
+
+    def pod(self, name: str) -> dict | None:  # type: ignore[type-arg]
+        return self.call(self.store.get, "pods", "default", name)  # type: ignore[no-any-return]
+
+    def wait(self, predicate, timeout: float = 10.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()  # predicates use `call` themselves where they need the loop
+            if value:
+                return value
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def container_state(self, name: str, container: str) -> dict:  # type: ignore[type-arg]
+        pod = self.call(self.store.peek, "pods", "default", name) or {}
+        status = pod.get("status") or {}
+        for st in (status.get("containerStatuses") or []) + (
+            status.get("initContainerStatuses") or []
+        ):
+            if st["name"] == container:
+                return st  # type: ignore[no-any-return]
+        return {}
+
+
+def shell(name: str, script: str, image: str = "busybox", **extra) -> dict:  # type: ignore[type-arg]
+    return {"name": name, "image": image, "command": ["sh", "-c", script], **extra}

@@ -1,0 +1,614 @@
+"""One pod's life on its node: volumes, init containers, containers, restarts, status, deletion.
+
+A `PodWorker` owns everything about one pod on a kubelet: it sets up the volumes, runs the
+init containers in order and then the containers (each restarted per restartPolicy with a
+scaled-down CrashLoopBackOff: 1 s, 2 s, 4 s, … capped at 10 s), keeps the per-container
+logs, and writes the pod's status (phase, conditions, container statuses) back to the store
+whenever something changes. Deletion stops the programs and then removes the pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import posixpath
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from simcluster.errors import ApiError
+from simcluster.events import record_event
+from simcluster.kubelet.context import ProcContext
+from simcluster.kubelet.fs import Mount, PodFS
+from simcluster.kubelet.logs import ContainerLogs
+from simcluster.kubelet.procio import CallbackIO
+from simcluster.kubelet.programs import container_argv, run_container
+from simcluster.quantity import quantity_bytes
+from simcluster.store import now_rfc3339
+
+if TYPE_CHECKING:
+    from simcluster.kubelet.node import Kubelet
+
+log = logging.getLogger("simcluster.kubelet")
+
+BACKOFF_START = 1.0
+BACKOFF_CAP = 10.0
+BACKOFF_RESET_AFTER = 10.0  # an instance that ran this long resets the back-off
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+@dataclass(frozen=True)
+class PodVolume:
+    """A pod-level volume: where its data lives on the host, and what it reports."""
+
+    name: str
+    kind: str  # pvc | emptydir | configmap
+    host_path: Path
+    claim: str = ""
+    storage_class: str = ""
+    capacity: int = 0
+    tmpfs: bool = False
+    read_only: bool = False
+
+    def mount(self, container_path: str, sub_path: str = "", read_only: bool = False) -> Mount:
+        host = self.host_path / sub_path if sub_path else self.host_path
+        return Mount(
+            container_path=container_path,
+            host_path=host,
+            read_only=read_only or self.read_only,
+            volume=self.name,
+            kind=self.kind,
+            claim=self.claim,
+            storage_class=self.storage_class,
+            capacity=self.capacity,
+            tmpfs=self.tmpfs and not sub_path,
+        )
+
+
+@dataclass
+class ContainerRun:
+    """The kubelet's record of one container: its status fields and its running task."""
+
+    spec: dict[str, Any]
+    init: bool
+    logs: ContainerLogs
+    state: dict[str, Any] = field(default_factory=dict)
+    last_state: dict[str, Any] = field(default_factory=dict)
+    restart_count: int = 0
+    ready: bool = False
+    started: bool = False
+    container_id: str = ""
+    done: bool = False  # terminated and will not restart
+    exit_code: int | None = None
+    fs: PodFS | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name", ""))
+
+    @property
+    def running(self) -> bool:
+        return "running" in self.state
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "state": self.state,
+            "lastState": self.last_state,
+            "ready": self.ready,
+            "restartCount": self.restart_count,
+            "image": self.spec.get("image", ""),
+            "imageID": _image_id(str(self.spec.get("image", ""))),
+            "started": self.running,
+        }
+        if self.container_id:
+            out["containerID"] = self.container_id
+        return out
+
+
+def _image_id(image: str) -> str:
+    return f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
+class PodWorker:
+    """Runs one pod and publishes its status."""
+
+    def __init__(self, kubelet: Kubelet, pod: dict[str, Any], pod_ip: str) -> None:
+        self.kubelet = kubelet
+        self.store = kubelet.store
+        meta = pod["metadata"]
+        self.uid: str = meta["uid"]
+        self.namespace: str = meta.get("namespace", "default")
+        self.name: str = meta["name"]
+        self.pod = pod
+        self.pod_ip = pod_ip
+        self.spec: dict[str, Any] = pod.get("spec") or {}
+        self.restart_policy = self.spec.get("restartPolicy", "Always")
+        self.containers: dict[str, ContainerRun] = {}
+        for c in self.spec.get("initContainers") or []:
+            self.containers[c["name"]] = ContainerRun(c, True, ContainerLogs(kubelet.log_bytes))
+        for c in self.spec.get("containers") or []:
+            self.containers[c["name"]] = ContainerRun(c, False, ContainerLogs(kubelet.log_bytes))
+        self.volumes: dict[str, PodVolume] = {}
+        self.phase = "Pending"
+        self.initialized = not self.spec.get("initContainers")
+        self.start_time = now_rfc3339()
+        self.terminating = False
+        self.finished = False
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._main: asyncio.Task[None] | None = None
+        self._terminator: asyncio.Task[None] | None = None
+        self.removed = False
+        first_wait = "PodInitializing" if not self.initialized else "ContainerCreating"
+        for run in self.containers.values():
+            reason = first_wait if not run.init else "PodInitializing"
+            run.state = {"waiting": {"reason": reason}}
+        if self.spec.get("initContainers"):
+            first = self.spec["initContainers"][0]["name"]
+            self.containers[first].state = {"waiting": {"reason": "PodInitializing"}}
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._main = asyncio.create_task(self._run(), name=f"pod {self.namespace}/{self.name}")
+
+    def update(self, pod: dict[str, Any]) -> None:
+        """A newer version of our pod arrived from the store."""
+        self.pod = pod
+        if pod["metadata"].get("deletionTimestamp") and not self.terminating:
+            self.terminating = True
+            self._terminator = asyncio.create_task(self._terminate())
+
+    async def kill(self) -> None:
+        """Stop everything at once (the pod is gone from the store, or the node stops)."""
+        self.terminating = True
+        self._stop.set()
+        tasks = [t for t in (self._main, *self._tasks) if t is not None and not t.done()]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        for run in self.containers.values():
+            run.logs.current.close()
+
+    async def _terminate(self) -> None:
+        """Graceful deletion: Killing events, stop the programs, then remove the pod."""
+        for run in self.containers.values():
+            if run.running:
+                self._event("Killing", f"Stopping container {run.name}", field_path=self._path(run))
+        await self.kill()
+        for run in self.containers.values():
+            if run.running:
+                self._terminated(run, 143, "Error")
+        with contextlib.suppress(ApiError):
+            self._publish()
+        await self.kubelet.volumes.remove_pod(self.uid)
+        with contextlib.suppress(ApiError):
+            self.store.remove("pods", self.namespace, self.name)
+
+    async def _run(self) -> None:
+        try:
+            self._publish()
+            if not await self._setup_volumes():
+                return
+            for run in [r for r in self.containers.values() if r.init]:
+                ok = await self._run_init(run)
+                if not ok:
+                    self._finish("Failed")
+                    return
+            self.initialized = True
+            regular = [r for r in self.containers.values() if not r.init]
+            for run in regular:
+                run.state = {"waiting": {"reason": "ContainerCreating"}}
+            self._publish()
+            self._tasks = [asyncio.create_task(self._container_loop(r)) for r in regular]
+            await asyncio.gather(*self._tasks)
+            failed = any(r.exit_code for r in regular)
+            self._finish("Failed" if failed else "Succeeded")
+        except asyncio.CancelledError:
+            raise
+        except ApiError as exc:
+            log.debug("pod %s/%s: %s", self.namespace, self.name, exc)
+        except Exception:
+            log.exception("pod worker %s/%s crashed", self.namespace, self.name)
+
+    def _finish(self, phase: str) -> None:
+        self.phase = phase
+        self.finished = True
+        self._publish()
+
+    # -- volumes --------------------------------------------------------------------------
+
+    async def _setup_volumes(self) -> bool:
+        """Create every volume's host dir; a missing PVC is retried (FailedMount) each second."""
+        warned = False
+        while not self.terminating:
+            missing = []
+            for vol in self.spec.get("volumes") or []:
+                name = vol.get("name", "")
+                if name in self.volumes:
+                    continue
+                made = await self._make_volume(vol)
+                if made is None:
+                    missing.append(name)
+                else:
+                    self.volumes[name] = made
+            if not missing:
+                return True
+            if not warned:
+                warned = True
+                claims = ", ".join(missing)
+                self._event(
+                    "FailedMount",
+                    f"Unable to attach or mount volumes: unmounted volumes=[{claims}]: "
+                    "persistentvolumeclaim not found",
+                    type="Warning",
+                )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 1.0)
+        return False
+
+    async def _make_volume(self, vol: dict[str, Any]) -> PodVolume | None:
+        name = vol.get("name", "")
+        vm = self.kubelet.volumes
+        if "persistentVolumeClaim" in vol:
+            src = vol["persistentVolumeClaim"] or {}
+            claim = src.get("claimName", "")
+            pvc = self.store.peek("persistentvolumeclaims", self.namespace, claim)
+            if pvc is None:
+                return None
+            pspec = pvc.get("spec") or {}
+            request = ((pspec.get("resources") or {}).get("requests") or {}).get("storage")
+            size = quantity_bytes(str(request)) if request else 0
+            sc = str(pspec.get("storageClassName") or "")
+            pv = await vm.pvc(self.namespace, claim, size, sc)
+            return PodVolume(
+                name, "pvc", pv.host_path, claim, sc, size, pv.tmpfs, bool(src.get("readOnly"))
+            )
+        if "configMap" in vol:
+            path = await vm.emptydir(self.uid, f"cm-{name}")
+            cm_name = (vol["configMap"] or {}).get("name", "")
+            cm = self.store.peek("configmaps", self.namespace, cm_name)
+            data = dict((cm or {}).get("data") or {})
+            await asyncio.to_thread(_write_files, path, data, vol["configMap"].get("items"))
+            return PodVolume(name, "configmap", path, read_only=True)
+        if "hostPath" in vol:
+            self._event(
+                "FailedMount",
+                f"hostPath volume {name} is not supported by simcluster: an empty directory is"
+                " mounted instead",
+                type="Warning",
+            )
+        path = await vm.emptydir(self.uid, name)
+        return PodVolume(name, "emptydir", path)
+
+    async def _container_fs(self, run: ContainerRun) -> PodFS:
+        mounts: list[Mount] = []
+        for vm in run.spec.get("volumeMounts") or []:
+            vol = self.volumes.get(vm.get("name", ""))
+            if vol is None:
+                continue
+            sub = posixpath.normpath(str(vm.get("subPath") or "")).lstrip("/")
+            if sub in (".", ""):
+                sub = ""
+            elif sub.startswith(".."):
+                raise ValueError(f"subPath {vm.get('subPath')!r} must not contain '..'")
+            if sub:
+                await asyncio.to_thread((vol.host_path / sub).mkdir, parents=True, exist_ok=True)
+            mounts.append(vol.mount(str(vm.get("mountPath", "")), sub, bool(vm.get("readOnly"))))
+        image = str(run.spec.get("image", ""))
+        files = await self.kubelet.images.pull(image)
+        mounts.extend(self.kubelet.images.mounts(files, f"image:{image}"))
+        return PodFS(mounts)
+
+    # -- containers -----------------------------------------------------------------------
+
+    async def _run_init(self, run: ContainerRun) -> bool:
+        backoff = BACKOFF_START
+        while not self.terminating:
+            started = time.monotonic()
+            code = await self._run_instance(run)
+            if self.terminating:
+                return False
+            if code == 0:
+                run.done = True
+                return True
+            if self.restart_policy == "Never":
+                run.done = True
+                return False
+            backoff = await self._back_off(run, backoff, time.monotonic() - started)
+        return False
+
+    async def _container_loop(self, run: ContainerRun) -> None:
+        backoff = BACKOFF_START
+        while not self.terminating:
+            started = time.monotonic()
+            code = await self._run_instance(run)
+            if self.terminating:
+                return
+            restart = self.restart_policy == "Always" or (
+                self.restart_policy == "OnFailure" and code != 0
+            )
+            if not restart:
+                run.done = True
+                self._publish()
+                return
+            backoff = await self._back_off(run, backoff, time.monotonic() - started)
+
+    async def _back_off(self, run: ContainerRun, backoff: float, ran: float) -> float:
+        if ran >= BACKOFF_RESET_AFTER:
+            backoff = BACKOFF_START
+        if "terminated" in run.state:
+            run.last_state = {"terminated": run.state["terminated"]}
+        ref = f"{self.name}_{self.namespace}({self.uid})"
+        run.state = {
+            "waiting": {
+                "reason": "CrashLoopBackOff",
+                "message": f"back-off {backoff:g}s restarting failed container={run.name} "
+                f"pod={ref}",
+            }
+        }
+        self._event(
+            "BackOff",
+            f"Back-off restarting failed container {run.name} in pod {ref}",
+            type="Warning",
+            field_path=self._path(run),
+        )
+        self._publish()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), backoff)
+        return min(backoff * 2, BACKOFF_CAP)
+
+    async def _run_instance(self, run: ContainerRun) -> int:
+        """Start one instance of a container and wait for its exit code."""
+        image = run.spec.get("image", "")
+        path = self._path(run)
+        fresh_pull = not self.kubelet.images.is_pulled(image)
+        pull_start = time.monotonic()
+        if fresh_pull:
+            self._event("Pulling", f'Pulling image "{image}"', field_path=path)
+        if run.fs is None:
+            try:
+                run.fs = await self._container_fs(run)
+            except ValueError as exc:
+                self._event("Failed", f"Error: {exc}", type="Warning", field_path=self._path(run))
+                run.state = {
+                    "waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}
+                }
+                self._publish()
+                await self._stop.wait()
+                return 1
+        if fresh_pull:
+            took = f"{(time.monotonic() - pull_start) * 1000:.0f}ms"
+            self._event("Pulled", f'Successfully pulled image "{image}" in {took}', field_path=path)
+        else:
+            self._event(
+                "Pulled", f'Container image "{image}" already present on machine', field_path=path
+            )
+        if run.started:
+            run.restart_count += 1
+            if "terminated" in run.state:
+                run.last_state = {"terminated": run.state["terminated"]}
+        buffer = run.logs.new_instance()
+        run.started = True
+        run.env = self._env(run.spec)
+        argv = [_expand(a, run.env) for a in container_argv(run.spec)]
+        run.container_id = (
+            "containerd://"
+            + hashlib.sha256(f"{self.uid}/{run.name}/{run.restart_count}".encode()).hexdigest()
+        )
+        self._event("Created", f"Created container: {run.name}", field_path=path)
+        run.state = {"running": {"startedAt": now_rfc3339()}}
+        run.ready = False
+        self._event("Started", f"Started container {run.name}", field_path=path)
+        if not run.init and self.phase == "Pending":
+            self.phase = "Running"
+        self._publish()
+
+        async def write(data: bytes) -> None:
+            buffer.write(data)
+
+        def on_ready() -> None:
+            if not run.init and not run.ready and run.running:
+                run.ready = True
+                self._publish()
+
+        ctx = ProcContext(
+            fs=run.fs,
+            io=CallbackIO(write, write),
+            env=run.env,
+            root=self.kubelet.root,
+            scratch=self.kubelet.volumes.pod_dir(self.uid) / f"scratch-{run.name}",
+            cwd=str(run.spec.get("workingDir") or "/"),
+            pod=self.name,
+            container=run.name,
+            on_ready=on_ready,
+        )
+        try:
+            code = await run_container(run.spec, argv, ctx)
+        except asyncio.CancelledError:
+            buffer.close()
+            raise
+        except Exception as exc:
+            log.exception("container %s of %s/%s crashed", run.name, self.namespace, self.name)
+            buffer.write(f"simcluster: the program crashed: {exc!r}\n".encode())
+            code = 1
+        buffer.close()
+        self._terminated(run, code, "Completed" if code == 0 else "Error")
+        self._publish()
+        return code
+
+    def _terminated(self, run: ContainerRun, code: int, reason: str) -> None:
+        started = (run.state.get("running") or {}).get("startedAt", now_rfc3339())
+        run.state = {
+            "terminated": {
+                "exitCode": code,
+                "reason": reason,
+                "startedAt": started,
+                "finishedAt": now_rfc3339(),
+                "containerID": run.container_id,
+            }
+        }
+        run.exit_code = code
+        run.ready = False
+
+    def _env(self, spec: dict[str, Any]) -> dict[str, str]:
+        env: dict[str, str] = {
+            "PATH": DEFAULT_PATH,
+            "HOSTNAME": self.name,
+            "HOME": "/root",
+            "KUBERNETES_SERVICE_HOST": "10.96.0.1",
+            "KUBERNETES_SERVICE_PORT": "443",
+        }
+        for src in spec.get("envFrom") or []:
+            ref = (src.get("configMapRef") or {}).get("name")
+            cm = self.store.peek("configmaps", self.namespace, ref) if ref else None
+            prefix = src.get("prefix", "")
+            for k, v in ((cm or {}).get("data") or {}).items():
+                env[prefix + k] = str(v)
+        for item in spec.get("env") or []:
+            name = item.get("name")
+            if not name:
+                continue
+            if "value" in item:
+                env[name] = _expand(str(item.get("value") or ""), env)
+            elif item.get("valueFrom"):
+                value = self._value_from(item["valueFrom"])
+                if value is not None:
+                    env[name] = value
+        return env
+
+    def _value_from(self, src: dict[str, Any]) -> str | None:
+        if "fieldRef" in src:
+            path = (src["fieldRef"] or {}).get("fieldPath", "")
+            return {
+                "metadata.name": self.name,
+                "metadata.namespace": self.namespace,
+                "metadata.uid": self.uid,
+                "spec.nodeName": self.kubelet.node_name,
+                "status.podIP": self.pod_ip,
+                "status.hostIP": self.kubelet.host_ip,
+            }.get(path)
+        if "configMapKeyRef" in src:
+            ref = src["configMapKeyRef"] or {}
+            cm = self.store.peek("configmaps", self.namespace, ref.get("name", ""))
+            value = ((cm or {}).get("data") or {}).get(ref.get("key", ""))
+            return None if value is None else str(value)
+        return None
+
+    # -- status ---------------------------------------------------------------------------
+
+    def _path(self, run: ContainerRun) -> str:
+        kind = "initContainers" if run.init else "containers"
+        return f"spec.{kind}{{{run.name}}}"
+
+    def _event(
+        self, reason: str, message: str, type: str = "Normal", field_path: str | None = None
+    ) -> None:
+        if self.removed:
+            return
+        record_event(
+            self.store,
+            self.pod,
+            reason,
+            message,
+            type=type,
+            component="kubelet",
+            field_path=field_path,
+            host=self.kubelet.node_name,
+        )
+
+    def _publish(self) -> None:
+        """Write the pod's status as the kubelet sees it now."""
+        if self.removed:
+            return
+        regular = [r for r in self.containers.values() if not r.init]
+        inits = [r for r in self.containers.values() if r.init]
+        all_ready = bool(regular) and all(r.ready for r in regular)
+        phase = self.phase
+        if not self.finished and self.initialized and any(r.started for r in regular):
+            phase = "Running"
+        wanted = {
+            "PodReadyToStartContainers": bool(self.volumes) or not self.spec.get("volumes"),
+            "Initialized": self.initialized,
+            "Ready": all_ready,
+            "ContainersReady": all_ready,
+            "PodScheduled": True,
+        }
+        status: dict[str, Any] = {
+            "phase": phase,
+            "hostIP": self.kubelet.host_ip,
+            "hostIPs": [{"ip": self.kubelet.host_ip}],
+            "podIP": self.pod_ip,
+            "podIPs": [{"ip": self.pod_ip}],
+            "startTime": self.start_time,
+            "qosClass": _qos(self.spec),
+            "containerStatuses": [r.status() for r in regular],
+        }
+        if inits:
+            status["initContainerStatuses"] = [r.status() for r in inits]
+
+        def apply(pod: dict[str, Any]) -> None:
+            old = pod.get("status") or {}
+            old_conds = {c.get("type"): c for c in old.get("conditions") or []}
+            conds = []
+            for ctype, ok in wanted.items():
+                value = "True" if ok else "False"
+                prev = old_conds.get(ctype)
+                if prev is not None and prev.get("status") == value:
+                    conds.append(prev)
+                    continue
+                cond: dict[str, Any] = {
+                    "type": ctype,
+                    "status": value,
+                    "lastProbeTime": None,
+                    "lastTransitionTime": now_rfc3339(),
+                }
+                if not ok and ctype in ("Ready", "ContainersReady"):
+                    cond["reason"] = "ContainersNotReady"
+                    names = " ".join(r.name for r in regular if not r.ready)
+                    cond["message"] = f"containers with unready status: [{names}]"
+                conds.append(cond)
+            new = dict(old)
+            new.update(status)
+            new["conditions"] = conds
+            pod["status"] = new
+
+        self.pod = self.store.mutate("pods", self.namespace, self.name, apply)
+
+    # -- what exec and logs need ----------------------------------------------------------
+
+    def container(self, name: str) -> ContainerRun | None:
+        return self.containers.get(name)
+
+
+def _qos(spec: dict[str, Any]) -> str:
+    res = [c.get("resources") or {} for c in spec.get("containers") or []]
+    if not any(r.get("requests") or r.get("limits") for r in res):
+        return "BestEffort"
+    if all(r.get("limits") and r["limits"] == (r.get("requests") or r["limits"]) for r in res):
+        return "Guaranteed"
+    return "Burstable"
+
+
+def _expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' $(VAR) references in env values, command and args."""
+    return _VAR_REF.sub(lambda m: env.get(m.group(1), m.group(0)), text)
+
+
+def _write_files(path: Path, data: dict[str, Any], items: list[dict[str, Any]] | None) -> None:
+    chosen = {i["key"]: i.get("path", i["key"]) for i in items} if items else {k: k for k in data}
+    for key, rel in chosen.items():
+        if key not in data or ".." in rel.split("/") or rel.startswith("/"):
+            continue
+        target = path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(data[key]))
