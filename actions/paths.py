@@ -137,6 +137,8 @@ def resolve_user_path(location: ModelLocation, path: str) -> ModelLocation:
         if path.startswith("/")
         else posixpath.join(location.cache_dir, *parts)
     )
+    if full == location.cache_dir:
+        raise PathRefused(f"The path {path!r} is the cache directory itself, not a file in it.")
     directory, name = posixpath.split(full)
     if not _inside(directory, location.cache_dir):
         raise PathRefused(

@@ -10,6 +10,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from tui.action_flags import add_action_flags
+
 ACTION_COMMANDS = ("prewarm", "verify", "purge", "restart", "fix", "switch")
 
 
@@ -93,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         action.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
         action.add_argument("-o", "--output", choices=("text", "json"), default="text")
-        action.add_argument("--read-only", action="store_true", help=argparse.SUPPRESS)
+        action.add_argument(
+            "--read-only", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+        add_action_flags(action, name)
     return parser
 
 
