@@ -71,10 +71,12 @@ async def run_command(argv: list[str], ctx: ProcContext) -> int:
     if fn is None:
         await ctx.io.write_stderr(f"sh: {name}: command not found\n".encode())
         return 127
-    return await run_in_thread(fn, ctx, argv[1:])
+    return await run_in_thread(fn, ctx, argv[1:], name)
 
 
-async def run_in_thread(fn: ThreadCommand, ctx: ProcContext, args: list[str]) -> int:
+async def run_in_thread(
+    fn: ThreadCommand, ctx: ProcContext, args: list[str], name: str = "sh"
+) -> int:
     """Run a blocking built-in in a worker thread; cancelling us stops it at its next write."""
     t = ThreadIO(ctx.io, asyncio.get_running_loop())
 
@@ -85,6 +87,9 @@ async def run_in_thread(fn: ThreadCommand, ctx: ProcContext, args: list[str]) ->
             return code
         except Cancelled:
             return 130
+        except OSError as exc:  # e.g. ENOSPC writing a redirected file: a message, not a crash
+            t.err(f"{name}: write error: {exc.strerror or exc}\n")
+            return 1
 
     try:
         return await asyncio.to_thread(body)
