@@ -68,9 +68,12 @@ async def run(fs: PodFS, tmp: Path, *argv: str, stdin: bytes | None = None) -> R
         q.put_nowait(stdin)
         q.put_nowait(b"")
     ctx = ProcContext(
-        fs=fs, io=CallbackIO(w_out, w_err, q), env={"HOME": "/root"}, root=tmp,
+        fs=fs,
+        io=CallbackIO(w_out, w_err, q),
+        env={"HOME": "/root"},
+        root=tmp,
         scratch=tmp / "scratch-host",
-    )  # fmt: skip
+    )
     code = await run_command(list(argv), ctx)
     return Result(code, bytes(out), bytes(err))
 

@@ -59,15 +59,22 @@ async def test_symlinks_out_of_a_mount_are_not_followed(tmp_path: Path, host_sec
     os.symlink("../host-only/secret.txt", pvc / "rel-link")  # escapes the mount on the host
     os.symlink("../../../../../../..", pvc / "up")
     os.symlink(str(host_secret.parent), pvc / "dir-link")
-    for p in ("/app/models/abs-link", "/app/models/rel-link", "/app/models/up/etc/passwd",
-              "/app/models/dir-link/secret.txt"):  # fmt: skip
+    for p in (
+        "/app/models/abs-link",
+        "/app/models/rel-link",
+        "/app/models/up/etc/passwd",
+        "/app/models/dir-link/secret.txt",
+    ):
         r = await run(fs, tmp_path, "cat", p)
         assert r.code == 1 and "host secret" not in r.stdout, p
         r = await run(fs, tmp_path, "sha256sum", p)
         assert r.code == 1, p
     # Deleting through a symlink deletes the link, never the target.
-    for argv in (["rm", "-rf", "/app/models/dir-link/"], ["rm", "-rf", "/app/models/dir-link"],
-                 ["sh", "-c", "rm -rf /app/models/dir-link/* /app/models/up/*"]):  # fmt: skip
+    for argv in (
+        ["rm", "-rf", "/app/models/dir-link/"],
+        ["rm", "-rf", "/app/models/dir-link"],
+        ["sh", "-c", "rm -rf /app/models/dir-link/* /app/models/up/*"],
+    ):
         await run(fs, tmp_path, *argv)
     assert _text(host_secret) == "host secret\n"
     r = await run(fs, tmp_path, "rm", "-f", "/app/models/abs-link")

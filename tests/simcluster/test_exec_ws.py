@@ -134,7 +134,15 @@ def test_exec_errors(h: KubeletHarness) -> None:
     from kubernetes.client.exceptions import ApiException
 
     with pytest.raises(ApiException) as exc:
-        stream(h.core().connect_get_namespaced_pod_exec, "nope", "default", command=["ls"],
-               stdout=True, stderr=True, stdin=False, tty=False)  # fmt: skip
+        stream(
+            h.core().connect_get_namespaced_pod_exec,
+            "nope",
+            "default",
+            command=["ls"],
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+        )
     # The client reports a failed WebSocket handshake with the server's status in the reason.
     assert "404" in str(exc.value.reason)

@@ -92,7 +92,7 @@ def test_on_failure_restarts_until_success(h: KubeletHarness) -> None:
                 "test -f /s/once && exit 0; touch /s/once; exit 1",
                 volumeMounts=[{"name": "s", "mountPath": "/s"}],
             )
-        ],  # fmt: skip
+        ],
         volumes=[{"name": "s", "persistentVolumeClaim": {"claimName": "state"}}],
         restartPolicy="OnFailure",
     )
@@ -114,8 +114,9 @@ def test_graceful_delete_stops_the_program_and_removes_the_pod(h: KubeletHarness
     h.call(h.store.delete, "pods", "default", "p")
     h.wait(lambda: h.call(h.store.peek, "pods", "default", "p") is None, what="pod removed")
     events = h.call(h.store.list, "events")[0]
-    assert any(e["reason"] == "Killing" and e["message"] == "Stopping container main"
-               for e in events)  # fmt: skip
+    assert any(
+        e["reason"] == "Killing" and e["message"] == "Stopping container main" for e in events
+    )
     h.wait(lambda: not empty_dir.exists(), what="emptyDir removed")
 
 
@@ -134,7 +135,7 @@ def test_stats_summary_through_the_node_proxy(h: KubeletHarness) -> None:
                     {"name": "tmp", "mountPath": "/tmp"},
                 ],
             )
-        ],  # fmt: skip
+        ],
         volumes=[
             {"name": "m", "persistentVolumeClaim": {"claimName": "models"}},
             {"name": "efs", "persistentVolumeClaim": {"claimName": "shared-efs"}},
@@ -182,7 +183,7 @@ def _asr_pod(h: KubeletHarness, name: str, env: dict[str, str], claim: str = "mo
                 "env": [{"name": k, "value": v} for k, v in env.items()],
                 "volumeMounts": [{"name": "models", "mountPath": "/app/models"}],
             }
-        ],  # fmt: skip
+        ],
         volumes=[{"name": "models", "persistentVolumeClaim": {"claimName": claim}}],
         restartPolicy="Never",
     )
@@ -225,8 +226,11 @@ def test_asr_stand_in_downloads_then_is_ready(h: KubeletHarness, model_server) -
 def test_asr_stand_in_checksum_mismatch_and_refusal(h: KubeletHarness, model_server) -> None:  # type: ignore[no-untyped-def]
     f = model_server.add_file("/models/v2/asr.bin", size=1 * MiB, seed=8)
     _pvc(h, "models", "64Mi")
-    _asr_pod(h, "bad-sum", {"MODEL_URL": model_server.url(f.path),
-                            "MODEL_CHECKSUM": "sha256:" + "0" * 64})  # fmt: skip
+    _asr_pod(
+        h,
+        "bad-sum",
+        {"MODEL_URL": model_server.url(f.path), "MODEL_CHECKSUM": "sha256:" + "0" * 64},
+    )
     h.wait(lambda: _phase(h, "bad-sum") == "Failed", timeout=30, what="Failed")
     assert "ERROR: Model validation failed: checksum mismatch" in _log(
         h, "bad-sum", "lightning-asr"
@@ -254,8 +258,17 @@ def test_full_tmpfs_pvc_gives_a_real_enospc(h: KubeletHarness) -> None:
     from kubernetes.stream import stream
 
     def run(*cmd: str):  # type: ignore[no-untyped-def]
-        resp = stream(h.core().connect_get_namespaced_pod_exec, "p", "default", command=list(cmd),
-                      stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)  # fmt: skip
+        resp = stream(
+            h.core().connect_get_namespaced_pod_exec,
+            "p",
+            "default",
+            command=list(cmd),
+            stderr=True,
+            stdin=False,
+            stdout=True,
+            tty=False,
+            _preload_content=False,
+        )
         resp.run_forever(timeout=10)
         return resp.returncode, resp.read_stdout(), resp.read_stderr()
 

@@ -43,8 +43,11 @@ def test_follow_streams_and_ends_when_the_container_ends(h: KubeletHarness) -> N
 
 
 def test_tail_since_limit_and_timestamps(h: KubeletHarness) -> None:
-    h.create_pod("p", [shell("main", "for_each() { :; }; echo a; echo b; echo c; echo d")],
-                 restartPolicy="Never")  # fmt: skip
+    h.create_pod(
+        "p",
+        [shell("main", "for_each() { :; }; echo a; echo b; echo c; echo d")],
+        restartPolicy="Never",
+    )
     # the function definition above is not supported: the shell says so and exits 2
     h.wait(lambda: _terminated(h, "p"))
     state = h.container_state("p", "main")["state"]["terminated"]
@@ -63,9 +66,16 @@ def test_tail_since_limit_and_timestamps(h: KubeletHarness) -> None:
 
 def test_since_seconds_filters_old_lines(h: KubeletHarness) -> None:
     h.create_pod("p", [shell("main", "echo old; sleep 1.5; echo new; sleep 30")])
-    h.wait(lambda: b"new" in b"".join(
-        ln.data for ln in h.kubelet.find("default", "p").containers["main"].logs.current.lines()
-    ), what="second line")  # fmt: skip
+    h.wait(
+        lambda: (
+            b"new"
+            in b"".join(
+                ln.data
+                for ln in h.kubelet.find("default", "p").containers["main"].logs.current.lines()
+            )
+        ),
+        what="second line",
+    )
     assert h.core().read_namespaced_pod_log("p", "default", since_seconds=1) == "new\n"
 
 
@@ -108,7 +118,15 @@ def test_log_errors_are_status_objects(h: KubeletHarness) -> None:
     with pytest.raises(ApiException) as exc:
         core.read_namespaced_pod_log("missing", "default")
     assert exc.value.status == 404
-    h.call(h.store.mutate, "pods", "default", "two",
-           lambda p: p["metadata"].setdefault("annotations", {}).update(
-               {"kubectl.kubernetes.io/default-container": "b"}))  # fmt: skip
+    h.call(
+        h.store.mutate,
+        "pods",
+        "default",
+        "two",
+        lambda p: (
+            p["metadata"]
+            .setdefault("annotations", {})
+            .update({"kubectl.kubernetes.io/default-container": "b"})
+        ),
+    )
     assert core.read_namespaced_pod_log("two", "default") == ""
