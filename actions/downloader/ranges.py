@@ -1,0 +1,109 @@
+"""Byte ranges: the set of completed bytes of a partial file, and how to cut work into pieces.
+
+Intervals are half-open ``[start, end)``; the set keeps them sorted and merged so that the
+state file stays small whatever order the workers finish in.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+
+MIB = 1 << 20
+MIN_PIECE = 4 * MIB
+MAX_PIECE = 64 * MIB
+PIECES_PER_WORKER = 16
+
+
+class RangeSet:
+    """Sorted, merged, half-open intervals. Not thread-safe: callers hold their own lock."""
+
+    def __init__(self, intervals: Iterable[tuple[int, int]] = ()) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        for start, end in intervals:
+            self.add(start, end)
+
+    def add(self, start: int, end: int) -> None:
+        if end <= start:
+            return
+        # Every interval that touches or overlaps [start, end) merges into it.
+        lo = bisect.bisect_left(self._ends, start)
+        hi = bisect.bisect_right(self._starts, end)
+        if lo < hi:
+            start = min(start, self._starts[lo])
+            end = max(end, self._ends[hi - 1])
+        self._starts[lo:hi] = [start]
+        self._ends[lo:hi] = [end]
+
+    def remove(self, start: int, end: int) -> None:
+        if end <= start:
+            return
+        kept: list[tuple[int, int]] = []
+        for s, e in zip(self._starts, self._ends, strict=False):
+            if e <= start or s >= end:
+                kept.append((s, e))
+                continue
+            if s < start:
+                kept.append((s, start))
+            if e > end:
+                kept.append((end, e))
+        self._starts = [s for s, _ in kept]
+        self._ends = [e for _, e in kept]
+
+    def clear(self) -> None:
+        self._starts.clear()
+        self._ends.clear()
+
+    def covered(self) -> int:
+        return sum(e - s for s, e in zip(self._starts, self._ends, strict=False))
+
+    def prefix_end(self) -> int:
+        """End of the run of bytes that starts at 0 (0 when byte 0 is missing)."""
+        if self._starts and self._starts[0] == 0:
+            return self._ends[0]
+        return 0
+
+    def missing(self, total: int) -> list[tuple[int, int]]:
+        """The gaps in ``[0, total)``."""
+        gaps: list[tuple[int, int]] = []
+        pos = 0
+        for s, e in zip(self._starts, self._ends, strict=False):
+            if s >= total:
+                break
+            if s > pos:
+                gaps.append((pos, s))
+            pos = max(pos, e)
+        if pos < total:
+            gaps.append((pos, total))
+        return gaps
+
+    def intervals(self) -> list[tuple[int, int]]:
+        return list(zip(self._starts, self._ends, strict=False))
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+
+def piece_size(missing_bytes: int, workers: int) -> int:
+    """Pieces small enough to balance the workers and to hash behind them, large enough that
+    a request's round trip is noise (4 MiB to 64 MiB, about 16 per worker)."""
+    if workers <= 1:
+        return max(missing_bytes, 1)
+    target = min(MAX_PIECE, max(MIN_PIECE, missing_bytes // (workers * PIECES_PER_WORKER)))
+    count = max(1, -(-missing_bytes // target))
+    # Equal pieces in a multiple of the worker count finish together on equal connections.
+    count = -(-count // workers) * workers
+    return max(1, -(-missing_bytes // count))
+
+
+def plan_pieces(gaps: list[tuple[int, int]], workers: int) -> list[tuple[int, int]]:
+    """Cut the gaps into pieces, in file order (so the hash can follow the front)."""
+    size = piece_size(sum(e - s for s, e in gaps), workers)
+    pieces: list[tuple[int, int]] = []
+    for start, end in gaps:
+        pos = start
+        while pos < end:
+            pieces.append((pos, min(end, pos + size)))
+            pos += size
+    return pieces

@@ -1,0 +1,48 @@
+"""What the workers need from wherever the bytes come from (HTTP(S) or a local file).
+
+A source probes the remote file once (size, validators, whether byte ranges work) and then
+streams any ``[start, end)`` of it into a sink, raising the typed signals of errors.py
+instead of returning partial success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+Sink = Callable[[int, bytes], None]
+"""Called with (file offset, bytes) for every chunk, in order; may raise Cancelled or DiskFull."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The remote file as the probe saw it."""
+
+    size: int | None
+    etag: str | None
+    last_modified: str | None
+    ranges: bool
+
+
+class Source(Protocol):
+    url: str
+
+    def probe(self) -> Remote: ...
+
+    def fetch(self, start: int, end: int | None, remote: Remote, sink: Sink) -> None:
+        """Stream ``[start, end)`` (``end`` None: to the end of an unknown-size body)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def make_source(url: str, stall_timeout: float) -> Source:
+    """The source for a URL's scheme; httpx is imported only when an HTTP URL needs it."""
+    if url.lower().startswith("file:"):
+        from .file_source import FileSource
+
+        return FileSource(url)
+    from .http_source import HttpSource
+
+    return HttpSource(url, stall_timeout=stall_timeout)

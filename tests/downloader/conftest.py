@@ -1,0 +1,184 @@
+"""Fixtures for the downloader tests: a real model server on loopback and the downloader run
+as a subprocess (`python -m actions.downloader`), with its JSON progress lines parsed and
+checked against the contract on every run."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simcluster.modelserver import Faults, ModelFile, ModelServer
+
+ROOT = Path(__file__).resolve().parents[2]
+TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+NUM = (int, float)
+# The progress contract: required keys and their types (None allowed where marked).
+CONTRACT: dict[str, dict[str, tuple[type, ...]]] = {
+    "start": {
+        "url": (str,),
+        "total": (int, type(None)),
+        "resumed_from": (int,),
+        "workers": (int,),
+        "version": (str, type(None)),
+    },
+    "progress": {
+        "done": (int,),
+        "total": (int, type(None)),
+        "rate": NUM,
+        "eta": (*NUM, type(None)),
+        "workers": (int,),
+    },
+    "retry": {"attempt": (int,), "of": (int,), "reason": (str,), "delay": NUM},
+    "stall": {"done": (int,), "after": NUM},
+    "wait": {"holder": (str, type(None)), "waited": NUM},
+    "verify": {"done": (int,), "total": (int,)},
+    "evict": {"path": (str,), "bytes": (int,), "version": (str, type(None)), "reason": (str,)},
+    "done": {
+        "bytes": (int,),
+        "sha256": (str, type(None)),
+        "seconds": NUM,
+        "cached": (bool,),
+        "path": (str,),
+    },
+    "error": {"code": (str,), "exit": (int,), "message": (str,)},
+}
+
+
+def check_event(event: dict[str, Any]) -> None:
+    """Assert one parsed line follows the progress contract."""
+    assert event["v"] == 1
+    assert event["event"] in CONTRACT, event
+    assert TS.match(event["ts"]), event["ts"]
+    for key, types in CONTRACT[event["event"]].items():
+        assert key in event, (key, event)
+        assert isinstance(event[key], types), (key, event)
+        if types == (int,) or types == NUM:
+            assert not isinstance(event[key], bool), (key, event)
+    if event["event"] != "error":
+        assert isinstance(event.get("file"), str), event
+
+
+@dataclass
+class Result:
+    rc: int
+    stdout: str
+    stderr: str
+    events: list[dict[str, Any]]
+
+    def of(self, name: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == name]
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        errors = self.of("error")
+        return errors[-1] if errors else None
+
+
+def parse_events(stdout: str) -> list[dict[str, Any]]:
+    events = []
+    for line in stdout.splitlines():
+        event = json.loads(line)  # every stdout line is one JSON object
+        check_event(event)
+        events.append(event)
+    return events
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODEL_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra or {})
+    return env
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "actions.downloader", *args]
+
+
+def run_dl(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30, progress: str = "json"
+) -> Result:
+    """Run the downloader to completion and parse its progress lines."""
+    argv = command(*args)
+    if progress and "--progress" not in args:
+        argv.append(f"--progress={progress}")
+    proc = subprocess.run(
+        argv, env=_env(env), capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+    events = parse_events(proc.stdout) if progress == "json" else []
+    return Result(proc.returncode, proc.stdout, proc.stderr, events)
+
+
+def start_dl(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start the downloader in the background (JSON progress on a pipe)."""
+    return subprocess.Popen(
+        [*command(*args), "--progress=json"],
+        env=_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 30) -> Result:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise
+    return Result(proc.returncode, out, err, parse_events(out))
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[ModelServer]:
+    with ModelServer().run_in_thread() as server:
+        yield server
+
+
+_paths = itertools.count(1)
+
+
+def serve(
+    server: ModelServer,
+    size: int,
+    seed: int = 1,
+    name: str = "model.bin",
+    faults: Faults | None = None,
+) -> tuple[ModelFile, str]:
+    """Serve a generated file at a fresh path (faults and stats never leak between tests)."""
+    path = f"/m{next(_paths)}/{name}"
+    f = server.add_file(path, size=size, seed=seed)
+    if faults is not None:
+        server.set_faults(path, faults)
+    return f, server.url(path)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
