@@ -36,14 +36,15 @@ def offered_protocols(request: web.Request) -> list[str]:
     return [p.strip() for p in header.split(",") if p.strip()]
 
 
-def exit_status(code: int) -> dict[str, Any]:
+def exit_status(code: int, argv: list[str] | None = None) -> dict[str, Any]:
     if code == 0:
         return {"metadata": {}, "status": "Success"}
+    shown = " ".join(argv or [])
     return {
         "metadata": {},
         "status": "Failure",
-        "message": f"command terminated with non-zero exit code: error executing command "
-        f"[...]: exit status {code}",
+        "message": "command terminated with non-zero exit code: error executing command "
+        f"[{shown}], exit code {code}",
         "reason": "NonZeroExitCode",
         "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
     }
@@ -103,7 +104,7 @@ async def serve_exec(
             await reader
     if code is not None and not ws.closed:
         with contextlib.suppress(ConnectionError, RuntimeError):
-            await send(STATUS, json.dumps(exit_status(code)).encode())
+            await send(STATUS, json.dumps(exit_status(code, argv)).encode())
             await ws.close(code=1000)
     return ws
 
