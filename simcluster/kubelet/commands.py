@@ -16,7 +16,7 @@ import posixpath
 import shutil
 import stat as stat_mod
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 
 from simcluster.kubelet import diskcmds
@@ -25,6 +25,16 @@ from simcluster.kubelet.fs import FsError, PodFS
 from simcluster.kubelet.procio import Cancelled, ThreadIO
 
 ThreadCommand = Callable[[ThreadIO, ProcContext, list[str]], int]
+AsyncCommand = Callable[[list[str], ProcContext], Awaitable[int]]
+
+# Programs added by others (the scenarios' wget / aws s3 cp stand-ins, log replay, ...).
+EXTRA_COMMANDS: dict[str, AsyncCommand] = {}
+
+
+def register_command(name: str, fn: AsyncCommand) -> None:
+    """Make `name` runnable in every pod: fn(argv, ctx) -> exit code, argv[0] included."""
+    EXTRA_COMMANDS[name] = fn
+
 
 BIN_DIRS = ("/bin", "/usr/bin", "/usr/local/bin", "/sbin", "/usr/sbin")
 DOWNLOADER_NAMES = ("asr-cache-download",)
@@ -67,6 +77,9 @@ async def run_command(argv: list[str], ctx: ProcContext) -> int:
         return await run_downloader(argv, ctx)
     if name == "sleep":
         return await _sleep(argv[1:], ctx)
+    extra = EXTRA_COMMANDS.get(name)
+    if extra is not None:
+        return await extra(argv, ctx)
     fn = THREAD_COMMANDS.get(name)
     if fn is None:
         await ctx.io.write_stderr(f"sh: {name}: command not found\n".encode())

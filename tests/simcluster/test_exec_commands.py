@@ -131,3 +131,19 @@ async def test_sh_c_quoting_operators_and_exit(tmp: Path) -> None:
 async def test_unknown_command_exits_127(tmp: Path) -> None:
     r = await run(make_fs(tmp), tmp, "wget", "http://x")
     assert r.code == 127 and r.stderr == "sh: wget: command not found\n"
+
+
+async def test_registered_commands_run_in_pods(tmp: Path) -> None:
+    from simcluster.kubelet.commands import EXTRA_COMMANDS, register_command
+    from simcluster.kubelet.context import ProcContext
+
+    async def fake_wget(argv: list[str], ctx: ProcContext) -> int:
+        await ctx.io.write_stderr(f"wget {' '.join(argv[1:])}\n".encode())
+        return 4
+
+    register_command("wget", fake_wget)
+    try:
+        r = await run(make_fs(tmp), tmp, "sh", "-c", "wget -q http://x; echo $?")
+        assert r.stderr == "wget -q http://x\n" and r.stdout == "4\n"
+    finally:
+        EXTRA_COMMANDS.pop("wget")
