@@ -81,13 +81,17 @@ def _exists(ctx: ProcContext, path: str) -> bool:
     return r.exists and r.host is not None and r.host.is_file()
 
 
+def _size(ctx: ProcContext, path: str) -> int:
+    return ctx.fs.resolve(path, ctx.cwd).require().stat().st_size
+
+
 async def run_asr(ctx: ProcContext) -> int:
     env = ctx.env
     url = (env.get("MODEL_URL") or "").strip()
     target = model_path(env)
     cache = posixpath.dirname(target)
     await _log(ctx, f"INFO: Starting Lightning ASR server (model cache: {cache})")
-    if _exists(ctx, target) and await _verified(ctx, target):
+    if await asyncio.to_thread(_exists, ctx, target) and await _verified(ctx, target):
         await _log(ctx, f"INFO: Model found in cache: {target}")
     elif not url:
         await _log(ctx, "ERROR: MODEL_URL is not set and no model is in the cache")
@@ -96,7 +100,7 @@ async def run_asr(ctx: ProcContext) -> int:
         code = await _download(ctx)
         if code != 0:
             return code
-        size = ctx.fs.resolve(target, ctx.cwd).require().stat().st_size
+        size = await asyncio.to_thread(_size, ctx, target)
         await _log(ctx, f"INFO: Model downloaded: {model_size_text(size)}")
     await _log(ctx, "INFO: Loading model into GPU memory...")
     await asyncio.sleep(LOAD_SECONDS)
