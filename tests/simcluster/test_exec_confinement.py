@@ -103,3 +103,17 @@ async def test_downloader_cannot_reach_host_files(tmp_path: Path, host_secret: P
         r = await run(fs, tmp_path, *argv)
         assert r.code == 2 and "refused" in r.stderr, (argv, r)
     assert not os.listdir(tmp_path / "pvc")
+
+
+async def test_downloader_default_cache_dir_is_the_pods(tmp_path: Path) -> None:
+    """Without MODEL_CACHE_DIR the downloader's /app/models default is the pod's mount."""
+    fs = make_fs(tmp_path)
+    data = os.urandom(4096)
+    (tmp_path / "empty" / "src.bin").write_bytes(data)
+    host_default_existed = os.path.exists("/app/models/src.bin")
+    r = await run(fs, tmp_path, "asr-cache-download", "file:///scratch/src.bin")
+    assert r.code == 0, r.stderr
+    assert (tmp_path / "pvc" / "src.bin").read_bytes() == data
+    assert os.path.exists("/app/models/src.bin") == host_default_existed
+    assert str(tmp_path) not in r.stdout + r.stderr  # host paths never leak into output
+    assert '"path": "/app/models/src.bin"' in r.stdout or "/app/models/src.bin" in r.stdout

@@ -24,6 +24,7 @@ from simcluster.kubelet.context import ProcContext
 from simcluster.kubelet.fs import FsError, PodFS
 
 PATH_ENV = ("MODEL_CACHE_DIR", "MODEL_PATH")
+DEFAULT_CACHE_DIR = "/app/models"  # the downloader's default when nothing is configured
 URL_ENV = ("MODEL_URL",)
 HOST_ONLY_ENV = ("PATH", "PYTHONPATH", "PYTHONHOME", "HOME", "TMPDIR")
 KILL_GRACE = 5.0
@@ -77,8 +78,17 @@ def translate_args(fs: PodFS, args: list[str], cwd: str) -> list[str]:
 
 def translate_env(ctx: ProcContext) -> dict[str, str]:
     env = {k: v for k, v in ctx.env.items() if k not in HOST_ONLY_ENV}
+    if not env.get("MODEL_CACHE_DIR"):
+        # The downloader's own default (/app/models) must name the pod's mount, never the
+        # host's /app/models; without such a mount it lands in the container's scratch space.
+        try:
+            env["MODEL_CACHE_DIR"] = translate_value(ctx.fs, DEFAULT_CACHE_DIR, ctx.cwd)
+        except Refused:
+            env["MODEL_CACHE_DIR"] = str(ctx.scratch / DEFAULT_CACHE_DIR.lstrip("/"))
+    else:
+        env["MODEL_CACHE_DIR"] = translate_value(ctx.fs, env["MODEL_CACHE_DIR"], ctx.cwd)
     for key in PATH_ENV:
-        if env.get(key):
+        if key != "MODEL_CACHE_DIR" and env.get(key):
             env[key] = translate_value(ctx.fs, env[key], ctx.cwd)
     for key in URL_ENV:
         if env.get(key):
