@@ -99,12 +99,21 @@ def bad_request(message: str) -> ApiError:
 
 
 def forbidden(
-    user: str, verb: str, resource: str, group: str, namespace: str | None, name: str | None
+    user: str,
+    verb: str,
+    resource: str,
+    group: str,
+    namespace: str | None,
+    name: str | None,
+    subresource: str = "",
 ) -> ApiError:
+    """403 as RBAC words it: `pods "p" is forbidden: User "u" cannot create resource
+    "pods/exec" in API group "" in the namespace "ns"`."""
     target = f'{_qualified(resource, group)} "{name}"' if name else _qualified(resource, group)
     where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    full = f"{resource}/{subresource}" if subresource else resource
     message = (
-        f'{target} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
+        f'{target} is forbidden: User "{user}" cannot {verb} resource "{full}" '
         f'in API group "{group}"{where}'
     )
     return ApiError(403, "Forbidden", message, _details(name or "", resource, group))

@@ -149,6 +149,8 @@ class Subscription:
 
 
 Listener = Callable[[str, WatchEvent], None]
+# admission(plural, new, old): fills defaults into `new` in place, raises ApiError to refuse.
+Admission = Callable[[str, dict[str, Any], "dict[str, Any] | None"], None]
 
 
 @dataclass
@@ -159,7 +161,13 @@ class _Table:
 class Store:
     """All objects of the simulated cluster, keyed by (plural, namespace, name)."""
 
-    def __init__(self, history: int = DEFAULT_HISTORY, watch_queue: int = DEFAULT_QUEUE) -> None:
+    def __init__(
+        self,
+        history: int = DEFAULT_HISTORY,
+        watch_queue: int = DEFAULT_QUEUE,
+        admission: Admission | None = None,
+    ) -> None:
+        self._admission = admission
         self._tables: dict[str, _Table] = {p: _Table() for p in STORED_PLURALS}
         self._rv = 1
         self._history: deque[WatchEvent] = deque(maxlen=max(1, history))
@@ -376,6 +384,9 @@ class Store:
         meta["creationTimestamp"] = now_rfc3339()
         meta.pop("deletionTimestamp", None)
         meta.pop("deletionGracePeriodSeconds", None)
+        meta.pop("resourceVersion", None)
+        if self._admission is not None:
+            self._admission(plural, obj, None)
         if plural in _GENERATION:
             meta["generation"] = 1
         else:
@@ -400,6 +411,8 @@ class Store:
         want_rv = meta.get("resourceVersion")
         if want_rv and str(want_rv) != old["metadata"]["resourceVersion"]:
             raise errors.conflict(plural, meta["name"], rtype.group)
+        if self._admission is not None:
+            self._admission(plural, new, old)
         return self._replace(plural, rtype, key, old, new)
 
     def mutate(

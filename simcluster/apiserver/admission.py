@@ -1,0 +1,526 @@
+"""Defaulting and validation: what kube-apiserver fills in and refuses on every write.
+
+The store calls `admit(plural, obj, old)` before it stores a created or replaced object, so
+objects written by clients, controllers and kubelets all look like a real server's (a pod
+has `status.phase`, a Job its selector and `controller-uid` labels) and a malformed object
+is a 422 Invalid whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+from typing import Any
+
+from simcluster import errors
+from simcluster.resources import RESOURCES
+
+Cause = tuple[str, str, str]
+_service_ips = itertools.count(10)
+
+
+def _required(field: str) -> Cause:
+    return (field, "FieldValueRequired", "Required value")
+
+
+def _invalid(field: str, value: Any, why: str) -> Cause:
+    return (field, "FieldValueInvalid", f"Invalid value: {_show(value)}: {why}")
+
+
+def _unsupported(field: str, value: Any, allowed: list[str]) -> Cause:
+    quoted = ", ".join(f'"{a}"' for a in allowed)
+    return (
+        field,
+        "FieldValueNotSupported",
+        f"Unsupported value: {_show(value)}: supported values: {quoted}",
+    )
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def _pull_policy(image: str) -> str:
+    tail = image.rsplit("/", 1)[-1]
+    if "@" in tail:
+        return "IfNotPresent"
+    if ":" not in tail or tail.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def default_pod_spec(spec: dict[str, Any]) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+    for kind in ("initContainers", "containers"):
+        for c in spec.get(kind) or []:
+            if not isinstance(c, dict):
+                continue
+            if isinstance(c.get("image"), str):
+                c.setdefault("imagePullPolicy", _pull_policy(c["image"]))
+            c.setdefault("resources", {})
+            c.setdefault("terminationMessagePath", "/dev/termination-log")
+            c.setdefault("terminationMessagePolicy", "File")
+            for port in c.get("ports") or []:
+                if isinstance(port, dict):
+                    port.setdefault("protocol", "TCP")
+    for vol in spec.get("volumes") or []:
+        if isinstance(vol, dict) and "emptyDir" in vol and vol["emptyDir"] is None:
+            vol["emptyDir"] = {}
+
+
+def _qos(spec: dict[str, Any]) -> str:
+    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
+    res = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in res):
+        return "BestEffort"
+    guaranteed = all(
+        (r.get("limits") or {}).get("cpu")
+        and (r.get("limits") or {}).get("memory")
+        and (r.get("requests") or r.get("limits")) == r.get("limits")
+        for r in res
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _validate_containers(spec: Any, prefix: str, causes: list[Cause]) -> None:
+    if not isinstance(spec, dict):
+        causes.append(_required(prefix))
+        return
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        causes.append(_required(f"{prefix}.containers"))
+        return
+    seen: set[str] = set()
+    for kind in ("initContainers", "containers"):
+        items = spec.get(kind) or []
+        if not isinstance(items, list):
+            causes.append(_invalid(f"{prefix}.{kind}", "", "must be a list"))
+            continue
+        for i, c in enumerate(items):
+            where = f"{prefix}.{kind}[{i}]"
+            if not isinstance(c, dict):
+                causes.append(_invalid(where, "", "must be an object"))
+                continue
+            name = c.get("name")
+            if not name or not isinstance(name, str):
+                causes.append(_required(f"{where}.name"))
+            elif name in seen:
+                causes.append(
+                    (f"{where}.name", "FieldValueDuplicate", f'Duplicate value: "{name}"')
+                )
+            else:
+                seen.add(name)
+            if not c.get("image"):
+                causes.append(_required(f"{where}.image"))
+            for key in ("command", "args"):
+                if key in c and not (
+                    isinstance(c[key], list) and all(isinstance(a, str) for a in c[key])
+                ):
+                    causes.append(_invalid(f"{where}.{key}", "", "must be a list of strings"))
+            for j, env in enumerate(c.get("env") or []):
+                if not isinstance(env, dict) or not env.get("name"):
+                    causes.append(_required(f"{where}.env[{j}].name"))
+    policy = spec.get("restartPolicy")
+    if policy is not None and policy not in ("Always", "OnFailure", "Never"):
+        causes.append(
+            _unsupported(f"{prefix}.restartPolicy", policy, ["Always", "OnFailure", "Never"])
+        )
+
+
+def _template_labels_match(obj: dict[str, Any], causes: list[Cause]) -> None:
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector")
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if not isinstance(selector, dict) or not (
+        selector.get("matchLabels") or selector.get("matchExpressions")
+    ):
+        causes.append(_required("spec.selector"))
+        return
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            causes.append(
+                _invalid(
+                    "spec.template.metadata.labels",
+                    ",".join(f"{a}={b}" for a, b in sorted(labels.items())),
+                    "`selector` does not match template `labels`",
+                )
+            )
+            return
+
+
+def _int_field(spec: dict[str, Any], key: str, prefix: str, causes: list[Cause]) -> None:
+    value = spec.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        causes.append(_invalid(f"{prefix}.{key}", value, "must be greater than or equal to 0"))
+
+
+def admit(plural: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    """Fill defaults into `obj` (in place) and raise 422 Invalid if it is malformed."""
+    spec = obj.get("spec")
+    if spec is not None and not isinstance(spec, dict):
+        raise errors.invalid(
+            RESOURCES[plural].kind,
+            _name(obj),
+            [_invalid("spec", "", "must be an object")],
+            RESOURCES[plural].group,
+        )
+    causes: list[Cause] = []
+    handler = _ADMIT.get(plural)
+    if handler is not None:
+        handler(obj, old, causes)
+    if causes:
+        rtype = RESOURCES[plural]
+        raise errors.invalid(rtype.kind, _name(obj), causes, rtype.group)
+
+
+def _name(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("name") or meta.get("generateName") or "") if isinstance(meta, dict) else ""
+
+
+def _admit_pod(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = obj.setdefault("spec", {})
+    _validate_containers(spec, "spec", causes)
+    if causes:
+        return
+    default_pod_spec(spec)
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("enableServiceLinks", True)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("priority", 0)
+    spec.setdefault(
+        "tolerations",
+        [
+            {
+                "key": f"node.kubernetes.io/{t}",
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": 300,
+            }
+            for t in ("not-ready", "unreachable")
+        ],
+    )
+    status = obj.setdefault("status", {})
+    if old is None:
+        status.setdefault("phase", "Pending")
+    status.setdefault("qosClass", _qos(spec))
+    if old is not None:
+        _immutable_pod_spec(obj, old, causes)
+
+
+def _immutable_pod_spec(obj: dict[str, Any], old: dict[str, Any], causes: list[Cause]) -> None:
+    new_spec, old_spec = obj.get("spec") or {}, old.get("spec") or {}
+    mutable = {"activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds", "nodeName"}
+    for key in set(new_spec) | set(old_spec):
+        if key in mutable or key in ("containers", "initContainers"):
+            continue
+        if new_spec.get(key) != old_spec.get(key):
+            causes.append(
+                (
+                    "spec",
+                    "FieldValueForbidden",
+                    (
+                        "Forbidden: pod updates may not change fields other than "
+                        "`spec.containers[*].image`, `spec.initContainers[*].image`, "
+                        "`spec.activeDeadlineSeconds`, `spec.tolerations` (only "
+                        "additions to existing tolerations) or "
+                        "`spec.terminationGracePeriodSeconds` (allow it to be set to "
+                        "1 if it was previously negative)"
+                    ),
+                )
+            )
+            return
+    for kind in ("containers", "initContainers"):
+        strip = lambda cs: [{k: v for k, v in c.items() if k != "image"} for c in cs or []]  # noqa: E731
+        if strip(new_spec.get(kind)) != strip(old_spec.get(kind)):
+            causes.append(
+                (
+                    "spec",
+                    "FieldValueForbidden",
+                    (
+                        "Forbidden: pod updates may not change fields other than "
+                        "`spec.containers[*].image`"
+                    ),
+                )
+            )
+            return
+
+
+def _admit_deployment(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = obj.setdefault("spec", {})
+    _template_labels_match(obj, causes)
+    template = spec.get("template")
+    _validate_containers(
+        (template or {}).get("spec") if isinstance(template, dict) else None,
+        "spec.template.spec",
+        causes,
+    )
+    _int_field(spec, "replicas", "spec", causes)
+    if causes:
+        return
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        ru = strategy.setdefault("rollingUpdate", {})
+        ru.setdefault("maxUnavailable", "25%")
+        ru.setdefault("maxSurge", "25%")
+    elif strategy["type"] != "Recreate":
+        causes.append(
+            _unsupported("spec.strategy.type", strategy["type"], ["Recreate", "RollingUpdate"])
+        )
+        return
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    default_pod_spec(template["spec"])
+    template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+    if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
+        causes.append(_invalid("spec.selector", "", "field is immutable"))
+
+
+def _admit_replicaset(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = obj.setdefault("spec", {})
+    _template_labels_match(obj, causes)
+    template = spec.get("template")
+    _validate_containers(
+        (template or {}).get("spec") if isinstance(template, dict) else None,
+        "spec.template.spec",
+        causes,
+    )
+    _int_field(spec, "replicas", "spec", causes)
+    if causes:
+        return
+    spec.setdefault("replicas", 1)
+    default_pod_spec(template["spec"])
+
+
+def _admit_job(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = obj.setdefault("spec", {})
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        causes.append(_required("spec.template"))
+        return
+    pod_spec = template.get("spec")
+    _validate_containers(pod_spec, "spec.template.spec", causes)
+    for key in (
+        "completions",
+        "parallelism",
+        "backoffLimit",
+        "activeDeadlineSeconds",
+        "ttlSecondsAfterFinished",
+    ):
+        _int_field(spec, key, "spec", causes)
+    if causes:
+        return
+    assert isinstance(pod_spec, dict)
+    if pod_spec.get("restartPolicy") not in ("OnFailure", "Never"):
+        causes.append(
+            (
+                "spec.template.spec.restartPolicy",
+                "FieldValueRequired"
+                if "restartPolicy" not in pod_spec
+                else "FieldValueNotSupported",
+                'Required value: valid values: "OnFailure", "Never"'
+                if "restartPolicy" not in pod_spec
+                else f'Unsupported value: "{pod_spec["restartPolicy"]}": '
+                'supported values: "OnFailure", "Never"',
+            )
+        )
+        return
+    if old is None:
+        spec.setdefault("parallelism", 1)
+        if "completions" not in spec:
+            spec["completions"] = 1
+        spec.setdefault("backoffLimit", 6)
+        spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+        spec.setdefault("manualSelector", None)
+        if spec.get("manualSelector") is None:
+            spec.pop("manualSelector")
+        if "uid" in obj.get("metadata", {}):
+            job_selector(obj)
+    default_pod_spec(pod_spec)
+    template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+    if old is not None:
+        old_spec = old.get("spec") or {}
+        for key in ("template", "completions", "selector", "completionMode"):
+            if key in old_spec and spec.get(key) != old_spec.get(key):
+                causes.append(_invalid(f"spec.{key}", "", "field is immutable"))
+                return
+
+
+def job_selector(job: dict[str, Any]) -> None:
+    """Give a new Job the selector and template labels kube-apiserver generates from its uid."""
+    spec, meta = job["spec"], job["metadata"]
+    if spec.get("manualSelector") or spec.get("selector"):
+        return
+    uid, name = meta["uid"], meta["name"]
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {}) or {}
+    spec["template"]["metadata"]["labels"] = labels
+    labels.update(
+        {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "job-name": name,
+        }
+    )
+    meta.setdefault("labels", {}).update(
+        {
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+            "controller-uid": uid,
+            "job-name": name,
+        }
+    )
+
+
+def _admit_cronjob(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    from simcluster.controllers.cron import CronError, parse_schedule
+
+    spec = obj.setdefault("spec", {})
+    schedule = spec.get("schedule")
+    if not schedule or not isinstance(schedule, str):
+        causes.append(_required("spec.schedule"))
+    else:
+        try:
+            parse_schedule(schedule)
+        except CronError as exc:
+            causes.append(_invalid("spec.schedule", schedule, str(exc)))
+    jt = spec.get("jobTemplate")
+    if not isinstance(jt, dict) or not isinstance(jt.get("spec"), dict):
+        causes.append(_required("spec.jobTemplate"))
+        return
+    template = jt["spec"].get("template")
+    _validate_containers(
+        (template or {}).get("spec") if isinstance(template, dict) else None,
+        "spec.jobTemplate.spec.template.spec",
+        causes,
+    )
+    if causes:
+        return
+    policy = spec.setdefault("concurrencyPolicy", "Allow")
+    if policy not in ("Allow", "Forbid", "Replace"):
+        causes.append(
+            _unsupported("spec.concurrencyPolicy", policy, ["Allow", "Forbid", "Replace"])
+        )
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    default_pod_spec(template["spec"])
+    jt["spec"]["template"].setdefault("metadata", {}).setdefault("creationTimestamp", None)
+    jt.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+
+
+def _admit_pvc(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = obj.setdefault("spec", {})
+    modes = spec.get("accessModes")
+    allowed = ["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"]
+    if not modes:
+        causes.append(_required("spec.accessModes"))
+    else:
+        for m in modes:
+            if m not in allowed:
+                causes.append(_unsupported("spec.accessModes", m, allowed))
+    storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    if not storage:
+        causes.append(_required("spec.resources[storage]"))
+    else:
+        from simcluster.quantity import QuantityError, parse_quantity
+
+        try:
+            parse_quantity(str(storage))
+        except QuantityError as exc:
+            causes.append(_invalid("spec.resources.requests[storage]", storage, str(exc)))
+    if causes:
+        return
+    spec.setdefault("volumeMode", "Filesystem")
+    obj.setdefault("status", {}).setdefault("phase", "Pending")
+    if old is None:
+        finalizers = obj["metadata"].setdefault("finalizers", [])
+        if "kubernetes.io/pvc-protection" not in finalizers:
+            finalizers.append("kubernetes.io/pvc-protection")
+
+
+def _admit_pv(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+    obj.setdefault("status", {}).setdefault("phase", "Available")
+
+
+def _admit_namespace(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj.setdefault("status", {}).setdefault("phase", "Active")
+    meta = obj["metadata"]
+    labels = meta.get("labels") or {}
+    labels["kubernetes.io/metadata.name"] = meta.get("name", "")
+    meta["labels"] = labels
+
+
+def _admit_service(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = obj.setdefault("spec", {})
+    stype = spec.setdefault("type", "ClusterIP")
+    if stype not in ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName"):
+        causes.append(
+            _unsupported(
+                "spec.type", stype, ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
+            )
+        )
+        return
+    for i, port in enumerate(spec.get("ports") or []):
+        if not isinstance(port, dict) or not isinstance(port.get("port"), int):
+            causes.append(_required(f"spec.ports[{i}].port"))
+            continue
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port["port"])
+    spec.setdefault("sessionAffinity", "None")
+    if old is not None:
+        for key in ("clusterIP", "clusterIPs"):
+            if key in (old.get("spec") or {}):
+                spec[key] = old["spec"][key]
+    elif stype != "ExternalName" and "clusterIP" not in spec:
+        n = next(_service_ips)
+        ip = str(ipaddress.IPv4Address("10.96.0.0") + n)
+        spec["clusterIP"] = ip
+        spec["clusterIPs"] = [ip]
+    spec.setdefault("ipFamilies", ["IPv4"])
+    spec.setdefault("ipFamilyPolicy", "SingleStack")
+    spec.setdefault("internalTrafficPolicy", "Cluster")
+    obj.setdefault("status", {}).setdefault("loadBalancer", {})
+
+
+def _admit_configmap(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    for key in ("data", "binaryData"):
+        data = obj.get(key)
+        if data is not None and (
+            not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values())
+        ):
+            causes.append(_invalid(key, "", "values must be strings"))
+
+
+def _admit_event(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    if not isinstance(obj.get("involvedObject"), dict):
+        causes.append(_required("involvedObject"))
+
+
+_ADMIT = {
+    "pods": _admit_pod,
+    "deployments": _admit_deployment,
+    "replicasets": _admit_replicaset,
+    "jobs": _admit_job,
+    "cronjobs": _admit_cronjob,
+    "persistentvolumeclaims": _admit_pvc,
+    "persistentvolumes": _admit_pv,
+    "namespaces": _admit_namespace,
+    "services": _admit_service,
+    "configmaps": _admit_configmap,
+    "events": _admit_event,
+}

@@ -1,0 +1,44 @@
+"""The simulated kube-controller-manager and scheduler: reconcile loops over the store."""
+
+from __future__ import annotations
+
+from simcluster.controllers.base import Controller
+from simcluster.controllers.cronjob import CronJobController
+from simcluster.controllers.deployment import DeploymentController
+from simcluster.controllers.job import JobController
+from simcluster.controllers.replicaset import ReplicaSetController
+from simcluster.controllers.scheduler import Scheduler
+from simcluster.controllers.volumes import VolumeBinder
+from simcluster.store import Store
+
+
+class ControllerManager:
+    """Starts and stops every controller on the running loop."""
+
+    def __init__(self, store: Store, job_backoff: float = 1.0) -> None:
+        self.scheduler = Scheduler(store)
+        self.replicasets = ReplicaSetController(store)
+        self.deployments = DeploymentController(store)
+        self.jobs = JobController(store)
+        self.jobs.backoff_base = job_backoff
+        self.cronjobs = CronJobController(store)
+        self.volumes = VolumeBinder(store)
+        self.all: tuple[Controller, ...] = (
+            self.scheduler,
+            self.volumes,
+            self.replicasets,
+            self.deployments,
+            self.jobs,
+            self.cronjobs,
+        )
+
+    def start(self) -> None:
+        for c in self.all:
+            c.start()
+
+    async def stop(self) -> None:
+        for c in self.all:
+            await c.stop()
+
+
+__all__ = ["Controller", "ControllerManager"]

@@ -1,0 +1,65 @@
+"""Kubernetes resource quantities (`50Gi`, `1.5G`, `500m`, `1e3`) to numbers and back.
+
+PVC sizes and node capacities travel as these strings; the API server prints them the way
+`resource.Quantity` does (`50Gi` stays `50Gi`), and the kubelet needs them in bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+}
+_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$")
+
+
+class QuantityError(ValueError):
+    pass
+
+
+def parse_quantity(text: str) -> Decimal:
+    """The value of a quantity string; raises QuantityError with the message the API uses."""
+    m = _QUANTITY.match(text.strip())
+    if m is None:
+        raise QuantityError(
+            "quantities must match the regular expression "
+            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        )
+    try:
+        number = Decimal(m.group(1))
+    except InvalidOperation:
+        raise QuantityError(f"unable to parse quantity's number: {m.group(1)}") from None
+    suffix = m.group(2)
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    if suffix[:1] in ("e", "E"):
+        return number * (Decimal(10) ** int(suffix[1:]))
+    return number * _DECIMAL[suffix]
+
+
+def quantity_bytes(text: str) -> int:
+    """A storage quantity in whole bytes (rounded up, as the kubelet sizes volumes)."""
+    value = parse_quantity(text)
+    whole = int(value)
+    return whole + (1 if value > whole else 0)
+
+
+def format_bytes_quantity(n: int) -> str:
+    """Bytes as the canonical binary quantity when exact (`53687091200` -> `50Gi`)."""
+    for suffix in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
+        unit = _BINARY[suffix]
+        if n and n % unit == 0:
+            return f"{n // unit}{suffix}"
+    return str(n)
