@@ -19,6 +19,10 @@ def host_secret(tmp_path: Path) -> Path:
     return secret
 
 
+def _host_has(path: str) -> bool:
+    return os.path.exists(path)
+
+
 def _text(p: Path) -> str:
     return p.read_text()
 
@@ -110,10 +114,10 @@ async def test_downloader_default_cache_dir_is_the_pods(tmp_path: Path) -> None:
     fs = make_fs(tmp_path)
     data = os.urandom(4096)
     (tmp_path / "empty" / "src.bin").write_bytes(data)
-    host_default_existed = os.path.exists("/app/models/src.bin")
+    host_default_existed = _host_has("/app/models/src.bin")
     r = await run(fs, tmp_path, "asr-cache-download", "file:///scratch/src.bin")
     assert r.code == 0, r.stderr
     assert (tmp_path / "pvc" / "src.bin").read_bytes() == data
-    assert os.path.exists("/app/models/src.bin") == host_default_existed
+    assert _host_has("/app/models/src.bin") == host_default_existed
     assert str(tmp_path) not in r.stdout + r.stderr  # host paths never leak into output
     assert '"path": "/app/models/src.bin"' in r.stdout or "/app/models/src.bin" in r.stdout
