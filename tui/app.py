@@ -9,6 +9,7 @@ posts a message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 from textual import events, work
 from textual.app import App
 from textual.binding import BindingType
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 
 from actions.plan import ActionPlan, ActionResult
@@ -137,7 +139,9 @@ class AsrCacheApp(App[int]):
     def _redraw(self) -> None:
         screen = self.screen
         if isinstance(screen, DataScreen):  # a dialog on top: redraw when it closes
-            screen.show(self.snapshot, self.now())
+            # While the app shuts down the screen's widgets may already be gone.
+            with contextlib.suppress(NoMatches):
+                screen.show(self.snapshot, self.now())
 
     # What is offered -------------------------------------------------------------------------
     def unavailable(self, command: Command) -> str | None:

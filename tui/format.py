@@ -95,16 +95,18 @@ def bar(fraction: float | None, width: int) -> str:
     return text + "░" * (width - len(text))
 
 
-def progress_cell(progress: DownloadProgress | None, state: ModelState, width: int = 10) -> Text:
+def progress_cell(
+    progress: DownloadProgress | None, state: ModelState, width: int = 10, with_bytes: bool = True
+) -> Text:
     """``█████░░░░░  42% 1.2/2.9 GiB 85.3 MiB/s ETA 21s`` coloured by the pod's state."""
     if progress is None:
         return Text("")
     style = STATE_STYLE.get(state, "")
     frac = progress.fraction
     text = Text(bar(frac, width), style=style)
-    pct = f"{frac * 100:4.0f}%" if frac is not None else "   ?%"
+    pct = f"{frac * 100:3.0f}%" if frac is not None else "  ?%"
     text.append(f" {pct}")
-    if progress.bytes_done is not None:
+    if with_bytes and progress.bytes_done is not None:
         text.append(f" {format_pair(progress.bytes_done, progress.bytes_total)}")
     if progress.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING):
         if progress.rate is not None:

@@ -16,7 +16,12 @@ if TYPE_CHECKING:
 
 
 class DataScreen(Screen[None]):
-    """A screen that shows the latest snapshot; redraws pause while a dialog covers it."""
+    """A screen that shows the latest snapshot; redraws pause while a dialog covers it.
+
+    Subclasses implement ``draw``; ``show`` calls it once the screen's widgets exist.
+    """
+
+    ready = False
 
     @property
     def dash(self) -> AsrCacheApp:
@@ -27,7 +32,16 @@ class DataScreen(Screen[None]):
         return app
 
     def show(self, snapshot: ClusterSnapshot | None, now: float) -> None:
-        """Draw what changed since the last call. Subclasses extend this."""
+        """Draw what changed since the last call (nothing before the screen is mounted)."""
+        if not self.ready:
+            return
+        self._draw_header(snapshot, now)
+        self.draw(snapshot, now)
+
+    def draw(self, snapshot: ClusterSnapshot | None, now: float) -> None:
+        """Subclasses: update their widgets from the snapshot."""
+
+    def _draw_header(self, snapshot: ClusterSnapshot | None, now: float) -> None:
         dash = self.dash
         context = snapshot.context if snapshot else dash.context_name
         namespace = snapshot.namespace if snapshot else dash.namespace_name
@@ -36,6 +50,8 @@ class DataScreen(Screen[None]):
 
     def show_activity(self, text: str) -> None:
         """Running actions' latest progress lines ('' hides the line)."""
+        if not self.ready:
+            return
         line = self.query_one("#activity", Static)
         line.update(text)
         line.display = bool(text)

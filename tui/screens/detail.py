@@ -56,10 +56,10 @@ def log_text(line: LogLine) -> Text:
 
 class CacheFilesTable(KeyedTable):
     COLUMNS = (
-        ("name", "FILE", 30),
-        ("size", "SIZE", 10),
-        ("modified", "AGE", 5),
-        ("status", "STATUS", 12),
+        ("name", "FILE", 26),
+        ("size", "SIZE", 9),
+        ("modified", "AGE", 4),
+        ("status", "STATUS", 11),
     )
 
     def show(self, files: Sequence[CacheFile], now: float) -> bool:
@@ -193,6 +193,7 @@ class PodDetailScreen(DataScreen):
         self.dash.bridge.follow(self.pod_name)
         self.run_worker(self._load_log, thread=True, group="detail-log", name="recent-log")
         self._list_cache()
+        self.ready = True
         self.show(self.dash.snapshot, self.dash.now())
 
     def on_unmount(self) -> None:
@@ -206,15 +207,15 @@ class PodDetailScreen(DataScreen):
         self.dismiss()
 
     # Snapshot and clock ----------------------------------------------------------------------
-    def show(self, snapshot: ClusterSnapshot | None, now: float) -> None:
-        super().show(snapshot, now)
+    def draw(self, snapshot: ClusterSnapshot | None, now: float) -> None:
         pod = snapshot.pod(self.pod_name) if snapshot else None
         self._set("#summary", summary_text(pod, self.pod_name, now) if snapshot else Text(""))
         rates = self.dash.history.rates(self.pod_name)
         spark = self.query_one("#rate", Sparkline)
         if list(spark.data or []) != rates:
             spark.data = rates
-        spark.display = bool(rates)
+        # One sample, or only zeros, would draw as a full bar: show the line only with a shape.
+        spark.display = len(rates) > 1 and max(rates) > 0
         label = Text("download rate ", style="bold")
         if rates:
             label.append(f"now {format_rate(rates[-1])}  peak {format_rate(max(rates))}")

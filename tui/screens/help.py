@@ -16,14 +16,15 @@ from textual.widgets import Static
 from tui.commands import Command
 
 
-def help_table(entries: Sequence[tuple[Command, str | None]], read_only: bool) -> Table:
+def help_table(entries: Sequence[tuple[Command, str | None]]) -> Table:
     """``entries``: each command with None (available) or why it is not."""
     table = Table(box=None, expand=True, show_header=True, header_style="bold")
     table.add_column("KEY", style="bold cyan", no_wrap=True, width=7)
-    table.add_column("WHAT", ratio=2)
-    table.add_column("", ratio=3)
+    table.add_column("WHAT", no_wrap=True, width=40)
+    table.add_column("", ratio=1)
     section = None
-    for command, why_not in entries:
+    order = {"nav": 0, "view": 1, "action": 2}
+    for command, why_not in sorted(entries, key=lambda e: order[e[0].kind]):
         title = {"nav": "Navigation", "view": "Views", "action": "Actions"}[command.kind]
         if title != section:
             section = title
@@ -36,8 +37,6 @@ def help_table(entries: Sequence[tuple[Command, str | None]], read_only: bool) -
         elif command.is_action:
             note = Text("asks for confirmation", style="grey62")
         table.add_row(command.key_display, command.description, note)
-    if read_only:
-        table.add_row("", Text("Actions are off: started with --read-only.", style="italic"), "")
     return table
 
 
@@ -54,8 +53,11 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             with VerticalScroll():
-                yield Static(help_table(self.entries, self.read_only), id="help-keys")
-            yield Static("esc / q / ? close · ctrl+p offers every action by name", id="help-foot")
+                yield Static(help_table(self.entries), id="help-keys")
+            foot = "esc / q / ? close · ctrl+p offers every action by name"
+            if self.read_only:
+                foot = "Actions are off: started with --read-only.  " + foot
+            yield Static(foot, id="help-foot")
 
     def on_mount(self) -> None:
         self.query_one("#help-box").border_title = "Keys"

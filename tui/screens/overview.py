@@ -32,12 +32,11 @@ class OverviewScreen(DataScreen):
         yield StaleBanner(id="stale")
         with Vertical(id="pods-panel"):
             yield PodsTable(id="pods")
+        yield VolumesPanel(id="volumes")
         with Horizontal(id="panels"):
-            yield VolumesPanel(id="volumes")
-            with Vertical(id="right-panels"):
-                yield RolloutsPanel(id="rollouts")
-                with Vertical(id="jobs-panel"):
-                    yield JobsTable(id="jobs", show_cursor=False)
+            yield RolloutsPanel(id="rollouts")
+            with Vertical(id="jobs-panel"):
+                yield JobsTable(id="jobs", show_cursor=False)
         yield Input(placeholder="filter pods: name, node, state, version", id="filter")
         yield Static(id="activity")
         yield Footer()
@@ -48,14 +47,14 @@ class OverviewScreen(DataScreen):
         self.query_one("#filter", Input).display = False
         self.query_one("#activity", Static).display = False
         self.query_one(PodsTable).focus()
+        self.ready = True
         self.show(self.dash.snapshot, self.dash.now())
 
     @property
     def selected_pod(self) -> str | None:
         return self.query_one(PodsTable).selected_key
 
-    def show(self, snapshot: ClusterSnapshot | None, now: float) -> None:
-        super().show(snapshot, now)
+    def draw(self, snapshot: ClusterSnapshot | None, now: float) -> None:
         pods = snapshot.pods if snapshot else ()
         table = self.query_one(PodsTable)
         table.show(pods, now, self.needle)

@@ -14,36 +14,41 @@ from tui.widgets.keyed_table import KeyedTable
 _STATE_STYLE = {"Failed": "bold red", "Complete": "green", "Running": "cyan"}
 
 
-def job_key(job: JobInfo) -> str:
-    return f"{job.kind.lower()}/{job.name}"
+def job_keys(jobs: Sequence[JobInfo]) -> list[tuple[str, JobInfo]]:
+    """Jobs by name; a Job and a CronJob of the same name get their kind added."""
+    names = [j.name for j in jobs]
+    keyed = [
+        (j.name if names.count(j.name) == 1 else f"{j.name} ({j.kind.lower()})", j) for j in jobs
+    ]
+    return sorted(keyed, key=lambda kj: kj[0])
 
 
 class JobsTable(KeyedTable):
     COLUMNS = (
-        ("name", "JOB", 28),
-        ("state", "STATE", 9),
-        ("schedule", "SCHEDULE", 11),
-        ("counts", "OK/FAIL", 7),
-        ("progress", "PROGRESS", 30),
-        ("last", "LAST", 5),
+        ("name", "JOB", 22),
+        ("state", "STATE", 12),
+        ("schedule", "SCHEDULE", 9),
+        ("progress", "PROGRESS", 34),
+        ("last", "LAST", 4),
     )
 
     def show(self, jobs: Sequence[JobInfo], now: float) -> bool:
         rows = [
-            (job_key(j), (j, format_age(now - j.last_run) if j.last_run else "-"))
-            for j in sorted(jobs, key=job_key)
+            (key, (key, j, format_age(now - j.last_run) if j.last_run else "-"))
+            for key, j in job_keys(jobs)
         ]
         return self.sync(rows, _cells)
 
 
 def _cells(source: Any) -> tuple[Any, ...]:
-    job, last = source
+    key, job, last = source
     state = ModelState.DOWNLOADING if job.state == "Running" else ModelState.READY
+    counts = f" {job.succeeded}✓" if job.succeeded else ""
+    counts += f" {job.failed}✗" if job.failed else ""
     return (
-        job_key(job),
-        Text(job.state, style=_STATE_STYLE.get(job.state, "")),
+        key,
+        Text(job.state + counts, style=_STATE_STYLE.get(job.state, "")),
         job.schedule or "-",
-        f"{job.succeeded}/{job.failed}",
-        progress_cell(job.progress, state, width=6),
+        progress_cell(job.progress, state, width=6, with_bytes=False),
         last,
     )

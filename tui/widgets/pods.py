@@ -49,7 +49,7 @@ class PodsTable(KeyedTable):
         ("restarts", "RST", 3),
         ("version", "MODEL", 7),
         ("state", "STATE", 13),
-        ("progress", "PROGRESS", 47),
+        ("progress", "PROGRESS", 49),
         ("age", "AGE", 5),
     )
 

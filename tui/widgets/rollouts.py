@@ -17,12 +17,12 @@ from tui.widgets.keyed_table import KeyedTable
 
 class RolloutsTable(KeyedTable):
     COLUMNS = (
-        ("name", "DEPLOYMENT", 20),
+        ("name", "DEPLOYMENT", 17),
         ("desired", "WANT", 4),
-        ("updated", "UPD", 4),
+        ("updated", "UPD", 3),
         ("ready", "READY", 5),
-        ("version", "MODEL", 7),
-        ("serving", "TRAFFIC", 10),
+        ("version", "MODEL", 5),
+        ("serving", "TRAFFIC", 7),
     )
 
     def show(self, rollouts: Sequence[RolloutInfo]) -> bool:
@@ -33,7 +33,7 @@ class RolloutsTable(KeyedTable):
 def _cells(r: Any) -> tuple[Any, ...]:
     ready_style = "green" if r.ready >= r.desired else "dark_orange"
     if r.serving is True:
-        serving = Text("◀ serving", style="bold green")
+        serving = Text("◀ live", style="bold green")
     elif r.serving is False:
         serving = Text("idle", style="grey50")
     else:

@@ -17,11 +17,11 @@ from tui.widgets.keyed_table import KeyedTable
 
 class VolumesTable(KeyedTable):
     COLUMNS = (
-        ("name", "VOLUME", 20),
-        ("kind", "KIND", 8),
-        ("usage", "USAGE", 32),
+        ("name", "VOLUME", 44),
+        ("kind", "KIND", 26),
+        ("usage", "USAGE", 34),
         ("source", "SOURCE", 7),
-        ("pods", "PODS", 24),
+        ("pods", "PODS", 22),
     )
 
     def show(self, volumes: Sequence[VolumeInfo]) -> bool:
@@ -33,9 +33,18 @@ def _cells(volume: Any) -> tuple[Any, ...]:
     kind = volume.kind
     if "ReadWriteMany" in volume.access_modes:
         kind += " RWX"
+    if volume.storage_class:
+        kind += f" {volume.storage_class}"
     source = volume.usage.source if volume.usage else "none"
-    pods = f"{len(volume.pods)}: " + ", ".join(volume.pods) if volume.pods else "-"
+    pods = (
+        f"{len(volume.pods)}: " + ", ".join(_short(p) for p in volume.pods) if volume.pods else "-"
+    )
     return (volume.name, kind, usage_cell(volume, width=8), source, pods)
+
+
+def _short(pod: str) -> str:
+    """A pod by its hash suffix, as it is recognised in the pods table above."""
+    return pod.rsplit("-", 1)[-1] if "-" in pod else pod
 
 
 def notes(volumes: Sequence[VolumeInfo]) -> Text:

@@ -1,0 +1,192 @@
+"""Help lists every key, the palette offers every action by name, the stale banner comes and
+goes with the data's age, and namespace/context switching goes through the switcher port."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from textual.command import CommandPalette
+from textual.widgets import OptionList
+
+from tests.tui.conftest import SIZE, STALLED, Recorder, make_app
+from tests.tui.fakes import NOW, FakeActions, FakeFeed, sample_snapshot
+from tests.tui.screen import screen_text
+from tui import commands
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.prompts import ContextPicker, NamespacePrompt
+from tui.switching import Connection
+from tui.widgets.header import StaleBanner
+
+
+async def test_help_lists_every_key() -> None:
+    app = make_app(actions=FakeActions())
+    async with app.run_test(size=(150, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for command in commands.COMMANDS:
+            assert command.description in text, command.id
+            assert f"  {command.key_display} " in text, command.key_display
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_the_palette_offers_every_action_by_name() -> None:
+    actions = FakeActions()
+    app = make_app(actions=actions)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert CommandPalette.is_open(app)
+        await pilot.press(*"verify")
+        await pilot.pause(0.3)
+        options = app.screen.query_one(OptionList)
+        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert any("Verify the model checksum (v)" in p for p in prompts)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert actions.plan_calls and actions.plan_calls[0][0] == "verify"
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_palette_entries_follow_read_only_and_rbac() -> None:
+    from tui.palette import palette_commands
+
+    app = make_app(actions=FakeActions({"fix": "needs delete pods in smallest"}))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        entries = dict((c.id, why) for c, why in palette_commands(app))
+        assert set(commands.BY_ID) - {
+            "cursor-up",
+            "cursor-down",
+            "open",
+            "back",
+            "detail-back",
+            "palette",
+        } == set(entries)
+        assert entries["fix"] == "forbidden: needs delete pods in smallest"
+        assert entries["verify"] is None
+    read_only = make_app(actions=FakeActions(), read_only=True)
+    async with read_only.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        ids = {c.id for c, _ in palette_commands(read_only)}
+        assert not ids & {c.id for c in commands.ACTION_COMMANDS}
+        assert "filter" in ids and "help" in ids
+
+
+async def test_the_stale_banner_comes_and_goes() -> None:
+    now = [NOW]
+    feed = FakeFeed(sample_snapshot())
+    app = make_app(feed, clock=lambda: now[0], tick=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        banner = app.screen.query_one(StaleBanner)
+        assert not banner.display
+        feed.push(
+            sample_snapshot(
+                stale_since=NOW - 5,
+                taken_at=NOW - 6,
+                error="connection refused by https://127.0.0.1:6443",
+            )
+        )
+        await pilot.pause()
+        assert banner.display
+        text = screen_text(app)
+        assert "API unreachable for 5s: showing data 6s old. Reconnecting…" in text
+        assert "connection refused" in text
+        now[0] += 60
+        await pilot.pause(0.2)
+        assert "API unreachable for 1m: showing data 1m old." in screen_text(app)
+        feed.push(sample_snapshot(taken_at=now[0]))
+        await pilot.pause()
+        assert not banner.display
+        assert "unreachable" not in screen_text(app)
+
+
+async def test_the_stale_banner_shows_on_the_detail_too() -> None:
+    feed = FakeFeed(sample_snapshot())
+    app = make_app(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        feed.push(sample_snapshot(stale_since=NOW - 30))
+        await pilot.pause()
+        assert "API unreachable for 30s" in screen_text(app)
+
+
+class FakeSwitcher:
+    def __init__(self) -> None:
+        self.feeds: list[FakeFeed] = []
+        self.calls: list[tuple[str, str]] = []
+        self.threads: list[str] = []
+
+    def contexts(self) -> Sequence[str]:
+        self.threads.append(threading.current_thread().name)
+        return ["kind-asr", "prod-eu"]
+
+    def connect(self, context: str, namespace: str) -> Connection:
+        self.threads.append(threading.current_thread().name)
+        self.calls.append((context, namespace))
+        if namespace == "nowhere":
+            raise RuntimeError("namespace 'nowhere' does not exist")
+        feed = FakeFeed(sample_snapshot(context=context, namespace=namespace, pods=()))
+        self.feeds.append(feed)
+        return Connection(feed, FakeActions(), context, namespace)
+
+
+async def test_n_switches_namespace_and_c_switches_context(recorder: Recorder) -> None:
+    switcher = FakeSwitcher()
+    first = FakeFeed(sample_snapshot())
+    app = make_app(first, switcher=switcher, recorder=recorder)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, NamespacePrompt)
+        await pilot.press(*(["backspace"] * 8), *"Bad_NS", "enter")
+        await pilot.pause()
+        assert "is not a DNS label" in screen_text(app)
+        await pilot.press(*(["backspace"] * 6), *"staging", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+        assert switcher.calls == [("kind-asr", "staging")]
+        assert first.stopped.is_set()
+        assert app.snapshot is not None and app.snapshot.namespace == "staging"
+        assert "ns staging" in screen_text(app)
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ContextPicker)
+        await pilot.press("down", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+        assert switcher.calls[-1] == ("prod-eu", "staging")
+        assert "ctx prod-eu" in screen_text(app)
+        assert "MainThread" not in switcher.threads
+        await pilot.press("n", *(["backspace"] * 8), *"nowhere", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "namespace 'nowhere' does not exist" in recorder.texts()
+        assert "ctx prod-eu" in screen_text(app)  # still on the last good connection
+
+
+async def test_without_a_switcher_n_and_c_say_so(recorder: Recorder) -> None:
+    app = make_app(recorder=recorder)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("n", "c")
+        await pilot.pause()
+        assert "Switching namespace is not available here." in recorder.texts()
+        assert "Switching context is not available here." in recorder.texts()
+        assert STALLED in screen_text(app)
