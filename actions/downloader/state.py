@@ -9,6 +9,7 @@ written after the last save: at most CHECKPOINT_BYTES (or CHECKPOINT_SECONDS of 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -81,14 +82,32 @@ def load_state(path: Path) -> PartState | None:
 
 
 def save_state(path: Path, state: PartState) -> None:
-    """Replace the state file atomically."""
+    """Replace the state file atomically; on a full disk, rewrite it in place instead."""
+    data = state.to_json().encode()
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
     try:
-        os.write(fd, state.to_json().encode())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        remove_quietly(tmp)
+        _rewrite_in_place(path, data)
+
+
+def _rewrite_in_place(path: Path, data: bytes) -> None:
+    """Reuse the state file's own blocks when no new one can be had: the last progress is
+    worth keeping for the resume. Not atomic; a torn file reads as "no state" (start over)."""
+    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
     finally:
         os.close(fd)
-    os.replace(tmp, path)
 
 
 def remove_quietly(*paths: Path) -> None:
