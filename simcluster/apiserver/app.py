@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from simcluster import errors
-from simcluster.apiserver import discovery
+from simcluster.apiserver import discovery, openapi
 from simcluster.apiserver.auth import Authenticator, User, authorize
 from simcluster.apiserver.requestinfo import RequestInfo, parse
 from simcluster.apiserver.rest import Rest, respond
@@ -76,6 +76,8 @@ class ApiServer:
             self.app.router.add_get(path + "/{check:.*}", self._health)
         self.app.router.add_get("/api", self._api_root)
         self.app.router.add_get("/apis", self._apis_root)
+        self.app.router.add_get("/openapi/v3", self._openapi_index)
+        self.app.router.add_get("/openapi/v3/{path:.*}", self._openapi_doc)
         if extra_routes is not None:
             extra_routes(self.app)
         self.app.router.add_route("*", "/api/{tail:.*}", self._resource)
@@ -184,6 +186,17 @@ class ApiServer:
             return respond(discovery.api_versions(request.host))
         return respond(discovery.api_group_list())
 
+    async def _openapi_index(self, request: web.Request) -> web.Response:
+        return respond(openapi.index())
+
+    async def _openapi_doc(self, request: web.Request) -> web.Response:
+        doc = openapi.lookup(request.match_info["path"])
+        if doc is None:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        return respond(doc, headers={"Cache-Control": "public, immutable"})
+
     async def _api_root(self, request: web.Request) -> web.Response:
         return self._discovery(request, core=True)
 
@@ -195,6 +208,8 @@ class ApiServer:
     async def _resource(self, request: web.Request) -> web.StreamResponse:
         info = request_info(request)
         if not info.is_resource:
+            if not info.group and not info.version:  # "/api/" or "/apis/"
+                return self._discovery(request, core=not request.path.startswith("/apis"))
             return self._group_discovery(info)
         rtype = lookup(info.group, info.version, info.resource)
         if rtype.namespaced and not info.namespace and (info.name or request.method != "GET"):

@@ -20,6 +20,8 @@ from simcluster import errors
 from simcluster.apiserver import patch as patching
 from simcluster.apiserver import tables
 from simcluster.apiserver.auth import User, decide
+from simcluster.apiserver.protobuf import PROTOBUF_TYPE
+from simcluster.apiserver.protobuf import decode as decode_protobuf
 from simcluster.apiserver.requestinfo import RequestInfo
 from simcluster.resources import ResourceType
 from simcluster.selectors import parse_field_selector, parse_label_selector, selector_from_spec
@@ -86,7 +88,7 @@ def table_content_type(request: web.Request) -> str:
     return f"application/json;as=Table;v={version};g=meta.k8s.io"
 
 
-async def read_body(request: web.Request, allow_empty: bool = False) -> Any:
+async def read_body(request: web.Request, allow_empty: bool = False, protobuf: bool = False) -> Any:
     """The request body as JSON (or YAML); a missing Content-Type means JSON, as upstream."""
     raw = await request.read()
     if not raw.strip():
@@ -105,6 +107,8 @@ async def read_body(request: web.Request, allow_empty: bool = False) -> Any:
             raise errors.bad_request(
                 f"couldn't get version/kind; json parse error: {exc}"
             ) from None
+    if protobuf and media == PROTOBUF_TYPE:
+        return decode_protobuf(raw)
     if media in ("application/yaml", "application/x-yaml", patching.APPLY):
         try:
             return yaml.safe_load(raw)
@@ -244,8 +248,9 @@ class Rest:
     async def create(
         self, request: web.Request, rtype: ResourceType, info: RequestInfo, user: User
     ) -> web.Response:
-        body = _check_type(rtype, await read_body(request))
-        if rtype.plural == "selfsubjectaccessreviews":
+        ssar = rtype.plural == "selfsubjectaccessreviews"
+        body = _check_type(rtype, await read_body(request, protobuf=ssar))
+        if ssar:
             return respond(self_subject_access_review(user, body), 201)
         _set_namespace(rtype, info, body)
         if _dry_run(request):

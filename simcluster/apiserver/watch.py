@@ -192,8 +192,8 @@ async def serve_watch(
             await resp.write(enc.bookmark(store.resource_version, initial_end=True))
         await _pump(request, resp, store, sub, enc, opts)
         await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
-        raise
+    except ConnectionResetError:
+        pass  # the client went away mid-write: nothing left to tell it
     finally:
         sub.close()
     return resp
