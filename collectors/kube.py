@@ -102,3 +102,24 @@ def env_of(container: Obj) -> dict[str, str]:
             if isinstance(value, str):
                 out[entry["name"]] = value
     return out
+
+
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6, "m": -1}
+
+
+def quantity(value: Any) -> int | None:
+    """A Kubernetes quantity (``5Gi``, ``500M``, ``1e9``, ``12345``) in bytes."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if text[-2:] in _BINARY:
+            return int(float(text[:-2]) * 1024 ** _BINARY[text[-2:]])
+        if text[-1:] in _DECIMAL:
+            return int(float(text[:-1]) * 1000 ** _DECIMAL[text[-1:]])
+        return int(float(text))
+    except ValueError:
+        return None

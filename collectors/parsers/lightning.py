@@ -83,7 +83,9 @@ def parse(text: str) -> Update | None:
         if code != CHECKSUM_MISMATCH and "validation failed" in text:
             code = CHECKSUM_MISMATCH
         return Update("error", SOURCE, code=code, message=_body(text))
-    if "Loading model" in text:
+    if "found in cache" in text:
+        return Update("done", SOURCE, message=_body(text))
+    if "Loading model" in text or "failed verification" in text:
         return Update("info", SOURCE, message=_body(text))
     if "No space left" in text:
         return Update("error", SOURCE, code=DISK_FULL, message=_body(text))

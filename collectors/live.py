@@ -1,0 +1,681 @@
+"""``LiveFeed``: the running view of one namespace that the dashboard and ``status`` read.
+
+Threads, each with one job: a watcher per kind (list-then-watch), a publisher that merges
+what is known into a snapshot when something changed (and once a second while a clock-based
+state such as "stalled" could flip), a poller for volume usage, partial files and the serving
+release (sequential, so polls never overlap), and one log stream per pod that is or may be
+downloading. When the API is lost the last snapshot stays, marked stale with the time it was
+lost. ``stop()`` wakes every blocked read and joins every thread within about two seconds.
+``collect()`` runs the same pieces once, without watches or follow streams, for
+``asr-cache-tui status``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from collectors import execs, kube, pods, rollouts
+from collectors.cluster import Cluster, ClusterError, ConnectionSettings, connect
+from collectors.feed import FeedSink
+from collectors.files import list_cache_files
+from collectors.lines import Segment
+from collectors.logstream import PodLogStream
+from collectors.model import (
+    CacheFile,
+    ClusterSnapshot,
+    DownloadPhase,
+    LogLine,
+    ModelState,
+    PodInfo,
+    VerificationResult,
+    VolumeUsage,
+)
+from collectors.progress import ProgressTracker
+from collectors.redact import redact_text, redact_url
+from collectors.selectors import SelectorError, parse_selector
+from collectors.snapshot import FeedOptions, ServingInfo, SnapshotBuilder, SnapshotInputs
+from collectors.stall import DiskProbe
+from collectors.state import DiskFacts, Verdict
+from collectors.values import load_values
+from collectors.volumes import VolumePoller, VolumeTarget
+from collectors.watch import KINDS, KindWatcher
+
+MAX_EVENTS_KEPT = 1000
+MAX_LINE_TEXT = 2000
+PUBLISH_MIN_INTERVAL = 0.25
+SERVING_RECHECK = 60.0
+_BYTELESS = (DownloadPhase.STARTING, DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
+
+
+class _NullSink:
+    def snapshot_ready(self, snapshot: ClusterSnapshot) -> None:
+        pass
+
+    def log_lines_received(self, pod: str, lines: Sequence[LogLine]) -> None:
+        pass
+
+
+def _line_kind(update_kind: str | None, text: str) -> str:
+    if update_kind in ("progress", "start", "done", "verify"):
+        return "progress"
+    if update_kind == "error":
+        return "error"
+    if update_kind in ("retry", "stall", "wait"):
+        return "warning"
+    head = text[:40].upper()
+    if "ERROR" in head or "FATAL" in head:
+        return "error"
+    if "WARN" in head:
+        return "warning"
+    return "plain"
+
+
+def options_from_args(args: Any) -> FeedOptions:
+    """``FeedOptions`` from ``tui.cli``'s flags; raises ``ValueError`` with one sentence."""
+    selector = getattr(args, "selector", None) or "app=lightning-asr"
+    try:
+        parse_selector(selector)
+    except SelectorError as exc:
+        raise ValueError(f"{exc}.") from None
+    stall_after = float(getattr(args, "stall_after", 60.0) or 60.0)
+    refresh = float(getattr(args, "refresh", 5.0) or 5.0)
+    if stall_after <= 0:
+        raise ValueError(f"--stall-after must be more than 0 seconds, not {stall_after:g}.")
+    if refresh <= 0:
+        raise ValueError(f"--refresh must be more than 0 seconds, not {refresh:g}.")
+    values_path = getattr(args, "values", None)
+    values = load_values(values_path) if values_path else None
+    timeout = float(getattr(args, "request_timeout", 10.0) or 10.0)
+    return FeedOptions(
+        selector=selector,
+        stall_after=stall_after,
+        refresh=refresh,
+        values=values,
+        exec_timeout=timeout,
+    )
+
+
+class LiveFeed:
+    """Implements ``collectors.feed.ClusterFeed``."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        options: FeedOptions | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        owns_cluster: bool = False,
+    ) -> None:
+        self.cluster = cluster
+        self.options = options or FeedOptions()
+        self.clock = clock
+        self.owns_cluster = owns_cluster
+        self.builder = SnapshotBuilder(self.options)
+        self._lock = threading.RLock()
+        self._objects: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
+        self._listed: set[str] = set()
+        self._failing: dict[str, str] = {}
+        self._stale_since: float | None = None
+        self._error: str | None = None
+        self._trackers: dict[str, ProgressTracker] = {}
+        self._rings: dict[str, deque[LogLine]] = {}
+        self._ring_open: dict[str, bool] = {}
+        self._streams: dict[str, PodLogStream] = {}
+        self._retired: list[PodLogStream] = []
+        self._finished: dict[str, str] = {}
+        self._followed: set[str] = set()
+        self._disk: dict[str, DiskFacts] = {}
+        self._disk_due: dict[str, float] = {}
+        self._usage: dict[str, VolumeUsage] = {}
+        self._serving = ServingInfo()
+        self._serving_key: tuple[Any, ...] | None = None
+        self._serving_at = 0.0
+        self._verifications: dict[str, VerificationResult] = {}
+        self._verdicts: dict[str, Verdict] = {}
+        self._targets: list[VolumeTarget] = []
+        self._snapshot: ClusterSnapshot | None = None
+        self._last_published: ClusterSnapshot | None = None
+        self._dirty = threading.Event()
+        self._stop = threading.Event()
+        self._synced = threading.Event()
+        self._published = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watchers: list[KindWatcher] = []
+        self._sink: FeedSink = _NullSink()
+        self._follow_logs = True
+        self.poller = VolumePoller(
+            cluster,
+            fallback_interval=max(self.options.refresh, self.options.fallback_interval),
+            exec_timeout=self.options.exec_timeout,
+            clock=clock,
+            cancel=self._stop,
+        )
+        self.disk_probe = DiskProbe(
+            cluster, exec_timeout=self.options.exec_timeout, clock=clock, cancel=self._stop
+        )
+
+    @classmethod
+    def from_args(cls, args: Any) -> LiveFeed:
+        """Connect as ``tui.cli``'s flags say. Raises ``ClusterError`` (connection) or
+        ``ValueError`` (a bad flag or values file), each with one sentence."""
+        options = options_from_args(args)
+        cluster = connect(ConnectionSettings.from_args(args))
+        return cls(cluster, options, owns_cluster=True)
+
+    # -- ClusterFeed -----------------------------------------------------------------------------
+
+    def start(self, sink: FeedSink) -> None:
+        self._sink = sink
+        for kind in KINDS:
+            watcher = KindWatcher(self.cluster, kind, self, self._stop)
+            self._watchers.append(watcher)
+            self._spawn(watcher.run, f"watch {kind}")
+        self._spawn(self._publish_loop, "snapshots")
+        self._spawn(self._poll_loop, "volume poll")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._dirty.set()
+        for watcher in self._watchers:
+            watcher.interrupt()
+        with self._lock:
+            streams = list(self._streams.values()) + self._retired
+            self._streams.clear()
+            self._retired = []
+        for stream in streams:
+            stream.stop()
+        deadline = time.monotonic() + 2.0
+        for thread in self._threads:
+            thread.join(max(0.05, deadline - time.monotonic()))
+        for stream in streams:
+            stream.join(max(0.05, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]
+        if self.owns_cluster:
+            self.cluster.close()
+
+    def follow_pod(self, pod: str) -> None:
+        with self._lock:
+            self._followed.add(pod)
+            self._finished.pop(pod, None)
+        self._dirty.set()
+
+    def recent_log(self, pod: str) -> Sequence[LogLine]:
+        with self._lock:
+            return tuple(self._rings.get(pod, ()))
+
+    def cache_files(self, pod: str) -> Sequence[CacheFile]:
+        info, container, path = self._cache_of(pod)
+        return list_cache_files(self.cluster, pod, container, info.model.cache_dir or path)
+
+    def disk_usage(self, pod: str) -> VolumeUsage:
+        _info, container, path = self._cache_of(pod)
+        return self.poller.measure_in_pod(pod, container, path, "asked for", self.clock())
+
+    # -- beyond the protocol ---------------------------------------------------------------------
+
+    def snapshot(self) -> ClusterSnapshot | None:
+        with self._lock:
+            return self._snapshot
+
+    def wait_for_snapshot(self, timeout: float) -> ClusterSnapshot | None:
+        self._published.wait(timeout)
+        return self.snapshot()
+
+    def record_verification(self, pod: str, result: VerificationResult) -> None:
+        """Keep a verify run's outcome with the pod (a mismatch makes it ``corrupt``)."""
+        with self._lock:
+            self._verifications[pod] = result
+        self._dirty.set()
+
+    def threads(self) -> list[threading.Thread]:
+        """Threads still alive (for tests: none after ``stop``)."""
+        with self._lock:
+            streams = [s.thread for s in list(self._streams.values()) + self._retired]
+        return [t for t in self._threads + streams if t.is_alive()]
+
+    # -- WatchSink ---------------------------------------------------------------------------------
+
+    def replaced(self, kind: str, items: list[dict[str, Any]]) -> None:
+        with self._lock:
+            fresh = {kube.name_of(i): i for i in items}
+            if kind == "events" and len(fresh) > MAX_EVENTS_KEPT:
+                fresh = dict(
+                    sorted(fresh.items(), key=lambda kv: self._event_time(kv[1]))[-MAX_EVENTS_KEPT:]
+                )
+            if kind == "pods":
+                for gone in set(self._objects["pods"]) - set(fresh):
+                    self._forget_pod(gone)
+            self._objects[kind] = fresh
+            self._listed.add(kind)
+            if len(self._listed) == len(KINDS):
+                self._synced.set()
+            if kind == "pods":
+                for stream in self._streams.values():
+                    stream.wake()
+        self._dirty.set()
+
+    def changed(self, kind: str, event_type: str, obj: dict[str, Any]) -> None:
+        name = kube.name_of(obj)
+        with self._lock:
+            store = self._objects[kind]
+            if event_type == "DELETED":
+                store.pop(name, None)
+                if kind == "pods":
+                    self._forget_pod(name)
+            else:
+                store[name] = obj
+                if kind == "events" and len(store) > MAX_EVENTS_KEPT:
+                    oldest = sorted(store, key=lambda k: self._event_time(store[k]))
+                    for key in oldest[: len(store) - MAX_EVENTS_KEPT]:
+                        del store[key]
+                if kind == "pods" and name in self._streams:
+                    self._streams[name].wake()
+        self._dirty.set()
+
+    def failed(self, kind: str, message: str) -> None:
+        with self._lock:
+            if not self._failing and self._stale_since is None:
+                self._stale_since = self.clock()
+            self._failing[kind] = message
+            self._error = message
+        self._dirty.set()
+
+    def recovered(self, kind: str) -> None:
+        with self._lock:
+            self._failing.pop(kind, None)
+            if not self._failing:
+                self._stale_since = None
+                self._error = None
+        self._dirty.set()
+
+    @staticmethod
+    def _event_time(ev: dict[str, Any]) -> float:
+        return (
+            kube.timestamp(ev.get("lastTimestamp"))
+            or kube.timestamp(ev.get("eventTime"))
+            or kube.timestamp(kube.meta(ev).get("creationTimestamp"))
+            or 0.0
+        )
+
+    def _forget_pod(self, name: str) -> None:
+        """The pod is gone: its stream stops, its memory goes (lock held)."""
+        stream = self._streams.pop(name, None)
+        if stream is not None:
+            stream.stop()
+            self._retired.append(stream)
+        self._trackers.pop(name, None)
+        self._rings.pop(name, None)
+        self._ring_open.pop(name, None)
+        self._disk.pop(name, None)
+        self._disk_due.pop(name, None)
+        self._finished.pop(name, None)
+        self._verifications.pop(name, None)
+        self.disk_probe.forget(name)
+
+    # -- log segments (called from log threads) ----------------------------------------------
+
+    def log_segments(
+        self, pod: str, container: str, items: list[tuple[float, Segment, str]]
+    ) -> None:
+        out: list[LogLine] = []
+        now = self.clock()
+        with self._lock:
+            if pod not in self._objects["pods"]:
+                return
+            tracker = self._trackers.setdefault(pod, ProgressTracker())
+            ring = self._rings.setdefault(pod, deque(maxlen=self.options.ring_lines))
+            open_last = self._ring_open.get(pod, False)
+            for at, seg, text in items:
+                update = tracker.feed_text(text, at)
+                shown = text if len(text) <= MAX_LINE_TEXT else text[:MAX_LINE_TEXT] + " …"
+                if "://" in shown:
+                    shown = redact_text(shown)
+                line = LogLine(
+                    pod, container, shown, _line_kind(update.kind if update else None, text), now
+                )
+                replace = open_last and not seg.line_start
+                if replace and ring:
+                    ring[-1] = line
+                else:
+                    ring.append(line)
+                if replace and out:
+                    out[-1] = line
+                else:
+                    out.append(line)
+                open_last = seg.overwritten
+            self._ring_open[pod] = open_last
+        self._dirty.set()
+        if out and self._follow_logs:
+            self._sink.log_lines_received(pod, out)
+
+    # -- publishing --------------------------------------------------------------------------------
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=f"asr-cache-tui {name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _inputs(self) -> tuple[SnapshotInputs, float | None, str | None]:
+        with self._lock:
+            inputs = SnapshotInputs(
+                objects={k: dict(v) for k, v in self._objects.items()},
+                facts={p: t.facts() for p, t in self._trackers.items()},
+                disk=dict(self._disk),
+                usage=dict(self._usage),
+                serving=self._serving,
+                verifications=dict(self._verifications),
+            )
+            return inputs, self._stale_since, self._error
+
+    def build_snapshot(self) -> ClusterSnapshot:
+        inputs, stale_since, error = self._inputs()
+        snapshot, verdicts, targets = self.builder.build(
+            inputs,
+            now=self.clock(),
+            context=self.cluster.context,
+            namespace=self.cluster.namespace,
+            server=self.cluster.server,
+            stale_since=stale_since,
+            error=error,
+        )
+        with self._lock:
+            self._verdicts = verdicts
+            self._targets = targets
+            self._snapshot = snapshot
+        return snapshot
+
+    def _publish_loop(self) -> None:
+        last = 0.0
+        while not self._stop.is_set():
+            fired = self._dirty.wait(1.0)
+            if self._stop.is_set():
+                return
+            if fired:
+                # Coalesce a burst (a relist, a chunk of log) into one snapshot.
+                wait = PUBLISH_MIN_INTERVAL - (time.monotonic() - last)
+                if wait > 0 and self._stop.wait(wait):
+                    return
+            self._dirty.clear()
+            if not self._synced.is_set():
+                continue
+            try:
+                snapshot = self.build_snapshot()
+                self._reconcile_streams(snapshot)
+            except Exception as exc:  # a bug must not kill the feed; say it in the snapshot
+                with self._lock:
+                    self._error = f"collecting failed: {type(exc).__name__}: {exc}"
+                continue
+            last = time.monotonic()
+            previous = self._last_published
+            if previous is not None and dataclasses.replace(snapshot, taken_at=0.0) == (
+                dataclasses.replace(previous, taken_at=0.0)
+            ):
+                continue
+            self._last_published = snapshot
+            self._published.set()
+            self._sink.snapshot_ready(snapshot)
+
+    def _reconcile_streams(self, snapshot: ClusterSnapshot) -> None:
+        """Follow the pods that are or may be downloading (and any asked for); stop the rest."""
+        with self._lock:
+            followed = set(self._followed)
+            wanted: list[PodInfo] = []
+            for pod in snapshot.pods:
+                if pod.deleting or not pod.node:
+                    continue
+                if pod.name in followed or pod.model_state is not ModelState.READY:
+                    wanted.append(pod)
+            wanted.sort(key=lambda p: (p.name not in followed, p.model_state.urgency, p.name))
+            keep = {p.name for p in wanted[: self.options.max_streams]}
+            for name, stream in list(self._streams.items()):
+                if not stream.thread.is_alive():
+                    del self._streams[name]
+                    rv = kube.meta(self._objects["pods"].get(name) or {}).get("resourceVersion")
+                    self._finished[name] = str(rv)
+                elif name not in keep:
+                    stream.stop()
+                    del self._streams[name]
+                    self._retired.append(stream)
+            self._retired = [s for s in self._retired if s.thread.is_alive()]
+            for name in sorted(keep - set(self._streams)):
+                obj = self._objects["pods"].get(name)
+                if obj is None:
+                    continue
+                rv = str(kube.meta(obj).get("resourceVersion"))
+                if self._finished.get(name) == rv:
+                    continue
+                self._finished.pop(name, None)
+                stream = self._new_stream(name, follow=True)
+                self._streams[name] = stream
+                stream.start()
+
+    def _new_stream(self, name: str, follow: bool) -> PodLogStream:
+        def get_pod() -> dict[str, Any] | None:
+            with self._lock:
+                return self._objects["pods"].get(name)
+
+        return PodLogStream(
+            self.cluster,
+            name,
+            get_pod,
+            self,
+            follow=follow,
+            tail_lines=self.options.tail_lines,
+            clock=self.clock,
+        )
+
+    # -- polling -----------------------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        next_volumes = 0.0
+        while not self._stop.is_set():
+            if self._synced.is_set() and self.snapshot() is not None:
+                try:
+                    now = self.clock()
+                    if now >= next_volumes:
+                        self.poll_volumes()
+                        next_volumes = self.clock() + self.options.refresh
+                    self.poll_disks()
+                    self.poll_serving()
+                except Exception as exc:  # keep polling; the snapshot says what went wrong
+                    with self._lock:
+                        self._error = f"polling failed: {type(exc).__name__}: {exc}"
+                    self._dirty.set()
+            delay = min(1.0, max(0.05, next_volumes - self.clock()))
+            self._stop.wait(delay)
+
+    def poll_volumes(self) -> None:
+        with self._lock:
+            targets = list(self._targets)
+        if not targets:
+            return
+        usage = self.poller.poll(targets)
+        if self._stop.is_set():
+            return
+        with self._lock:
+            self._usage = usage
+        self._dirty.set()
+
+    def _needs_disk_check(self, pod: PodInfo) -> bool:
+        if pod.ready or pod.deleting or pod.phase != "Running":
+            return False
+        with self._lock:
+            tracker = self._trackers.get(pod.name)
+            facts = tracker.facts() if tracker else None
+        if facts is None or facts.phase is None:
+            return pod.model.url is not None and pod.model_state is ModelState.UNKNOWN
+        return facts.phase in _BYTELESS and not facts.has_bytes
+
+    def poll_disks(self, force: bool = False) -> None:
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return
+        now = self.clock()
+        for pod in snapshot.pods:
+            if self._stop.is_set():
+                return
+            if not self._needs_disk_check(pod):
+                continue
+            if not force and self._disk_due.get(pod.name, 0.0) > now:
+                continue
+            self._disk_due[pod.name] = now + self.options.disk_interval
+            container = self._container_for_cache(pod)
+            facts = self.disk_probe.check(pod.name, container, pod.model)
+            with self._lock:
+                if pod.name in self._objects["pods"]:
+                    self._disk[pod.name] = facts
+            self._dirty.set()
+
+    def poll_serving(self, force: bool = False) -> None:
+        with self._lock:
+            deployments = dict(self._objects["deployments"])
+        api = rollouts.find_api_server(deployments.values())
+        key = (
+            kube.name_of(api) if api else None,
+            kube.meta(api).get("resourceVersion") if api else None,
+            tuple(sorted(deployments)),
+        )
+        now = self.clock()
+        if not force and key == self._serving_key and now - self._serving_at < SERVING_RECHECK:
+            return
+        self._serving_key, self._serving_at = key, now
+        if api is None:
+            serving = ServingInfo()
+        else:
+            url = rollouts.template_env(api).get(rollouts.BASE_URL_ENV)
+            if url is None:
+                url = self._url_from_configmaps(api)
+            selector = self._service_selector(url) if url else None
+            serving = ServingInfo(
+                url=redact_url(url) if url else None,
+                deployment=rollouts.serving_deployment(url, deployments.values(), selector),
+                api_server=kube.name_of(api),
+            )
+        with self._lock:
+            changed = serving != self._serving
+            self._serving = serving
+        if changed:
+            self._dirty.set()
+
+    def _url_from_configmaps(self, api: kube.Obj) -> str | None:
+        for name in rollouts.configmap_names(api):
+            try:
+                resp = self.cluster.core.read_namespaced_config_map(
+                    name,
+                    self.cluster.namespace,
+                    _preload_content=False,
+                    _request_timeout=self.cluster.timeout,
+                )
+                cm = json.loads(resp.data)
+            except Exception:  # noqa: S112 - no access or gone: try the next one
+                continue
+            url = rollouts.url_from_configmap(cm)
+            if url:
+                return url
+        return None
+
+    def _service_selector(self, url: str) -> dict[str, str] | None:
+        service = rollouts.service_name(url)
+        if not service:
+            return None
+        try:
+            resp = self.cluster.core.read_namespaced_service(
+                service,
+                self.cluster.namespace,
+                _preload_content=False,
+                _request_timeout=self.cluster.timeout,
+            )
+            selector = (json.loads(resp.data).get("spec") or {}).get("selector")
+        except Exception:
+            return None
+        return dict(selector) if isinstance(selector, dict) else None
+
+    def _container_for_cache(self, pod: PodInfo) -> str | None:
+        with self._lock:
+            obj = self._objects["pods"].get(pod.name)
+        if obj is None:
+            return None
+        if pod.cache_volume:
+            where = pods.mount_path_of(obj, pod.cache_volume)
+            if where:
+                return where[0]
+        running = [c.name for c in pod.containers if c.state == "running" and not c.init]
+        return running[0] if running else None
+
+    def _cache_of(self, pod: str) -> tuple[PodInfo, str | None, str]:
+        snapshot = self.snapshot()
+        info = snapshot.pod(pod) if snapshot else None
+        if info is None:
+            raise execs.ExecError(
+                f"pod {pod} is not in the current view of {self.cluster.namespace}"
+            )
+        container = self._container_for_cache(info)
+        with self._lock:
+            obj = self._objects["pods"].get(pod) or {}
+        where = pods.mount_path_of(obj, info.cache_volume) if info.cache_volume else None
+        path = where[1] if where else (info.model.cache_dir or "/app/models")
+        return info, container, path
+
+    # -- once, for `status` ------------------------------------------------------------------------
+
+    def collect(self, timeout: float = 30.0) -> ClusterSnapshot:
+        """One complete snapshot without watching: list every kind, read the logs of pods that
+        are not Ready, measure volumes, then build. Raises ``ClusterError`` when the API
+        cannot be used."""
+        deadline = time.monotonic() + timeout
+        self._follow_logs = False
+        watchers = [
+            KindWatcher(self.cluster, kind, self, self._stop, max_iterations=1, backoff=(0.0, 0.0))
+            for kind in KINDS
+        ]
+        threads = [
+            threading.Thread(target=w.run, name=f"asr-cache-tui list {w.kind}", daemon=True)
+            for w in watchers
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(0.1, deadline - time.monotonic()))
+        with self._lock:
+            missing = [k for k in KINDS if k not in self._listed]
+            failure = next(iter(self._failing.values()), None)
+        if missing:
+            self._stop.set()
+            for w in watchers:
+                w.interrupt()
+            raise ClusterError(failure or f"listing {missing[0]} did not finish in {timeout:g} s.")
+        with self._lock:
+            self._failing.clear()
+            self._stale_since = None
+            self._error = None
+        first = self.build_snapshot()
+        streams = [
+            self._new_stream(p.name, follow=False)
+            for p in first.pods
+            if p.node and not p.deleting and p.model_state is not ModelState.READY
+        ]
+        for batch_start in range(0, len(streams), 16):
+            batch = streams[batch_start : batch_start + 16]
+            for s in batch:
+                s.start()
+            for s in batch:
+                s.join(max(0.1, deadline - time.monotonic()))
+                s.stop()
+        self.build_snapshot()
+        self.poll_disks(force=True)
+        self.poll_serving(force=True)
+        self.build_snapshot()
+        self.poll_volumes()
+        snapshot = self.build_snapshot()
+        self._stop.set()
+        for s in streams:
+            s.join(0.5)
+        if self.owns_cluster:
+            self.cluster.close()
+        return snapshot

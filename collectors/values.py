@@ -1,0 +1,108 @@
+"""The ``smallest-self-host`` chart's ``values.yaml`` (``-f``): the model URL, the release
+prefixes and the cache volume settings, so the dashboard knows what to expect before the
+cluster says so."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collectors.redact import redact_url
+from collectors.units import SizeError, parse_size
+
+DEFAULT_PREFIX = "lightning-asr"
+
+
+class ValuesError(Exception):
+    """The values file cannot be used; one sentence naming the file."""
+
+
+@dataclass(frozen=True)
+class ChartValues:
+    path: str
+    model_url: str | None = None  # redacted
+    asr_prefix: str = DEFAULT_PREFIX
+    port: int | None = None
+    efs_enabled: bool = False
+    efs_claim: str | None = None  # "<models.volumes.aws.efs.namePrefix>-aws-efs-pvc"
+    env: Mapping[str, str] = field(default_factory=dict)  # lightningAsr.env
+    api_server_env: Mapping[str, str] = field(default_factory=dict)
+    cache_quota: int | None = None  # MODEL_CACHE_MAX_SIZE from lightningAsr.env
+
+    @property
+    def selector(self) -> str:
+        return f"app={self.asr_prefix}"
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _env(value: Any) -> dict[str, str]:
+    """Chart env as a list of {name, value} or a plain mapping."""
+    out: dict[str, str] = {}
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                out[str(k)] = str(v)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                v = item.get("value")
+                if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+                    out[item["name"]] = str(v)
+    return out
+
+
+def load_values(path: str) -> ChartValues:
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValuesError(f"values file {file} does not exist (given with -f/--values).") from None
+    except OSError as exc:
+        raise ValuesError(f"values file {file} cannot be read: {exc.strerror or exc}.") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "a syntax error"
+        raise ValuesError(f"values file {file} is not valid YAML{where}: {problem}.") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValuesError(f"values file {file} is not a mapping of chart values.")
+    env = _env(_get(data, "lightningAsr", "env"))
+    url = _get(data, "models", "asrModelUrl") or env.get("MODEL_URL")
+    prefix = _get(data, "lightningAsr", "namePrefix")
+    port = _get(data, "lightningAsr", "port")
+    efs = _get(data, "models", "volumes", "aws", "efs") or {}
+    efs_prefix = _get(efs, "namePrefix") or "models"
+    quota_text = env.get("MODEL_CACHE_MAX_SIZE")
+    try:
+        quota = parse_size(quota_text) if quota_text else None
+    except SizeError:
+        raise ValuesError(
+            f"values file {file}: lightningAsr.env MODEL_CACHE_MAX_SIZE {quota_text!r} "
+            "is not a size."
+        ) from None
+    return ChartValues(
+        path=str(file),
+        model_url=redact_url(str(url)) if url else None,
+        asr_prefix=str(prefix) if isinstance(prefix, str) and prefix else DEFAULT_PREFIX,
+        port=port if isinstance(port, int) else None,
+        efs_enabled=bool(_get(efs, "enabled")),
+        efs_claim=f"{efs_prefix}-aws-efs-pvc",
+        env=env,
+        api_server_env=_env(_get(data, "apiServer", "env")),
+        cache_quota=quota,
+    )

@@ -1,0 +1,288 @@
+"""Real usage of the cache volumes.
+
+First choice: the kubelet's ``stats/summary`` through the API server's node proxy, one request
+per node that runs a pod mounting a cache volume, per poll. A volume the kubelet publishes no
+stats for (AWS EFS without metrics opt-in) is measured with ``df -P -B1`` through exec in one
+running pod per volume (not per pod). When the size is absurd (EFS says 8 EiB) or there is
+nothing else, ``du`` of the mount tells how much the cache holds, shown against the pods'
+``MODEL_CACHE_MAX_SIZE``. Every figure says where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from collectors import execs
+from collectors.cluster import Cluster
+from collectors.execs import ExecError
+from collectors.model import VolumeUsage
+
+ABSURD_BYTES = 2**60  # 1 EiB: no real disk; elastic file systems report 8 EiB
+NODE_RETRY_AFTER = 300.0  # a node whose stats are refused is asked again after this long
+
+
+@dataclass(frozen=True)
+class PodMount:
+    pod: str
+    node: str | None
+    container: str
+    mount_path: str
+    running: bool
+    ready: bool
+
+
+@dataclass(frozen=True)
+class VolumeTarget:
+    key: str  # PVC name, or "<pod>/<volume>" for an emptyDir
+    kind: str  # pvc | emptyDir
+    volume: str  # the pod's volume name (for emptyDir stats)
+    claim: str | None
+    mounts: tuple[PodMount, ...]
+    quota: int | None = None
+
+    def measuring_pod(self) -> PodMount | None:
+        """Where to exec a fallback: a ready pod if any, else a running one; stable choice."""
+        running = sorted((m for m in self.mounts if m.running), key=lambda m: (not m.ready, m.pod))
+        return running[0] if running else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def index_summary(
+    summary: Mapping[str, Any],
+) -> tuple[dict[str, Mapping[str, Any]], dict[tuple[str, str], Mapping[str, Any]]]:
+    """(by PVC name, by (pod, volume name)) from one node's ``stats/summary``."""
+    by_claim: dict[str, Mapping[str, Any]] = {}
+    by_pod: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for pod in summary.get("pods") or []:
+        if not isinstance(pod, Mapping):
+            continue
+        ref = pod.get("podRef") or {}
+        pname = str(ref.get("name") or "")
+        for vol in pod.get("volume") or []:
+            if not isinstance(vol, Mapping):
+                continue
+            by_pod[(pname, str(vol.get("name") or ""))] = vol
+            claim = (vol.get("pvcRef") or {}).get("name")
+            if isinstance(claim, str) and claim:
+                by_claim.setdefault(claim, vol)
+    return by_claim, by_pod
+
+
+def usage_from_stats(vol: Mapping[str, Any], now: float) -> VolumeUsage | None:
+    used = _int(vol.get("usedBytes"))
+    if used is None:
+        return None
+    return VolumeUsage(
+        source="kubelet",
+        used_bytes=used,
+        capacity_bytes=_int(vol.get("capacityBytes")),
+        available_bytes=_int(vol.get("availableBytes")),
+        measured_at=now,
+    )
+
+
+def parse_df(stdout: str) -> tuple[int, int, int] | None:
+    """(total, used, available) from ``df -P -B1`` (POSIX format: one line per file system)."""
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    for line in lines[1:]:
+        fields = line.split()
+        # A long device name may wrap onto its own line; numbers come in a run of three.
+        nums = [f for f in fields if f.isdigit()]
+        if len(nums) >= 3:
+            return int(nums[0]), int(nums[1]), int(nums[2])
+    return None
+
+
+def parse_du(stdout: str, unit: int = 1) -> int | None:
+    for line in stdout.splitlines():
+        head = line.split("\t", 1)[0].split(" ", 1)[0].strip()
+        if head.isdigit():
+            return int(head) * unit
+    return None
+
+
+class VolumePoller:
+    """Measures cache volumes; one instance lives as long as the feed (it remembers when each
+    fallback last ran so exec stays at a modest rate)."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        fallback_interval: float = 15.0,
+        exec_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.fallback_interval = fallback_interval
+        self.exec_timeout = exec_timeout
+        self.clock = clock
+        self.cancel = cancel
+        self.summary_requests = 0
+        self._fallbacks: dict[str, VolumeUsage] = {}
+        self._node_refused: dict[str, tuple[float, str]] = {}
+
+    # -- kubelet ---------------------------------------------------------------------------
+
+    def node_summary(self, node: str) -> Mapping[str, Any] | None:
+        """One ``stats/summary`` through the node proxy, or None (and remember why)."""
+        refused = self._node_refused.get(node)
+        if refused and refused[0] > self.clock():
+            return None
+        self.summary_requests += 1
+        try:
+            resp = self.cluster.core.connect_get_node_proxy_with_path(
+                node, "stats/summary", _preload_content=False, _request_timeout=self.cluster.timeout
+            )
+            data = json.loads(resp.data)
+        except Exception as exc:
+            message = self.cluster.describe_error(exc, "get", "nodes/proxy", namespaced=False)
+            status = getattr(exc, "status", None)
+            wait = NODE_RETRY_AFTER if status in (401, 403, 404) else self.fallback_interval
+            self._node_refused[node] = (self.clock() + wait, message)
+            return None
+        return data if isinstance(data, Mapping) else None
+
+    def node_problem(self, node: str) -> str | None:
+        refused = self._node_refused.get(node)
+        return refused[1] if refused else None
+
+    # -- one poll ---------------------------------------------------------------------------
+
+    def poll(self, targets: Iterable[VolumeTarget]) -> dict[str, VolumeUsage]:
+        targets = list(targets)
+        now = self.clock()
+        nodes = sorted({m.node for t in targets for m in t.mounts if m.running and m.node})
+        by_claim: dict[str, Mapping[str, Any]] = {}
+        by_pod: dict[tuple[str, str], Mapping[str, Any]] = {}
+        for node in nodes:
+            if self.cancel is not None and self.cancel.is_set():
+                return {}
+            summary = self.node_summary(node)
+            if summary is None:
+                continue
+            claims, pods = index_summary(summary)
+            for claim, stats in claims.items():
+                by_claim.setdefault(claim, stats)
+            by_pod.update(pods)
+        out: dict[str, VolumeUsage] = {}
+        for target in targets:
+            if self.cancel is not None and self.cancel.is_set():
+                break
+            vol: Mapping[str, Any] | None
+            if target.kind == "pvc" and target.claim:
+                vol = by_claim.get(target.claim)
+            else:
+                pod = target.mounts[0].pod if target.mounts else ""
+                vol = by_pod.get((pod, target.volume))
+            usage = usage_from_stats(vol, now) if vol is not None else None
+            if usage is not None and usage.capacity_meaningful:
+                out[target.key] = usage
+                continue
+            why = (
+                "the kubelet reports an absurd size (8 EiB: an elastic file system)"
+                if usage is not None
+                else self._no_stats_reason(target)
+            )
+            out[target.key] = self.fallback(target, why, now)
+        return out
+
+    def _no_stats_reason(self, target: VolumeTarget) -> str:
+        problems = {self.node_problem(m.node) for m in target.mounts if m.running and m.node} - {
+            None
+        }
+        if problems:
+            return f"kubelet stats unavailable ({sorted(p for p in problems if p)[0]})"
+        return "the kubelet publishes no stats for this volume"
+
+    def fallback(self, target: VolumeTarget, why: str, now: float) -> VolumeUsage:
+        """df (then du when the size is absurd) in one pod; cached for ``fallback_interval``."""
+        cached = self._fallbacks.get(target.key)
+        if cached is not None and now - cached.measured_at < self.fallback_interval:
+            return cached
+        mount = target.measuring_pod()
+        if mount is None:
+            usage = VolumeUsage(
+                source="none", measured_at=now, note=f"{why}; no running pod mounts it"
+            )
+        else:
+            usage = self.measure_in_pod(mount.pod, mount.container, mount.mount_path, why, now)
+        self._fallbacks[target.key] = usage
+        return usage
+
+    def measure_in_pod(
+        self, pod: str, container: str | None, path: str, why: str, now: float
+    ) -> VolumeUsage:
+        """``df -P -B1 path`` in the pod; ``du`` of it when df's size means nothing."""
+        try:
+            df = execs.run(
+                self.cluster,
+                pod,
+                ["df", "-P", "-B1", path],
+                container=container,
+                timeout=self.exec_timeout,
+                cancel=self.cancel,
+            )
+        except ExecError as exc:
+            return VolumeUsage(source="none", measured_at=now, note=f"{why}; {exc}")
+        parsed = parse_df(df.stdout) if df.ok else None
+        if parsed is not None and parsed[0] < ABSURD_BYTES:
+            total, used, avail = parsed
+            return VolumeUsage(
+                source="df",
+                used_bytes=used,
+                capacity_bytes=total,
+                available_bytes=avail,
+                measured_at=now,
+                note=f"{why}; measured with df in pod {pod}",
+            )
+        if parsed is not None:
+            why = f"{why}; df shows an 8 EiB file system (EFS)"
+        elif not df.ok:
+            why = f"{why}; df failed ({df.first_error()})"
+        measured = self.du(pod, container, path)
+        if measured is None:
+            return VolumeUsage(
+                source="none", measured_at=now, note=f"{why}; du of {path} in pod {pod} failed"
+            )
+        return VolumeUsage(
+            source="du",
+            used_bytes=measured,
+            measured_at=now,
+            note=f"{why}; measured {path} with du in pod {pod}, shown against the cache quota",
+        )
+
+    def du(self, pod: str, container: str | None, path: str) -> int | None:
+        """Bytes under ``path``: GNU ``du -s -B1``, else ``du -sb``, else BusyBox ``du -sk``."""
+        for argv, unit in (
+            (["du", "-s", "-B1", path], 1),
+            (["du", "-sb", path], 1),
+            (["du", "-sk", path], 1024),
+        ):
+            try:
+                result = execs.run(
+                    self.cluster,
+                    pod,
+                    argv,
+                    container=container,
+                    timeout=self.exec_timeout * 3,
+                    cancel=self.cancel,
+                )
+            except ExecError:
+                return None
+            if result.ok:
+                value = parse_du(result.stdout, unit)
+                if value is not None:
+                    return value
+            if result.exit_code is None:
+                return None
+        return None
