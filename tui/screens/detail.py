@@ -7,7 +7,7 @@ only posts a message, and the next listing is armed only after the last one answ
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -161,7 +161,7 @@ class PodDetailScreen(DataScreen):
         self.focus_log = focus_log
         self._history_loaded = False
         self._early: deque[LogLine] = deque(maxlen=LOG_LINES)
-        self._history_keys: set[tuple[float, str]] = set()
+        self._replay: Counter[str] = Counter()
         self._usage: VolumeUsage | None = None
         self._files: tuple[CacheFile, ...] = ()
         self._cache_error: str | None = None
@@ -254,22 +254,30 @@ class PodDetailScreen(DataScreen):
 
     def on_recent_log_loaded(self, message: RecentLogLoaded) -> None:
         lines = message.lines[-LOG_LINES:]
-        self._history_keys = {(ln.received_at, ln.text) for ln in lines[-200:]}
+        self._replay = Counter(ln.text for ln in lines)
         self._history_loaded = True
         self._write(lines)
-        early = [ln for ln in self._early if (ln.received_at, ln.text) not in self._history_keys]
+        early = list(self._early)
         self._early.clear()
-        self._write(early)
+        self.add_log_lines(early)
 
     def add_log_lines(self, lines: Sequence[LogLine]) -> None:
-        """Live lines from the feed (via the app)."""
+        """Live lines from the feed (via the app).
+
+        Following a pod may make the feed stream its log again from the tail: until the first
+        line the history does not hold, lines already shown are skipped.
+        """
         if not self._history_loaded:
             self._early.extend(lines)
             return
-        keys = self._history_keys
-        if keys:
-            lines = [ln for ln in lines if (ln.received_at, ln.text) not in keys]
-        self._write(lines)
+        fresh: list[LogLine] = []
+        for line in lines:
+            if self._replay and self._replay[line.text] > 0:
+                self._replay[line.text] -= 1
+                continue
+            self._replay.clear()  # caught up: everything from here on is new
+            fresh.append(line)
+        self._write(fresh)
 
     def _write(self, lines: Sequence[LogLine]) -> None:
         log = self.query_one("#log", RichLog)

@@ -1,0 +1,178 @@
+"""Launching: connection failures are one clear message (exit 2, no traceback); against a
+simulated cluster over real sockets the dashboard shows pods, follows a log, honours RBAC and
+leaves no thread behind; ``--demo`` says clearly when it cannot start."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from simcluster.cluster import SimCluster
+from simcluster.modelserver import Faults
+from tests.tui.screen import screen_text
+from tests.tui.sim import NS, MiB, chart_objects
+from tui.cli import build_parser
+from tui.launch import EXIT_USAGE, build_app, connect, run
+from tui.screens.detail import PodDetailScreen
+from tui.widgets.pods import PodsTable
+
+
+def launch(argv: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    code = run(build_parser().parse_args(argv), err=err)
+    return code, err.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def kubeconfig(tmp_path: Path, server: str, context: str = "dev") -> Path:
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        f"""apiVersion: v1
+kind: Config
+current-context: {context}
+clusters: [{{name: c, cluster: {{server: "{server}"}}}}]
+users: [{{name: u, user: {{token: secret-token}}}}]
+contexts: [{{name: {context}, context: {{cluster: c, user: u, namespace: {NS}}}}}]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def assert_one_clear_message(code: int, err: str, *needles: str) -> None:
+    assert code == EXIT_USAGE
+    assert "Traceback" not in err and "secret-token" not in err
+    assert err.startswith("asr-cache-tui: cannot connect: ")
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert "try: `kubectl config get-contexts`" in err
+
+
+def test_a_missing_kubeconfig(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    code, err = launch(["--kubeconfig", str(missing)])
+    assert_one_clear_message(
+        code, err, f"kubeconfig {missing} does not exist", f"kubeconfig: {missing} (--kubeconfig)"
+    )
+
+
+def test_a_broken_kubeconfig(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("clusters: [\n  - name: a\n  bad", encoding="utf-8")
+    code, err = launch(["--kubeconfig", str(path)])
+    assert_one_clear_message(code, err, "is not valid YAML")
+
+
+def test_an_unknown_context(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path, "http://127.0.0.1:1")
+    code, err = launch(["--kubeconfig", str(path), "--context", "prod"])
+    assert_one_clear_message(code, err, "context 'prod'", "(contexts: dev)", "context:    prod")
+
+
+def test_a_server_that_is_not_there(tmp_path: Path) -> None:
+    server = f"http://127.0.0.1:{free_port()}"
+    path = kubeconfig(tmp_path, server)
+    started = time.monotonic()
+    code, err = launch(["--kubeconfig", str(path), "--request-timeout", "2"])
+    assert time.monotonic() - started < 10
+    assert_one_clear_message(code, err, "127.0.0.1", "context:    dev")
+
+
+def test_a_bad_flag_value_is_one_sentence(tmp_path: Path) -> None:
+    path = kubeconfig(tmp_path, "http://127.0.0.1:1")
+    code, err = launch(["--kubeconfig", str(path), "--stall-after", "-3"])
+    assert_one_clear_message(code, err, "--stall-after must be more than 0 seconds")
+
+
+def test_demo_without_a_scenario_runner_says_so_or_starts() -> None:
+    try:
+        import simcluster.scenarios.runner  # noqa: F401
+    except ImportError:
+        code, err = launch(["--demo", "efs-shared"])
+        assert code == EXIT_USAGE and "Traceback" not in err
+        assert err.startswith("asr-cache-tui --demo: ")
+        assert "cannot load scenarios yet" in err
+    else:
+        pytest.skip("the scenario runner exists: test_demo_e2e covers --demo")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[SimCluster]:
+    with SimCluster.run_in_thread(tmp_path / "sim") as sim:
+        f = sim.model_server.add_file("/models/v1/model.bin", size=16 * MiB, seed=7)
+        sim.model_server.set_faults(f.path, Faults(rate_limit=4 * MiB))
+        sim.apply(chart_objects(sim.model_server.url(f.path), f.sha256))
+        yield sim
+
+
+async def wait_for(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.2)
+
+
+async def test_the_dashboard_on_a_simulated_cluster(cluster: SimCluster, tmp_path: Path) -> None:
+    path = cluster.write_kubeconfig(tmp_path / "kubeconfig", user="admin")
+    args = build_parser().parse_args(["--kubeconfig", str(path), "-n", NS, "--read-only"])
+    connection = connect(args)
+    assert connection.actions is None  # read-only: no action provider at all
+    app = build_app(args, connection)
+    feed = connection.feed
+    async with app.run_test(size=(150, 42)) as pilot:
+        table = app.screen.query_one(PodsTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and all(p.model_state.value == "ready" for p in app.snapshot.pods)
+            ),
+        )
+        text = screen_text(app)
+        assert f"ns {NS}" in text and "2/2 ready" in text
+        assert "models-aws-efs-pvc" in text
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, PodDetailScreen) and app.screen.log_lines_written > 0,
+        )
+        await wait_for(
+            pilot, lambda: "model.bin" in screen_text(app) and "✓ verified" in screen_text(app)
+        )
+        log_text = screen_text(app)
+        assert log_text.count("Server ready on port 2269") == 1  # history and live not doubled
+        await pilot.press("q")
+    assert feed.threads() == []  # type: ignore[attr-defined]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("watch ", "log "))]
+
+
+async def test_the_viewer_token_shows_actions_forbidden(
+    cluster: SimCluster, tmp_path: Path
+) -> None:
+    path = cluster.write_kubeconfig(tmp_path / "kubeconfig", user="viewer")
+    args = build_parser().parse_args(["--kubeconfig", str(path), "-n", NS])
+    connection = connect(args)
+    if connection.actions is None:
+        pytest.skip("the actions package offers no provider in this build")
+    app = build_app(args, connection)
+    async with app.run_test(size=(150, 42)) as pilot:
+        await wait_for(pilot, lambda: app.permissions is not None)
+        assert app.permissions
+        forbidden = {k: v for k, v in app.permissions.items() if v}
+        assert set(forbidden) >= {"restart-pod", "purge"}
+        assert "delete" in (forbidden["restart-pod"] or "")
+        active = app.screen.active_bindings
+        assert active["r"].enabled is False and active["r"].binding.show
+        await pilot.press("q")

@@ -1,0 +1,78 @@
+"""``--demo``: the simulated cluster the dashboard runs against, started and stopped with it.
+
+The only tui module that may import simcluster (import-linter allows exactly this one). The
+cluster runs on its own event loop in a background thread, writes an admin kubeconfig into a
+private temporary directory, and is stopped (with its kubelets, pods and model server) and the
+directory removed when the block ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SCENARIO = "efs-shared"
+NAMESPACE = "smallest"
+START_TIMEOUT = 60.0
+
+
+class DemoError(Exception):
+    """The demo cannot start; ``str()`` is one sentence saying why and what to try."""
+
+
+@dataclass(frozen=True)
+class DemoCluster:
+    scenario: str
+    kubeconfig: Path
+    namespace: str
+    server: str
+    cluster: Any  # the SimCluster, for tests that inject faults
+
+
+@contextlib.contextmanager
+def running(scenario: str = DEFAULT_SCENARIO, *, user: str = "admin") -> Iterator[DemoCluster]:
+    """Start the simulator with ``scenario`` loaded; stop it and clean up on exit."""
+    try:
+        from simcluster.cluster import SimCluster
+    except ImportError as exc:
+        raise DemoError(
+            f"the simulated cluster is not available ({exc}); install the project with "
+            "`pip install -e '.[sim]'` (make demo does)."
+        ) from None
+    start = _scenario_starter()
+    with tempfile.TemporaryDirectory(prefix="asr-cache-demo-") as tmp:
+        root = Path(tmp)
+        with SimCluster.run_in_thread(root / "cluster", timeout=START_TIMEOUT) as cluster:
+            namespace = start(cluster, scenario) or NAMESPACE
+            kubeconfig = cluster.write_kubeconfig(
+                root / "kubeconfig", user=user, namespace=namespace
+            )
+            yield DemoCluster(scenario, Path(kubeconfig), namespace, cluster.url, cluster)
+
+
+def _scenario_starter() -> Any:
+    """The simulator's "load this scenario into a running cluster" entry point."""
+    try:
+        runner = importlib.import_module("simcluster.scenarios.runner")
+    except ImportError:
+        runner = None
+    start = getattr(runner, "start_scenario", None)
+    if start is None:
+        raise DemoError(
+            "this build's simulator cannot load scenarios yet (simcluster.scenarios.runner."
+            "start_scenario is missing); run against a cluster with --kubeconfig instead."
+        )
+
+    def apply(cluster: Any, scenario: str) -> str | None:
+        try:
+            result = start(cluster, scenario)
+        except (LookupError, ValueError) as exc:
+            raise DemoError(f"scenario {scenario!r} cannot start: {exc}") from None
+        return getattr(result, "namespace", None)
+
+    return apply
