@@ -18,7 +18,7 @@ from actions.options import ActionOptions, PodFacts
 from actions.paths import ModelLocation, PathRefused, model_location, resolve_user_path
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.targets import TargetError, find_pod, parse_target, pods_sharing_cache
-from collectors.model import ClusterSnapshot, PodInfo
+from collectors.model import ClusterSnapshot, ModelState, PodInfo
 
 
 def plan_purge(
@@ -53,10 +53,12 @@ def plan_purge(
 
 
 def purge_steps(
-    host: ExecHost, namespace: str, location: ModelLocation
+    host: ExecHost, namespace: str, location: ModelLocation, keep_lock: bool = False
 ) -> tuple[ExecStep, ExecStep, ExecStep]:
     """realpath, stat and rm of the model file and its companions, in the exec host."""
     targets = location.targets()
+    if keep_lock:
+        targets = tuple(t for t in targets if not t.endswith(".lock"))
     resolve, kinds = check_steps(host.pod, namespace, host.container, location.cache_dir, targets)
     rm = ExecStep(
         host.pod,
@@ -92,7 +94,13 @@ def _assemble(
     options: ActionOptions,
 ) -> ActionPlan:
     ns = snapshot.namespace
-    steps: list[Step] = [*host.setup, *purge_steps(host, ns, location), *host.teardown]
+    # A lock file in use must stay: deleting it would let a second downloader take a new lock.
+    busy = [u.name for u in users if u.model_state in _BUSY]
+    steps: list[Step] = [
+        *host.setup,
+        *purge_steps(host, ns, location, keep_lock=bool(busy)),
+        *host.teardown,
+    ]
     restart = [u for u in users if u.owner and u.owner.startswith("ReplicaSet/")]
     steps += [delete_pod_call(ns, u.name, "so it downloads the model again") for u in restart]
     if restart and options.follow:
@@ -101,6 +109,10 @@ def _assemble(
         f"claim {pod.cache_claim}" if pod.cache_claim else f"{pod.cache_kind} {pod.cache_volume}"
     )
     warnings = []
+    if busy:
+        warnings.append(
+            f"{', '.join(busy)} may hold the download lock: {location.file}.lock is kept"
+        )
     serving = [u.name for u in restart if u.ready]
     if serving:
         warnings.append("pods serving now will restart: " + ", ".join(serving))
@@ -156,6 +168,9 @@ def _plan_emptydir(
         permissions=spec.permissions(ns),
         affected_pods=(pod.name,),
     )
+
+
+_BUSY = (ModelState.DOWNLOADING, ModelState.WAITING, ModelState.VERIFYING, ModelState.STALLED)
 
 
 def _running(pod: PodInfo) -> bool:

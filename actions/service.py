@@ -8,6 +8,7 @@ runs the action's executor, then writes the audit line and the Event.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -58,6 +59,9 @@ class ActionService:
         self.audit = audit or AuditLog()
         self.access = AccessChecker(self.kube)
         self.verifications = verifications or VerificationStore()
+        # Told of every verify outcome (pod name, result): e.g. the live feed's
+        # ``record_verification``, so a mismatch shows the pod as corrupt at once.
+        self.verification_listeners: list[Callable[[str, VerificationResult], None]] = []
 
     # -- permissions ------------------------------------------------------------------------
 
@@ -208,10 +212,15 @@ class ActionService:
         data = result.details.get("verification")
         if not isinstance(data, Mapping):
             return
-        pod = self.kube.pod_object(plan.namespace, plan.target.partition("/")[2])
+        name = plan.target.partition("/")[2]
+        verification = VerificationResult(**dict(data))
+        pod = self.kube.pod_object(plan.namespace, name)
         uid = ((pod or {}).get("metadata") or {}).get("uid")
         if uid:
-            self.verifications.put(str(uid), VerificationResult(**dict(data)))
+            self.verifications.put(str(uid), verification)
+        for listener in list(self.verification_listeners):
+            with contextlib.suppress(Exception):
+                listener(name, verification)
 
     def who(self) -> dict[str, Any]:
         return {"kube_user": self.cluster.user, "os_user": os_user()}

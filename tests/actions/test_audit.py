@@ -32,8 +32,12 @@ def test_audit_path_follows_xdg_state_home(tmp_path: Path) -> None:
 def _result(ok: bool = True) -> ActionResult:
     snap = snapshot(pod("asr-a", state=ModelState.CORRUPT))
     plan = plan_purge(snap, "asr-a", ActionOptions())
-    return ActionResult(plan, ok, "Deleted /app/models/model.bin. http://u:pw@h/x?sig=abc",
-                        details={"deleted": ["/app/models/model.bin"]})
+    return ActionResult(
+        plan,
+        ok,
+        "Deleted /app/models/model.bin. http://u:pw@h/x?sig=abc",
+        details={"deleted": ["/app/models/model.bin"]},
+    )
 
 
 def test_audit_lines_are_whole_json_objects_even_from_many_threads(tmp_path: Path) -> None:
@@ -42,9 +46,15 @@ def test_audit_lines_are_whole_json_objects_even_from_many_threads(tmp_path: Pat
 
     def write() -> None:
         for _ in range(20):
-            log.write(who={"kube_user": "admin", "os_user": "me"}, context="sim",
-                      namespace="smallest", server="http://127.0.0.1:1", result=result,
-                      started=1_700_000_000.0, event="asr-a.1")
+            log.write(
+                who={"kube_user": "admin", "os_user": "me"},
+                context="sim",
+                namespace="smallest",
+                server="http://127.0.0.1:1",
+                result=result,
+                started=1_700_000_000.0,
+                event="asr-a.1",
+            )
 
     threads = [threading.Thread(target=write) for _ in range(4)]
     for t in threads:
@@ -55,7 +65,11 @@ def test_audit_lines_are_whole_json_objects_even_from_many_threads(tmp_path: Pat
     assert len(lines) == 80
     record = json.loads(lines[0])
     assert record["who"] == {"kube_user": "admin", "os_user": "me"}
-    assert (record["context"], record["namespace"], record["action"]) == ("sim", "smallest", "purge")
+    assert (record["context"], record["namespace"], record["action"]) == (
+        "sim",
+        "smallest",
+        "purge",
+    )
     assert record["target"] == "pod/asr-a" and record["event"] == "asr-a.1"
     assert record["plan"]["steps"][2].startswith("EXEC in asr-a/lightning-asr: rm -f")
     assert record["outcome"]["ok"] is True
@@ -66,11 +80,18 @@ def test_audit_lines_are_whole_json_objects_even_from_many_threads(tmp_path: Pat
 
 def test_event_body_names_the_target_and_the_outcome() -> None:
     body = event_body(_result(ok=False), "admin", 1_700_000_000.0, uid="uid-asr-a")
-    assert body["involvedObject"] == {"apiVersion": "v1", "kind": "Pod", "name": "asr-a",
-                                      "namespace": "smallest", "uid": "uid-asr-a"}
+    assert body["involvedObject"] == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "name": "asr-a",
+        "namespace": "smallest",
+        "uid": "uid-asr-a",
+    }
     assert body["reason"] == "AsrCacheTuiPurge" and body["type"] == "Warning"
     assert body["source"]["component"] == "asr-cache-tui"
-    assert body["message"].startswith("Delete the model /app/models/model.bin of pod asr-a by admin")
+    assert body["message"].startswith(
+        "Delete the model /app/models/model.bin of pod asr-a by admin"
+    )
     assert "pw" not in body["message"]
     assert body["metadata"]["name"].startswith("asr-a.")
 
