@@ -16,6 +16,7 @@ from simcluster.kubelet.commands import run_command
 from simcluster.kubelet.context import ProcContext
 from simcluster.kubelet.programs.apiserver import run_api_server
 from simcluster.kubelet.programs.asr import run_asr
+from simcluster.kubelet.programs.supervise import supervise
 
 
 def container_argv(container: dict[str, Any]) -> list[str]:
@@ -24,6 +25,10 @@ def container_argv(container: dict[str, Any]) -> list[str]:
 
 async def run_container(container: dict[str, Any], argv: list[str], ctx: ProcContext) -> int:
     """Run the container's program to completion and return its exit code."""
+    return await supervise(ctx, _dispatch(container, argv, ctx))  # killable, pausable
+
+
+async def _dispatch(container: dict[str, Any], argv: list[str], ctx: ProcContext) -> int:
     image = str(container.get("image") or "")
     if not container.get("command"):
         if "lightning-asr" in image:

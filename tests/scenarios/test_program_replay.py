@@ -1,0 +1,97 @@
+"""`sim-replay`: recorded bytes come out exactly, at the recorded pace or scaled."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from simcluster.kubelet.programs.replay import parse_timing, run_replay
+from simcluster.kubelet.programs.supervise import KILLED_EXIT, key_of, kill, supervise
+from tests.scenarios.proc_helpers import make_pod, run
+
+# What users paste from their clusters: CRLF from a pty, bare \r progress, colour codes.
+RECORDED = (
+    b"INFO: Downloading model from URL...\r\n"
+    b"\x1b[32m[#4f2 12MiB/300MiB(4%) CN:4 DL:8.1MiB]\x1b[0m\r"
+    b"\x1b[32m[#4f2 24MiB/300MiB(8%) CN:4 DL:8.2MiB]\x1b[0m\r"
+    b"Completed 256.0 KiB/300.0 MiB (1.2 MiB/s) with 1 file(s) remaining\r"
+    b"\xff\xfe not utf-8 \x00\n"
+    b"INFO: Server ready on port 2269\n"
+)
+
+
+def write(pod_root: Path, name: str, data: bytes) -> str:
+    (pod_root / "files" / name).write_bytes(data)
+    return f"/replay/{name}"
+
+
+async def test_replay_all_at_once_is_byte_exact(tmp_path: Path) -> None:
+    pod = make_pod(tmp_path)
+    log = write(tmp_path, "session.log", RECORDED)
+    r = await run(pod, run_replay, "sim-replay", log)
+    assert r.code == 0
+    assert bytes(r.out) == RECORDED and r.err == b""
+
+
+async def test_replay_follows_the_timing_file_and_speed(tmp_path: Path) -> None:
+    pod = make_pod(tmp_path)
+    log = write(tmp_path, "s.log", RECORDED)
+    # Three writes 0.4 s apart, the rest of the log uncovered (written at the end).
+    timing = write(tmp_path, "s.timing", b"0.0 37\n0.4 47\n0.4 47\n")
+    seen: list[tuple[float, int]] = []
+    start = time.monotonic()
+
+    async def out(data: bytes) -> None:
+        seen.append((time.monotonic() - start, len(data)))
+        pod.captured.out.extend(data)
+
+    pod.ctx.io._out = out  # type: ignore[attr-defined]  # timestamp each write
+    code = await run_replay(["sim-replay", "--timing", timing, "--exit-code", "3", log], pod.ctx)
+    assert code == 3
+    assert bytes(pod.captured.out) == RECORDED
+    assert [n for _t, n in seen][:3] == [37, 47, 47]
+    assert 0.35 <= seen[1][0] <= 0.7 and 0.75 <= seen[2][0] <= 1.2
+
+    pod2 = make_pod(tmp_path / "fast")
+    write(tmp_path / "fast", "s.log", RECORDED)
+    write(tmp_path / "fast", "s.timing", b"0.0 37\n0.4 47\n0.4 47\n")
+    t0 = time.monotonic()
+    r = await run(pod2, run_replay, "sim-replay", "--speed", "4", "--timing", timing, log)
+    assert r.code == 0 and bytes(r.out) == RECORDED
+    assert 0.15 <= time.monotonic() - t0 < 0.6  # 0.8 s recorded, played 4x
+
+
+async def test_replay_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    pod = make_pod(tmp_path)
+    log = write(tmp_path, "s.log", RECORDED)
+    timing = write(tmp_path, "bad.timing", b"0.1 10\nzero 5\n")
+    r = await run(pod, run_replay, "sim-replay", "--timing", timing, log)
+    assert r.code == 2
+    assert r.stderr == (
+        "sim-replay: /replay/bad.timing:2: expected 'DELAY BYTES' (e.g. '0.25 80'), got 'zero 5'\n"
+    )
+    pod = make_pod(tmp_path / "b")
+    r = await run(pod, run_replay, "sim-replay", "/replay/missing.log")
+    assert (
+        r.code == 1 and r.stderr == "sim-replay: /replay/missing.log: No such file or directory\n"
+    )
+
+
+def test_advanced_timing_format_keeps_only_output() -> None:
+    text = "H 0.0 START_TIME 2026-11-27\nO 0.5 10\nI 0.1 3\nS 0.0 SIGWINCH\nO 0.25 4\n"
+    steps = parse_timing(text, "t")
+    assert [(s.delay, s.length) for s in steps] == [(0.5, 10), (0.25, 4)]
+
+
+async def test_a_supervised_program_can_be_killed(tmp_path: Path) -> None:
+    pod = make_pod(tmp_path)
+
+    async def forever() -> int:
+        await asyncio.Event().wait()
+        return 0
+
+    task = asyncio.create_task(supervise(pod.ctx, forever()))
+    await asyncio.sleep(0.05)
+    assert kill(key_of(pod.ctx.scratch))
+    assert await asyncio.wait_for(task, 2) == KILLED_EXIT
