@@ -227,6 +227,12 @@ class LiveFeed:
         self._published.wait(timeout)
         return self.snapshot()
 
+    @property
+    def last_error(self) -> str | None:
+        """The last connection problem, one sentence (None while all is well)."""
+        with self._lock:
+            return self._error
+
     def record_verification(self, pod: str, result: VerificationResult) -> None:
         """Keep a verify run's outcome with the pod (a mismatch makes it ``corrupt``)."""
         with self._lock:
@@ -644,7 +650,7 @@ class LiveFeed:
             t.join(max(0.1, deadline - time.monotonic()))
         with self._lock:
             missing = [k for k in KINDS if k not in self._listed]
-            failure = next(iter(self._failing.values()), None)
+            failure = next((self._failing[k] for k in KINDS if k in self._failing), None)
         if missing:
             self._stop.set()
             for w in watchers:

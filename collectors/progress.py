@@ -141,13 +141,15 @@ class ProgressTracker:
         kind = u.kind
         if u.file:
             self.file = u.file
+        # The most specific format wins: Lightning's own lines frame the tools' progress.
+        if u.source != "lightning" or self.source is None:
+            self.source = u.source
         if kind == "progress":
             self._progress(u, at)
         elif kind == "start":
             self._begin(u, at)
         elif kind == "retry":
             self.phase = DownloadPhase.RETRYING
-            self.source = self.source or u.source
             if u.attempt is not None:
                 self.attempt = u.attempt
             if u.done is not None:
@@ -158,14 +160,12 @@ class ProgressTracker:
             self.message = u.message
         elif kind == "wait":
             self.phase = DownloadPhase.WAITING
-            self.source = self.source or u.source
             self.waiting_for = u.message
             holder = f" (held by {u.message})" if u.message else ""
             if not self.evidence or not self.evidence[-1].startswith("log: waiting for the lock"):
                 self._note(f"log: waiting for the lock{holder}")
         elif kind == "stall":
             self.phase = DownloadPhase.STALLED
-            self.source = self.source or u.source
             if u.done is not None:
                 self._set_done(u.done, at, moved=False)
             self._note(f"log: downloader reports a stall ({u.message or 'no bytes'})")
@@ -173,7 +173,6 @@ class ProgressTracker:
             if self.phase is not DownloadPhase.VERIFYING:
                 self._note("log: verifying checksum")
             self.phase = DownloadPhase.VERIFYING
-            self.source = self.source or u.source
             self.failure_code = self.failure = None
         elif kind == "done":
             self._finish(u, at)
@@ -198,7 +197,6 @@ class ProgressTracker:
         self.phase = DownloadPhase.STARTING if u.done is None else DownloadPhase.DOWNLOADING
         if self.phase is DownloadPhase.DOWNLOADING and u.source == "lightning":
             self.phase = DownloadPhase.STARTING
-        self.source = u.source if u.source != "lightning" or self.source is None else self.source
         if restarted:
             self.ready = False
             self.attempt = None
@@ -243,7 +241,6 @@ class ProgressTracker:
         self.failure_code = self.failure = None
         self.waiting_for = None
         self.phase = DownloadPhase.DOWNLOADING
-        self.source = u.source
         done = u.done
         if u.dots is not None and done is not None:
             done = self._wget_dots(done, u.dots)
@@ -279,7 +276,6 @@ class ProgressTracker:
 
     def _finish(self, u: Update, at: float) -> None:
         self.phase = DownloadPhase.DONE
-        self.source = self.source or u.source
         self.failure_code = self.failure = None
         self.waiting_for = None
         if u.done is not None:
@@ -296,7 +292,6 @@ class ProgressTracker:
 
     def _fail(self, u: Update) -> None:
         self.phase = DownloadPhase.FAILED
-        self.source = self.source or u.source
         self.failure_code = u.code
         text = redact_text(u.message or u.code or "download failed")
         if u.code == CHECKSUM_MISMATCH and "checksum" not in text.lower():

@@ -93,14 +93,16 @@ def _bytes_text(p: DownloadProgress | None) -> str:
 
 
 def _with_log(evidence: list[str], log: LogFacts | None, limit: int = 3) -> tuple[str, ...]:
-    """The rule's own evidence first, then the latest notable log lines not already said."""
+    """The rule's own evidence first, then the latest notable log lines (newest first)."""
     out = list(evidence)
     if log is not None:
+        added = 0
         for line in reversed(log.evidence):
-            if len(out) >= len(evidence) + limit:
+            if added >= limit:
                 break
             if line not in out:
-                out.insert(len(evidence), line)
+                out.append(line)
+                added += 1
     return tuple(out)
 
 

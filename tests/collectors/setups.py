@@ -101,3 +101,41 @@ def service(name: str, selector: dict[str, str]) -> dict:
         "metadata": {"name": name, "namespace": NS},
         "spec": {"selector": selector, "ports": [{"port": 2269}]},
     }
+
+
+def job(
+    name: str,
+    command: list[str],
+    env: dict[str, str] | None = None,
+    claim: str | None = None,
+    backoff_limit: int = 0,
+) -> dict:
+    volume: dict[str, Any] = (
+        {"name": "models", "persistentVolumeClaim": {"claimName": claim}}
+        if claim
+        else {"name": "models", "emptyDir": {}}
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "backoffLimit": backoff_limit,
+            "template": {
+                "metadata": {"labels": {"job-name": name}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [
+                        {
+                            "name": "preload",
+                            "image": "busybox",
+                            "command": command,
+                            "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+                            "volumeMounts": [{"name": "models", "mountPath": "/app/models"}],
+                        }
+                    ],
+                    "volumes": [volume],
+                },
+            },
+        },
+    }

@@ -1,0 +1,120 @@
+"""The snapshot for scripts: what needs attention (the ``status`` exit code) and a plain,
+documented dict for ``-o json`` / ``-o yaml``.
+
+Attention, in the README's words: a stalled, corrupt or failed download; a volume over its
+cache quota or more than 90 % full; a crash-looping pod; a failed pre-warm Job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from collectors.model import ClusterSnapshot, ModelState, VolumeInfo
+from collectors.state import crash_loop
+from collectors.units import format_bytes
+
+SCHEMA_VERSION = 1
+NEARLY_FULL = 0.9
+_TIME_FIELDS = frozenset(
+    {
+        "taken_at",
+        "stale_since",
+        "created_at",
+        "updated_at",
+        "measured_at",
+        "last_run",
+        "last_seen",
+        "checked_at",
+        "modified_at",
+    }
+)
+
+
+def used_fraction(volume: VolumeInfo) -> float | None:
+    if volume.usage is None or volume.usage.used_bytes is None:
+        return None
+    denominator = volume.denominator
+    if not denominator:
+        return None
+    return volume.usage.used_bytes / denominator
+
+
+def attention(snapshot: ClusterSnapshot) -> list[str]:
+    """Every reason for on-call to look, one line each; empty means all is well."""
+    out: list[str] = []
+    for pod in snapshot.pods:
+        if pod.model_state.needs_attention:
+            why = pod.evidence[0] if pod.evidence else "no evidence recorded"
+            out.append(f"pod {pod.name}: {pod.model_state.value}: {why}")
+        looping = crash_loop(pod)
+        if looping is not None and pod.model_state not in (ModelState.CORRUPT, ModelState.FAILED):
+            out.append(
+                f"pod {pod.name}: container {looping.name} in CrashLoopBackOff "
+                f"({looping.restarts} restarts)"
+            )
+    for vol in snapshot.volumes:
+        usage = vol.usage
+        if usage is None or usage.used_bytes is None:
+            continue
+        if vol.quota_bytes and usage.used_bytes > vol.quota_bytes:
+            out.append(
+                f"volume {vol.name}: {format_bytes(usage.used_bytes)} used, over the cache "
+                f"quota of {format_bytes(vol.quota_bytes)}"
+            )
+            continue
+        if usage.capacity_meaningful and usage.capacity_bytes:
+            fraction = usage.used_bytes / usage.capacity_bytes
+            if fraction > NEARLY_FULL:
+                out.append(
+                    f"volume {vol.name}: {fraction:.0%} full ({format_bytes(usage.used_bytes)} "
+                    f"of {format_bytes(usage.capacity_bytes)})"
+                )
+    for job in snapshot.jobs:
+        if job.kind == "Job" and job.state == "Failed":
+            out.append(f"job {job.name}: Failed ({job.failed} failed pods)")
+    return out
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return (
+        datetime.fromtimestamp(ts, timezone.utc)
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _plain(value: Any, key: str | None = None) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: _plain(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if key in _TIME_FIELDS and isinstance(value, (int, float)):
+        return iso(value) if value else None
+    return value
+
+
+def snapshot_dict(snapshot: ClusterSnapshot) -> dict[str, Any]:
+    """The ``status -o json`` document (shape documented in the README)."""
+    doc = _plain(snapshot)
+    doc = {"schema": SCHEMA_VERSION, **doc}
+    doc["stale"] = snapshot.stale
+    doc["attention"] = attention(snapshot)
+    for pod_doc, pod in zip(doc["pods"], snapshot.pods, strict=True):
+        if pod_doc.get("progress") is not None and pod.progress is not None:
+            pod_doc["progress"]["fraction"] = pod.progress.fraction
+    for vol_doc, vol in zip(doc["volumes"], snapshot.volumes, strict=True):
+        vol_doc["denominator_bytes"] = vol.denominator
+        vol_doc["used_fraction"] = used_fraction(vol)
+        if vol_doc.get("usage") is not None and vol.usage is not None:
+            vol_doc["usage"]["capacity_meaningful"] = vol.usage.capacity_meaningful
+    return doc
