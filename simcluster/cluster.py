@@ -32,6 +32,9 @@ from simcluster.apiserver.app import ApiServer
 from simcluster.apiserver.auth import ADMIN, VIEWER, Authenticator
 from simcluster.controllers import ControllerManager
 from simcluster.kubeconfig import kubeconfig_dict, write_kubeconfig
+from simcluster.kubelet.http import add_kubelet_routes
+from simcluster.kubelet.node import Kubelet
+from simcluster.kubelet.registry import images_for
 from simcluster.resources import RESOURCES
 from simcluster.store import Store, deep_copy
 from simcluster.tls import ServerCert, make_self_signed
@@ -43,18 +46,6 @@ DEFAULT_NAMESPACES = ("default", "kube-system", "smallest")
 KUBELET_VERSION = "v1.32.0"
 
 _KIND_TO_PLURAL = {t.kind: t.plural for t in RESOURCES.values() if t.stored}
-
-
-def _kubelet_parts() -> tuple[Any, Any, Any] | None:
-    """The kubelet (built alongside the API server): Kubelet, add_kubelet_routes, images_for."""
-    try:
-        from simcluster.kubelet.http import add_kubelet_routes
-        from simcluster.kubelet.node import Kubelet
-        from simcluster.kubelet.registry import images_for
-    except ImportError as exc:  # the kubelet package is still being written
-        log.debug("kubelet not available: %s", exc)
-        return None
-    return Kubelet, add_kubelet_routes, images_for
 
 
 def node_object(name: str, index: int, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -173,7 +164,6 @@ class SimCluster:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.api: ApiServer | None = None
         self.kubelets: dict[str, Any] = {}
-        self._kubelet = _kubelet_parts()
         self._started = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -186,11 +176,6 @@ class SimCluster:
     @property
     def model_server(self) -> Any:
         return self._model_server
-
-    @property
-    def kubelet_available(self) -> bool:
-        """False while the kubelet package cannot be imported (pods are then never run)."""
-        return self._kubelet is not None
 
     @property
     def ca_pem(self) -> bytes | None:
@@ -209,12 +194,9 @@ class SimCluster:
             self._model_server = ModelServer(host=self.host, port=0)
             await self._model_server.start()
         self.controllers.start()
-        extra = None
-        if self._kubelet is not None:
-            add_routes = self._kubelet[1]
 
-            def extra(app: web.Application) -> None:
-                add_routes(app, self)
+        def extra(app: web.Application) -> None:
+            add_kubelet_routes(app, self)
 
         self.api = ApiServer(
             self.store,
@@ -397,10 +379,9 @@ class SimCluster:
         """Register a Ready node and start its kubelet."""
         index = len(self.store.list("nodes", copy=False)[0]) + 1
         node = self.store.create("nodes", node_object(name, index, labels))
-        if self._kubelet is not None:
-            kubelet = self._kubelet[0](self, name)
-            await kubelet.start()
-            self.kubelets[name] = kubelet
+        kubelet = Kubelet(self, name)
+        await kubelet.start()
+        self.kubelets[name] = kubelet
         return node
 
     async def remove_node(self, name: str) -> None:
@@ -412,9 +393,6 @@ class SimCluster:
 
     def register_image(self, image_ref: str, files: dict[str, Any]) -> None:
         """Declare the files an image carries (`{container_path: FileSource}`)."""
-        if self._kubelet is None:
-            raise RuntimeError("images need the kubelet, which is not available")
-        images_for = self._kubelet[2]
         self.call(lambda: images_for(self).register(image_ref, files))
 
     def trigger_cronjob(self, name: str, namespace: str = "smallest") -> dict[str, Any]:
