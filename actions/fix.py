@@ -67,6 +67,7 @@ _UNRESUMABLE = (
     "partial is corrupt",
     "corrupt partial",
 )
+MAX_LOG_LINES = 60
 _HOLDER = re.compile(r"on (?:host )?([a-z0-9][a-z0-9.-]*)")
 
 
@@ -76,9 +77,10 @@ class Diagnosis:
     why: str  # the evidence, in a sentence
 
 
-def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
+def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> str:
     """Everything known about the pod's download, lowercased, to match the rules against."""
     parts = list(pod.evidence)
+    parts.extend(line.strip() for line in log.splitlines()[-MAX_LOG_LINES:] if line.strip())
     if pod.progress is not None and pod.progress.message:
         parts.append(pod.progress.message)
     for c in pod.containers:
@@ -91,8 +93,9 @@ def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
     return " | ".join(parts).lower()
 
 
-def diagnose(snapshot: ClusterSnapshot, pod: PodInfo) -> Diagnosis:
-    text = evidence_text(snapshot, pod)
+def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosis:
+    """Apply the rules to the snapshot's evidence and, when given, the pod's recent log."""
+    text = evidence_text(snapshot, pod, log)
     phase = pod.progress.phase if pod.progress else None
     first = (pod.evidence[0] if pod.evidence else "") or (
         pod.progress.message if pod.progress else ""
@@ -143,7 +146,9 @@ def plan_fix(
     options: ActionOptions,
     facts: PodFacts | None = None,
     cache: CacheFacts | None = None,
+    log: str = "",
 ) -> ActionPlan:
+    """The fix for ``target``, from the snapshot's evidence plus its recent ``log`` if read."""
     ns = snapshot.namespace
     try:
         t = parse_target(snapshot, target)
@@ -152,7 +157,7 @@ def plan_fix(
         pod = find_pod(snapshot, t.name)
     except TargetError as exc:
         return refused(registry.FIX, str(target), ns, str(exc))
-    d = diagnose(snapshot, pod)
+    d = diagnose(snapshot, pod, log)
     if d.kind == CORRUPT:
         return _as_fix(purge.plan_purge(snapshot, pod.name, options, facts), d)
     if d.kind == DISK_FULL:

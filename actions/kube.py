@@ -160,7 +160,12 @@ class KubeGateway:
         return [i for i in items if isinstance(i, dict)]
 
     def log_tail(
-        self, namespace: str, pod: str, container: str | None = None, lines: int = 50
+        self,
+        namespace: str,
+        pod: str,
+        container: str | None = None,
+        lines: int = 50,
+        previous: bool = False,
     ) -> str:
         """The last ``lines`` of a container's log ('' when there is none yet)."""
         kwargs: dict[str, Any] = {
@@ -168,6 +173,8 @@ class KubeGateway:
             "limit_bytes": 256 * 1024,
             "_request_timeout": self.request_timeout,
         }
+        if previous:
+            kwargs["previous"] = True
         if container:
             kwargs["container"] = container
         try:

@@ -29,6 +29,7 @@ from actions.targets import TargetError, cache_container, parse_target
 from actions.verifications import VerificationStore
 from collectors.cluster import Cluster
 from collectors.model import ClusterSnapshot, PodInfo, VerificationResult
+from collectors.redact import redact_text
 from collectors.units import parse_size
 
 EXECUTORS: dict[str, Callable[[ActionPlan, ActionContext], ActionResult]] = {
@@ -102,9 +103,10 @@ class ActionService:
                 return purge.plan_purge(snapshot, target, options, facts)
             if action_id == registry.FIX:
                 cache = None
-                if pod is not None and fix.diagnose(snapshot, pod).kind == fix.DISK_FULL:
+                log = self._recent_log(ns, pod) if pod is not None else ""
+                if pod is not None and fix.diagnose(snapshot, pod, log).kind == fix.DISK_FULL:
                     cache = self.cache_facts(snapshot, pod, options, facts)
-                return fix.plan_fix(snapshot, target, options, facts, cache)
+                return fix.plan_fix(snapshot, target, options, facts, cache, log)
         except (TargetError, ActionFailed, PathRefused) as exc:
             from actions.common import refused
 
@@ -117,6 +119,15 @@ class ActionService:
         except TargetError:
             return None
         return snapshot.pod(t.name) if t.kind == "pod" else None
+
+    def _recent_log(self, namespace: str, pod: PodInfo) -> str:
+        """The cache container's last lines, and its previous run's when it restarted."""
+        container = cache_container(pod)
+        text = ""
+        for previous in (True, False) if pod.restarts else (False,):
+            with contextlib.suppress(ActionFailed):
+                text += self.kube.log_tail(namespace, pod.name, container, 40, previous) + "\n"
+        return redact_text(text)
 
     def _deployment(self, namespace: str, name: str) -> DeploymentFacts | None:
         obj = self.kube.deployment(namespace, name)

@@ -122,9 +122,13 @@ SnapshotFn = Callable[[Any, argparse.Namespace], Any]
 
 def take_snapshot(cluster: Any, args: argparse.Namespace) -> Any:
     """One snapshot of the namespace (the same view ``status`` prints)."""
-    from collectors.snapshot import collect_once
+    from collectors.live import LiveFeed, options_from_args
 
-    return collect_once(cluster, args)
+    try:
+        options = options_from_args(args)
+    except ValueError as exc:
+        raise ClusterError(str(exc)) from None
+    return LiveFeed(cluster, options).collect()
 
 
 def run(
