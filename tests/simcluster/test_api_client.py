@@ -574,3 +574,15 @@ def test_graceful_pod_delete_and_job_orphan_default(
         lambda: len(v1.list_namespaced_pod(NS, label_selector="job-name=j").items) == 1,
         what="cascade",
     )
+
+
+def test_dry_run_and_delete_collection(sim_client: client.ApiClient) -> None:
+    v1 = client.CoreV1Api(sim_client)
+    v1.create_namespaced_config_map(NS, {"metadata": {"name": "dry"}}, dry_run="All")
+    assert v1.list_namespaced_config_map(NS).items == []
+    for i in range(4):
+        v1.create_namespaced_config_map(
+            NS, {"metadata": {"name": f"c{i}", "labels": {"keep": str(i % 2)}}}
+        )
+    v1.delete_collection_namespaced_config_map(NS, label_selector="keep=0")
+    assert sorted(c.metadata.name for c in v1.list_namespaced_config_map(NS).items) == ["c1", "c3"]
