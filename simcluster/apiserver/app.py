@@ -19,9 +19,10 @@ from simcluster import errors
 from simcluster.apiserver import discovery, openapi
 from simcluster.apiserver.auth import Authenticator, User, authorize
 from simcluster.apiserver.requestinfo import RequestInfo, parse
-from simcluster.apiserver.rest import Rest, respond
+from simcluster.apiserver.rest import Rest, respond, wants_table
 from simcluster.apiserver.watch import options_from_query, serve_watch
 from simcluster.resources import lookup
+from simcluster.selectors import parse_field_selector, parse_label_selector
 from simcluster.store import Store
 
 log = logging.getLogger(__name__)
@@ -253,9 +254,6 @@ class ApiServer:
     async def _watch(
         self, request: web.Request, rtype: Any, info: RequestInfo
     ) -> web.StreamResponse:
-        from simcluster.apiserver.rest import wants_table
-        from simcluster.selectors import parse_field_selector, parse_label_selector
-
         labels = parse_label_selector(request.query.get("labelSelector"))
         field_text = request.query.get("fieldSelector")
         if info.name:  # /watch/namespaces/ns/pods/NAME: a watch on one object

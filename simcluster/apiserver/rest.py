@@ -68,24 +68,29 @@ def respond(
     )
 
 
-def wants_table(request: web.Request) -> bool:
+def _media_params(part: str) -> dict[str, str]:
+    return {
+        p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip()
+        for p in part.split(";")[1:]
+        if "=" in p
+    }
+
+
+def table_version(request: web.Request) -> str | None:
+    """The Table version the client asks for first (`v1`, `v1beta1`), None for no Table."""
     for part in request.headers.get("Accept", "").split(","):
-        params = {
-            p.split("=", 1)[0].strip(): p.split("=", 1)[-1].strip()
-            for p in part.split(";")[1:]
-            if "=" in p
-        }
+        params = _media_params(part)
         if params.get("as") == "Table" and params.get("g") == "meta.k8s.io":
-            return True
-    return False
+            return params.get("v", "v1")
+    return None
+
+
+def wants_table(request: web.Request) -> bool:
+    return table_version(request) is not None
 
 
 def table_content_type(request: web.Request) -> str:
-    accept = request.headers.get("Accept", "")
-    version = (
-        "v1" if "as=Table;v=v1;" in accept.replace(" ", "") or "v=v1;" in accept else "v1beta1"
-    )
-    return f"application/json;as=Table;v={version};g=meta.k8s.io"
+    return f"application/json;as=Table;v={table_version(request) or 'v1'};g=meta.k8s.io"
 
 
 async def read_body(request: web.Request, allow_empty: bool = False, protobuf: bool = False) -> Any:

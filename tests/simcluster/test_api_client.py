@@ -586,3 +586,12 @@ def test_dry_run_and_delete_collection(sim_client: client.ApiClient) -> None:
         )
     v1.delete_collection_namespaced_config_map(NS, label_selector="keep=0")
     assert sorted(c.metadata.name for c in v1.list_namespaced_config_map(NS).items) == ["c1", "c3"]
+
+
+def test_tls_with_the_generated_certificate(tls_sim: SimCluster, tmp_path: Path) -> None:
+    assert tls_sim.url.startswith("https://127.0.0.1:")
+    api = api_client(tls_sim, tmp_path)  # verifies the server against the kubeconfig's CA data
+    assert [n.metadata.name for n in client.CoreV1Api(api).list_node().items] == ["node-1"]
+    api.close()
+    with pytest.raises(httpx.ConnectError):  # an unknown CA is refused, so the check is real
+        httpx.get(f"{tls_sim.url}/version", timeout=5)
