@@ -595,3 +595,19 @@ def test_tls_with_the_generated_certificate(tls_sim: SimCluster, tmp_path: Path)
     api.close()
     with pytest.raises(httpx.ConnectError):  # an unknown CA is refused, so the check is real
         httpx.get(f"{tls_sim.url}/version", timeout=5)
+
+
+async def test_cluster_on_the_tests_own_loop(async_sim: SimCluster) -> None:
+    """The async fixture: the store is touched directly, the API over loopback."""
+    async_sim.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": NS}}
+    )
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {async_sim.admin_token}"}
+    ) as http:
+        r = await http.get(f"{async_sim.url}/api/v1/namespaces/{NS}/configmaps/c", timeout=5)
+    assert r.status_code == 200 and r.json()["metadata"]["uid"]
+    node = await async_sim.wait_for(
+        lambda: async_sim.store.peek("nodes", None, "node-1"), what="node"
+    )
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.32.0"
