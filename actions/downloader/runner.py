@@ -30,10 +30,10 @@ from .job import FileJob, FileSpec
 from .layout import confine, make_layout, name_from_url
 from .pool import WorkerPool
 from .progress import Reporter
-from .source import make_source
+from .source import Source, make_source
 from .stopflag import StopFlag
 
-TICK = 0.2
+TICK = 0.1
 PROGRESS_EVERY = 1.0
 RATE_SMOOTHING = 0.3
 STOP_GRACE = 3.0
@@ -109,6 +109,10 @@ class _Ticker:
             self.ctx.reporter.progress(t.name, done, total, rate, eta, t.active)
 
 
+def _source(url: str, config: DownloadConfig) -> Source:
+    return make_source(url, config.stall_timeout, config.workers)
+
+
 def run_download(config: DownloadConfig, reporter: Reporter) -> int:
     """Download every URL of ``config``; returns the exit code (errors already reported)."""
     specs = plan_files(config)
@@ -118,18 +122,33 @@ def run_download(config: DownloadConfig, reporter: Reporter) -> int:
     pool = WorkerPool(ctx, config.workers)
     protected = tuple(spec.layout.final for spec in specs)
     jobs = [
-        FileJob(ctx, pool, spec, make_source(spec.url, config.stall_timeout), protected)
+        FileJob(
+            ctx, pool, spec, make_source(spec.url, config.stall_timeout, config.workers), protected
+        )
         for spec in specs
     ]
+    wake = threading.Event()
+    finished: list[FileJob] = []
+
+    def run_job(job: FileJob) -> None:
+        try:
+            job.run()
+        finally:
+            finished.append(job)
+            wake.set()  # let the supervisor notice at once, not at its next tick
+
     threads = [
-        threading.Thread(target=job.run, name=f"file-{job.name}", daemon=True) for job in jobs
+        threading.Thread(target=run_job, args=(job,), name=f"file-{job.name}", daemon=True)
+        for job in jobs
     ]
     ticker = _Ticker(ctx)
     with _signals(stop):
         for thread in threads:
             thread.start()
-        while any(t.is_alive() for t in threads):
-            if stop.wait(TICK):
+        while len(finished) < len(jobs):
+            wake.wait(TICK)
+            wake.clear()
+            if stop.is_set():
                 break
             ticker.tick()
             if deadline is not None and time.monotonic() >= deadline:

@@ -37,7 +37,7 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
-def make_source(url: str, stall_timeout: float) -> Source:
+def make_source(url: str, stall_timeout: float, workers: int) -> Source:
     """The source for a URL's scheme; httpx is imported only when an HTTP URL needs it."""
     if url.lower().startswith("file:"):
         from .file_source import FileSource
@@ -45,4 +45,4 @@ def make_source(url: str, stall_timeout: float) -> Source:
         return FileSource(url)
     from .http_source import HttpSource
 
-    return HttpSource(url, stall_timeout=stall_timeout)
+    return HttpSource(url, stall_timeout=stall_timeout, workers=workers)

@@ -6,9 +6,9 @@ no second read of the file) and reads back from the page cache only what arrived
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +18,7 @@ from .errors import Cancelled
 
 READ_BLOCK = 1 << 20
 PROGRESS_EVERY = 1.0
-HASH_QUEUE_CHUNKS = 16  # at most 16 chunks (16 MiB with 1 MiB reads) wait for the hasher
+HASH_QUEUE_BYTES = 8 << 20  # at most this much waits for the hashing thread
 
 ProgressFn = Callable[[int, int], None]
 
@@ -69,10 +69,14 @@ class PrefixHasher:
     file is never read twice; chunks that arrived out of order are read back by `catch_up`.
     """
 
-    def __init__(self, queue_chunks: int = HASH_QUEUE_CHUNKS) -> None:
+    def __init__(self, max_queued: int = HASH_QUEUE_BYTES) -> None:
         self._digest = hashlib.sha256()
-        self._lock = threading.Lock()
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_chunks)
+        self._lock = threading.Lock()  # orders feeds: only the prefix's continuation is taken
+        self._cond = threading.Condition()  # guards the queue and its byte count
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued = 0
+        self._max_queued = max_queued
+        self._closed = False
         self._accepted = 0  # end of the bytes queued or hashed
         self.pos = 0  # end of the bytes hashed
         self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
@@ -80,12 +84,32 @@ class PrefixHasher:
 
     def _run(self) -> None:
         while True:
-            data = self._queue.get()
-            if data is None:
-                return
-            self._digest.update(data)
-            self.pos += len(data)
-            self._queue.task_done()
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                data = self._queue[0]
+            self._digest.update(data)  # releases the GIL: hashing runs beside the download
+            with self._cond:
+                self._queue.popleft()
+                self._queued -= len(data)
+                self.pos += len(data)
+                self._cond.notify_all()
+
+    def _put(self, data: bytes) -> None:
+        """Queue bytes for the hashing thread; bounded, so a slow hasher slows the writer."""
+        with self._cond:
+            while self._queued > self._max_queued and not self._closed:
+                self._cond.wait()
+            self._queue.append(data)
+            self._queued += len(data)
+            self._cond.notify_all()
+
+    def _drain(self) -> None:
+        with self._cond:
+            while self._queue:
+                self._cond.wait()
 
     @property
     def accepted(self) -> int:
@@ -93,7 +117,7 @@ class PrefixHasher:
 
     def reset(self) -> None:
         with self._lock:
-            self._queue.join()
+            self._drain()
             self._digest = hashlib.sha256()
             self._accepted = self.pos = 0
 
@@ -103,7 +127,7 @@ class PrefixHasher:
             return
         with self._lock:
             if offset == self._accepted:
-                self._queue.put(data)  # bounded: a slow hasher slows the writer down
+                self._put(data)
                 self._accepted = offset + len(data)
 
     def catch_up(
@@ -143,9 +167,11 @@ class PrefixHasher:
             if on_progress and now - last >= PROGRESS_EVERY:
                 last = now
                 on_progress(self.pos, total)
-        self._queue.join()
+        self._drain()
         return self._digest.hexdigest()
 
     def close(self) -> None:
         """Stop the hashing thread (after what is queued)."""
-        self._queue.put(None)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

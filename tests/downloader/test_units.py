@@ -113,7 +113,7 @@ def test_usage_errors_name_the_culprit() -> None:
     assert "MODEL_CHECKSUM" in _usage([url], {"MODEL_CHECKSUM": "sha256:xyz"})
     assert "--max-cache-size must be a size" in _usage([url, "--max-cache-size", "50XB"])
     assert "MODEL_CACHE_MAX_SIZE" in _usage([url], {"MODEL_CACHE_MAX_SIZE": "lots"})
-    assert "--workers must be between 1 and 64" in _usage([url, "--workers", "0"])
+    assert "--workers must be between 1 and 32" in _usage([url, "--workers", "0"])
     assert "MODEL_DOWNLOAD_RESUME must be true or false" in _usage(
         [url], {"MODEL_DOWNLOAD_RESUME": "maybe"}
     )
