@@ -136,14 +136,21 @@ class JsonReporter(Reporter):
             self._write(self._out, line)
 
 
+def _about(file: str | None, message: str) -> str:
+    """Prefix a message with its file name unless it already starts with it."""
+    if file is None or message.startswith(f"{file}: "):
+        return message
+    return f"{file}: {message}"
+
+
 class NullReporter(Reporter):
     """`--progress none`: errors only, as plain sentences on stderr."""
 
     def emit(self, event: str, file: str | None, **fields: Any) -> None:
         if event == "error":
-            prefix = f"{file}: " if file else ""
+            text = redact_text(_about(file, str(fields["message"])))
             with self._lock:
-                self._write(self._err, f"error: {prefix}{redact_text(str(fields['message']))}\n")
+                self._write(self._err, f"error: {text}\n")
 
 
 def _duration(seconds: float | None) -> str:
@@ -203,22 +210,35 @@ class HumanReporter(Reporter):
                     self._out, self._clear_block() + redact_text(text) + "\n" + self._block()
                 )
 
+    def _bar(self, name: str, line: str | None) -> None:
+        """Update (or with None remove) a file's line; without a terminal, print it."""
+        if not self._tty:
+            if line is not None:
+                self._say(line)
+            return
+        with self._lock:
+            erase = self._clear_block()
+            if line is None:
+                self._bars.pop(name, None)
+            else:
+                self._bars[name] = line
+            self._write(self._out, erase + self._block())
+
     def emit(self, event: str, file: str | None, **f: Any) -> None:
         name = file or "asr-cache-download"
         if event == "progress":
-            line = progress_line(name, f["done"], f["total"], f["rate"], f["eta"])
-            if not self._tty:
-                self._say(line)
-                return
-            with self._lock:
-                self._bars[name] = line
-                self._write(self._out, self._clear_block() + self._block())
+            self._bar(name, progress_line(name, f["done"], f["total"], f["rate"], f["eta"]))
+            return
+        if event == "verify":
+            pct = int(f["done"] * 100 / f["total"]) if f["total"] else 100
+            if "sha256" in f:
+                self._bar(name, None)
+                self._say(f"{name}: sha256 {f['sha256']}")
+            else:
+                self._bar(name, f"{name}  verifying sha256 {pct:3d}%")
             return
         if event in ("done", "error") and file is not None:
-            with self._lock:
-                self._write(self._out, self._clear_block())
-                self._drawn = 0
-                self._bars.pop(name, None)
+            self._bar(name, None)
         if event == "start":
             size = "unknown size" if f["total"] is None else format_bytes(f["total"])
             resumed = (
@@ -232,16 +252,13 @@ class HumanReporter(Reporter):
         elif event == "wait":
             holder = f["holder"] or "another process"
             self._say(f"{name}: waiting for {holder} to finish ({f['waited']:.0f}s)")
-        elif event == "verify":
-            pct = int(f["done"] * 100 / f["total"]) if f["total"] else 100
-            self._say(f"{name}: verifying sha256 {pct}%")
         elif event == "evict":
             self._say(f"{name}: evicted {f['path']} ({format_bytes(f['bytes'])}) to make room")
         elif event == "done":
             what = "already cached" if f["cached"] else f"done in {f['seconds']:.1f}s"
             self._say(f"{name}: {what}, {format_bytes(f['bytes'])} at {f['path']}")
         elif event == "error":
-            self._say(f"error: {name}: {f['message']}", to_err=True)
+            self._say(f"error: {_about(file, str(f['message']))}", to_err=True)
 
     def close(self) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from actions.downloader import cli
 from actions.downloader.config import parse_download
 from actions.downloader.errors import UsageError
 from actions.downloader.layout import make_layout, name_from_url, sanitize_name
+from actions.downloader.progress import HumanReporter, progress_line
 from actions.downloader.ranges import RangeSet, piece_size, plan_pieces
 from actions.downloader.retry import backoff_delay, parse_retry_after
 from actions.downloader.state import PartState, load_state, save_state
@@ -167,3 +169,22 @@ def test_the_downloader_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_human_progress_redraws_one_line_per_file() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    human = HumanReporter(out, err, tty=True)
+    human.start("a.bin", "http://u:pw@h/a.bin?X-Amz-Signature=s3cr3t", 2 * MIB, 0, 4, None)
+    human.progress("a.bin", MIB, 2 * MIB, 1.5 * MIB, 0.7, 4)
+    human.progress("b.bin", 0, None, 0.0, None, 1)
+    human.progress("a.bin", 2 * MIB, 2 * MIB, 1.5 * MIB, 0.0, 4)
+    human.done("a.bin", 2 * MIB, None, 1.3, False, "/c/a.bin")
+    human.error("b.bin", "http_refused", 4, "b.bin: refused")
+    text = out.getvalue()
+    assert "a.bin   50% 1.0 MiB/2.0 MiB  1.5 MiB/s  ETA 0s" in text
+    assert "b.bin  0 B  0 B/s  ETA --" in text
+    assert "\x1b[2F\x1b[J" in text  # two bars drawn, then redrawn in place
+    assert "a.bin: done in 1.3s, 2.0 MiB at /c/a.bin" in text
+    assert "s3cr3t" not in text and "pw@" not in text
+    assert err.getvalue() == "error: b.bin: refused\n"
+    assert progress_line("m", 0, 10, 0.0, 3725) == "m    0% 0 B/10 B  0 B/s  ETA 1h02m"
