@@ -509,13 +509,18 @@ class LiveFeed:
         self._dirty.set()
 
     def _needs_disk_check(self, pod: PodInfo) -> bool:
-        if pod.ready or pod.deleting or pod.phase != "Running":
+        """Running (or initialising) and the log gives no byte counts."""
+        if pod.ready or pod.deleting or pod.phase not in ("Running", "Pending"):
+            return False
+        if not any(c.state == "running" for c in pod.containers):
             return False
         with self._lock:
             tracker = self._trackers.get(pod.name)
             facts = tracker.facts() if tracker else None
         if facts is None or facts.phase is None:
-            return pod.model.url is not None and pod.model_state is ModelState.UNKNOWN
+            return pod.model_state is ModelState.UNKNOWN and (
+                pod.model.url is not None or pod.phase == "Pending"
+            )
         return facts.phase in _BYTELESS and not facts.has_bytes
 
     def poll_disks(self, force: bool = False) -> None:
@@ -607,11 +612,14 @@ class LiveFeed:
             obj = self._objects["pods"].get(pod.name)
         if obj is None:
             return None
+        running = [c.name for c in pod.containers if c.state == "running"]
         if pod.cache_volume:
-            where = pods.mount_path_of(obj, pod.cache_volume)
-            if where:
-                return where[0]
-        running = [c.name for c in pod.containers if c.state == "running" and not c.init]
+            mounted = pods.containers_mounting(obj, pod.cache_volume)
+            for name in running:
+                if name in mounted:
+                    return name
+            if mounted and not running:
+                return mounted[0]
         return running[0] if running else None
 
     def _cache_of(self, pod: str) -> tuple[PodInfo, str | None, str]:

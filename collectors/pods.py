@@ -243,3 +243,17 @@ def is_downloader(pod: kube.Obj, container: str) -> bool:
                 argv = [str(a) for a in kube.items(c.get("command")) + kube.items(c.get("args"))]
                 return any(cmd in a for a in argv for cmd in DOWNLOADER_COMMANDS)
     return False
+
+
+def containers_mounting(pod: kube.Obj, volume: str) -> list[str]:
+    """Names of the containers (init ones too) that mount ``volume``."""
+    spec = kube.spec(pod)
+    out = []
+    for key in ("initContainers", "containers"):
+        for c in kube.items(spec.get(key)):
+            if isinstance(c, Mapping) and any(
+                isinstance(m, Mapping) and m.get("name") == volume
+                for m in kube.items(c.get("volumeMounts"))
+            ):
+                out.append(str(c.get("name")))
+    return out

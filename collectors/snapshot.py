@@ -51,6 +51,7 @@ class FeedOptions:
     max_streams: int = 64  # log streams at once
     exec_timeout: float = 10.0
     fallback_interval: float = 15.0  # df/du through exec at most this often per volume
+    disk_check_interval: float | None = None  # stat of a partial file; None: from stall_after
 
     @property
     def effective_selector(self) -> str:
@@ -62,6 +63,8 @@ class FeedOptions:
     @property
     def disk_interval(self) -> float:
         """How often a pod's partial file is stat'ed when its log has no byte counts."""
+        if self.disk_check_interval is not None:
+            return self.disk_check_interval
         return max(5.0, min(30.0, self.stall_after / 4))
 
 
@@ -182,7 +185,7 @@ class SnapshotBuilder:
             where = pods.mount_path_of(pod, info.cache_volume)
             if where is None:
                 continue
-            running = info.phase == "Running" and not info.deleting
+            running = not info.deleting and any(c.state == "running" for c in info.containers)
             mount = PodMount(info.name, info.node, where[0], where[1], running, info.ready)
             if info.cache_kind == "pvc" and info.cache_claim:
                 by_claim.setdefault(info.cache_claim, []).append(mount)

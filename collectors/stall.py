@@ -38,25 +38,46 @@ def model_file_name(url: str | None) -> str:
     return name
 
 
-def candidate_paths(settings: ModelSettings) -> list[str]:
-    """Where the partial (then final) model file would be, most likely first."""
+def cache_dirs(settings: ModelSettings) -> list[str]:
+    """Where the model file is written: the version directory first, then the cache dir."""
     cache = (settings.cache_dir or "/app/models").rstrip("/") or "/"
-    name = model_file_name(settings.url)
     dirs = [cache]
     if settings.version and posixpath.basename(cache) != settings.version:
         dirs.insert(0, posixpath.join(cache, settings.version))
     if settings.model_path:
-        dirs.append(posixpath.dirname(settings.model_path) or "/")
-        name_alt = posixpath.basename(settings.model_path)
-    else:
-        name_alt = name
-    paths: list[str] = []
-    for d in dirs:
-        for candidate in (f"{name}.part", name, f"{name_alt}.part", name_alt):
-            path = posixpath.join(d, candidate)
-            if path not in paths:
-                paths.append(path)
-    return paths
+        parent = posixpath.dirname(settings.model_path) or "/"
+        if parent not in dirs:
+            dirs.append(parent)
+    return dirs
+
+
+_NOT_MODEL = (".json", ".lock", ".sha256", ".tmp.json")
+
+
+def pick_candidates(listing: dict[str, list[str]], name: str) -> list[str]:
+    """Files that may be the model being written: ``NAME.part`` (bundled downloader),
+    ``NAME.<random>`` (``aws s3 cp``'s temp file), ``NAME`` (wget, curl -o), any ``*.part``."""
+    out: list[str] = []
+    for directory, names in listing.items():
+        for n in names:
+            if n.endswith(_NOT_MODEL) or n.startswith(".asr-cache"):
+                continue
+            if n == name or n.startswith(name + ".") or n.endswith(".part"):
+                out.append(posixpath.join(directory, n))
+    return out
+
+
+def parse_listing(stdout: str, dirs: list[str]) -> dict[str, list[str]]:
+    """``ls -A1 DIR...`` output: with one dir, plain names; with several, ``DIR:`` headers."""
+    listing: dict[str, list[str]] = {}
+    current = dirs[0] if len(dirs) == 1 else None
+    for line in stdout.splitlines():
+        if line.endswith(":") and line[:-1] in dirs:
+            current = line[:-1]
+            continue
+        if line and current is not None:
+            listing.setdefault(current, []).append(line)
+    return listing
 
 
 def parse_stat(stdout: str) -> dict[str, tuple[int, float]]:
@@ -89,36 +110,50 @@ class DiskProbe:
     def forget(self, pod: str) -> None:
         self.last.pop(pod, None)
 
+    def _run(self, pod: str, container: str | None, argv: list[str]) -> execs.ExecResult:
+        return execs.run(
+            self.cluster,
+            pod,
+            argv,
+            container=container,
+            timeout=self.exec_timeout,
+            cancel=self.cancel,
+        )
+
     def check(self, pod: str, container: str | None, settings: ModelSettings) -> DiskFacts:
-        paths = candidate_paths(settings)
+        """List the cache dir, stat what may be the model being written, compare with the
+        last look (two execs, both read-only)."""
+        dirs = cache_dirs(settings)
+        name = model_file_name(settings.url)
         now = self.clock()
         previous = self.last.get(pod)
+        shown = posixpath.join(dirs[-1], name)
         try:
-            result = execs.run(
-                self.cluster,
-                pod,
-                ["stat", "-c", "%s %Y %n", *paths],
-                container=container,
-                timeout=self.exec_timeout,
-                cancel=self.cancel,
+            listing = parse_listing(self._run(pod, container, ["ls", "-A1", *dirs]).stdout, dirs)
+            paths = pick_candidates(listing, name)
+            found = (
+                parse_stat(self._run(pod, container, ["stat", "-c", "%s %Y %n", *paths]).stdout)
+                if paths
+                else {}
             )
         except ExecError as exc:
-            facts = DiskFacts(paths[0], None, None, now, error=str(exc))
+            facts = DiskFacts(shown, None, None, now, error=str(exc))
             self.last[pod] = facts
             return facts
-        found = parse_stat(result.stdout)
-        path = next((p for p in paths if p in found and p.endswith(".part")), None)
-        path = path or next((p for p in paths if p in found), None)
-        if path is None:
-            facts = DiskFacts(paths[0], None, None, now, error=f"no file at {paths[0]} yet")
-        else:
-            size, mtime = found[path]
-            grew_at = min(mtime, now)
-            if previous is not None and previous.path == path and previous.size is not None:
-                if size > previous.size:
-                    grew_at = max(grew_at, now)
-                elif previous.grew_at is not None:
-                    grew_at = max(grew_at, previous.grew_at)
-            facts = DiskFacts(path, size, grew_at, now)
+        if not found:
+            facts = DiskFacts(shown, None, None, now, error=f"no model file in {dirs[-1]} yet")
+            self.last[pod] = facts
+            return facts
+        # The file being written: a partial/temporary one, the most recently modified.
+        partial = [p for p in found if posixpath.basename(p) != name]
+        path = max(partial or list(found), key=lambda p: found[p][1])
+        size, mtime = found[path]
+        grew_at = min(mtime, now)
+        if previous is not None and previous.path == path and previous.size is not None:
+            if size > previous.size:
+                grew_at = now
+            elif previous.grew_at is not None:
+                grew_at = max(grew_at, previous.grew_at)
+        facts = DiskFacts(path, size, grew_at, now)
         self.last[pod] = facts
         return facts

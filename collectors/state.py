@@ -116,6 +116,7 @@ def model_state(
 ) -> Verdict:
     """Decide ``pod``'s model state (see the module docstring for the rules)."""
     progress = log.progress if log is not None else None
+    is_job = (pod.owner or "").startswith("Job/")
     looping = crash_loop(pod)
     loop_note = (
         [f"container {looping.name} in CrashLoopBackOff ({looping.restarts} restarts)"]
@@ -135,7 +136,7 @@ def model_state(
         v = pod.verification
         detail = v.message or f"expected {v.expected}, got {v.actual}"
         return Verdict(ModelState.CORRUPT, (f"verify: {v.path}: {detail}",), progress)
-    if not pod.ready:
+    if not pod.ready or is_job:
         if log is not None and log.failure_code == CHECKSUM_MISMATCH:
             return Verdict(
                 ModelState.CORRUPT,
@@ -152,8 +153,8 @@ def model_state(
                     progress,
                 )
 
-    # 2. ready
-    if pod.ready:
+    # 2. ready (a Job's pod is "Ready" merely while it runs: only Succeeded counts for it)
+    if pod.ready and not is_job:
         return Verdict(ModelState.READY, _with_log(["pod is Ready"], log, 1), progress)
     running = any(c.state == "running" and not c.init for c in pod.containers)
     if log is not None and log.ready and running:
@@ -202,11 +203,15 @@ def model_state(
         # 9. unknown (nothing in the log about a download)
         if disk is not None and disk.size is not None:
             return _from_disk(pod, log, disk, now, stall_after, loop_note)
-        evidence = loop_note or [
-            "running, not Ready; the log says nothing about the model"
-            if running
-            else f"pod phase {pod.phase}"
-        ]
+        init_running = next((c for c in pod.containers if c.init and c.state == "running"), None)
+        if loop_note:
+            evidence = loop_note
+        elif running:
+            evidence = ["running, not Ready; the log says nothing about the model"]
+        elif init_running is not None:
+            evidence = [f"init container {init_running.name} running; its log says nothing yet"]
+        else:
+            evidence = [f"pod phase {pod.phase}"]
         return Verdict(ModelState.UNKNOWN, _with_log(evidence, log), progress)
 
     phase = log.phase

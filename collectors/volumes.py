@@ -161,7 +161,7 @@ class VolumePoller:
     def poll(self, targets: Iterable[VolumeTarget]) -> dict[str, VolumeUsage]:
         targets = list(targets)
         now = self.clock()
-        nodes = sorted({m.node for t in targets for m in t.mounts if m.running and m.node})
+        nodes = sorted({m.node for t in targets for m in t.mounts if m.node})
         by_claim: dict[str, Mapping[str, Any]] = {}
         by_pod: dict[tuple[str, str], Mapping[str, Any]] = {}
         for node in nodes:
@@ -216,7 +216,8 @@ class VolumePoller:
             )
         else:
             usage = self.measure_in_pod(mount.pod, mount.container, mount.mount_path, why, now)
-        self._fallbacks[target.key] = usage
+        if usage.source != "none":  # a failure is not remembered: try again next poll
+            self._fallbacks[target.key] = usage
         return usage
 
     def measure_in_pod(

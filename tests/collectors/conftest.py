@@ -42,10 +42,14 @@ class Recorder:
     def wait(
         self, predicate: Callable[[ClusterSnapshot], bool], timeout: float, what: str
     ) -> ClusterSnapshot:
+        """The first snapshot, from the latest one on, for which ``predicate`` holds."""
         deadline = time.monotonic() + timeout
         with self._cond:
+            index = max(0, len(self.snapshots) - 1)
             while True:
-                for snap in reversed(self.snapshots[-1:]):
+                while index < len(self.snapshots):
+                    snap = self.snapshots[index]
+                    index += 1
                     if predicate(snap):
                         return snap
                 left = deadline - time.monotonic()
