@@ -121,10 +121,11 @@ class ActionService:
         return snapshot.pod(t.name) if t.kind == "pod" else None
 
     def _recent_log(self, namespace: str, pod: PodInfo) -> str:
-        """The cache container's last lines, and its previous run's when it restarted."""
+        """The cache container's last lines, and its previous run's when there is one."""
         container = cache_container(pod)
         text = ""
-        for previous in (True, False) if pod.restarts else (False,):
+        # Always ask for the previous run too: the snapshot may predate the latest restart.
+        for previous in (True, False):
             with contextlib.suppress(ActionFailed):
                 text += self.kube.log_tail(namespace, pod.name, container, 40, previous) + "\n"
         return redact_text(text)
