@@ -144,6 +144,16 @@ def test_volume_usage_from_kubelet_stats_one_request_per_node(make_sim, start_fe
     assert made == feed.poller.summary_requests - polls
     assert 1 <= made <= 2.0 / 0.5 + 1
 
+    # On demand (the detail view): the cache files and df of one pod's cache mount.
+    pod = snap.pods[0].name
+    files = {f.name: f for f in feed.cache_files(pod)}
+    model = files["model.bin"]
+    assert model.size == 2 * MiB and not model.partial and model.verified is True
+    assert not any(name.endswith(".lock") for name in files)
+    usage = feed.disk_usage(pod)
+    assert usage.source == "df" and usage.capacity_bytes == 1024**3
+    assert (usage.used_bytes or 0) >= 2 * MiB and "df in pod" in (usage.note or "")
+
 
 def test_nothing_changing_means_no_more_lists(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
     sim = make_sim()
