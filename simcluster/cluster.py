@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from simcluster import errors
+from simcluster.admin import add_admin_routes
 from simcluster.apiserver.admission import admit
 from simcluster.apiserver.app import ApiServer
 from simcluster.apiserver.auth import ADMIN, VIEWER, Authenticator
@@ -36,6 +37,7 @@ from simcluster.kubelet.http import add_kubelet_routes
 from simcluster.kubelet.node import Kubelet
 from simcluster.kubelet.registry import images_for
 from simcluster.resources import RESOURCES
+from simcluster.scenarios.runner import stop_scenario
 from simcluster.store import Store, deep_copy
 from simcluster.tls import ServerCert, make_self_signed
 
@@ -197,6 +199,7 @@ class SimCluster:
 
         def extra(app: web.Application) -> None:
             add_kubelet_routes(app, self)
+            add_admin_routes(app, self)  # /_sim/...: run-time faults, outside /api
 
         self.api = ApiServer(
             self.store,
@@ -225,6 +228,7 @@ class SimCluster:
             await self.add_node(name)
 
     async def stop(self) -> None:
+        await stop_scenario(self)  # its timed faults and steps end before the pods do
         for name in list(self.kubelets):
             kubelet = self.kubelets.pop(name)
             try:
