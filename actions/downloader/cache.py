@@ -136,6 +136,9 @@ def _evict_for(
                 continue
             try:
                 st = os.lstat(final)
+            except FileNotFoundError:
+                entries.pop(entry.path, None)  # removed by hand: forget it
+                continue
             except OSError:
                 continue
             lock = FileLock(lock_path)
@@ -144,6 +147,7 @@ def _evict_for(
             held.append((entry, final, st.st_size, lock))
         freeable = sum(item[2] for item in held)
         if freeable < need:
+            write_entries(root, entries)
             raise CacheFull(
                 f"{layout.name} ({format_bytes(size)}) does not fit under the cache cap "
                 f"{format_bytes(cap)}: {format_bytes(used)} in use and only "

@@ -70,6 +70,7 @@ class FileJob:
         self.phase = "starting"
         self.error: DownloadError | None = None
         self.finished = False
+        self.needed = 0  # bytes still to write, for a disk-full message
 
     def run(self) -> None:
         """Thread body: never raises; the outcome is in `finished` / `error`."""
@@ -85,7 +86,8 @@ class FileJob:
             self.ctx.reporter.error(self.name, exc.code, exc.exit_code, exc.message)
         except OSError as exc:
             if exc.errno in NO_SPACE_ERRNOS:
-                self.error = disk_full(self.name, self.layout.directory, 0)
+                self.error = disk_full(self.name, self.layout.directory, self.needed)
+                self.ctx.stop.set(self.error)
             else:
                 where = exc.filename or self.layout.directory
                 self.error = DownloadError(f"{self.name}: {where}: {exc.strerror or exc}")
@@ -269,7 +271,8 @@ class FileJob:
         def on_evict(evicted: Evicted) -> None:
             self.ctx.reporter.evict(self.name, evicted.path, evicted.bytes, evicted.version)
 
-        check_space(self.name, self.layout.directory, size - done)
+        self.needed = size - done
+        check_space(self.name, self.layout.directory, self.needed)
         reserve_space(
             self.layout,
             size,

@@ -96,7 +96,10 @@ def save_state(path: Path, state: PartState) -> None:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         remove_quietly(tmp)
-        _rewrite_in_place(path, data)
+        try:
+            _rewrite_in_place(path, data)
+        except OSError:
+            raise exc from None
 
 
 def _rewrite_in_place(path: Path, data: bytes) -> None:

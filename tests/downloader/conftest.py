@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from simcluster.modelserver import Faults, ModelFile, ModelServer
+from simcluster.modelserver import Faults, FileStats, ModelFile, ModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -150,6 +150,12 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> N
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+def settled(server: ModelServer, path: str) -> FileStats:
+    """The server's counters once every response to ``path`` has been accounted for."""
+    wait_for(lambda: server.stats(path).active == 0, timeout=10)
+    return server.stats(path)
 
 
 @pytest.fixture(scope="session")

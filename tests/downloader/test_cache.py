@@ -15,7 +15,7 @@ import pytest
 
 from simcluster.modelserver import Faults, ModelServer
 
-from .conftest import finish, run_dl, serve, sha256_of, start_dl, wait_for
+from .conftest import finish, run_dl, serve, settled, sha256_of, start_dl, wait_for
 
 MIB = 1 << 20
 
@@ -26,7 +26,7 @@ def test_four_processes_download_once(model_server: ModelServer, tmp_path: Path)
     procs = [start_dl(*args) for _ in range(4)]
     results = [finish(p) for p in procs]
     assert [r.rc for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
-    assert model_server.stats(f.path).bytes_sent == f.size + 1  # one probe, one body
+    assert settled(model_server, f.path).bytes_sent == f.size + 1  # one probe, one body
     downloaded = [r for r in results if not r.of("done")[0]["cached"]]
     waited = [r for r in results if r.of("done")[0]["cached"]]
     assert len(downloaded) == 1 and len(waited) == 3
@@ -89,7 +89,7 @@ def test_unmeetable_cap_fails_before_writing(model_server: ModelServer, tmp_path
     assert res.error is not None and res.error["code"] == "cache_full"
     assert "nothing was written" in res.error["message"]
     assert not (tmp_path / "c.bin.part").exists() and not (tmp_path / "c.bin").exists()
-    assert model_server.stats(f.path).bytes_sent == 1  # the probe only
+    assert settled(model_server, f.path).bytes_sent == 1  # the probe only
     assert sorted(_manifest(tmp_path)) == ["a.bin", "b.bin"]  # nothing evicted for nothing
     # A file larger than the cap, and eviction turned off, fail the same way.
     g, url = serve(model_server, 3 * MIB, seed=43, name="big.bin")
@@ -99,7 +99,7 @@ def test_unmeetable_cap_fails_before_writing(model_server: ModelServer, tmp_path
         url, "--cache-dir", str(tmp_path), "--max-cache-size", "4MiB", "--eviction", "none"
     )
     assert res.rc == 7 and "eviction is off" in res.error["message"]  # type: ignore[index]
-    assert model_server.stats(g.path).bytes_sent == 2
+    assert settled(model_server, g.path).bytes_sent == 2
 
 
 needs_root = pytest.mark.skipif(
@@ -127,7 +127,7 @@ def test_no_space_before_the_download(model_server: ModelServer, small_tmpfs: Pa
     assert res.rc == 6
     assert res.error is not None and res.error["code"] == "disk_full"
     assert "8.0 MiB more needed" in res.error["message"] and "free" in res.error["message"]
-    assert model_server.stats(f.path).bytes_sent == 1
+    assert settled(model_server, f.path).bytes_sent == 1
 
 
 @pytest.mark.root

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from simcluster.modelserver import ModelServer
 
-from .conftest import run_dl, serve, sha256_of
+from .conftest import run_dl, serve, settled, sha256_of
 
 MIB = 1 << 20
 
@@ -36,19 +36,19 @@ def test_download_verifies_places_and_records(model_server: ModelServer, tmp_pat
     assert entry["path"] == "model.bin" and entry["size"] == f.size
     assert entry["sha256"] == f.sha256 and entry["source"] == url
     # The server saw one probe byte plus the file, nothing more.
-    assert model_server.stats(f.path).bytes_sent == f.size + 1
+    assert settled(model_server, f.path).bytes_sent == f.size + 1
 
 
 def test_second_run_is_a_cache_hit(model_server: ModelServer, tmp_path: Path) -> None:
     f, url = serve(model_server, 2 * MIB)
     args = (url, "--cache-dir", str(tmp_path), "--checksum", f"sha256:{f.sha256}")
     assert run_dl(*args).rc == 0
-    before = model_server.stats(f.path).requests
+    before = settled(model_server, f.path).requests
     res = run_dl(*args)
     assert res.rc == 0
     assert [e["event"] for e in res.events] == ["done"]
     assert res.of("done")[0]["cached"] is True
-    assert model_server.stats(f.path).requests == before
+    assert settled(model_server, f.path).requests == before
 
 
 def test_a_wrong_file_at_the_final_path_is_replaced(
@@ -69,7 +69,7 @@ def test_one_worker_hashes_while_downloading(model_server: ModelServer, tmp_path
     assert res.rc == 0, res.stderr
     # Hashing finished with the download: the only verify line is the final one.
     assert [(e["done"], e.get("sha256")) for e in res.of("verify")] == [(f.size, f.sha256)]
-    stats = model_server.stats(f.path)
+    stats = settled(model_server, f.path)
     assert stats.requests == 2 and stats.bytes_sent == f.size + 1
 
 
@@ -152,3 +152,11 @@ def test_human_progress_on_request(model_server: ModelServer, tmp_path: Path) ->
     res = run_dl(url, "--cache-dir", str(tmp_path), "--progress", "human", progress="")
     assert res.rc == 0, res.stderr
     assert "model.bin: downloading" in res.stdout and "done in" in res.stdout
+
+
+def test_an_empty_file(model_server: ModelServer, tmp_path: Path) -> None:
+    f, url = serve(model_server, 0)
+    res = run_dl(url, "--cache-dir", str(tmp_path), "--checksum", f"sha256:{f.sha256}")
+    assert res.rc == 0, res.stderr
+    assert (tmp_path / "model.bin").read_bytes() == b""
+    assert res.of("done")[0]["sha256"] == f.sha256

@@ -11,7 +11,7 @@ from pathlib import Path
 from actions.downloader.state import load_state
 from simcluster.modelserver import Faults, ModelServer
 
-from .conftest import finish, run_dl, serve, sha256_of, start_dl, wait_for
+from .conftest import finish, run_dl, serve, settled, sha256_of, start_dl, wait_for
 
 MIB = 1 << 20
 
@@ -33,7 +33,7 @@ def test_retry_after_is_honoured(model_server: ModelServer, tmp_path: Path) -> N
     assert [(r["attempt"], r["delay"]) for r in retries] == [(2, 1.0), (3, 1.0)]
     assert all("429" in r["reason"] for r in retries)
     assert elapsed >= 2.0
-    assert model_server.stats(f.path).statuses[429] == 2
+    assert settled(model_server, f.path).statuses[429] == 2
 
 
 def test_5xx_is_retried_with_backoff_then_gives_up(
@@ -45,7 +45,7 @@ def test_5xx_is_retried_with_backoff_then_gives_up(
     delays = [r["delay"] for r in res.of("retry")]
     assert len(delays) == 2 and 0.25 <= delays[0] <= 0.5 and 0.5 <= delays[1] <= 1.0
     assert res.error is not None and "503 Service Unavailable" in res.error["message"]
-    assert model_server.stats(f.path).requests == 3
+    assert settled(model_server, f.path).requests == 3
     assert not (tmp_path / "model.bin").exists()
 
 
@@ -58,7 +58,7 @@ def test_403_on_a_presigned_url_is_final_and_redacted(
     assert res.rc == 4
     assert res.error is not None and res.error["code"] == "http_refused"
     assert "403 Forbidden" in res.error["message"] and "expired" in res.error["message"]
-    assert model_server.stats(f.path).requests == 1  # not retried
+    assert settled(model_server, f.path).requests == 1  # not retried
     assert "AKIDSECRET" not in res.stdout + res.stderr
     assert "deadbeefsig" not in res.stdout + res.stderr
 

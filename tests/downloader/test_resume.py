@@ -12,7 +12,7 @@ from pathlib import Path
 from actions.downloader.state import CHECKPOINT_BYTES, load_state
 from simcluster.modelserver import Faults, ModelServer
 
-from .conftest import finish, run_dl, serve, sha256_of, start_dl, wait_for
+from .conftest import finish, run_dl, serve, settled, sha256_of, start_dl, wait_for
 
 MIB = 1 << 20
 
@@ -66,7 +66,7 @@ def test_kill_9_at_several_points_then_resume(model_server: ModelServer, tmp_pat
     assert sha256_of(tmp_path / "model.bin") == f.sha256
     assert not (tmp_path / "model.bin.part").exists()
     assert not (tmp_path / "model.bin.part.json").exists()
-    stats = model_server.stats(f.path)
+    stats = settled(model_server, f.path)
     refetched = stats.bytes_sent - f.size - (kills + 1)  # each run probes one byte
     print(f"refetched {refetched} bytes over {kills} kills")
     assert refetched <= kills * workers * CHECKPOINT_BYTES, (refetched, kills)
@@ -79,12 +79,12 @@ def test_resume_keeps_what_was_fetched(model_server: ModelServer, tmp_path: Path
     wait_for(lambda: _covered(tmp_path) >= 6 * MIB, timeout=20)
     _kill(proc, model_server, f.path)
     kept = _covered(tmp_path)
-    sent_before = model_server.stats(f.path).bytes_sent
+    sent_before = settled(model_server, f.path).bytes_sent
     model_server.set_faults(f.path, Faults())
     res = run_dl(*args, "--checksum", f"sha256:{f.sha256}")
     assert res.rc == 0, res.stderr
     assert res.of("start")[0]["resumed_from"] == kept
-    assert model_server.stats(f.path).bytes_sent - sent_before == f.size - kept + 1
+    assert settled(model_server, f.path).bytes_sent - sent_before == f.size - kept + 1
     assert sha256_of(tmp_path / "model.bin") == f.sha256
 
 
@@ -136,11 +136,11 @@ def test_etag_change_between_runs_discards_the_partial(
     wait_for(lambda: _covered(tmp_path) >= 4 * MIB, timeout=20)
     _kill(proc, model_server, f.path)
     model_server.set_faults(f.path, Faults(change_etag_after_requests=0))
-    sent_before = model_server.stats(f.path).bytes_sent
+    sent_before = settled(model_server, f.path).bytes_sent
     res = run_dl(*args)
     assert res.rc == 0, res.stderr
     assert res.of("start")[0]["resumed_from"] == 0
-    assert model_server.stats(f.path).bytes_sent - sent_before == f.size + 1
+    assert settled(model_server, f.path).bytes_sent - sent_before == f.size + 1
     assert sha256_of(tmp_path / "model.bin") == f.sha256
 
 
@@ -186,7 +186,7 @@ def test_stalled_connection_is_detected_and_retried(
     assert res.of("retry")[0]["reason"].startswith("no data for")
     assert sha256_of(tmp_path / "model.bin") == f.sha256
     # The retry resumed where the stalled connection stopped.
-    assert model_server.stats(f.path).bytes_sent <= f.size + MIB + 1
+    assert settled(model_server, f.path).bytes_sent <= f.size + MIB + 1
 
 
 def test_wrong_content_length_is_an_error_not_a_file(
