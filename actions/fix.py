@@ -57,7 +57,9 @@ _DISK = (
 _UNRESUMABLE = (
     "validator changed",
     "etag changed",
-    "416",
+    "(416)",
+    "http 416",
+    "status 416",
     "range not satisfiable",
     "ignored range",
     "ignores range",

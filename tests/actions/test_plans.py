@@ -240,6 +240,16 @@ def test_fix_restarts_a_resumable_stalled_download() -> None:
     assert "Evidence:" in plan.summary
 
 
+def test_fix_is_not_fooled_by_a_port_number_that_looks_like_a_status() -> None:
+    """A model server on port 41627 once made a resumable stall look like an HTTP 416."""
+    snap = snapshot(pod("asr-a", state=ModelState.STALLED, progress=stalled()))
+    log = '{"v": 1, "event": "start", "url": "http://127.0.0.1:41627/models/v1/model.bin"}'
+    assert diagnose(snap, snap.pods[0], log).kind == "stalled-resumable"
+    assert diagnose(snap, snap.pods[0], "no longer has bytes 0-9 (416)").kind == (
+        "partial-unresumable"
+    )
+
+
 def test_fix_drops_a_partial_that_cannot_resume() -> None:
     p = pod(
         "asr-a",
