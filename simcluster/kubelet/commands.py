@@ -267,6 +267,47 @@ def _cat(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
     return status
 
 
+def _canonical(fs: PodFS, path: str, cwd: str, missing_ok: bool) -> str:
+    """The path with every symlink and `..` resolved inside the pod, as coreutils would.
+
+    With ``missing_ok`` (``-m``) components that do not exist are kept lexically.
+    """
+    try:
+        r = fs.resolve(path, cwd)
+    except FsError as exc:
+        head, tail = posixpath.split(path.rstrip("/"))
+        if not missing_ok or exc.errno not in (errno.ENOENT, errno.ENOTDIR) or not head:
+            raise
+        return posixpath.normpath(posixpath.join(_canonical(fs, head, cwd, True), tail))
+    if not r.exists and not missing_ok:
+        raise FsError(errno.ENOENT, path)
+    return r.path
+
+
+def _realpath(t: ThreadIO, ctx: ProcContext, args: list[str], prog: str = "realpath") -> int:
+    flags, paths, err = _flags(args, "emqfzs", {"--canonicalize-missing": "m"})
+    if err or not paths:
+        t.err(f"{prog}: {err or 'missing operand'}\n")
+        return 1
+    status = 0
+    for p in paths:
+        try:
+            t.out(_canonical(ctx.fs, p, ctx.cwd, "m" in flags) + "\n")
+        except FsError as exc:
+            if "q" not in flags:
+                t.err(f"{prog}: {p}: {exc.strerror}\n")
+            status = 1
+    return status
+
+
+def _readlink(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
+    flags, paths, _ = _flags(args, "fmenq")
+    if not flags & {"f", "m", "e"}:
+        t.err("readlink: only -f, -e and -m are supported here\n")
+        return 1
+    return _realpath(t, ctx, ["-m", *paths] if "m" in flags else paths, prog="readlink")
+
+
 def _sha256sum(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
     _, paths, err = _flags(args, "b", {"--binary": "b"})
     if err:
@@ -721,6 +762,8 @@ THREAD_COMMANDS: dict[str, ThreadCommand] = {
     "mkdir": _mkdir,
     "printf": _printf,
     "pwd": _pwd,
+    "readlink": _readlink,
+    "realpath": _realpath,
     "rm": _rm,
     "sha256sum": _sha256sum,
     "stat": _stat,

@@ -147,3 +147,19 @@ async def test_registered_commands_run_in_pods(tmp: Path) -> None:
         assert r.stderr == "wget -q http://x\n" and r.stdout == "4\n"
     finally:
         EXTRA_COMMANDS.pop("wget")
+
+
+async def test_realpath_resolves_symlinks_inside_the_pod(tmp: Path) -> None:
+    fs = make_fs(tmp)
+    (tmp / "pvc" / "v1").mkdir()
+    (tmp / "pvc" / "v1" / "model.bin").write_bytes(b"m")
+    os.symlink("/app/models/v1", tmp / "pvc" / "current")
+    os.symlink("/etc", tmp / "pvc" / "out")
+    r = await run(fs, tmp, "realpath", "/app/models/current/model.bin")
+    assert (r.code, r.stdout) == (0, "/app/models/v1/model.bin\n")
+    r = await run(fs, tmp, "realpath", "-m", "/app/models/out/../x", "/app/models/no/such/f.part")
+    assert r.code == 0 and r.stdout.splitlines() == ["/x", "/app/models/no/such/f.part"]
+    r = await run(fs, tmp, "realpath", "/app/models/no/such/f.part")
+    assert r.code == 1 and "No such file or directory" in r.stderr
+    r = await run(fs, tmp, "readlink", "-f", "/app/models/current")
+    assert r.stdout == "/app/models/v1\n"
