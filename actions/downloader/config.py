@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
             "`asr-cache-download verify PATH` checksums an existing file."
         ),
     )
-    p.add_argument("urls", nargs="*", metavar="URL", help="model URL(s): http, https or file")
+    p.add_argument(
+        "urls", nargs="*", metavar="URL", help="model URL(s): http, https or file [MODEL_URL]"
+    )
     p.add_argument("--cache-dir", help=f"cache directory [MODEL_CACHE_DIR, {DEFAULT_CACHE_DIR}]")
     p.add_argument("--version", dest="model_version", help="model version [MODEL_VERSION]")
     p.add_argument("--output", "-o", help="file name for a single URL (default: from the URL)")

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-from simcluster.modelserver import ModelServer
+from simcluster.modelserver import Faults, ModelServer
 
 from .conftest import run_dl, serve, settled, sha256_of
 
@@ -160,3 +160,25 @@ def test_an_empty_file(model_server: ModelServer, tmp_path: Path) -> None:
     assert res.rc == 0, res.stderr
     assert (tmp_path / "model.bin").read_bytes() == b""
     assert res.of("done")[0]["sha256"] == f.sha256
+
+
+def test_progress_lines_while_downloading(model_server: ModelServer, tmp_path: Path) -> None:
+    f, url = serve(model_server, 6 * MIB, seed=5, faults=Faults(rate_limit=2 * MIB))
+    res = run_dl(url, "--cache-dir", str(tmp_path), "--workers", "2", "--no-validate")
+    assert res.rc == 0, res.stderr
+    progress = res.of("progress")
+    assert progress, res.stdout
+    for line in progress:
+        assert 0 < line["done"] < f.size and line["total"] == f.size
+        assert 2 * MIB <= line["rate"] <= 6 * MIB and line["eta"] > 0 and line["workers"] == 2
+    assert res.of("done")[0]["sha256"] is None  # --no-validate: not hashed
+    assert res.events[0]["event"] == "start" and res.events[-1]["event"] == "done"
+
+
+def test_model_url_may_list_several_urls(model_server: ModelServer, tmp_path: Path) -> None:
+    a, url_a = serve(model_server, MIB, seed=6, name="a.bin")
+    b, url_b = serve(model_server, MIB, seed=7, name="b.bin")
+    env = {"MODEL_URL": f"{url_a}\n{url_b}", "MODEL_CACHE_DIR": str(tmp_path)}
+    res = run_dl(env=env)
+    assert res.rc == 0, res.stderr
+    assert sha256_of(tmp_path / "a.bin") == a.sha256 and sha256_of(tmp_path / "b.bin") == b.sha256
