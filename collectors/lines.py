@@ -8,13 +8,12 @@ the next separator is dropped (the segment is marked truncated).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_MAX_SEGMENT = 16 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(NamedTuple):
     text: str
     line_start: bool  # first segment of a physical line (where kubelet timestamps sit)
     overwritten: bool  # ended by a bare \r: the next segment replaces it on a terminal
@@ -65,15 +64,25 @@ class LineAssembler:
         out: list[Segment] = []
         lines = data.split(b"\n")
         last_line = len(lines) - 1
+        limit = self.max_segment
         for i, piece in enumerate(lines):
-            parts = piece.split(b"\r")
+            parts = piece.split(b"\r") if b"\r" in piece else (piece,)
             last_part = len(parts) - 1
             for j, part in enumerate(parts):
-                self._append(part)
-                if j < last_part:
-                    self._take(True, out)
-                elif i < last_line:
-                    self._take(False, out)
+                ended_by_cr = j < last_part
+                if not ended_by_cr and i == last_line:
+                    self._append(part)  # no separator yet: keep for the next chunk
+                    continue
+                if self._pending or self._truncated or len(part) > limit:
+                    self._append(part)
+                    self._take(ended_by_cr, out)
+                    continue
+                # The common case, inlined: a whole segment inside this chunk.
+                if part:
+                    out.append(
+                        Segment(part.decode("utf-8", "replace"), self._line_start, ended_by_cr)
+                    )
+                self._line_start = not ended_by_cr
         return out
 
     def flush(self) -> list[Segment]:

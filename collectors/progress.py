@@ -133,9 +133,41 @@ class ProgressTracker:
     def feed_text(self, text: str, at: float) -> Update | None:
         self.lines_seen += 1
         update = parse_segment(text)
-        if update is not None:
+        if update is None:
+            return None
+        if (
+            update.kind == "progress"
+            and self.phase is DownloadPhase.DOWNLOADING
+            and not (self.ready or update.dots is not None)
+        ):
+            self._progress_fast(update, at)
+        else:
             self.apply(update, at)
         return update
+
+    def _progress_fast(self, u: Update, at: float) -> None:
+        """The line every downloader repeats: bytes moved, while already downloading."""
+        self.source = u.source
+        if u.file:
+            self.file = u.file
+        if u.total is not None:
+            self.total = u.total
+        done = u.done
+        if done is not None:
+            if done != self.done:
+                self.last_change_at = at
+                self._sample_rate(done, at)
+                self.done = done
+            self.has_bytes = True
+        self.rate = u.rate if u.rate is not None else self._computed_rate
+        if u.eta is not None:
+            self.eta = u.eta
+        elif self.rate and self.total and self.done is not None:
+            self.eta = max(0.0, (self.total - self.done) / self.rate)
+        else:
+            self.eta = None
+        self.updated_at = at
+        self.version += 1
 
     def apply(self, u: Update, at: float) -> None:
         kind = u.kind

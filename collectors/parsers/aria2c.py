@@ -18,30 +18,39 @@ from collectors.parsers.base import (
 
 SOURCE = "aria2c"
 
-_READOUT = re.compile(
-    r"\[#\w+\s+(?P<done>[\d.]+[KMGTP]?i?B)/(?P<total>[\d.]+[KMGTP]?i?B)(?:\((?P<pct>\d+)%\))?"
-    r"(?:\s+CN:\d+)?(?:\s+SD:\d+)?(?:\s+DL:(?P<rate>[\d.]+[KMGTP]?i?B))?"
-    r"(?:\s+UL:\S+?)?(?:\s+ETA:(?P<eta>[\dhms]+))?"
-)
+
+def _readout(text: str) -> Update | None:
+    """``[#gid DONE/TOTAL(PCT%) CN:n DL:RATE ETA:t]``, read by hand (it repeats every second)."""
+    end = text.find("]")
+    tokens = text[2 : end if end > 0 else len(text)].split()
+    if len(tokens) < 2:
+        return None
+    amounts = tokens[1].partition("(")[0]
+    done_text, slash, total_text = amounts.partition("/")
+    if not slash:
+        return None
+    done = size_text(done_text)
+    if done is None:
+        return None
+    total = size_text(total_text)
+    rate: float | None = None
+    eta: float | None = None
+    for token in tokens[2:]:
+        if token.startswith("DL:"):
+            value = size_text(token[3:])
+            rate = float(value) if value is not None else None
+        elif token.startswith("ETA:"):
+            eta = duration_text(token[4:])
+    return Update("progress", SOURCE, done=done, total=total or None, rate=rate, eta=eta)
+
+
 _ERROR_CODE = re.compile(r"errorCode=(\d+)")
 _RESULT_ROW = re.compile(r"^\w+\|(OK|ERR|INPR|RM)\s*\|")
 
 
 def parse(text: str) -> Update | None:
     if text.startswith("[#"):
-        match = _READOUT.match(text)
-        if not match:
-            return None
-        total = size_text(match["total"])
-        rate = size_text(match["rate"]) if match["rate"] else None
-        return Update(
-            "progress",
-            SOURCE,
-            done=size_text(match["done"]),
-            total=total or None,
-            rate=float(rate) if rate is not None else None,
-            eta=duration_text(match["eta"]) if match["eta"] else None,
-        )
+        return _readout(text)
     if "errorCode=" in text:
         match = _ERROR_CODE.search(text)
         code = int(match[1]) if match else 1

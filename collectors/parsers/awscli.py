@@ -16,26 +16,29 @@ from collectors.parsers.base import (
 
 SOURCE = "aws"
 
-_COMPLETED = re.compile(
-    r"^Completed (?P<done>[\d.]+ ?(?:[KMGTP]i?B|Bytes|B))/(?P<total>[\d.]+ ?(?:[KMGTP]i?B|Bytes|B))"
-    r"(?:~)? \((?P<rate>[\d.]+ ?(?:[KMGTP]i?B|Bytes|B))/s\)"
-)
 _HTTP_CODE = re.compile(r"An error occurred \((\d{3}|[A-Za-z]+)\)")
+
+
+def _completed(text: str) -> Update | None:
+    """``Completed DONE/TOTAL (RATE/s) with N file(s) remaining``, read by hand."""
+    slash = text.find("/", 10)
+    paren = text.find(" (", slash)
+    close = text.find("/s)", paren)
+    if slash < 0 or paren < 0 or close < 0:
+        return None
+    done = size_text(text[10:slash])
+    total = size_text(text[slash + 1 : paren].rstrip("~"))
+    if done is None or total is None:
+        return None
+    rate = size_text(text[paren + 2 : close])
+    return Update(
+        "progress", SOURCE, done=done, total=total, rate=float(rate) if rate is not None else None
+    )
 
 
 def parse(text: str) -> Update | None:
     if text.startswith("Completed "):
-        match = _COMPLETED.match(text)
-        if not match:
-            return None
-        rate = size_text(match["rate"])
-        return Update(
-            "progress",
-            SOURCE,
-            done=size_text(match["done"]),
-            total=size_text(match["total"]),
-            rate=float(rate) if rate is not None else None,
-        )
+        return _completed(text)
     if text.startswith("download: "):
         return Update("done", SOURCE, message=text.strip())
     if text.startswith(("download failed:", "fatal error:")):

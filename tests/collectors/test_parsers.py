@@ -328,3 +328,22 @@ def test_dispatch_picks_each_format() -> None:
         == "wget"
     )  # type: ignore[union-attr]
     assert parse_segment("model.bin  42% 1.2 GiB/2.9 GiB  85.3 MiB/s  ETA 21s").source == "bundled"  # type: ignore[union-attr]
+
+
+def test_bundled_progress_fields_match_the_json() -> None:
+    lines = [
+        _line(event="progress", done=5, total=None, rate=1.5e7, eta=None, workers=1),
+        _line(event="progress", done=10**10, total=2 * 10**10, rate=0.0, eta=3.25, workers=4),
+        json.dumps({"v": 1, "event": "progress", "file": 'we"ird', "done": 1, "total": 2}),
+        json.dumps({"event": "progress", "done": 7}, separators=(",", ":")),
+    ]
+    for line in lines:
+        fast = bundled.parse_json(line)
+        obj = json.loads(line)
+        assert fast is not None
+        assert (fast.done, fast.total, fast.file) == (
+            obj["done"],
+            obj.get("total"),
+            obj.get("file"),
+        )
+        assert fast.rate == (float(obj["rate"]) if obj.get("rate") is not None else None)
