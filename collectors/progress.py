@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from collectors.model import DownloadPhase, DownloadProgress
 from collectors.parsers import aria2c, awscli, bundled, curl, lightning, tqdm, wget
-from collectors.parsers.base import CHECKSUM_MISMATCH, Update
+from collectors.parsers.base import CHECKSUM_MISMATCH, DOWNLOAD_FAILED, Update
 from collectors.redact import redact_text
 from collectors.units import format_bytes
 
@@ -127,6 +127,7 @@ class ProgressTracker:
         self._last_dot: tuple[int, int] | None = None  # (offset, dots) of the last wget dot line
         self._rate_sample: tuple[float, int] | None = None  # (time, bytes) for computed rates
         self._computed_rate: float | None = None
+        self._cause: tuple[str, str] | None = None  # the specific reason of this run's failure
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -182,6 +183,8 @@ class ProgressTracker:
             self._begin(u, at)
         elif kind == "retry":
             self.phase = DownloadPhase.RETRYING
+            if u.code is not None and u.code != DOWNLOAD_FAILED and u.message:
+                self._cause = (u.code, redact_text(u.message))
             if u.attempt is not None:
                 self.attempt = u.attempt
             if u.done is not None:
@@ -239,6 +242,8 @@ class ProgressTracker:
             self._last_dot = None
         self.failure_code = self.failure = None
         self.waiting_for = None
+        if restarted:
+            self._cause = None
         if u.total is not None:
             self.total = u.total
         if u.done is not None:
@@ -308,6 +313,7 @@ class ProgressTracker:
 
     def _finish(self, u: Update, at: float) -> None:
         self.phase = DownloadPhase.DONE
+        self._cause = None
         self.failure_code = self.failure = None
         self.waiting_for = None
         if u.done is not None:
@@ -324,9 +330,17 @@ class ProgressTracker:
 
     def _fail(self, u: Update) -> None:
         self.phase = DownloadPhase.FAILED
-        self.failure_code = u.code
+        code = u.code
         text = redact_text(u.message or u.code or "download failed")
-        if u.code == CHECKSUM_MISMATCH and "checksum" not in text.lower():
+        cause = self._cause
+        if code == DOWNLOAD_FAILED and cause is not None and cause[0] != DOWNLOAD_FAILED:
+            # "Download failed after 3 attempts" says less than what failed: keep the cause.
+            code = cause[0]
+            text = f"{text} ({cause[1]})"
+        elif code is not None and code != DOWNLOAD_FAILED:
+            self._cause = (code, text)
+        self.failure_code = code
+        if code == CHECKSUM_MISMATCH and "checksum" not in text.lower():
             text = f"checksum mismatch: {text}"
         self.failure = f"log: {text}"
         self.message = text

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -22,7 +24,7 @@ def tools() -> Iterator[None]:
 
 def test_s3_init_container_progress_then_ready(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
     sim = make_sim()
-    f = sim.model_server.add_file("/models/v1/model.bin", size=6 * MiB, seed=21)
+    f = sim.model_server.add_file("/models/v1/model.bin", size=4 * MiB, seed=21)
     sim.model_server.set_faults(f.path, Faults(rate_limit=1 * MiB))
     base = sim.model_server.url("/").rstrip("/")
     dep = asr_deployment("", f.sha256, replicas=1, claim=None)
@@ -76,7 +78,7 @@ def test_s3_init_container_progress_then_ready(make_sim, start_feed) -> None:  #
     )
     (vol,) = [v for v in emptydir.volumes if v.kind == "emptyDir"]
     assert vol.name == f"{pod.name}/models" and vol.usage is not None
-    assert vol.usage.source == "kubelet" and (vol.usage.used_bytes or 0) >= 6 * MiB
+    assert vol.usage.source == "kubelet" and (vol.usage.used_bytes or 0) >= 4 * MiB
 
 
 def test_wget_prewarm_job_progress_and_completion(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
@@ -136,3 +138,57 @@ def test_corrupt_model_crash_loop_is_corrupt_with_evidence(make_sim, start_feed)
     assert looping.pods[0].model_state is ModelState.CORRUPT
     assert looping.pods[0].evidence[0] == pod.evidence[0]
     assert len(sim.store.list("pods", NS)[0]) == 1
+
+
+@pytest.mark.root
+@pytest.mark.skipif(os.geteuid() != 0, reason="a full volume needs root (tmpfs PVCs)")
+def test_disk_full_is_failed_with_the_cause(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
+    sim = make_sim()
+    f = sim.model_server.add_file("/models/v1/model.bin", size=4 * MiB, seed=24)
+    sim.apply(
+        [
+            pvc(name="small-pvc", size="2Mi", sc="standard"),
+            asr_deployment(sim.model_server.url(f.path), f.sha256, replicas=1, claim="small-pvc"),
+        ]
+    )
+    volume = sim.root_dir / "volumes" / f"pvc-{NS}-small-pvc"
+    _feed, rec = start_feed(sim, refresh=1)
+    snap = rec.wait(lambda s: any(p.model_state is ModelState.FAILED for p in s.pods), 20, "fail")
+    if not os.path.ismount(volume):
+        pytest.skip("the simulator could not mount a tmpfs here (restricted container)")
+    (pod,) = snap.pods
+    assert "no space left" in pod.evidence[0].lower()
+    assert "Download failed after" in pod.evidence[0]
+
+
+def test_log_stream_reconnects_without_gaps_or_duplicates(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
+    sim = make_sim()
+    f = sim.model_server.add_file("/models/v1/model.bin", size=600 * 1024, seed=25)
+    sim.model_server.set_faults(f.path, Faults(rate_limit=200 * 1024))
+    url = sim.model_server.url(f.path)
+    sim.apply(
+        [job("model-preload", ["wget", "-O", "/app/models/model.bin", url], {"MODEL_URL": url})]
+    )
+    feed, rec = start_feed(sim, refresh=1)
+    rec.wait(
+        lambda s: any(j.progress and (j.progress.bytes_done or 0) >= 100 * 1024 for j in s.jobs),
+        15,
+        "the download under way",
+    )
+    sim.run(sim.stop_api())
+    time.sleep(1.0)  # wget keeps writing while the API is gone
+    sim.run(sim.start_api())
+    done = rec.wait(lambda s: bool(s.jobs) and s.jobs[0].state == "Complete", 20, "Complete")
+    pod = done.jobs[0].pods[0]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(
+        "saved [" in line.text for line in rec.lines.get(pod, [])
+    ):
+        time.sleep(0.1)
+    offsets = [
+        int(line.text.split("K", 1)[0])
+        for line in rec.lines[pod]
+        if line.text.lstrip()[:1].isdigit() and "K ." in line.text
+    ]
+    assert offsets == list(range(0, 600, 50))  # every dot row once, in order
+    assert feed.cluster.counters.requests("get", "pods/log") >= 2  # it did reconnect

@@ -155,3 +155,19 @@ def test_tracker_lightning_only_lines_have_no_bytes() -> None:
 def test_tracker_ignores_plain_lines() -> None:
     t = _track(["hello", "GET /healthz 200", "INFO: request handled"])
     assert t.progress() is None and t.facts().lines_seen == 3
+
+
+def test_generic_failure_keeps_the_specific_cause() -> None:
+    t = ProgressTracker()
+    t.feed_text("INFO: Downloading model from URL...", 0)
+    t.feed_text(_j(event="error", code="disk_full", exit=6, message="no space left on device"), 1)
+    t.feed_text("WARNING: Download attempt 1 failed: no space left on device", 2)
+    t.feed_text("ERROR: Download failed after 1 attempts", 3)
+    f = t.facts()
+    assert f.failure_code == "disk_full"
+    assert f.failure == "log: Download failed after 1 attempts (no space left on device)"
+    # A fresh run forgets it.
+    t.feed_text("INFO: Downloading model from URL...", 10)
+    t.feed_text("WARNING: Download attempt 1 failed: Connection timeout", 11)
+    t.feed_text("ERROR: Download failed after 1 attempts", 12)
+    assert t.facts().failure_code == "download_failed"

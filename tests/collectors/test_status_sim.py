@@ -146,7 +146,7 @@ def test_corrupt_download_exits_1_and_says_why(make_sim, tmp_path: Path) -> None
 
 def test_watch_prints_json_lines_until_told_to_stop(make_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     sim = make_sim()
-    f = sim.model_server.add_file("/models/v1/model.bin", size=3 * MiB, seed=9)
+    f = sim.model_server.add_file("/models/v1/model.bin", size=2 * MiB, seed=9)
     sim.model_server.set_faults(f.path, Faults(rate_limit=2 * MiB))
     sim.apply(
         [
@@ -156,7 +156,7 @@ def test_watch_prints_json_lines_until_told_to_stop(make_sim, tmp_path: Path) ->
             ),
         ]
     )
-    code, out, err = _status(sim, tmp_path, "-o", "json", "--watch", watch_seconds=6.0)
+    code, out, err = _status(sim, tmp_path, "-o", "json", "--watch", watch_seconds=4.0)
     assert err == ""
     docs = [json.loads(line) for line in out.splitlines()]
     assert len(docs) >= 2
