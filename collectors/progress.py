@@ -192,7 +192,7 @@ class ProgressTracker:
             of = f" of {u.attempts}" if u.attempts else ""
             num = f" {u.attempt}{of}" if u.attempt is not None else ""
             self._note(f"log: download attempt{num} failed: {u.message or 'no reason given'}")
-            self.message = u.message
+            self.message = redact_text(u.message) if u.message else None
         elif kind == "wait":
             self.phase = DownloadPhase.WAITING
             self.waiting_for = u.message
@@ -225,6 +225,9 @@ class ProgressTracker:
         self.version += 1
 
     def _note(self, line: str) -> None:
+        """Keep a line of evidence (secrets in URLs redacted, length capped)."""
+        if "://" in line:
+            line = redact_text(line)
         self.evidence.append(line[:300])
 
     def _begin(self, u: Update, at: float) -> None:

@@ -171,3 +171,14 @@ def test_generic_failure_keeps_the_specific_cause() -> None:
     t.feed_text("WARNING: Download attempt 1 failed: Connection timeout", 11)
     t.feed_text("ERROR: Download failed after 1 attempts", 12)
     assert t.facts().failure_code == "download_failed"
+
+
+def test_evidence_never_keeps_a_signed_url() -> None:
+    t = ProgressTracker()
+    url = "https://bucket.s3.amazonaws.com/model.bin?X-Amz-Signature=abc123&X-Amz-Credential=AK"
+    t.feed_text(f"INFO: Downloading model from {url}", 0)
+    t.feed_text(f"WARNING: Download attempt 1 failed: 403 Forbidden for {url}", 1)
+    t.feed_text(f"download failed: s3://b/model.bin to x An error occurred (403) {url}", 2)
+    f = t.facts()
+    text = " ".join(f.evidence) + (f.failure or "") + (f.progress.message or "")  # type: ignore[union-attr]
+    assert "abc123" not in text and "AK" not in text and "REDACTED" in text
