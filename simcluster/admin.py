@@ -25,9 +25,16 @@ from typing import Any
 
 from aiohttp import web
 
-import simcluster.kubelet.programs.supervise as sv
 from simcluster.errors import ApiError
 from simcluster.kubelet.fs import FsError
+from simcluster.kubelet.programs.supervise import (
+    Running,
+    key_of,
+    kill,
+    pause,
+    resume,
+    running_under,
+)
 from simcluster.kubelet.registry import agents
 from simcluster.scenarios.loader import ScenarioError, check_fault_request
 from simcluster.scenarios.runner import runtime_for
@@ -60,9 +67,9 @@ class SimAdmin:
     def _pod_dir(self, pod: dict[str, Any]) -> Path:
         return agents(self.cluster).volumes.pod_dir(pod["metadata"]["uid"])
 
-    def _running(self, namespace: str, name: str) -> list[sv.Running]:
+    def _running(self, namespace: str, name: str) -> list[Running]:
         pod = self._pod(namespace, name)
-        found = sv.running_under(self._pod_dir(pod))
+        found = running_under(self._pod_dir(pod))
         if not found:
             raise _error(409, f"pod {namespace}/{name} has no running container")
         return found
@@ -78,7 +85,7 @@ class SimAdmin:
     async def stall_download(self, namespace: str, pod: str) -> dict[str, Any]:
         """Freeze a pod's download where it is: its processes stop, its stand-ins wait."""
         entries = self._running(namespace, pod)
-        stopped = sum(sv.pause(e.key) for e in entries)
+        stopped = sum(pause(e.key) for e in entries)
         return {
             "message": f"stalled pod {namespace}/{pod} ({stopped} process(es) stopped)",
             "processes": stopped,
@@ -86,7 +93,7 @@ class SimAdmin:
 
     async def resume_download(self, namespace: str, pod: str) -> dict[str, Any]:
         entries = self._running(namespace, pod)
-        resumed = sum(sv.resume(e.key) for e in entries)
+        resumed = sum(resume(e.key) for e in entries)
         return {
             "message": f"resumed pod {namespace}/{pod} ({resumed} process(es) continued)",
             "processes": resumed,
@@ -105,8 +112,8 @@ class SimAdmin:
             raise _error(404, f"pod {namespace}/{pod} has no container {container!r}")
         pod_dir = self._pod_dir(obj)
         for name in [container] if container else names:
-            key = sv.key_of(pod_dir / f"scratch-{name}")
-            if sv.kill(key):
+            key = key_of(pod_dir / f"scratch-{name}")
+            if kill(key):
                 return {"message": f"killed container {name} of pod {namespace}/{pod}"}
         which = f"container {container}" if container else "no container"
         raise _error(409, f"pod {namespace}/{pod}: {which} is running")

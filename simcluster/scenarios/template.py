@@ -1,9 +1,8 @@
 """`${...}` placeholders in scenario values: model URLs and checksums, repeat counters.
 
 A placeholder is a dotted name, optionally times a number (`${model.v1.size*0.5}`, which
-gives whole bytes). A string that is exactly one placeholder takes the value's own type, so
-`replicas: ${n}` stays a number; inside a longer string the value is formatted as text.
-`$${` writes a literal `${`.
+gives whole bytes). Values are always written as text (a Kubernetes quantity such as a
+claim's storage request is text on the wire too). `$${` writes a literal `${`.
 """
 
 from __future__ import annotations
@@ -53,14 +52,10 @@ def _apply(value: Any, factor: float | None, name: str) -> Any:
     return int(value * factor)
 
 
-def render_text(text: str, resolve: Resolver) -> Any:
-    """Substitute the placeholders of one string."""
+def render_text(text: str, resolve: Resolver) -> str:
+    """Substitute the placeholders of one string (values become text, as YAML would have)."""
     if "$" not in text:
         return text
-    whole = _PLACEHOLDER.fullmatch(text.strip())
-    if whole is not None and whole.group(0) != "$${" and text == text.strip():
-        name = whole.group(1)
-        return _apply(resolve(name), float(whole.group(2)) if whole.group(2) else None, name)
     names_in(text)  # raise on malformed placeholders
 
     def sub(m: re.Match[str]) -> str:
@@ -86,7 +81,7 @@ def render(value: Any, resolve: Resolver) -> Any:
 
 def render_key(key: Any, resolve: Resolver) -> Any:
     if isinstance(key, str) and "$" in key:
-        return str(render_text(key, resolve))
+        return render_text(key, resolve)
     return key
 
 

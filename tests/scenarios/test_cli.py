@@ -1,0 +1,201 @@
+"""`asr-cache-sim` as a user runs it: --list, replay, and the kubectl walk-through."""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from tests.scenarios.conftest import NS, wait_until
+
+KUBECTL = shutil.which("kubectl")
+SCRIPT = Path(sys.executable).parent / "asr-cache-sim"
+RECORDED = (
+    b"INFO: Downloading model from URL...\r\n"
+    b"\x1b[33mWARNING: Download attempt 1 failed: Connection timeout\x1b[0m\r\n"
+    b"Completed 1.0 MiB/2.0 MiB (1.0 MiB/s) with 1 file(s) remaining\r"
+    b"Completed 2.0 MiB/2.0 MiB (1.0 MiB/s) with 1 file(s) remaining\r"
+    b"ERROR: Download failed after 3 attempts\n"
+)
+
+
+def sim_command() -> list[str]:
+    return [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "simcluster.cli"]
+
+
+@contextmanager
+def running_sim(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """Start asr-cache-sim, wait for its kubectl hint, stop it with SIGINT afterwards."""
+    proc = subprocess.Popen(
+        [*sim_command(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(line.startswith("Faults:") for line in seen):
+            try:
+                seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                raise AssertionError(f"asr-cache-sim did not start: {''.join(seen)}") from None
+            if proc.poll() is not None and lines.empty():
+                raise AssertionError(f"asr-cache-sim exited: {''.join(seen)}")
+        yield proc, seen
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_list_prints_one_line_per_scenario() -> None:
+    r = subprocess.run([*sim_command(), "--list"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 11
+    assert lines[0].split()[0] == "baked-image"
+
+
+def test_bad_arguments_say_so_in_one_line() -> None:
+    r = subprocess.run(
+        [*sim_command(), "--model-size", "huge"], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 2
+    assert (
+        r.stderr
+        == "asr-cache-sim: argument --model-size: not a size: 'huge' (e.g. 256MiB or 1GB)\n"
+    )
+
+
+def test_replay_plays_a_recorded_log_into_a_pod(tmp_path: Path) -> None:
+    log = tmp_path / "user-report.log"
+    log.write_bytes(RECORDED)
+    kc = tmp_path / "kubeconfig"
+    with running_sim("replay", str(log), "--exit-code", "3", "--kubeconfig", str(kc)) as (
+        proc,
+        out,
+    ):
+        assert f"  export KUBECONFIG={kc}\n" in out
+        api = config.new_client_from_config(str(kc))
+        core = client.CoreV1Api(api)
+        pod = wait_until(
+            lambda: (
+                (p := core.read_namespaced_pod("lightning-asr-replay", NS)).status.phase == "Failed"
+                and p
+            ),
+            20,
+            "the replay pod to finish",
+        )
+        assert pod.metadata.labels["app"] == "lightning-asr"
+        assert pod.status.container_statuses[0].state.terminated.exit_code == 3
+        data = core.read_namespaced_pod_log("lightning-asr-replay", NS, _preload_content=False).data
+        assert bytes(data) == RECORDED  # \r, CRLF and escape codes exactly as recorded
+        api.close()
+    assert proc.returncode == 0
+    assert not kc.exists()  # the kubeconfig went with the cluster
+
+
+def test_replay_follows_a_timing_file_next_to_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "slow.log"
+    log.write_bytes(b"first\n" + b"second\n")
+    (tmp_path / "slow.log.timing").write_text("0.0 6\n1.5 7\n")
+    kc = tmp_path / "kubeconfig"
+    with running_sim("replay", str(log), "--kubeconfig", str(kc)):
+        api = config.new_client_from_config(str(kc))
+        core = client.CoreV1Api(api)
+
+        def log_now() -> bytes:
+            try:
+                return bytes(
+                    core.read_namespaced_pod_log(
+                        "lightning-asr-replay", NS, _preload_content=False
+                    ).data
+                )
+            except client.exceptions.ApiException:
+                return b""
+
+        wait_until(lambda: log_now() == b"first\n", 10, "the first recorded write")
+        wait_until(lambda: log_now() == b"first\nsecond\n", 10, "the second write, 1.5 s later")
+        pod = wait_until(
+            lambda: (
+                (p := core.read_namespaced_pod("lightning-asr-replay", NS)).status.phase
+                == "Succeeded"
+                and p
+            ),
+            10,
+        )
+        assert pod.status.container_statuses[0].state.terminated.exit_code == 0
+        api.close()
+
+
+@pytest.mark.kubectl
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not on PATH")
+def test_kubectl_walkthrough_on_efs_shared(tmp_path: Path) -> None:
+    kc = tmp_path / "kubeconfig"
+    args = ["--scenario", "efs-shared", "--model-size", "4MiB", "--speed", "1MiB/s"]
+    with running_sim(*args, "--kubeconfig", str(kc)) as (_proc, out):
+        assert "  kubectl get pods -n smallest\n" in out
+        assert "  kubectl logs -f -l app=lightning-asr -n smallest\n" in out
+        env = {**os.environ, "KUBECONFIG": str(kc)}
+        assert KUBECTL is not None
+
+        def get_pods() -> str:
+            r = subprocess.run(
+                [KUBECTL, "get", "pods", "-n", "smallest"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert r.returncode == 0, r.stderr
+            return r.stdout
+
+        def four_ready() -> str:
+            text = get_pods()
+            rows = [ln.split() for ln in text.splitlines() if ln.startswith("lightning-asr-")]
+            return (
+                text if len(rows) == 4 and all(r[1:3] == ["1/1", "Running"] for r in rows) else ""
+            )
+
+        text = wait_until(four_ready, 30, "kubectl to show four ready lightning-asr pods")
+        assert text.splitlines()[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        assert sum(line.startswith("lightning-asr-") for line in text.splitlines()) == 4
+        follow = subprocess.Popen(
+            [KUBECTL, "logs", "-f", "-l", "app=lightning-asr", "-n", "smallest"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            time.sleep(3)
+        finally:
+            follow.terminate()
+            logs, err = follow.communicate(timeout=10)
+        assert logs.count("INFO: Server ready on port 2269") >= 4, err
+        assert '"event": "done"' in logs
