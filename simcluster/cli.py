@@ -29,6 +29,7 @@ from simcluster.scenarios.runner import ScenarioOptions
 from simcluster.scenarios.spec import Scenario
 
 MAX_REPLAY_BYTES = 64 * 1024 * 1024
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 
 class UsageError(Exception):
@@ -97,7 +98,12 @@ def replay_parser() -> argparse.ArgumentParser:
         description="Start a cluster with one lightning-asr pod (namespace smallest) whose "
         "container plays a recorded log byte for byte, then exits.",
     )
-    p.add_argument("logfile", type=Path, help="the recorded log (bytes as captured)")
+    p.add_argument(
+        "logfile",
+        type=Path,
+        help="the recorded log (bytes as captured), or the name of a bundled recording "
+        f"({', '.join(sorted(x.stem for x in RECORDINGS.glob('*.log')))})",
+    )
     p.add_argument(
         "--timing", type=Path, help="`script --timing` file (default: LOGFILE.timing if present)"
     )
@@ -231,6 +237,9 @@ def replay_scenario(logfile: Path, timing: Path | None, speed: str, exit_code: i
     from simcluster.kubelet.programs.replay import ReplayError, parse_speed
     from simcluster.scenarios.spec import ImageSpec, NodeSpec, ObjectSpec, Source
 
+    bundled = RECORDINGS / f"{logfile}.log"
+    if not logfile.is_file() and "/" not in str(logfile) and bundled.is_file():
+        logfile = bundled
     if not logfile.is_file():
         raise UsageError(f"no such log file: {logfile}")
     if logfile.stat().st_size > MAX_REPLAY_BYTES:

@@ -95,3 +95,31 @@ async def test_a_supervised_program_can_be_killed(tmp_path: Path) -> None:
     await asyncio.sleep(0.05)
     assert kill(key_of(pod.ctx.scratch))
     assert await asyncio.wait_for(task, 2) == KILLED_EXIT
+
+
+async def test_a_script_typescript_loses_its_header_and_trailer(tmp_path: Path) -> None:
+    pod = make_pod(tmp_path)
+    body = b"wget -O model.bin ...\r\nmodel.bin  6%[>   ] 192K\rmodel.bin 100%[====] 3.0M\r\n"
+    typescript = (
+        b'Script started on 2026-11-27 11:05:16+00:00 [COMMAND="wget"]\n'
+        + body
+        + b'\nScript done on 2026-11-27 11:05:36+00:00 [COMMAND_EXIT_CODE="0"]\n'
+    )
+    log = write(tmp_path, "t.log", typescript)
+    timing = write(tmp_path, "t.timing", f"0.0 {len(body) - 10}\n0.01 10\n".encode())
+    r = await run(pod, run_replay, "sim-replay", "--speed", "0", "--timing", timing, log)
+    assert r.code == 0 and bytes(r.out) == body
+
+
+def test_the_bundled_recording_is_a_real_pty_capture() -> None:
+    from simcluster.cli import RECORDINGS, replay_scenario
+
+    s = replay_scenario(Path("wget-pty"), None, "0", 0)
+    files = dict(s.images[0].files)
+    assert files["/replay/session.log"].host == RECORDINGS / "wget-pty.log"
+    assert files["/replay/session.timing"].host == RECORDINGS / "wget-pty.log.timing"
+    data = (RECORDINGS / "wget-pty.log").read_bytes()
+    assert data.startswith(b"Script started on ") and b"\r\n" in data and b"%[" in data
+    steps = parse_timing((RECORDINGS / "wget-pty.log.timing").read_text(), "t")
+    header = data.index(b"\n") + 1
+    assert sum(st.length for st in steps) <= len(data) - header

@@ -7,8 +7,10 @@ a timing file everything is written at once. The timing file is the one `script 
 writes: one `DELAY BYTES` line per write (seconds to wait, then that many bytes of the log),
 or util-linux's advanced form with a type letter first (`O DELAY BYTES`; input, signal and
 header entries are skipped). `--speed 2` plays twice as fast; `--speed 0` (or `max`) ignores
-the pace. Log bytes the timing file does not cover are written at the end. The program then
-exits with `--exit-code` (default 0).
+the pace. Log bytes the timing file does not cover are written at the end. A typescript from
+`script` (first line `Script started on ...`) loses that header line and, when timed, the
+`Script done` trailer, as `scriptreplay` does. The program then exits with `--exit-code`
+(default 0).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from simcluster.kubelet.fs import FsError
 MAX_TIMING_BYTES = 16 * 1024 * 1024
 MAX_WRITE = 64 * 1024
 PROG = "sim-replay"
+SCRIPT_HEADER = b"Script started on "
 
 
 class ReplayError(Exception):
@@ -156,13 +159,25 @@ async def run_replay(argv: list[str], ctx: ProcContext) -> int:
         await ctx.io.write_stderr(f"{exc}\n".encode())
         return exc.code
     try:
-        await _play(ctx, fd, steps, opts.speed)
+        typescript = await asyncio.to_thread(_skip_script_header, fd)
+        await _play(ctx, fd, steps, opts.speed, rest=not (typescript and steps))
     finally:
         await asyncio.to_thread(os.close, fd)
     return opts.exit_code
 
 
-async def _play(ctx: ProcContext, fd: int, steps: list[Step], speed: float) -> None:
+def _skip_script_header(fd: int) -> bool:
+    """Position fd after a `script` typescript's header line; False (at 0) if there is none."""
+    head = os.pread(fd, 4096, 0)
+    if not head.startswith(SCRIPT_HEADER) or b"\n" not in head:
+        return False
+    os.lseek(fd, head.index(b"\n") + 1, os.SEEK_SET)
+    return True
+
+
+async def _play(
+    ctx: ProcContext, fd: int, steps: list[Step], speed: float, rest: bool = True
+) -> None:
     loop = asyncio.get_running_loop()
     begun = loop.time()
     offset = 0.0  # recorded seconds since the start
@@ -180,7 +195,8 @@ async def _play(ctx: ProcContext, fd: int, steps: list[Step], speed: float) -> N
             await _write(ctx, fd, pending)
             pending = 0
     await _write(ctx, fd, pending)
-    await _write(ctx, fd, None)  # whatever the timing file did not cover
+    if rest:
+        await _write(ctx, fd, None)  # whatever the timing file did not cover
 
 
 async def _write(ctx: ProcContext, fd: int, length: int | None) -> None:
