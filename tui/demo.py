@@ -9,7 +9,6 @@ directory removed when the block ends, however it ends.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,40 +38,22 @@ def running(scenario: str = DEFAULT_SCENARIO, *, user: str = "admin") -> Iterato
     """Start the simulator with ``scenario`` loaded; stop it and clean up on exit."""
     try:
         from simcluster.cluster import SimCluster
+        from simcluster.scenarios.runner import start_scenario
     except ImportError as exc:
         raise DemoError(
             f"the simulated cluster is not available ({exc}); install the project with "
             "`pip install -e '.[sim]'` (make demo does)."
         ) from None
-    start = _scenario_starter()
     with tempfile.TemporaryDirectory(prefix="asr-cache-demo-") as tmp:
         root = Path(tmp)
-        with SimCluster.run_in_thread(root / "cluster", timeout=START_TIMEOUT) as cluster:
-            namespace = start(cluster, scenario) or NAMESPACE
+        # nodes=0: the scenario names its nodes.
+        with SimCluster.run_in_thread(root / "cluster", timeout=START_TIMEOUT, nodes=0) as cluster:
+            try:
+                runtime = start_scenario(cluster, scenario, timeout=START_TIMEOUT)
+            except ValueError as exc:  # ScenarioError: "file:line: why"
+                raise DemoError(f"scenario {scenario!r} cannot start: {exc}") from None
+            namespace = getattr(runtime, "namespace", None) or NAMESPACE
             kubeconfig = cluster.write_kubeconfig(
                 root / "kubeconfig", user=user, namespace=namespace
             )
             yield DemoCluster(scenario, Path(kubeconfig), namespace, cluster.url, cluster)
-
-
-def _scenario_starter() -> Any:
-    """The simulator's "load this scenario into a running cluster" entry point."""
-    try:
-        runner = importlib.import_module("simcluster.scenarios.runner")
-    except ImportError:
-        runner = None
-    start = getattr(runner, "start_scenario", None)
-    if start is None:
-        raise DemoError(
-            "this build's simulator cannot load scenarios yet (simcluster.scenarios.runner."
-            "start_scenario is missing); run against a cluster with --kubeconfig instead."
-        )
-
-    def apply(cluster: Any, scenario: str) -> str | None:
-        try:
-            result = start(cluster, scenario)
-        except (LookupError, ValueError) as exc:
-            raise DemoError(f"scenario {scenario!r} cannot start: {exc}") from None
-        return getattr(result, "namespace", None)
-
-    return apply

@@ -103,6 +103,8 @@ def progress_cell(
         return Text("")
     style = STATE_STYLE.get(state, "")
     frac = progress.fraction
+    if frac is None and progress.phase is DownloadPhase.DONE:
+        return Text("✓ done", style=STATE_STYLE[ModelState.READY])
     text = Text(bar(frac, width), style=style)
     pct = f"{frac * 100:3.0f}%" if frac is not None else "  ?%"
     text.append(f" {pct}")

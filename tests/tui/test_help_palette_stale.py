@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 
 from textual.command import CommandPalette
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 
 from tests.tui.conftest import SIZE, STALLED, Recorder, make_app
 from tests.tui.fakes import NOW, FakeActions, FakeFeed, sample_snapshot
@@ -152,10 +152,14 @@ async def test_n_switches_namespace_and_c_switches_context(recorder: Recorder) -
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(app.screen, NamespacePrompt)
-        await pilot.press(*(["backspace"] * 8), *"Bad_NS", "enter")
+        box = app.screen.query_one(Input)
+        assert box.value == "smallest"
+        box.value = "Bad_NS"
+        await pilot.press("enter")
         await pilot.pause()
         assert "is not a DNS label" in screen_text(app)
-        await pilot.press(*(["backspace"] * 6), *"staging", "enter")
+        box.value = "staging"
+        await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         await pilot.pause()
@@ -174,7 +178,10 @@ async def test_n_switches_namespace_and_c_switches_context(recorder: Recorder) -
         assert switcher.calls[-1] == ("prod-eu", "staging")
         assert "ctx prod-eu" in screen_text(app)
         assert "MainThread" not in switcher.threads
-        await pilot.press("n", *(["backspace"] * 8), *"nowhere", "enter")
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one(Input).value = "nowhere"
+        await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "namespace 'nowhere' does not exist" in recorder.texts()

@@ -4,8 +4,18 @@ leaves no thread behind; ``--demo`` says clearly when it cannot start."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
+import os
+import pty
+import select
+import signal
 import socket
+import struct
+import subprocess
+import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +31,8 @@ from tui.cli import build_parser
 from tui.launch import EXIT_USAGE, build_app, connect, run
 from tui.screens.detail import PodDetailScreen
 from tui.widgets.pods import PodsTable
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def launch(argv: list[str]) -> tuple[int, str]:
@@ -95,16 +107,54 @@ def test_a_bad_flag_value_is_one_sentence(tmp_path: Path) -> None:
     assert_one_clear_message(code, err, "--stall-after must be more than 0 seconds")
 
 
-def test_demo_without_a_scenario_runner_says_so_or_starts() -> None:
+def test_demo_with_an_unknown_scenario_says_so() -> None:
+    code, err = launch(["--demo", "no-such-scenario"])
+    assert code == EXIT_USAGE and "Traceback" not in err
+    assert err.startswith("asr-cache-tui --demo: scenario 'no-such-scenario' cannot start: ")
+    assert "built-in ones are: " in err and "efs-shared" in err
+
+
+def test_demo_starts_shows_pods_and_quits_cleanly_on_q(tmp_path: Path) -> None:
+    """The real command in a real terminal (a pty): ``asr-cache-tui --demo``, then ``q``."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 42, 150, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "--demo"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = bytearray()
     try:
-        import simcluster.scenarios.runner  # noqa: F401
-    except ImportError:
-        code, err = launch(["--demo", "efs-shared"])
-        assert code == EXIT_USAGE and "Traceback" not in err
-        assert err.startswith("asr-cache-tui --demo: ")
-        assert "cannot load scenarios yet" in err
-    else:
-        pytest.skip("the scenario runner exists: test_demo_e2e covers --demo")
+        deadline = time.monotonic() + 60
+        while b"lightning-asr-" not in seen or b"ready" not in seen:
+            assert time.monotonic() < deadline, seen[-2000:].decode(errors="replace")
+            assert proc.poll() is None, seen[-2000:].decode(errors="replace")
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                with contextlib.suppress(OSError):
+                    seen += os.read(master, 65536)
+            seen = seen[-200_000:]  # bounded
+        os.write(master, b"q")
+        drain_until = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < drain_until:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                with contextlib.suppress(OSError):
+                    os.read(master, 65536)
+        assert proc.wait(timeout=1) == 0
+        with pytest.raises(ProcessLookupError):  # nothing of its process group is left
+            os.killpg(proc.pid, 0)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        os.close(master)
 
 
 @pytest.fixture

@@ -59,6 +59,8 @@ def test_progress_cell_shows_percent_bytes_rate_eta() -> None:
     text = progress_cell(p, ModelState.DOWNLOADING, width=8).plain
     assert "42%" in text and "10.1/24.0 GiB" in text and "85.0 MiB/s" in text
     assert "ETA 2m48s" in text
+    done_without_bytes = dataclasses.replace(p, phase=DownloadPhase.DONE, bytes_done=None)
+    assert progress_cell(done_without_bytes, ModelState.READY).plain == "✓ done"
     stalled = progress(10 * GiB, 24 * GiB, 0.0, DownloadPhase.STALLED)
     assert progress_cell(stalled, ModelState.STALLED).plain.endswith("stalled")
 

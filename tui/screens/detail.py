@@ -215,7 +215,9 @@ class PodDetailScreen(DataScreen):
         if list(spark.data or []) != rates:
             spark.data = rates
         # One sample, or only zeros, would draw as a full bar: show the line only with a shape.
-        spark.display = len(rates) > 1 and max(rates) > 0
+        shape = len(rates) > 1 and max(rates) > 0
+        if spark.display != shape:
+            spark.display = shape
         label = Text("download rate ", style="bold")
         if rates:
             label.append(f"now {format_rate(rates[-1])}  peak {format_rate(max(rates))}")

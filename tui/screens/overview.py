@@ -61,7 +61,9 @@ class OverviewScreen(DataScreen):
         shown = table.row_count
         panel = self.query_one("#pods-panel")
         suffix = f" (filter: {self.needle!r})" if self.needle else ""
-        panel.border_subtitle = f"{shown} of {len(pods)}{suffix}" if pods else ""
+        subtitle = f"{shown} of {len(pods)}{suffix}" if pods else ""
+        if panel.border_subtitle != subtitle:
+            panel.border_subtitle = subtitle
         self.query_one(VolumesPanel).show(snapshot.volumes if snapshot else ())
         self.query_one(RolloutsPanel).show(
             snapshot.rollouts if snapshot else (), snapshot.serving_url if snapshot else None

@@ -56,8 +56,13 @@ class RolloutsPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Rollouts"
 
+    _last_url: str | None = ""
+
     def show(self, rollouts: Sequence[RolloutInfo], serving_url: str | None) -> None:
         self.query_one(RolloutsTable).show(rollouts)
+        if serving_url == self._last_url:  # an update re-lays out: only when it changed
+            return
+        self._last_url = serving_url
         line = Text("api-server → ", style="bold")
         line.append(redact_url(serving_url) if serving_url else "unknown", style="italic")
         self.query_one("#serving", Static).update(line)

@@ -69,9 +69,13 @@ class VolumesPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Cache volumes"
 
+    _last_note: str | None = None
+
     def show(self, volumes: Sequence[VolumeInfo]) -> None:
         self.query_one(VolumesTable).show(volumes)
         note = notes(volumes)
-        static = self.query_one("#volume-notes", Static)
-        static.display = bool(note)
-        static.update(note)
+        if note.markup != self._last_note:  # an update re-lays out: only when it changed
+            self._last_note = note.markup
+            static = self.query_one("#volume-notes", Static)
+            static.display = bool(note)
+            static.update(note)

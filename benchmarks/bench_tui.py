@@ -1,0 +1,338 @@
+"""Benchmark of the dashboard: first frame, first full data, key latency while downloads
+stream, CPU when nothing changes, and memory growth over a streaming run.
+
+Run by hand (not part of the test run), from the repository root:
+
+    .venv/bin/python -m benchmarks.bench_tui [--pods 300] [--downloading 20] [--minutes 2]
+
+The data comes from a synthetic feed shaped like the ``scale`` scenario (300 pods on 30 nodes,
+30 volumes, 20 downloads moving), published from a thread four times a second as the live
+feed does at most, plus 100 log lines a second for the pod whose detail is open. The app runs
+headless (Textual's test driver), so rendering is done but not written to a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from collectors.feed import FeedSink
+from collectors.model import (
+    CacheFile,
+    ClusterSnapshot,
+    ContainerInfo,
+    DownloadPhase,
+    DownloadProgress,
+    LogLine,
+    ModelSettings,
+    ModelState,
+    PodInfo,
+    RolloutInfo,
+    VolumeInfo,
+    VolumeUsage,
+)
+from tui.app import AsrCacheApp
+from tui.screens.detail import PodDetailScreen
+from tui.screens.overview import OverviewScreen
+from tui.widgets.pods import PodsTable
+
+GiB = 2**30
+PUBLISH_INTERVAL = 0.25
+LOG_LINES_PER_SECOND = 100
+
+
+class SyntheticFeed:
+    """A ``ClusterFeed`` with ``pods`` pods of which ``downloading`` move every publish."""
+
+    def __init__(self, pods: int, downloading: int) -> None:
+        self.n_pods = pods
+        self.n_downloading = downloading
+        self.sink: FeedSink | None = None
+        self.streaming = threading.Event()
+        self.streaming.set()
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.started_at = time.time()
+        self.followed: str | None = None
+        self.published = 0
+
+    def _pods(self, now: float) -> tuple[PodInfo, ...]:
+        elapsed = now - self.started_at
+        out = []
+        for i in range(self.n_pods):
+            name = f"lightning-asr-7d9f8c6b5-{i:05d}"
+            moving = i < self.n_downloading
+            progress = None
+            state = ModelState.READY
+            if moving:
+                total = 24 * GiB
+                rate = 80e6 + i * 1e6
+                done = int(min(total - 1, rate * elapsed + i * 1e8))
+                progress = DownloadProgress(
+                    DownloadPhase.DOWNLOADING,
+                    "bundled",
+                    done,
+                    total,
+                    rate,
+                    (total - done) / rate,
+                    1,
+                    "model.bin",
+                    updated_at=now,
+                )
+                state = ModelState.DOWNLOADING
+            out.append(
+                PodInfo(
+                    name=name,
+                    namespace="smallest",
+                    uid=f"uid-{i}",
+                    node=f"node-{i % 30:02d}",
+                    phase="Running",
+                    ready=not moving,
+                    restarts=0,
+                    created_at=self.started_at - 3600,
+                    owner="ReplicaSet/lightning-asr-7d9f8c6b5",
+                    release="lightning-asr",
+                    containers=(
+                        ContainerInfo("lightning-asr", False, "asr:1", "running", not moving),
+                    ),
+                    model=ModelSettings(version="v1", cache_dir="/app/models"),
+                    cache_claim=f"models-{i % 30:02d}",
+                    cache_kind="pvc",
+                    model_state=state,
+                    progress=progress,
+                )
+            )
+        return tuple(out)
+
+    def snapshot(self) -> ClusterSnapshot:
+        now = time.time()
+        volumes = tuple(
+            VolumeInfo(
+                name=f"models-{v:02d}",
+                kind="pvc",
+                access_modes=("ReadWriteMany",),
+                pods=tuple(f"lightning-asr-7d9f8c6b5-{i:05d}" for i in range(v, self.n_pods, 30)),
+                usage=VolumeUsage("kubelet", 20 * GiB, 100 * GiB, 80 * GiB, now),
+            )
+            for v in range(30)
+        )
+        return ClusterSnapshot(
+            context="bench",
+            namespace="smallest",
+            server="http://127.0.0.1:1",
+            taken_at=now,
+            pods=self._pods(now),
+            volumes=volumes,
+            rollouts=(
+                RolloutInfo(
+                    "lightning-asr",
+                    self.n_pods,
+                    self.n_pods,
+                    self.n_pods - self.n_downloading,
+                    self.n_pods - self.n_downloading,
+                    serving=True,
+                ),
+            ),
+        )
+
+    def _run(self) -> None:
+        sink = self.sink
+        assert sink is not None
+        line_no = 0
+        while not self.stop_event.is_set():
+            if self.streaming.is_set():
+                sink.snapshot_ready(self.snapshot())
+                self.published += 1
+                pod = self.followed
+                if pod is not None:
+                    n = int(LOG_LINES_PER_SECOND * PUBLISH_INTERVAL)
+                    lines = [
+                        LogLine(
+                            pod,
+                            "lightning-asr",
+                            f"model.bin {line_no + k} 42% 10.1 GiB/24.0 GiB 85 MiB/s",
+                            "progress",
+                            time.time(),
+                        )
+                        for k in range(n)
+                    ]
+                    line_no += n
+                    sink.log_lines_received(pod, lines)
+            self.stop_event.wait(PUBLISH_INTERVAL)
+
+    def start(self, sink: FeedSink) -> None:
+        self.sink = sink
+        self.thread = threading.Thread(target=self._run, name="synthetic-feed", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(2)
+
+    def follow_pod(self, pod: str) -> None:
+        self.followed = pod
+
+    def recent_log(self, pod: str) -> Sequence[LogLine]:
+        return ()
+
+    def cache_files(self, pod: str) -> Sequence[CacheFile]:
+        return [CacheFile("v1/model.bin.part", 10 * GiB, time.time(), partial=True)]
+
+    def disk_usage(self, pod: str) -> VolumeUsage:
+        return VolumeUsage("df", 20 * GiB, 100 * GiB, 80 * GiB, time.time())
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope (y per x)."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    var = sum((x - mx) ** 2 for x, _ in points) or 1.0
+    return sum((x - mx) * (y - my) for x, y in points) / var
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll the app's state from outside (what a user would see), every 5 ms."""
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the dashboard did not get there in time")
+        await asyncio.sleep(0.005)
+
+
+async def key_latency(app: AsrCacheApp, table: PodsTable, key: str) -> float:
+    """From the key event to the frame that shows the moved cursor.
+
+    (Pilot.press is not used: it also waits for the whole process, feed thread included,
+    to go idle, which is not what a user waits for.)
+    """
+    before = table.cursor_row
+    frame: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    start = time.perf_counter()
+    app.simulate_key(key)
+    deadline = start + 5
+    while table.cursor_row == before:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"key {key!r} not answered in 5 s")
+        await asyncio.sleep(0.001)
+    app.call_after_refresh(lambda: frame.set_result(time.perf_counter()))
+    return await frame - start
+
+
+async def bench(pods: int, downloading: int, minutes: float) -> list[tuple[str, str, str]]:
+    feed = SyntheticFeed(pods, downloading)
+    app = AsrCacheApp(feed, None, read_only=True, context="bench", namespace="smallest")
+    rows: list[tuple[str, str, str]] = []
+    t0 = time.perf_counter()
+    async with app.run_test(size=(150, 42)) as pilot:
+        await until(lambda: isinstance(app.screen, OverviewScreen) and app.screen.ready)
+        first_frame = time.perf_counter() - t0
+        table = app.screen.query_one(PodsTable)
+        await until(lambda: table.row_count >= pods)
+        await pilot.pause()
+        full_data = time.perf_counter() - t0
+        rows.append(("first frame", f"{first_frame * 1000:.0f} ms", "≤ 1000 ms"))
+        rows.append((f"first full data ({pods} pods)", f"{full_data * 1000:.0f} ms", "≤ 2000 ms"))
+
+        await asyncio.sleep(2)  # let streaming settle
+        latencies = []
+        for i in range(60):
+            latencies.append(await key_latency(app, table, "j" if i % 20 < 10 else "k"))
+            await asyncio.sleep(0.05)
+        latencies.sort()
+        rows.append(
+            (
+                f"key press while {downloading} downloads stream (median / p95 / max)",
+                " / ".join(
+                    f"{latencies[int(q * (len(latencies) - 1))] * 1000:.0f}"
+                    for q in (0.5, 0.95, 1.0)
+                )
+                + " ms",
+                "≤ 50 ms",
+            )
+        )
+
+        feed.streaming.clear()
+        await asyncio.sleep(1.5)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        await asyncio.sleep(10)
+        idle = (time.process_time() - cpu0) / (time.perf_counter() - wall0) * 100
+        rows.append(("CPU when nothing changes (10 s)", f"{idle:.1f}% of one core", "< 5%"))
+
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        feed.streaming.set()
+        await asyncio.sleep(10)
+        busy = (time.process_time() - cpu0) / (time.perf_counter() - wall0) * 100
+        rows.append(
+            (f"CPU while {downloading} downloads stream (10 s)", f"{busy:.1f}% of one core", "-")
+        )
+
+        await pilot.press("home", "enter")  # the detail of a downloading pod: its log streams
+        await until(lambda: isinstance(app.screen, PodDetailScreen))
+        samples: list[tuple[float, float]] = []
+        start = time.perf_counter()
+        end = start + minutes * 60
+        while time.perf_counter() < end:
+            await asyncio.sleep(2)
+            samples.append((time.perf_counter() - start, rss_bytes() / 2**20))
+        half = samples[len(samples) // 2 :]
+        growth = slope(half) * 3600 if len(half) >= 2 else float("nan")
+        rows.append(
+            (
+                f"RSS after {minutes:g} min streaming (detail open, "
+                f"{LOG_LINES_PER_SECOND} log lines/s)",
+                f"{samples[-1][1]:.0f} MiB",
+                "-",
+            )
+        )
+        rows.append(
+            (
+                "RSS growth, second half (extrapolated per hour)",
+                f"{growth:+.1f} MiB/h",
+                "≤ 250 MiB after 1 h → flat",
+            )
+        )
+        rows.append(
+            (
+                "snapshots published / superseded before drawing",
+                f"{feed.published} / {app.bridge.dropped_snapshots}",
+                "-",
+            )
+        )
+        await pilot.press("q")
+    feed.stop()
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_tui", description=__doc__)
+    parser.add_argument("--pods", type=int, default=300)
+    parser.add_argument("--downloading", type=int, default=20)
+    parser.add_argument(
+        "--minutes", type=float, default=2.0, help="length of the memory run (default 2)"
+    )
+    args = parser.parse_args(argv)
+    rows = asyncio.run(bench(args.pods, args.downloading, args.minutes))
+    print(
+        f"\nMachine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}.\n"
+    )
+    print("| measure | result | target |\n| --- | --- | --- |")
+    for measure, result, target in rows:
+        print(f"| {measure} | {result} | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
