@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -183,10 +184,8 @@ async def _serve(
         await cluster.start()
     except OSError as exc:
         await cluster.stop()
-        print(
-            f"asr-cache-sim: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"asr-cache-sim: cannot listen on 127.0.0.1:{args.port}: {why}", file=sys.stderr)
         return 1
     try:
         try:
