@@ -218,15 +218,16 @@ class AsrCacheApp(App[int]):
             return screen.selected_pod
         return None
 
-    def open_detail(self, pod: str, *, focus_log: bool = False) -> None:
-        self.push_screen(PodDetailScreen(pod, focus_log=focus_log))
+    def open_detail(self, pod: str) -> None:
+        """The pod's detail; its log view has the focus, so arrows scroll the log."""
+        self.push_screen(PodDetailScreen(pod))
 
     def action_logs(self) -> None:
         pod = self.selected_pod()
         if pod is None:
             self.notify("Select a pod first.", severity="warning")
         elif not isinstance(self.screen, PodDetailScreen):
-            self.open_detail(pod, focus_log=True)
+            self.open_detail(pod)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.command_states(), self.read_only))

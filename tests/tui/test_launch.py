@@ -30,6 +30,7 @@ from tests.tui.sim import NS, MiB, chart_objects
 from tui.cli import build_parser
 from tui.launch import EXIT_USAGE, build_app, connect, run
 from tui.screens.detail import PodDetailScreen
+from tui.widgets.header import StaleBanner
 from tui.widgets.pods import PodsTable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,3 +227,29 @@ async def test_the_viewer_token_shows_actions_forbidden(
         active = app.screen.active_bindings
         assert active["r"].enabled is False and active["r"].binding.show
         await pilot.press("q")
+
+
+async def test_the_api_killed_and_restored_the_stale_banner_comes_and_goes(
+    cluster: SimCluster, tmp_path: Path
+) -> None:
+    path = cluster.write_kubeconfig(tmp_path / "kubeconfig", user="admin")
+    args = build_parser().parse_args(
+        ["--kubeconfig", str(path), "-n", NS, "--read-only", "--request-timeout", "2"]
+    )
+    connection = connect(args)
+    app = build_app(args, connection)
+    async with app.run_test(size=(150, 42)) as pilot:
+        table = app.screen.query_one(PodsTable)
+        await wait_for(pilot, lambda: table.row_count == 2)
+        banner = app.screen.query_one(StaleBanner)
+        assert not banner.display
+        cluster.run(cluster.stop_api())
+        await wait_for(pilot, lambda: banner.display, timeout=30)
+        assert "API unreachable for" in screen_text(app)
+        assert table.row_count == 2  # the last data stays on screen
+        await pilot.press("j", "k")  # and the keys still answer
+        cluster.run(cluster.start_api())
+        await wait_for(pilot, lambda: not banner.display, timeout=30)
+        assert "unreachable" not in screen_text(app)
+        await pilot.press("q")
+    assert connection.feed.threads() == []  # type: ignore[attr-defined]

@@ -155,10 +155,9 @@ def events_text(events: Sequence[EventInfo], now: float) -> Text:
 class PodDetailScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = list(commands.bindings("detail"))
 
-    def __init__(self, pod: str, *, focus_log: bool = False) -> None:
+    def __init__(self, pod: str) -> None:
         super().__init__(id="detail")
         self.pod_name = pod
-        self.focus_log = focus_log
         self._history_loaded = False
         self._early: deque[LogLine] = deque(maxlen=LOG_LINES)
         self._replay: Counter[str] = Counter()
