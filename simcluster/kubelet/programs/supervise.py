@@ -53,6 +53,9 @@ async def supervise(ctx: ProcContext, coro: Coroutine[Any, Any, int]) -> int:
     try:
         await asyncio.wait({task})
     except asyncio.CancelledError:
+        if not entry.running.is_set():  # a stopped child must run to see SIGTERM
+            entry.running.set()
+            _signal_all(Path(key), signal.SIGCONT)
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
