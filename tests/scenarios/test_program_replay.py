@@ -123,3 +123,41 @@ def test_the_bundled_recording_is_a_real_pty_capture() -> None:
     steps = parse_timing((RECORDINGS / "wget-pty.log.timing").read_text(), "t")
     header = data.index(b"\n") + 1
     assert sum(st.length for st in steps) <= len(data) - header
+
+
+REPLAY_SCENARIO = """\
+name: my-replay
+description: a user's log, replayed
+nodes: 1
+images:
+  - image: sim/user-log:1
+    files:
+      /replay/user.log: {host: user.log}
+objects:
+  - apiVersion: v1
+    kind: Pod
+    metadata: {name: lightning-asr-user, labels: {app: lightning-asr}}
+    spec:
+      restartPolicy: Never
+      containers:
+        - name: lightning-asr
+          image: sim/user-log:1
+          command: [sim-replay, --exit-code, "5", /replay/user.log]
+"""
+
+
+def test_a_scenario_names_a_recorded_log_on_the_host(tmp_path: Path, start) -> None:  # type: ignore[no-untyped-def]
+    from tests.scenarios.conftest import NS, wait_until
+
+    (tmp_path / "user.log").write_bytes(RECORDED)
+    (tmp_path / "my-replay.yaml").write_text(REPLAY_SCENARIO)
+    w = start(str(tmp_path / "my-replay.yaml"))
+    pod = wait_until(
+        lambda: (
+            (p := w.core.read_namespaced_pod("lightning-asr-user", NS)).status.phase == "Failed"
+            and p
+        ),
+        20,
+    )
+    assert pod.status.container_statuses[0].state.terminated.exit_code == 5
+    assert w.log("lightning-asr-user") == RECORDED
