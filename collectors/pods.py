@@ -257,3 +257,16 @@ def containers_mounting(pod: kube.Obj, volume: str) -> list[str]:
             ):
                 out.append(str(c.get("name")))
     return out
+
+
+def has_model_env(pod: kube.Obj) -> bool:
+    """Whether any container (init ones too) is configured with ``MODEL_*`` settings."""
+    spec = kube.spec(pod)
+    for key in ("containers", "initContainers"):
+        for c in kube.items(spec.get(key)):
+            if not isinstance(c, Mapping):
+                continue
+            for entry in kube.items(c.get("env")):
+                if isinstance(entry, Mapping) and str(entry.get("name", "")).startswith("MODEL_"):
+                    return True
+    return False

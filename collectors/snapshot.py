@@ -97,6 +97,7 @@ class SnapshotBuilder:
     def __init__(self, options: FeedOptions) -> None:
         self.options = options
         self.selector = parse_selector(options.effective_selector)
+        self.widen = options.selector == DEFAULT_SELECTOR
         claim = options.values.efs_claim if options.values else None
         self.cache_claims = frozenset({claim or DEFAULT_CACHE_CLAIM})
         self.default_url = options.values.model_url if options.values else None
@@ -105,11 +106,15 @@ class SnapshotBuilder:
     # -- pods --------------------------------------------------------------------------------
 
     def relevant(self, pod: kube.Obj) -> bool:
-        """An ASR pod (the selector) or a pre-warm Job's pod."""
+        """An ASR pod (the selector), a pre-warm Job's pod, or, unless ``-l`` narrowed the
+        view, any pod that runs with model settings (``MODEL_*`` env): a blue-green
+        ``lightning-asr-v2`` release is labelled ``app=lightning-asr-v2``."""
         if self.selector.matches(kube.labels_of(pod)):
             return True
         owner = kube.controller_of(pod)
-        return owner is not None and owner[0] == "Job"
+        if owner is not None and owner[0] == "Job":
+            return True
+        return self.widen and pods.has_model_env(pod)
 
     def base(self, pod: kube.Obj, rs_release: Mapping[str, str]) -> tuple[PodInfo, frozenset[str]]:
         md = kube.meta(pod)

@@ -206,6 +206,8 @@ def model_state(
         init_running = next((c for c in pod.containers if c.init and c.state == "running"), None)
         if loop_note:
             evidence = loop_note
+        elif running and log is None:
+            evidence = ["running, not Ready; its log is being read"]
         elif running:
             evidence = ["running, not Ready; the log says nothing about the model"]
         elif init_running is not None:

@@ -14,6 +14,7 @@ from collectors.cluster import Cluster, ConnectionSettings, connect
 from collectors.live import LiveFeed
 from collectors.model import ClusterSnapshot, LogLine
 from collectors.snapshot import FeedOptions
+from tests.scenarios.conftest import start  # noqa: F401 - shared fixtures
 from tests.simcluster.conftest import make_sim, sim  # noqa: F401 - shared fixtures
 
 
@@ -74,7 +75,7 @@ def start_feed(tmp_path: Path) -> Iterator[Callable[..., tuple[LiveFeed, Recorde
     """``start_feed(sim, stall_after=3)`` -> (feed, recorder); stopped after the test."""
     feeds: list[LiveFeed] = []
 
-    def start(sim_cluster, **options) -> tuple[LiveFeed, Recorder]:  # type: ignore[no-untyped-def]
+    def begin(sim_cluster, **options) -> tuple[LiveFeed, Recorder]:  # type: ignore[no-untyped-def]
         cluster = sim_cluster_handle(sim_cluster, tmp_path, request_timeout=5.0)
         feed = LiveFeed(cluster, FeedOptions(**options), owns_cluster=True)
         recorder = Recorder()
@@ -82,7 +83,7 @@ def start_feed(tmp_path: Path) -> Iterator[Callable[..., tuple[LiveFeed, Recorde
         feeds.append(feed)
         return feed, recorder
 
-    yield start
+    yield begin
     for feed in feeds:
         feed.stop()
 
