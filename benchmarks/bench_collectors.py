@@ -4,11 +4,11 @@
 
 1. the progress parsers on generated logs of every format (lines per second, parse only and
    the whole path: bytes -> segments -> parser -> per-pod tracker);
-2. against a simulated cluster of 300 pods on 30 nodes with 30 PVCs (run in a child process,
-   so this process holds only the collectors): the time to the first full snapshot (live
-   feed, and ``status``'s one-shot collect), list requests after the initial lists while
-   nothing changes, stats/summary requests per node per refresh interval, and this process's
-   memory with 20 pods streaming logs (``wget`` downloads the feed is asked to follow).
+2. against the simulator's ``scale`` scenario (300 pods on 30 nodes, 30 claims, 20 pods
+   downloading at once; run in a child process, so this process holds only the collectors):
+   the time to the first full snapshot (live feed, and ``status``'s one-shot collect), list
+   requests after the initial lists while nothing changes, stats/summary requests per node
+   per refresh interval, and this process's memory while the 20 downloading pods' logs stream.
 """
 
 from __future__ import annotations
@@ -154,79 +154,19 @@ def _full_path(data: bytes, lines: int) -> float:
 # -- 2. a simulated cluster in a child process -----------------------------------------------
 
 
-def _objects(url: str, pods: int, nodes: int, followed: int) -> list[dict[str, Any]]:
-    groups = nodes  # one PVC and one Deployment per node's worth of pods
-    per_group = pods // groups
-    out: list[dict[str, Any]] = []
-    for g in range(groups):
-        claim = f"models-{g:02d}"
-        out.append(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolumeClaim",
-                "metadata": {"name": claim, "namespace": NS},
-                "spec": {
-                    "accessModes": ["ReadWriteMany"],
-                    "storageClassName": "standard",
-                    "resources": {"requests": {"storage": "10Gi"}},
-                },
-            }
-        )
-        downloading = g < followed // per_group
-        command = ["wget", "-O", "/scratch/model.bin", url] if downloading else ["sleep", "3600"]
-        name = f"lightning-asr-{g:02d}"
-        out.append(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "metadata": {"name": name, "namespace": NS},
-                "spec": {
-                    "replicas": per_group,
-                    "selector": {"matchLabels": {"app": "lightning-asr", "group": name}},
-                    "template": {
-                        "metadata": {"labels": {"app": "lightning-asr", "group": name}},
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "lightning-asr",
-                                    "image": "busybox",
-                                    "command": command,
-                                    "env": [
-                                        {"name": "MODEL_URL", "value": url},
-                                        {"name": "MODEL_CACHE_DIR", "value": "/app/models"},
-                                        {"name": "MODEL_CACHE_MAX_SIZE", "value": "50GB"},
-                                    ],
-                                    "volumeMounts": [
-                                        {"name": "models", "mountPath": "/app/models"},
-                                        {"name": "scratch", "mountPath": "/scratch"},
-                                    ],
-                                }
-                            ],
-                            "volumes": [
-                                {"name": "models", "persistentVolumeClaim": {"claimName": claim}},
-                                {"name": "scratch", "emptyDir": {}},
-                            ],
-                        },
-                    },
-                },
-            }
-        )
-    return out
-
-
-def _sim_child(conn: Any, root: str, pods: int, nodes: int, followed: int) -> None:
+def _sim_child(conn: Any, root: str, scenario: str) -> None:
+    """The simulated cluster, in a process of its own: the ``scale`` scenario (300 pods on
+    30 nodes, 30 EFS-class claims, 20 pods downloading at once)."""
     from simcluster.cluster import SimCluster
-    from simcluster.kubelet.programs.standins import standin_commands
-    from simcluster.modelserver import Faults
+    from simcluster.scenarios.runner import start_scenario
 
-    with standin_commands(), SimCluster.run_in_thread(Path(root), nodes=nodes) as sim:
-        f = sim.model_server.add_file("/models/v1/model.bin", size=512 * MiB, seed=3)
-        sim.model_server.set_faults(f.path, Faults(rate_limit=4 * MiB))
-        sim.apply(_objects(sim.model_server.url(f.path), pods, nodes, followed))
+    with SimCluster.run_in_thread(Path(root), nodes=0) as sim:
+        start_scenario(sim, scenario, timeout=300)
+        expected = conn.recv()
 
         def running() -> bool:
             items = sim.store.list("pods", NS)[0]
-            return len(items) == pods and all(
+            return len(items) >= expected and all(
                 (p.get("status") or {}).get("phase") == "Running" for p in items
             )
 
@@ -259,18 +199,20 @@ class _Sink:
             self.lines += len(lines)
 
 
-def bench_cluster(pods: int, nodes: int, seconds: float, refresh: float) -> dict[str, Any]:
+def bench_cluster(
+    scenario: str, pods: int, nodes: int, seconds: float, refresh: float
+) -> dict[str, Any]:
     from collectors.cluster import ConnectionSettings, connect
     from collectors.live import LiveFeed
     from collectors.snapshot import FeedOptions
 
-    followed = 20
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
     with tempfile.TemporaryDirectory() as root:
-        proc = ctx.Process(target=_sim_child, args=(child, root, pods, nodes, followed))
+        proc = ctx.Process(target=_sim_child, args=(child, root, scenario))
         proc.start()
         try:
+            parent.send(pods)
             kubeconfig = parent.recv()
             results: dict[str, Any] = {}
             # `status`: one-shot collect.
@@ -289,14 +231,7 @@ def bench_cluster(pods: int, nodes: int, seconds: float, refresh: float) -> dict
             while sink.first_full is None and time.perf_counter() - start < 30:
                 time.sleep(0.01)
             results["first full snapshot (s)"] = (sink.first_full or float("nan")) - start
-            snapshot = feed.snapshot()
-            assert snapshot is not None
-            streaming = sorted(
-                p.name for p in snapshot.pods if p.release and p.release.endswith(("00", "01"))
-            )[:followed]
-            for name in streaming:
-                feed.follow_pod(name)
-            time.sleep(2.0)  # streams open, first volume poll done
+            time.sleep(2.0)  # streams open (the pods still downloading), first volume poll done
             lists = cluster.counters.requests("list")
             proxy = cluster.counters.requests("get", "nodes/proxy")
             polls = feed.poller.summary_requests
@@ -312,7 +247,7 @@ def bench_cluster(pods: int, nodes: int, seconds: float, refresh: float) -> dict
             results["summary requests counted by the poller"] = feed.poller.summary_requests - polls
             results["log streams"] = len(feed._streams)
             results["log lines/s received"] = (sink.lines - lines_before) / elapsed
-            results["RSS with 20 pods streaming (MiB)"] = _rss_mib()
+            results["RSS of this process (MiB)"] = _rss_mib()
             results["requests"] = cluster.counters.snapshot()
             feed.stop()
             return results
@@ -325,7 +260,8 @@ def bench_cluster(pods: int, nodes: int, seconds: float, refresh: float) -> dict
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pods", type=int, default=300)
+    ap.add_argument("--scenario", default="scale")
+    ap.add_argument("--pods", type=int, default=300, help="pods the scenario makes")
     ap.add_argument("--nodes", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--refresh", type=float, default=5.0)
@@ -341,7 +277,7 @@ def main() -> None:
         print(f"| {name} | {shown} | {full:,.0f} |")
     if args.skip_cluster:
         return
-    results = bench_cluster(args.pods, args.nodes, args.seconds, args.refresh)
+    results = bench_cluster(args.scenario, args.pods, args.nodes, args.seconds, args.refresh)
     print(f"\n| {args.pods} pods on {args.nodes} nodes | value |\n| --- | --- |")
     for key, value in results.items():
         if key == "requests":
