@@ -121,6 +121,7 @@ class LiveFeed:
         self._objects: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS}
         self._listed: set[str] = set()
         self._failing: dict[str, str] = {}
+        self._notes: dict[str, str] = {}
         self._stale_since: float | None = None
         self._error: str | None = None
         self._trackers: dict[str, ProgressTracker] = {}
@@ -258,12 +259,22 @@ class LiveFeed:
                 for gone in set(self._objects["pods"]) - set(fresh):
                     self._forget_pod(gone)
             self._objects[kind] = fresh
+            self._notes.pop(kind, None)
             self._listed.add(kind)
             if len(self._listed) == len(KINDS):
                 self._synced.set()
             if kind == "pods":
                 for stream in self._streams.values():
                     stream.wake()
+        self._dirty.set()
+
+    def forbidden(self, kind: str, message: str) -> None:
+        with self._lock:
+            self._objects[kind] = {}
+            self._notes[kind] = message
+            self._listed.add(kind)
+            if len(self._listed) == len(KINDS):
+                self._synced.set()
         self._dirty.set()
 
     def changed(self, kind: str, event_type: str, obj: dict[str, Any]) -> None:
@@ -367,7 +378,7 @@ class LiveFeed:
         self._threads.append(thread)
         thread.start()
 
-    def _inputs(self) -> tuple[SnapshotInputs, float | None, str | None]:
+    def _inputs(self) -> tuple[SnapshotInputs, float | None, str | None, tuple[str, ...]]:
         with self._lock:
             inputs = SnapshotInputs(
                 objects={k: dict(v) for k, v in self._objects.items()},
@@ -377,10 +388,11 @@ class LiveFeed:
                 serving=self._serving,
                 verifications=dict(self._verifications),
             )
-            return inputs, self._stale_since, self._error
+            notes = tuple(self._notes[k] for k in KINDS if k in self._notes)
+            return inputs, self._stale_since, self._error, notes
 
     def build_snapshot(self) -> ClusterSnapshot:
-        inputs, stale_since, error = self._inputs()
+        inputs, stale_since, error, notes = self._inputs()
         snapshot, verdicts, targets = self.builder.build(
             inputs,
             now=self.clock(),
@@ -390,6 +402,8 @@ class LiveFeed:
             stale_since=stale_since,
             error=error,
         )
+        if notes:
+            snapshot = dataclasses.replace(snapshot, notes=notes)
         with self._lock:
             self._verdicts = verdicts
             self._targets = targets

@@ -40,6 +40,9 @@ class WatchSink(Protocol):
     def recovered(self, kind: str) -> None:
         """A request succeeded again after ``failed``."""
 
+    def forbidden(self, kind: str, message: str) -> None:
+        """RBAC forbids this (optional) kind: the view goes on without it."""
+
 
 @dataclass(frozen=True)
 class KindSpec:
@@ -91,6 +94,7 @@ class KindWatcher:
         watch_seconds: tuple[int, int] = (240, 300),
         backoff: tuple[float, float] = (0.5, 10.0),
         max_iterations: int | None = None,
+        forbidden_retry: float = 300.0,
     ) -> None:
         self.cluster = cluster
         self.spec = KINDS[kind]
@@ -102,6 +106,7 @@ class KindWatcher:
         self.watch_seconds = watch_seconds
         self.backoff = backoff
         self.max_iterations = max_iterations
+        self.forbidden_retry = forbidden_retry
         self.resource_version: str | None = None
         self.lists = 0
         self.watches = 0
@@ -165,6 +170,14 @@ class KindWatcher:
                     return
                 if isinstance(exc, ApiException) and exc.status == 410:
                     self.resource_version = None
+                    continue
+                if isinstance(exc, ApiException) and exc.status == 403 and self.kind != "pods":
+                    # Only pods are essential; a role without (say) events still gets a view.
+                    message = self.cluster.describe_error(exc, "list", self.kind)
+                    self.sink.forbidden(self.kind, message)
+                    self.resource_version = None
+                    if self.max_iterations is None or iterations < self.max_iterations:
+                        self.stop.wait(self.forbidden_retry)
                     continue
                 verb = "watch" if self.resource_version else "list"
                 self._failing = True

@@ -95,6 +95,7 @@ def render_table(snapshot: ClusterSnapshot) -> str:
         )
     elif snapshot.error:
         lines.append(f"Note: {snapshot.error}")
+    lines += [f"Note: {note}" for note in snapshot.notes]
     lines.append("")
     pod_rows = []
     for p in sorted(snapshot.pods, key=lambda p: (p.model_state.urgency, p.name)):

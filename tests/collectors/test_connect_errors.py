@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -171,3 +172,55 @@ def test_bad_selector_and_values_are_usage_errors(tmp_path: Path) -> None:
     values.write_text("models: [\n")
     code, _, err = _status(kubeconfig=str(_kubeconfig(tmp_path)), values=str(values))
     assert code == 2 and f"values file {values} is not valid YAML" in _one_sentence(err)
+
+
+@pytest.fixture
+def partial_rbac_server() -> Iterator[str]:
+    """A real server whose role may list everything but CronJobs and Events (empty lists)."""
+
+    async def handler(request: web.Request) -> web.Response:
+        path = request.path
+        if path.endswith(("/cronjobs", "/events")):
+            resource = path.rsplit("/", 1)[1]
+            body = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "code": 403,
+                "reason": "Forbidden",
+                "message": f'{resource} is forbidden: User "ci" cannot list resource',
+            }
+            return web.json_response(body, status=403)
+        return web.json_response(
+            {"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "7"}, "items": []}
+        )
+
+    loop = asyncio.new_event_loop()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+
+def test_a_forbidden_optional_kind_is_a_note_not_an_error(
+    tmp_path: Path, partial_rbac_server: str
+) -> None:
+    path = _kubeconfig(tmp_path, server=partial_rbac_server)
+    code, out, err = _status(kubeconfig=str(path))
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["stale"] is False and doc["pods"] == []
+    assert len(doc["notes"]) == 2
+    assert "may not list cronjobs" in doc["notes"][0] and "may not list events" in doc["notes"][1]
