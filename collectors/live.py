@@ -388,7 +388,8 @@ class LiveFeed:
                 serving=self._serving,
                 verifications=dict(self._verifications),
             )
-            notes = tuple(self._notes[k] for k in KINDS if k in self._notes)
+            order = [*KINDS, "poll", "publish"]
+            notes = tuple(self._notes[k] for k in order if k in self._notes)
             return inputs, self._stale_since, self._error, notes
 
     def build_snapshot(self) -> ClusterSnapshot:
@@ -427,9 +428,11 @@ class LiveFeed:
             try:
                 snapshot = self.build_snapshot()
                 self._reconcile_streams(snapshot)
+                with self._lock:
+                    self._notes.pop("publish", None)
             except Exception as exc:  # a bug must not kill the feed; say it in the snapshot
                 with self._lock:
-                    self._error = f"collecting failed: {type(exc).__name__}: {exc}"
+                    self._notes["publish"] = f"collecting failed: {type(exc).__name__}: {exc}"
                 continue
             last = time.monotonic()
             previous = self._last_published
@@ -503,9 +506,11 @@ class LiveFeed:
                         next_volumes = self.clock() + self.options.refresh
                     self.poll_disks()
                     self.poll_serving()
+                    with self._lock:
+                        self._notes.pop("poll", None)
                 except Exception as exc:  # keep polling; the snapshot says what went wrong
                     with self._lock:
-                        self._error = f"polling failed: {type(exc).__name__}: {exc}"
+                        self._notes["poll"] = f"polling failed: {type(exc).__name__}: {exc}"
                     self._dirty.set()
             delay = min(1.0, max(0.05, next_volumes - self.clock()))
             self._stop.wait(delay)
