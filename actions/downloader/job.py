@@ -40,6 +40,7 @@ MAX_ROUNDS = 3
 WAIT_REPORT_EVERY = 5.0
 LOCK_POLL = 0.25
 HASH_SLICE = 0.2
+SYNC_EVERY = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -299,10 +300,17 @@ class FileJob:
         self.ctx.register(t)
         for start, end in pieces:
             self.pool.submit(t, start, end)
+        synced = 0
         while not t.wait_idle(HASH_SLICE):
-            if t.hasher is not None and not t.should_stop():
+            if t.should_stop():
+                continue
+            if t.hasher is not None:
                 # Hash behind the workers, from the page cache, what arrived out of order.
                 t.hasher.catch_up(t.fd, t.prefix_end(), budget=HASH_SLICE)
+            if t.fetched - synced >= SYNC_EVERY:
+                # Write back as we go, so the fsync before the rename has little left to do.
+                synced = t.fetched
+                os.fdatasync(t.fd)
 
     def _place(self, t: Transfer) -> None:
         """Verify, fsync, rename atomically, record in the manifest, report done."""

@@ -10,9 +10,9 @@ import bisect
 from collections.abc import Iterable
 
 MIB = 1 << 20
-MIN_PIECE = 4 * MIB
-MAX_PIECE = 64 * MIB
-PIECES_PER_WORKER = 16
+MIN_PIECE = 16 * MIB
+MAX_PIECE = 256 * MIB
+PIECES_PER_WORKER = 4
 
 
 class RangeSet:
@@ -86,8 +86,9 @@ class RangeSet:
 
 
 def piece_size(missing_bytes: int, workers: int) -> int:
-    """Pieces small enough to balance the workers and to hash behind them, large enough that
-    a request's round trip is noise (4 MiB to 64 MiB, about 16 per worker)."""
+    """About four pieces per worker, 16 MiB to 256 MiB: every request waits a round trip for
+    its first byte (20-50 ms on S3), so pieces are large; several per worker keep the hash
+    close behind the download and let a fast connection take over a slow one's share."""
     if workers <= 1:
         return max(missing_bytes, 1)
     target = min(MAX_PIECE, max(MIN_PIECE, missing_bytes // (workers * PIECES_PER_WORKER)))

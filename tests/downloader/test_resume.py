@@ -104,15 +104,17 @@ def test_resume_against_a_server_that_ignores_range(
 
 
 def test_range_ignored_mid_download_starts_over(model_server: ModelServer, tmp_path: Path) -> None:
-    f, url = serve(model_server, 24 * MIB, seed=10, faults=Faults(rate_limit=8 * MIB))
+    # Two workers, four 12 MiB pieces: the last two are asked for after the fault is set.
+    f, url = serve(model_server, 48 * MIB, seed=10, faults=Faults(rate_limit=16 * MIB))
     args = ("--workers", "2", "--checksum", f"sha256:{f.sha256}")
     proc = start_dl(url, "--cache-dir", str(tmp_path), *args)
     wait_for(lambda: model_server.stats(f.path).bytes_sent >= MIB, timeout=20)
-    model_server.set_faults(f.path, Faults(ignore_range=True, rate_limit=64 * MIB))
+    model_server.set_faults(f.path, Faults(ignore_range=True))
     res = finish(proc)
     assert res.rc == 0, res.stderr
     assert any("ignored the Range" in e["reason"] for e in res.of("retry"))
     assert res.of("start")[-1]["resumed_from"] == 0
+    assert 200 in settled(model_server, f.path).statuses
     assert sha256_of(tmp_path / "model.bin") == f.sha256
 
 
