@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from collectors.redact import redact_url
+
 from .cache import Evicted, reserve_space
 from .context import RunContext
 from .errors import (
@@ -22,6 +24,7 @@ from .errors import (
     DownloadFailed,
     RangeIgnored,
     RetriableError,
+    StallError,
     ValidatorChanged,
 )
 from .layout import Layout
@@ -185,9 +188,9 @@ class FileJob:
                 if failures > retries:
                     raise DownloadFailed(
                         f"{self.name}: giving up after {retries + 1} attempts to reach "
-                        f"{self.source.url}: {exc.reason}"
+                        f"{redact_url(self.source.url)}: {exc.reason}"
                     ) from None
-                if failures == 1 and "no data for" in exc.reason:
+                if isinstance(exc, StallError):
                     self.ctx.reporter.stall(self.name, 0, self.ctx.config.stall_timeout)
                 delay = backoff_delay(failures + 1, exc.retry_after)
                 left = self.ctx.remaining()
@@ -233,7 +236,7 @@ class FileJob:
                 self.ctx.unregister(transfer)
                 transfer.close()
         raise DownloadFailed(
-            f"{self.name}: {self.source.url} kept changing during the download "
+            f"{self.name}: {redact_url(self.source.url)} kept changing during the download "
             f"({MAX_ROUNDS} attempts); try again later"
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -137,3 +138,13 @@ def test_killed_lock_holder_releases_the_lock(model_server: ModelServer, tmp_pat
     assert res.rc == 0, res.stderr
     assert res.of("wait") and res.of("start")[0]["resumed_from"] >= MIB
     assert sha256_of(tmp_path / "model.bin") == f.sha256
+
+
+def test_unreachable_server_fails_after_retries(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket is closed
+    res = run_dl(f"http://127.0.0.1:{port}/m.bin", "--cache-dir", str(tmp_path), "--retries", "1")
+    assert res.rc == 3
+    assert res.error is not None and "giving up after 2 attempts to reach" in res.error["message"]
+    assert [r["attempt"] for r in res.of("retry")] == [2]
