@@ -131,11 +131,14 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
         )
     if pod.model_state == ModelState.STALLED or phase == DownloadPhase.STALLED:
         done = pod.progress.bytes_done if pod.progress else None
+        # An emptyDir goes with its pod: only a volume that outlives the pod keeps the partial.
+        after = (
+            "; the cache is an emptyDir, which goes with the pod: the new pod downloads from zero"
+            if pod.cache_kind == "emptyDir"
+            else "; the partial is kept and resumed by a new pod"
+        )
         return Diagnosis(
-            STALLED,
-            "no new bytes"
-            + (f" since {format_bytes(done)}" if done else "")
-            + "; the partial is kept and resumed by a new pod",
+            STALLED, "no new bytes" + (f" since {format_bytes(done)}" if done else "") + after
         )
     if pod.model_state == ModelState.FAILED or _has(text, _CORRUPT[2:]):
         return Diagnosis(FAILED, first or "the download failed")

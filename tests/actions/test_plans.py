@@ -238,6 +238,17 @@ def test_fix_restarts_a_resumable_stalled_download() -> None:
     assert plan.action == registry.FIX and plan.decision == "stalled-resumable"
     assert [c.name for c in calls(plan, "delete")] == ["asr-a"] and not execs(plan)
     assert "Evidence:" in plan.summary
+    assert "kept and resumed" in plan.summary
+
+
+def test_fix_of_a_stall_on_an_emptydir_does_not_promise_a_resume() -> None:
+    """An emptyDir goes with its pod: the restart starts from zero, and the plan says so."""
+    snap = snapshot(pod("asr-a", state=ModelState.STALLED, progress=stalled(), kind="emptyDir"))
+    plan = plan_fix(snap, "asr-a", OPTS)
+    assert [c.name for c in calls(plan, "delete")] == ["asr-a"]
+    assert "kept and resumed" not in plan.summary
+    assert "emptyDir" in plan.summary and "downloads from zero" in plan.summary
+    assert any("from zero" in w for w in plan.warnings)
 
 
 def test_fix_is_not_fooled_by_a_port_number_that_looks_like_a_status() -> None:
