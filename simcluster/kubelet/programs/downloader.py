@@ -190,7 +190,7 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
         proc.send_signal(signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(proc.wait()), KILL_GRACE)
-    except asyncio.TimeoutError:
+    except (asyncio.TimeoutError, asyncio.CancelledError):  # cancelled again: kill it now
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
         await proc.wait()
