@@ -145,6 +145,8 @@ def _hash(
         message = seen.get("error") or out.stderr.strip() or "checksum mismatch"
         got = next((h for h in _HEX.findall(message) if h != want), None)
         return _result(file, expected, got, False, f"checksum mismatch: {message}")
+    if out.exit_code == USAGE and _missing(seen.get("error", "")):
+        return _result(file, expected, None, False, _MISSING.format(file=file))
     if out.exit_code not in (NOT_FOUND, USAGE, None):
         message = seen.get("error") or out.stderr.strip()[:300] or f"exit {out.exit_code}"
         return _result(
@@ -158,6 +160,8 @@ def _hash(
         raise ActionFailed(
             f"Verification of {file} did not finish within {ctx.verify_timeout:.0f} s."
         )
+    if out.exit_code != 0 and _missing(out.stderr):
+        return _result(file, expected, None, False, _MISSING.format(file=file))
     if out.exit_code != 0:
         why = out.stderr.strip()[:300] or f"exit {out.exit_code}"
         return _result(file, expected, None, False, f"sha256sum failed: {why}")
@@ -171,6 +175,15 @@ def _hash(
         False,
         f"checksum mismatch: expected {want}, got {actual or 'nothing'} (sha256sum)",
     )
+
+
+# A downloader that found the cached copy wrong removes it; then there is nothing to hash.
+_MISSING = "{file} does not exist: there is no model file to verify"
+
+
+def _missing(message: str) -> bool:
+    """The downloader's "does not exist", or sha256sum's "No such file or directory"."""
+    return "does not exist" in message or "No such file or directory" in message
 
 
 def _result(
