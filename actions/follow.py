@@ -101,17 +101,36 @@ def _busy_container(pod: Mapping[str, Any]) -> str | None:
     return str(containers[0].get("name")) if containers else None
 
 
+def pods_before(
+    ctx: ActionContext, namespace: str, old_pods: Iterable[Mapping[str, Any] | None]
+) -> set[str]:
+    """UIDs of every pod alongside ``old_pods`` (same labels), listed before they are deleted.
+
+    A replacement is a pod that did not exist then: a sibling replica that was already Ready
+    is not one.
+    """
+    uids: set[str] = set()
+    for selector in {_selector(p) for p in old_pods if p}:
+        uids.update(_uid(p) for p in ctx.kube.list_pods(namespace, selector))
+    return uids
+
+
 def follow_replacements(
     ctx: ActionContext,
     namespace: str,
     old_pods: Iterable[Mapping[str, Any]],
     count: int | None = None,
+    existing: Iterable[str] = (),
 ) -> Outcome:
-    """Wait until every deleted pod has a Ready replacement from the same controller."""
+    """Wait until every deleted pod has a Ready replacement from the same controller.
+
+    ``existing``: UIDs of the pods there before the deletion (``pods_before``), never taken
+    for a replacement.
+    """
     olds = [p for p in old_pods if p]
     if not olds:
         return Outcome(True, "The pod is gone; no controller information to follow a replacement.")
-    old_uids = {_uid(p) for p in olds}
+    old_uids = {_uid(p) for p in olds} | set(existing)
     wanted: dict[str, int] = {}
     selectors: dict[str, str | None] = {}
     for p in olds:

@@ -12,7 +12,7 @@ from actions import registry
 from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, is_helper_call, refused
 from actions.confine import Checked, check_in_pod, check_steps
 from actions.context import ActionContext, ActionFailed
-from actions.follow import follow_replacements
+from actions.follow import follow_replacements, pods_before
 from actions.hostpod import with_host
 from actions.options import ActionOptions, PodFacts
 from actions.paths import ModelLocation, PathRefused, model_location, resolve_user_path
@@ -219,6 +219,8 @@ def execute(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
                     details=details,
                 )
     olds = [ctx.kube.pod_object(plan.namespace, str(d.name)) for d in deletes]
+    following = follow and bool(deletes) and not ctx.dry_run
+    existing = pods_before(ctx, plan.namespace, olds) if following else set()
     for d in deletes:
         ctx.kube.call(d, dry_run=ctx.dry_run)
     removed = ", ".join(would_delete)
@@ -235,7 +237,7 @@ def execute(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
     message = (f"Deleted {removed}. " if removed else "") + f"Restarted {len(deletes)} pod(s)."
     if not follow or not deletes:
         return ActionResult(plan, True, message, details=details)
-    outcome = follow_replacements(ctx, plan.namespace, [o for o in olds if o])
+    outcome = follow_replacements(ctx, plan.namespace, [o for o in olds if o], existing=existing)
     details.update(outcome.details)
     return ActionResult(plan, outcome.ok, f"{message} {outcome.message}", details=details)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from actions import registry
 from actions.common import delete_pod_call, refused, rfc3339
 from actions.context import ActionContext
-from actions.follow import follow_replacements, follow_rollout
+from actions.follow import follow_replacements, follow_rollout, pods_before
 from actions.options import ActionOptions
 from actions.plan import ActionPlan, ActionResult, ApiCall
 from actions.targets import TargetError, find_pod, find_rollout, parse_target, release_pods
@@ -150,6 +150,10 @@ def execute(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
     delete = plan.steps[0]
     assert isinstance(delete, ApiCall) and delete.name
     before = ctx.kube.pod_object(plan.namespace, delete.name)
+    following = any(isinstance(s, ApiCall) and s.verb == "list" for s in plan.steps)
+    existing = set()
+    if following and not ctx.dry_run:
+        existing = pods_before(ctx, plan.namespace, [before])
     ctx.kube.call(delete, dry_run=ctx.dry_run)
     if ctx.dry_run:
         return ActionResult(
@@ -158,9 +162,11 @@ def execute(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
             f"Dry run: the API server accepted deleting pod {delete.name}.",
             dry_run=True,
         )
-    if not any(isinstance(s, ApiCall) and s.verb == "list" for s in plan.steps):
+    if not following:
         return ActionResult(plan, True, f"Deleted pod {delete.name}.")
-    outcome = follow_replacements(ctx, plan.namespace, [before] if before else [], count=1)
+    outcome = follow_replacements(
+        ctx, plan.namespace, [before] if before else [], count=1, existing=existing
+    )
     return ActionResult(plan, outcome.ok, outcome.message, details=outcome.details)
 
 
