@@ -207,3 +207,40 @@ def test_rate_history_is_bounded_and_forgets_gone_pods() -> None:
     assert len(history.rates(downloading)) == 5
     history.update(dataclasses.replace(snap, pods=()))
     assert history.rates(downloading) == []
+
+
+def test_verify_results_reach_the_feed_so_the_pod_shows_corrupt() -> None:
+    from actions.plan import ActionResult
+    from tests.tui.fakes import FakeActions, sample_plan
+    from tui.launch import FeedAwareActions
+
+    class Inner(FakeActions):
+        def execute(self, plan, progress=None, cancel=None):  # type: ignore[no-untyped-def]
+            details = {
+                "verification": {
+                    "path": "/app/models/v1/model.bin",
+                    "expected": "sha256:aa",
+                    "actual": "sha256:bb",
+                    "ok": False,
+                    "checked_at": NOW,
+                    "message": "mismatch",
+                }
+            }
+            return ActionResult(plan, ok=True, message="verified", details=details)
+
+    class Feed:
+        def __init__(self) -> None:
+            self.recorded: list[tuple[str, object]] = []
+
+        def record_verification(self, pod: str, result: object) -> None:
+            self.recorded.append((pod, result))
+
+    feed = Feed()
+    actions = FeedAwareActions(Inner(), feed)
+    result = actions.execute(sample_plan("verify", "pod-a"))
+    assert result.message == "verified"
+    assert len(feed.recorded) == 1
+    pod, verification = feed.recorded[0]
+    assert pod == "pod-a" and verification.ok is False
+    actions.execute(sample_plan("fix", "pod-a"))  # other actions record nothing
+    assert len(feed.recorded) == 1
