@@ -30,7 +30,7 @@ from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.restart import plan_restart
 from actions.targets import TargetError, find_pod, parse_target, pods_sharing_cache
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
-from collectors.units import format_bytes
+from collectors.units import format_bytes, parse_size
 
 CORRUPT = "corrupt"
 DISK_FULL = "disk-full"
@@ -79,8 +79,8 @@ class Diagnosis:
     why: str  # the evidence, in a sentence
 
 
-def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> str:
-    """Everything known about the pod's download, lowercased, to match the rules against."""
+def evidence_parts(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> list[str]:
+    """Everything known about the pod's download, one piece of evidence per item."""
     parts = list(pod.evidence)
     parts.extend(line.strip() for line in log.splitlines()[-MAX_LOG_LINES:] if line.strip())
     if pod.progress is not None and pod.progress.message:
@@ -92,12 +92,18 @@ def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> str
     parts.extend(
         e.message for e in snapshot.events if e.object_kind == "Pod" and e.object_name == pod.name
     )
-    return " | ".join(parts).lower()
+    return parts
+
+
+def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> str:
+    """The evidence joined and lowercased, to match the rules against."""
+    return " | ".join(evidence_parts(snapshot, pod, log)).lower()
 
 
 def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosis:
     """Apply the rules to the snapshot's evidence and, when given, the pod's recent log."""
-    text = evidence_text(snapshot, pod, log)
+    parts = evidence_parts(snapshot, pod, log)
+    text = " | ".join(parts).lower()
     phase = pod.progress.phase if pod.progress else None
     first = (pod.evidence[0] if pod.evidence else "") or (
         pod.progress.message if pod.progress else ""
@@ -107,10 +113,10 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
     ):
         return Diagnosis(CORRUPT, first or "the model does not match MODEL_CHECKSUM")
     if _has(text, _DISK):
-        return Diagnosis(DISK_FULL, _quote_match(text, _DISK) or "the volume is full")
+        return Diagnosis(DISK_FULL, _quote_match(parts, _DISK) or "the volume is full")
     if _has(text, _UNRESUMABLE):
         return Diagnosis(
-            UNRESUMABLE, _quote_match(text, _UNRESUMABLE) or "the partial cannot resume"
+            UNRESUMABLE, _quote_match(parts, _UNRESUMABLE) or "the partial cannot resume"
         )
     if pod.model_state == ModelState.WAITING or phase == DownloadPhase.WAITING:
         holder = _holder(text)
@@ -304,12 +310,15 @@ def plan_eviction(
     ns = snapshot.namespace
     where = f"pod/{pod.name}"
     claim = f"PVC {pod.cache_claim}" if pod.cache_claim else f"volume {pod.cache_volume}"
-    grow = _grow_hint(snapshot, pod)
+    grow = _grow_hint(snapshot, pod, d.why)
     try:
         model_location(pod.model)
         host = exec_host(snapshot, pod, options, facts)
     except (PathRefused, NoExecHost) as exc:
-        return refused(registry.FIX, where, ns, f"The volume is full ({d.why}); {exc} {grow}")
+        return dataclasses.replace(
+            refused(registry.FIX, where, ns, f"The volume is full ({d.why}); {exc} {grow}"),
+            decision=DISK_FULL,
+        )
     if cache is None or not cache.entries:
         if cache is None:
             why = (
@@ -389,27 +398,54 @@ def plan_eviction(
     )
 
 
-def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
+def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo, why: str = "") -> str:
+    """Where to get room instead, and how much, from the progress or the downloader's words."""
+    short = _shortfall(why)
     if not pod.cache_claim:
-        return "Give the cache volume more room."
+        return "Give the cache volume more room" + (f" ({short})." if short else ".")
     vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
     size = vol.requested_bytes if vol else None
     total = pod.progress.bytes_total if pod.progress else None
     text = f"Or grow PVC {pod.cache_claim}"
     if size:
         text += f" (requests {format_bytes(size)})"
-    if total:
+    if short:
+        text += f" {short}"
+    elif total:
         text += f" to hold at least the model's {format_bytes(total)} plus what pods use"
     return text + "."
+
+
+_NEEDED = re.compile(
+    r"(\d+(?:\.\d+)? ?[KMGTPE]?i?B) more needed, (\d+(?:\.\d+)? ?[KMGTPE]?i?B) free"
+)
+
+
+def _shortfall(why: str) -> str:
+    """How much more room, from the downloader's '4.0 MiB more needed, 2.0 MiB free'."""
+    m = _NEEDED.search(why)
+    if not m:
+        return ""
+    try:
+        needed, free = parse_size(m.group(1)), parse_size(m.group(2))
+    except ValueError:
+        return ""
+    if needed <= free:
+        return ""
+    return (
+        f"by at least {format_bytes(needed - free)} (the download needs "
+        f"{m.group(1)} more, {m.group(2)} are free)"
+    )
 
 
 def _has(text: str, needles: tuple[str, ...]) -> bool:
     return any(n in text for n in needles)
 
 
-def _quote_match(text: str, needles: tuple[str, ...]) -> str:
-    for part in text.split(" | "):
-        if _has(part, needles):
+def _quote_match(parts: list[str], needles: tuple[str, ...]) -> str:
+    """The first piece of evidence that matches, as it was written (not lowercased)."""
+    for part in parts:
+        if _has(part.lower(), needles):
             return part.strip()[:200]
     return ""
 

@@ -29,6 +29,7 @@ from collectors.model import (
     EventInfo,
     ModelState,
     VerificationResult,
+    VolumeInfo,
 )
 from tests.actions.builders import (
     CHECKSUM,
@@ -376,6 +377,25 @@ def test_disk_full_without_a_listing_points_at_the_pvc() -> None:
     snap = disk_full_snapshot()
     plan = plan_fix(snap, "asr-v2", OPTS, cache=None)
     assert not plan.runnable and "could not be listed" in (plan.refused or "")
+
+
+def test_disk_full_says_how_much_the_pvc_must_grow_in_the_downloaders_words() -> None:
+    words = (
+        "log: Download failed after 1 attempts (no space left for model.bin in /app/models: "
+        "4.0 MiB more needed, 2.0 MiB free; the partial download is kept for a later resume)"
+    )
+    snap = snapshot(
+        pod("asr-a", state=ModelState.FAILED, running=False, evidence=(words,)),
+        volumes=(VolumeInfo("models-aws-efs-pvc", "pvc", requested_bytes=2 * 2**20),),
+    )
+    plan = plan_fix(snap, "asr-a", OPTS, cache=CacheFacts(pod="x", root="/app/models"))
+    refused = plan.refused or ""
+    assert plan.decision == DISK_FULL and not plan.runnable
+    assert "4.0 MiB more needed" in refused, "the evidence is quoted as written"
+    assert (
+        "Or grow PVC models-aws-efs-pvc (requests 2.0 MiB) by at least 2.0 MiB (the download "
+        "needs 4.0 MiB more, 2.0 MiB are free)." in refused
+    )
 
 
 # -- pre-warm --------------------------------------------------------------------------------
