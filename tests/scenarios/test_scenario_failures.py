@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -66,15 +67,18 @@ def test_corrupt_model_fails_validation_and_crash_loops(start: Callable[..., Wor
     w = start("corrupt-model")
     wait_until(lambda: len(crash_looping(w)) == 2, 30, "both pods in CrashLoopBackOff")
     first_runs = b"".join(w.log(p.metadata.name, previous=True) for p in w.pods())
-    # The cached copy on the shared volume failed verification first...
-    assert b"WARNING: Cached model /app/models/v1/model.bin failed verification" in first_runs
-    # ...and the fresh download did not match MODEL_CHECKSUM either.
-    assert b'"code": "checksum_mismatch"' in first_runs
+    # The cached copy on the shared volume fails validation, as the real server reports it...
     assert b"ERROR: Model validation failed: checksum mismatch" in first_runs
     assert len(w.warnings("BackOff")) >= 2
-    assert w.stats("v1").bytes_sent >= MODEL  # it fetched again and got the same bad bytes
-    # A wrong file never stands at the final path once the downloader has looked at it.
-    assert not (w.claim_dir("models-aws-efs-pvc") / "v1" / "model.bin").exists()
+    # ...and nothing is fetched again: the corrupt file stays for on-call to look at and delete.
+    assert w.stats("v1").requests == 0
+    cached = w.claim_dir("models-aws-efs-pvc") / "v1" / "model.bin"
+    assert cached.exists()
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() != w.runtime.models["v1"].sha256
+    # Once it is deleted (the guide's fix), the pods download a good copy and serve.
+    cached.unlink()
+    wait_until(lambda: len(w.ready()) == 2, 45, "both pods ready after the corrupt file went")
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == w.runtime.models["v1"].sha256
 
 
 @pytest.mark.skipif(not can_mount(), reason="needs root: the claim's size is real only on a tmpfs")

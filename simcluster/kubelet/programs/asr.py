@@ -91,7 +91,13 @@ async def run_asr(ctx: ProcContext) -> int:
     target = model_path(env)
     cache = posixpath.dirname(target)
     await _log(ctx, f"INFO: Starting Lightning ASR server (model cache: {cache})")
-    if await asyncio.to_thread(_exists, ctx, target) and await _verified(ctx, target):
+    if await asyncio.to_thread(_exists, ctx, target):
+        # Like the real server, a cached model that fails validation is an error, not a reason
+        # to fetch again: the file stays for someone to look at (the guide's fix deletes it).
+        problem = await _validation_problem(ctx, target)
+        if problem is not None:
+            await _log(ctx, f"ERROR: Model validation failed: checksum mismatch: {problem}")
+            return 1
         await _log(ctx, f"INFO: Model found in cache: {target}")
     elif not url:
         await _log(ctx, "ERROR: MODEL_URL is not set and no model is in the cache")
@@ -110,15 +116,17 @@ async def run_asr(ctx: ProcContext) -> int:
     return 0
 
 
-async def _verified(ctx: ProcContext, target: str) -> bool:
-    """A cached model counts only if it passes the checksum (when one is configured)."""
-    if not ctx.env.get("MODEL_CHECKSUM"):
-        return True
-    quiet = ctx.with_io(ProcIO())
+async def _validation_problem(ctx: ProcContext, target: str) -> str | None:
+    """Why the cached model fails MODEL_CHECKSUM, or None when it passes (or is not checked)."""
+    validate = (ctx.env.get("MODEL_VALIDATE") or "true").strip().lower()
+    if not ctx.env.get("MODEL_CHECKSUM") or validate in ("0", "false", "no", "off"):
+        return None
+    tap = _ErrorTap(ProcIO())
+    quiet = ctx.with_io(Redirected(ProcIO(), stdout=tap.write))
     code = await run_downloader(["asr-cache-download", "verify", target], quiet)
-    if code != 0:
-        await _log(ctx, f"WARNING: Cached model {target} failed verification; downloading again")
-    return code == 0
+    if code == 0:
+        return None
+    return tap.message or f"{target} does not match MODEL_CHECKSUM"
 
 
 async def _download(ctx: ProcContext) -> int:
