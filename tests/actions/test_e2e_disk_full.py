@@ -1,0 +1,144 @@
+"""disk-full -> fix: evict an unused version when that makes room (never a file a running pod
+uses), else say how much the claim must grow.
+
+The built-in disk-full claim is half the model's size, so there nothing can help but a bigger
+claim. ``scenarios/disk-full-lru.yaml`` is a copy of it with room for two models, one of them
+unused. A real ENOSPC needs root (the simulator makes a claim a tmpfs of its size only then);
+without root the cache size cap (MODEL_CACHE_MAX_SIZE, eviction off) stands in for the full
+disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+
+import pytest
+
+from actions import registry
+from actions.plan import ExecStep
+from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from simcluster.kubelet.volumes import tmpfs_wanted
+from tests.actions.conftest import MODEL
+from tests.actions.variants import copied, with_env
+from tests.actions.world import NS, World
+
+CLAIM = "models-ebs-pvc"
+# Root (unless SIMCLUSTER_TMPFS=0): every non-EFS claim is a tmpfs of its requested size.
+TMPFS = tmpfs_wanted()
+needs_root = pytest.mark.skipif(
+    not TMPFS,
+    reason="a real ENOSPC needs root: only then is a claim a tmpfs of its requested size",
+)
+not_root = pytest.mark.skipif(
+    TMPFS, reason="as root the claim is a tmpfs that fills before the cap: the ENOSPC case runs"
+)
+
+
+def _failing(snap: ClusterSnapshot, release: str) -> PodInfo | None:
+    return next(
+        (
+            p
+            for p in snap.pods
+            if p.release == release
+            and p.model_state == ModelState.FAILED
+            and not any(c.state == "running" for c in p.containers)
+            and not p.deleting
+        ),
+        None,
+    )
+
+
+def _require_tmpfs(world: World, release: str) -> None:
+    """Skip unless the claim is a tmpfs; it is set up once a pod that uses it has started."""
+    world.wait_snapshot(
+        lambda s: any(p.release == release and p.phase != "Pending" for p in s.pods),
+        30,
+        f"a {release} pod started",
+    )
+    if not os.path.ismount(world.claim_dir(CLAIM)):
+        pytest.skip("the simulator could not mount a tmpfs here (restricted container)")
+
+
+def _sha(path: os.PathLike[str]) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+@pytest.mark.root
+@needs_root
+def test_disk_full_with_nothing_to_evict_says_how_much_the_claim_must_grow(
+    start: Callable[..., World],
+) -> None:
+    world = start("disk-full")
+    _require_tmpfs(world, "lightning-asr")
+    snap = world.wait_snapshot(
+        lambda s: _failing(s, "lightning-asr"), 30, "the download failing for space"
+    )
+    pod = _failing(snap, "lightning-asr")
+    assert pod is not None and "no space left" in pod.evidence[0].lower()
+    plan = world.plan(registry.FIX, pod.name)
+    assert plan.decision == "disk-full" and not plan.runnable, plan.describe()
+    assert "nothing can be evicted" in (plan.refused or "")
+    assert "4.0 MiB more needed, 2.0 MiB free" in (plan.refused or "")
+    assert f"grow PVC {CLAIM} (requests 2.0 MiB) by at least 2.0 MiB" in (plan.refused or "")
+    # Planning looked at the cache through a short-lived helper pod, which is gone again.
+    names = [p.metadata.name for p in world.cluster.core.list_namespaced_pod(NS).items]
+    assert not [n for n in names if n.startswith("asr-cache-look-")], names
+    result = world.execute(plan)
+    assert not result.ok and result.details.get("refused")
+    assert world.audit_lines() == [], "a refused plan changes nothing and is not recorded"
+    assert world.snapshot().pod(pod.name) is not None, "the pod was not restarted"
+
+
+@pytest.mark.parametrize(
+    "full",
+    [
+        pytest.param("enospc", marks=[pytest.mark.root, needs_root]),
+        pytest.param("cache-cap", marks=not_root),
+    ],
+)
+def test_disk_full_evicts_an_unused_version_and_the_download_finishes(
+    start: Callable[..., World], full: str
+) -> None:
+    scenario = copied("disk-full-lru.yaml")
+    if full == "cache-cap":
+        scenario = with_env(
+            scenario,
+            "lightning-asr-v2",
+            MODEL_CACHE_MAX_SIZE=str(int(2.5 * MODEL)),
+            MODEL_CACHE_EVICTION="none",
+        )
+    world = start(scenario, model_size=None)  # the manifest records 4 MiB models
+    if full == "enospc":
+        _require_tmpfs(world, "lightning-asr")
+    (serving,) = world.wait_ready("lightning-asr", 1)
+    snap = world.wait_snapshot(
+        lambda s: _failing(s, "lightning-asr-v2"), 30, "v2 failing for space"
+    )
+    failing = _failing(snap, "lightning-asr-v2")
+    assert failing is not None
+    words = "no space left" if full == "enospc" else "cache"
+    assert words in " ".join(failing.evidence).lower(), failing.evidence
+
+    plan = world.plan(registry.FIX, failing.name)
+    assert plan.decision == "disk-full" and plan.runnable, plan.describe()
+    rm = next(s for s in plan.steps if isinstance(s, ExecStep) and s.argv[0] == "rm")
+    assert "/app/models/v0/model.bin" in rm.argv
+    assert not any("/v1/" in a for a in rm.argv), "never the model a running pod uses"
+    assert "kept because a pod uses them: v1/model.bin, v2/model.bin" in plan.summary
+    # No pod of v2 runs to exec in: a helper pod mounts the claim, and is removed after.
+    assert rm.pod.startswith("asr-cache-helper-")
+    result = world.execute(plan)
+    assert result.ok, result.message
+    claim = world.claim_dir(CLAIM)
+    assert not (claim / "v0" / "model.bin").exists()
+    (new,) = result.details["ready_pods"]
+    assert new != failing.name and world.wait_ready("lightning-asr-v2", 1) == [new]
+    assert _sha(claim / "v2" / "model.bin") == world.model("v2").sha256
+    assert _sha(claim / "v1" / "model.bin") == world.model("v1").sha256
+    assert world.wait_ready("lightning-asr", 1) == [serving], "v1 kept serving, not restarted"
+    names = [p.metadata.name for p in world.cluster.core.list_namespaced_pod(NS).items]
+    assert rm.pod not in names
+    world.assert_recorded("fix", "AsrCacheTuiFix", f"pod/{failing.name}")

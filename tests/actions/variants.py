@@ -1,0 +1,81 @@
+"""Named scenarios changed the way the README invites ("copy a scenario and change it"), for the
+few situations a shipped file does not reach. Each change is small and says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from simcluster.scenarios import Scenario, load_scenario
+from simcluster.scenarios.spec import FaultSpec, ObjectSpec, Size
+from tests.actions.world import CLAIM
+
+HERE = Path(__file__).parent
+
+
+def cache_on_claim(name: str, claim: str = CLAIM) -> Scenario:
+    """The named scenario with its pods' emptyDir cache moved to a shared EFS claim.
+
+    An emptyDir goes with its pod, so no new pod can resume a partial kept there; on the
+    guide's EFS claim the partial outlives the pod, which is what resuming needs.
+    """
+    scenario = load_scenario(name)
+    pvc = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": claim},
+        "spec": {
+            "accessModes": ["ReadWriteMany"],
+            "storageClassName": "models-aws-efs-sc",
+            "resources": {"requests": {"storage": "5Gi"}},
+        },
+    }
+    objects = [ObjectSpec(pvc)]
+    for spec in scenario.objects:
+        obj: dict[str, Any] = copy.deepcopy(spec.obj)
+        if obj.get("kind") == "Deployment":
+            for volume in obj["spec"]["template"]["spec"].get("volumes") or ():
+                if "emptyDir" in volume:
+                    del volume["emptyDir"]
+                    volume["persistentVolumeClaim"] = {"claimName": claim}
+        objects.append(dataclasses.replace(spec, obj=obj))
+    return dataclasses.replace(scenario, objects=tuple(objects))
+
+
+def held(name: str, model: str, at_percent: float = 10.0) -> Scenario:
+    """The named scenario with every response for ``model`` held after ``at_percent`` of the
+    file, until the test clears the model's faults (``runtime.clear_faults``).
+
+    The scenario's own faults for the model (a speed cap) are kept; the hold only makes "still
+    downloading" a state the test controls instead of a race against a fast download.
+    """
+    scenario = load_scenario(name)
+    stall = {"stall_after": Size(percent=at_percent)}
+    faults = [
+        dataclasses.replace(f, fields={**f.fields, **stall}) if f.model == model else f
+        for f in scenario.faults
+    ]
+    if not any(f.model == model for f in scenario.faults):
+        faults.append(FaultSpec(model, stall))
+    return dataclasses.replace(scenario, faults=tuple(faults))
+
+
+def copied(file_name: str) -> Scenario:
+    """A scenario file kept next to these tests (a copy of a built-in one, changed)."""
+    return load_scenario(str(HERE / "scenarios" / file_name))
+
+
+def with_env(scenario: Scenario, deployment: str, **env: str) -> Scenario:
+    """The scenario with env variables set on every container of one Deployment."""
+    objects = []
+    for spec in scenario.objects:
+        obj: dict[str, Any] = copy.deepcopy(spec.obj)
+        if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == deployment:
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                kept = [e for e in container.get("env") or () if e["name"] not in env]
+                container["env"] = kept + [{"name": k, "value": v} for k, v in env.items()]
+        objects.append(dataclasses.replace(spec, obj=obj))
+    return dataclasses.replace(scenario, objects=tuple(objects))
