@@ -69,6 +69,8 @@ def run_piece(ctx: RunContext, t: Transfer, start: int, end: int | None) -> None
     pos = start
     failures = 0
     while not t.should_stop():
+        if end is not None and pos >= end:
+            return  # the error came after the last byte: nothing is missing
         attempt_start = pos
         published = pos
 
