@@ -192,8 +192,6 @@ class Transfer:
             return self._pending <= 0
 
     def close(self) -> None:
-        if self.hasher is not None:
-            self.hasher.close()
         try:
             os.close(self.fd)
         except OSError as exc:
