@@ -109,7 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--stall-timeout",
-        help=f"seconds without a byte before a connection is retried [{DEFAULT_STALL_TIMEOUT:g}]",
+        help=(
+            "seconds without a byte before a connection is retried "
+            f"[MODEL_DOWNLOAD_STALL_TIMEOUT, {DEFAULT_STALL_TIMEOUT:g}]"
+        ),
     )
     p.add_argument(
         "--checksum",
@@ -313,8 +316,9 @@ def parse_download(argv: Sequence[str], env: Mapping[str, str]) -> DownloadConfi
         timeout = _seconds(pick[0], _name("--timeout", pick[1]), allow_none=True)
 
     stall: float | None = DEFAULT_STALL_TIMEOUT
-    if args.stall_timeout is not None:
-        stall = _seconds(args.stall_timeout, "--stall-timeout", allow_none=False)
+    pick = _pick(args.stall_timeout, env, "MODEL_DOWNLOAD_STALL_TIMEOUT")
+    if pick is not None:
+        stall = _seconds(pick[0], _name("--stall-timeout", pick[1]), allow_none=False)
     assert stall is not None
 
     checksums: list[str | None] = [None] * len(urls)

@@ -125,6 +125,9 @@ def test_usage_errors_name_the_culprit() -> None:
     assert "no model URL" in _usage([])
     assert "one per URL" in _usage([url, "http://h/b", "--checksum", f"sha256:{SHA}"])
     assert "--timeout must be a number of seconds" in _usage([url, "--timeout", "soon"])
+    assert "MODEL_DOWNLOAD_STALL_TIMEOUT must be" in _usage(
+        [url], {"MODEL_DOWNLOAD_STALL_TIMEOUT": "never"}
+    )
     assert "unrecognized arguments" in _usage([url, "--bogus"])
 
 
@@ -135,9 +138,12 @@ def test_flags_win_over_env_and_defaults_apply() -> None:
         "MODEL_CACHE_MAX_SIZE": "50GB",
         "MODEL_CHECKSUM": f"sha256:{SHA},sha256:{SHA.upper()}",
         "MODEL_DOWNLOAD_TIMEOUT": "0",
+        "MODEL_DOWNLOAD_STALL_TIMEOUT": "600",
         "MODEL_VALIDATE": "false",
     }
     config = parse_download(["--workers", "2", "--max-cache-size", "1GiB"], env)
+    assert config.stall_timeout == 600
+    assert parse_download(["--stall-timeout", "5"], env).stall_timeout == 5
     assert config.urls == ("http://h/a.bin", "http://h/b.bin")
     assert config.workers == 2 and config.max_cache_size == 1 << 30
     assert config.checksums == (SHA, SHA) and config.timeout is None and config.validate is False
