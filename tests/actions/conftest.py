@@ -2,7 +2,7 @@
 
     def test_x(start):
         world = start("efs-shared")                   # 4 MiB models, no speed cap
-        world = start(cache_on_claim("stalled-download"))   # a scenario changed (variants.py)
+        world = start(cache_in_emptydir("stalled-download"))   # a scenario changed (variants.py)
 
     def test_y(quiet):                                # efs-shared, shared by a module's tests
         ...                                           # that must change nothing

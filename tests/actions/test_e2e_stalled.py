@@ -1,9 +1,9 @@
 """stalled-download -> fix: the pod is restarted and the download goes on, from its partial when
 the cache outlives the pod.
 
-The scenario's model server stops at ~40% and then holds every later request too. Before the
-fix the test lifts that hold for new connections ("the network is fixed"); the stuck
-connection stays stuck, as a dead peer's would, so only the fix moves the download on.
+The scenario's model server stops one connection at ~40% and the pod's downloader waits an hour
+before giving up on it, so the stuck connection stays stuck, as a dead peer's would: only the
+fix (a new pod, a new connection) moves the download on.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from actions import registry
 from collectors.model import ModelState, PodInfo
 from tests.actions.conftest import MODEL
-from tests.actions.variants import cache_on_claim
+from tests.actions.variants import cache_in_emptydir
 from tests.actions.world import World
 
 
@@ -27,15 +27,13 @@ def _stalled(world: World) -> PodInfo:
     assert pod.progress is not None and pod.progress.bytes_done is not None
     assert 0 < pod.progress.bytes_done <= 0.45 * MODEL, "stuck at about 40%"
     assert world.stats("v1").stalls == 1
-    # The network is fixed for new connections; the stuck one is left hanging.
-    world.on_loop(world.runtime.set_faults, "v1", {})
     return pod
 
 
 def test_stalled_download_on_the_shared_claim_is_fixed_and_resumes_from_its_partial(
     start: Callable[..., World],
 ) -> None:
-    world = start(cache_on_claim("stalled-download"), stall_after=1.5)
+    world = start("stalled-download", stall_after=1.5)
     stuck = _stalled(world)
     done = stuck.progress.bytes_done if stuck.progress else None
     assert done is not None
@@ -66,8 +64,8 @@ def test_stalled_download_on_the_shared_claim_is_fixed_and_resumes_from_its_part
 def test_stalled_download_on_an_emptydir_restarts_from_zero_and_the_plan_says_so(
     start: Callable[..., World],
 ) -> None:
-    """The shipped scenario caches on an emptyDir: a restart cannot keep the partial."""
-    world = start("stalled-download", stall_after=1.5)
+    """Cached on an emptyDir instead, a restart cannot keep the partial."""
+    world = start(cache_in_emptydir("stalled-download"), stall_after=1.5)
     stuck = _stalled(world)
     assert stuck.cache_kind == "emptyDir"
     sent_before = world.stats("v1").bytes_sent

@@ -10,37 +10,28 @@ from pathlib import Path
 from typing import Any
 
 from simcluster.scenarios import Scenario, load_scenario
-from simcluster.scenarios.spec import FaultSpec, ObjectSpec, Size
-from tests.actions.world import CLAIM
+from simcluster.scenarios.spec import FaultSpec, Size
 
 HERE = Path(__file__).parent
 
 
-def cache_on_claim(name: str, claim: str = CLAIM) -> Scenario:
-    """The named scenario with its pods' emptyDir cache moved to a shared EFS claim.
+def cache_in_emptydir(name: str) -> Scenario:
+    """The named scenario with its pods' claim-backed cache moved to an emptyDir.
 
-    An emptyDir goes with its pod, so no new pod can resume a partial kept there; on the
-    guide's EFS claim the partial outlives the pod, which is what resuming needs.
+    An emptyDir goes with its pod, so a restart cannot resume a partial kept there: the one
+    situation where fixing a stall must say the download starts again from zero.
     """
     scenario = load_scenario(name)
-    pvc = {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": claim},
-        "spec": {
-            "accessModes": ["ReadWriteMany"],
-            "storageClassName": "models-aws-efs-sc",
-            "resources": {"requests": {"storage": "5Gi"}},
-        },
-    }
-    objects = [ObjectSpec(pvc)]
+    objects = []
     for spec in scenario.objects:
         obj: dict[str, Any] = copy.deepcopy(spec.obj)
+        if obj.get("kind") == "PersistentVolumeClaim":
+            continue
         if obj.get("kind") == "Deployment":
             for volume in obj["spec"]["template"]["spec"].get("volumes") or ():
-                if "emptyDir" in volume:
-                    del volume["emptyDir"]
-                    volume["persistentVolumeClaim"] = {"claimName": claim}
+                if "persistentVolumeClaim" in volume:
+                    del volume["persistentVolumeClaim"]
+                    volume["emptyDir"] = {}
         objects.append(dataclasses.replace(spec, obj=obj))
     return dataclasses.replace(scenario, objects=tuple(objects))
 
