@@ -14,13 +14,16 @@ if TYPE_CHECKING:
     from tui.app import AsrCacheApp
 
 
-def palette_commands(app: AsrCacheApp) -> list[tuple[Command, str | None]]:
-    """Commands worth offering by name (no cursor moves), each with why it is unavailable."""
+def palette_commands(
+    app: AsrCacheApp, screen_id: str | None = "overview"
+) -> list[tuple[Command, str | None]]:
+    """Commands worth offering by name on a screen (no cursor moves, nothing bound to another
+    screen), each with why it is unavailable."""
     return [
         (c, why)
         for c, why in app.command_states()
         if c.kind != "nav" or c.id == "filter"
-        if c.scope != "builtin"
+        if c.scope == "app" or c.scope == screen_id
     ]
 
 
@@ -33,7 +36,7 @@ class ActionsProvider(Provider):
         app = self.app
         assert isinstance(app, AsrCacheApp)
         out = []
-        for command, why_not in palette_commands(app):
+        for command, why_not in palette_commands(app, self.screen.id):
             name = f"{command.description} ({command.key_display})"
             help_text = f"unavailable: {why_not}" if why_not else command.id
             out.append((name, help_text, command))
