@@ -45,9 +45,9 @@ def add_connection_flags(parser: argparse.ArgumentParser, *, in_subcommand: bool
     group.add_argument(
         "--stall-after",
         type=float,
-        default=60.0,
+        default=None,
         metavar="SECONDS",
-        help="no new bytes for this long = a stalled download (default: 60)",
+        help="no new bytes for this long = a stalled download (default: 60; 15 with --demo)",
     )
     group.add_argument(
         "--request-timeout",

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+# The demo's models are small and its downloads short: a minute of silence would be most of it.
+DEMO_STALL_AFTER = 15.0
 
 
 class LaunchError(Exception):
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
 
         try:
             with running(args.demo) as demo:
+                if getattr(args, "stall_after", None) is None:
+                    args.stall_after = DEMO_STALL_AFTER
                 args.kubeconfig = str(demo.kubeconfig)
                 args.context = None
                 args.namespace = args.namespace or demo.namespace
