@@ -20,13 +20,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import urllib3
-import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from collectors.redact import redact_url
+from collectors.yamlfile import load_mapping
 
 DEFAULT_NAMESPACE = "smallest"
 DEFAULT_KUBECONFIG = "~/.kube/config"
@@ -254,25 +254,12 @@ def _kubeconfig_paths(explicit: str | None) -> tuple[Path, ...] | None:
 
 
 def _read_kubeconfig(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ClusterError(f"kubeconfig {path} cannot be read: {exc.strerror or exc}.") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "a syntax error"
-        raise ClusterError(f"kubeconfig {path} is not valid YAML{where}: {problem}.") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ClusterError(
-            f"kubeconfig {path} is not a kubeconfig (expected a mapping with clusters, "
-            "contexts and users)."
-        )
-    return data
+    return load_mapping(
+        path,
+        "kubeconfig",
+        ClusterError,
+        expected="a kubeconfig (expected a mapping with clusters, contexts and users)",
+    )
 
 
 def _named(items: Any) -> dict[str, dict[str, Any]]:

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from collectors.redact import redact_url
 from collectors.units import SizeError, parse_size
+from collectors.yamlfile import load_mapping
 
 DEFAULT_PREFIX = "lightning-asr"
 
@@ -64,23 +63,13 @@ def _env(value: Any) -> dict[str, str]:
 
 def load_values(path: str) -> ChartValues:
     file = Path(path).expanduser()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValuesError(f"values file {file} does not exist (given with -f/--values).") from None
-    except OSError as exc:
-        raise ValuesError(f"values file {file} cannot be read: {exc.strerror or exc}.") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "a syntax error"
-        raise ValuesError(f"values file {file} is not valid YAML{where}: {problem}.") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ValuesError(f"values file {file} is not a mapping of chart values.")
+    data = load_mapping(
+        file,
+        "values file",
+        ValuesError,
+        expected="a mapping of chart values",
+        missing="given with -f/--values",
+    )
     env = _env(_get(data, "lightningAsr", "env"))
     url = _get(data, "models", "asrModelUrl") or env.get("MODEL_URL")
     prefix = _get(data, "lightningAsr", "namePrefix")
