@@ -8,10 +8,12 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import BindingType
 
-from collectors.model import ModelState, PodInfo
+from collectors.model import DownloadPhase, ModelState, PodInfo
 from tui import commands
 from tui.format import STATE_STYLE, format_age, progress_cell, state_cell
 from tui.widgets.keyed_table import KeyedTable
+
+_AT_REST = (DownloadPhase.DONE, DownloadPhase.FAILED)
 
 
 def pod_order(pod: PodInfo) -> tuple[int, str]:
@@ -66,7 +68,9 @@ def _cells(source: Any) -> tuple[Any, ...]:
     name_style = "strike grey50" if pod.deleting else ""
     restarts = Text(str(pod.restarts), style="bold red" if pod.restarts >= 3 else "")
     progress = progress_cell(pod.progress, state, width=8)
-    if pod.verification is not None and not pod.progress:
+    # A verify result the user asked for beats a download that is not moving ("?% failed"
+    # for a crash-looping pod would hide the mismatch); a live download still shows itself.
+    if pod.verification is not None and (not pod.progress or pod.progress.phase in _AT_REST):
         ok = pod.verification.ok
         progress = Text(
             "✓ checksum verified" if ok else "✗ checksum mismatch",
