@@ -9,8 +9,13 @@ from typing import Any
 import pytest
 from textual.message import Message
 
+from tests.actions.conftest import start  # noqa: F401  (re-exported fixture, see below)
 from tests.tui.fakes import FakeActions, FakeFeed, clock, sample_log, sample_snapshot
 from tui.app import AsrCacheApp
+
+# ``start`` (the actions' end-to-end factory, tests/actions/conftest.py) is a fixture here too:
+# ``start("stalled-download", stall_after=1.5)`` runs a named simcluster scenario in-process
+# with 4 MiB models, for the dashboard's end-to-end scenario tests.
 
 SIZE = (150, 42)
 STALLED = "lightning-asr-7d9f8c6b5-c4w7d"
@@ -44,14 +49,19 @@ def make_app(
     kwargs.setdefault("clock", clock)
     app = AsrCacheApp(feed, actions, **kwargs)
     if recorder is not None:
-        original: Callable[..., None] = app.notify
-
-        def notify(message: str, **kw: Any) -> None:
-            recorder.notes.append((message, str(kw.get("severity", "information"))))
-            original(message, **kw)
-
-        app.notify = notify  # type: ignore[method-assign]
+        record_notifications(app, recorder)
     return app
+
+
+def record_notifications(app: AsrCacheApp, recorder: Recorder) -> None:
+    """Keep every notification the app shows (text, severity) in ``recorder.notes``."""
+    original: Callable[..., None] = app.notify
+
+    def notify(message: str, **kw: Any) -> None:
+        recorder.notes.append((message, str(kw.get("severity", "information"))))
+        original(message, **kw)
+
+    app.notify = notify  # type: ignore[method-assign]
 
 
 @pytest.fixture
