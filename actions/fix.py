@@ -28,7 +28,7 @@ from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.restart import plan_restart
-from actions.targets import TargetError, find_pod, parse_target, pods_sharing_cache
+from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
 from collectors.units import format_bytes, parse_size
 
@@ -162,10 +162,7 @@ def plan_fix(
     """The fix for ``target``, from the snapshot's evidence plus its recent ``log`` if read."""
     ns = snapshot.namespace
     try:
-        t = parse_target(snapshot, target)
-        if t.kind != "pod":
-            raise TargetError(f"Fix works on a pod, not on {t}.")
-        pod = find_pod(snapshot, t.name)
+        pod = target_pod(snapshot, target, "Fix")
     except TargetError as exc:
         return refused(registry.FIX, str(target), ns, str(exc))
     d = diagnose(snapshot, pod, log)

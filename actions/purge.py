@@ -17,7 +17,7 @@ from actions.hostpod import with_host
 from actions.options import ActionOptions, PodFacts
 from actions.paths import ModelLocation, PathRefused, model_location, resolve_user_path
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
-from actions.targets import TargetError, find_pod, parse_target, pods_sharing_cache
+from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
 
 
@@ -29,10 +29,7 @@ def plan_purge(
 ) -> ActionPlan:
     ns = snapshot.namespace
     try:
-        t = parse_target(snapshot, target)
-        if t.kind != "pod":
-            raise TargetError(f"Delete the model works on a pod, not on {t}.")
-        pod = find_pod(snapshot, t.name)
+        pod = target_pod(snapshot, target, "Delete the model")
     except TargetError as exc:
         return refused(registry.PURGE, str(target), ns, str(exc))
     where = f"pod/{pod.name}"

@@ -61,6 +61,18 @@ def find_pod(snapshot: ClusterSnapshot, name: str) -> PodInfo:
     return pod
 
 
+def target_pod(snapshot: ClusterSnapshot, target: str | None, action: str) -> PodInfo:
+    """The pod a one-pod action (``action`` names it in the error) is aimed at.
+
+    A deployment target is refused rather than widened to its pods, because these actions touch
+    one pod's cache files and must not quietly pick one.
+    """
+    t = parse_target(snapshot, target)
+    if t.kind != "pod":
+        raise TargetError(f"{action} works on a pod, not on {t}.")
+    return find_pod(snapshot, t.name)
+
+
 def find_rollout(snapshot: ClusterSnapshot, name: str) -> RolloutInfo | None:
     return next((r for r in snapshot.rollouts if r.name == name), None)
 

@@ -19,7 +19,7 @@ from actions.options import ActionOptions, PodFacts
 from actions.paths import PathRefused, model_location
 from actions.plan import ActionPlan, ActionResult, ExecStep, Step
 from actions.progresslines import parse_line
-from actions.targets import TargetError, find_pod, parse_target
+from actions.targets import TargetError, target_pod
 from collectors.model import ClusterSnapshot, VerificationResult
 
 _CHECKSUM = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
@@ -37,10 +37,7 @@ def plan_verify(
 ) -> ActionPlan:
     ns = snapshot.namespace
     try:
-        t = parse_target(snapshot, target)
-        if t.kind != "pod":
-            raise TargetError(f"Verify works on a pod, not on {t}.")
-        pod = find_pod(snapshot, t.name)
+        pod = target_pod(snapshot, target, "Verify")
     except TargetError as exc:
         return refused(registry.VERIFY, str(target), ns, str(exc))
     where = f"pod/{pod.name}"
