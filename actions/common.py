@@ -19,7 +19,7 @@ from actions.options import MANAGED_BY, MANAGED_BY_LABEL, ActionOptions, PodFact
 from actions.plan import ActionPlan, ApiCall, ExecStep, Permission
 from actions.registry import HELPER_POD, permission, spec
 from actions.targets import cache_container, pods_sharing_cache
-from collectors.model import ClusterSnapshot, PodInfo
+from collectors.model import ClusterSnapshot, ModelState, PodInfo
 
 ROLE_LABEL = "asr-cache-tui/role"
 HELPER_LIFETIME = 1800  # seconds: a helper pod never outlives this, whatever happens to us
@@ -212,10 +212,22 @@ def is_helper_call(plan: ActionPlan, step: object) -> bool:
 
 
 def _running(pod: PodInfo, container: str | None) -> bool:
+    """A container an exec can rely on: running, and not a crash loop's brief run.
+
+    A crash-looping container is caught "running" now and then, but gone again by the time a
+    command reaches it; such a pod's files are reached through a sibling or a helper instead.
+    """
     if pod.deleting or pod.phase != "Running":
         return False
     name = cache_container(pod, container)
-    return any(c.name == name and c.state == "running" and not c.init for c in pod.containers)
+    crash_looping = pod.model_state in (ModelState.CORRUPT, ModelState.FAILED)
+    return any(
+        c.name == name
+        and c.state == "running"
+        and not c.init
+        and (c.ready or c.restarts == 0 or not crash_looping)
+        for c in pod.containers
+    )
 
 
 def _plain(obj: Mapping[str, Any]) -> Mapping[str, Any]:

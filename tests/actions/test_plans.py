@@ -157,6 +157,20 @@ def test_verify_of_a_crashlooping_pod_uses_a_running_sibling_or_a_helper_pod() -
     assert "emptyDir" in (plan_verify(snap, "asr-e", OPTS).refused or "")
 
 
+def test_a_crash_loop_caught_running_is_not_trusted_to_run_a_command() -> None:
+    """Its container is gone again by the time the exec arrives: use a helper pod instead."""
+    base = pod("asr-a", state=ModelState.CORRUPT, ready=False)
+    container = dataclasses.replace(base.containers[0], restarts=3)
+    flapping = dataclasses.replace(base, containers=(container,), restarts=3)
+    snap = snapshot(flapping)
+    plan = plan_verify(snap, "asr-a", OPTS, pod_facts("asr-a"))
+    assert calls(plan, "create") and execs(plan)[0].pod != "asr-a"
+    # A first run that is still downloading (no restarts yet) is a fine place to exec.
+    downloading = pod("asr-b", state=ModelState.DOWNLOADING, ready=False)
+    plan = plan_verify(snapshot(downloading), "asr-b", OPTS)
+    assert execs(plan)[0].pod == "asr-b"
+
+
 # -- purge -----------------------------------------------------------------------------------
 
 
