@@ -56,6 +56,25 @@ def check_steps(
     return resolve, kinds
 
 
+def removal_steps(
+    pod: str, namespace: str, container: str | None, cache_dir: str, targets: Sequence[str]
+) -> tuple[ExecStep, ExecStep, ExecStep]:
+    """The realpath, stat and ``rm -f`` steps, in the order ``purge.execute`` reads them back.
+
+    Every action that deletes cache files builds them here, so the executor that checks the
+    paths and then removes them can rely on one layout.
+    """
+    resolve, kinds = check_steps(pod, namespace, container, cache_dir, targets)
+    rm = ExecStep(
+        pod,
+        namespace,
+        ("rm", "-f", *targets),
+        container,
+        note="only after both checks pass",
+    )
+    return resolve, kinds, rm
+
+
 @dataclass(frozen=True)
 class Checked:
     existing: tuple[str, ...]  # regular files that will be deleted

@@ -22,11 +22,12 @@ import re
 from dataclasses import dataclass
 
 from actions import purge, registry
-from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, refused
+from actions.common import NoExecHost, delete_pod_call, exec_host, refused
+from actions.confine import removal_steps
 from actions.context import ActionContext
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
-from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
+from actions.plan import ActionPlan, ActionResult, ApiCall, Step
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
@@ -223,7 +224,7 @@ def _plan_drop_partial(
     partial = tuple(location.file + s for s in COMPANION_SUFFIXES[:2])
     steps: list[Step] = [
         *host.setup,
-        *_remove_steps(host, ns, location.cache_dir, partial),
+        *removal_steps(host.pod, ns, host.container, location.cache_dir, partial),
         *host.teardown,
     ]
     steps.append(delete_pod_call(ns, pod.name, "start the download again from zero"))
@@ -245,22 +246,6 @@ def _plan_drop_partial(
         permissions=spec.permissions(ns) + host.permissions,
         affected_pods=(pod.name,),
     )
-
-
-def _remove_steps(
-    host: ExecHost, namespace: str, cache_dir: str, targets: tuple[str, ...]
-) -> tuple[ExecStep, ExecStep, ExecStep]:
-    from actions.confine import check_steps
-
-    resolve, kinds = check_steps(host.pod, namespace, host.container, cache_dir, targets)
-    rm = ExecStep(
-        host.pod,
-        namespace,
-        ("rm", "-f", *targets),
-        host.container,
-        note="only after both checks pass",
-    )
-    return resolve, kinds, rm
 
 
 def protected_paths(snapshot: ClusterSnapshot, pod: PodInfo, root: str) -> set[str]:
@@ -355,7 +340,11 @@ def plan_eviction(
         )
     files = tuple(posixpath.join(cache.root, _norm(e.path)) for e in chosen)
     targets = tuple(f + s for f in files for s in ("", *COMPANION_SUFFIXES[:2]))
-    steps: list[Step] = [*host.setup, *_remove_steps(host, ns, cache.root, targets), *host.teardown]
+    steps: list[Step] = [
+        *host.setup,
+        *removal_steps(host.pod, ns, host.container, cache.root, targets),
+        *host.teardown,
+    ]
     if pod.owner and pod.owner.startswith("ReplicaSet/"):
         steps.append(delete_pod_call(ns, pod.name, "retry the download now"))
         if options.follow:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from actions import registry
 from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, is_helper_call, refused
-from actions.confine import Checked, check_in_pod, check_steps
+from actions.confine import Checked, check_in_pod, removal_steps
 from actions.context import ActionContext, ActionFailed
 from actions.follow import follow_replacements, pods_before
 from actions.hostpod import with_host
@@ -56,15 +56,7 @@ def purge_steps(
     targets = location.targets()
     if keep_lock:
         targets = tuple(t for t in targets if not t.endswith(".lock"))
-    resolve, kinds = check_steps(host.pod, namespace, host.container, location.cache_dir, targets)
-    rm = ExecStep(
-        host.pod,
-        namespace,
-        ("rm", "-f", *targets),
-        host.container,
-        note="only after both checks pass",
-    )
-    return resolve, kinds, rm
+    return removal_steps(host.pod, namespace, host.container, location.cache_dir, targets)
 
 
 def model_users(
