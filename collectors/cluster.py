@@ -185,11 +185,21 @@ class CountedResponse:
 
 
 class _CountingApiClient(k8s.ApiClient):
-    """``ApiClient`` whose every request is counted (and whose streamed bodies count bytes)."""
+    """``ApiClient`` whose every request is counted (and whose streamed bodies count bytes).
 
-    def __init__(self, configuration: k8s.Configuration, counters: RequestCounters) -> None:
+    A request made without ``_request_timeout`` gets the default one: a forgotten timeout
+    must not become a call that hangs forever on a dead API server.
+    """
+
+    def __init__(
+        self,
+        configuration: k8s.Configuration,
+        counters: RequestCounters,
+        default_timeout: tuple[float, float],
+    ) -> None:
         super().__init__(configuration)
         self._counters = counters
+        self._default_timeout = default_timeout
 
     def call_api(
         self,
@@ -202,6 +212,8 @@ class _CountingApiClient(k8s.ApiClient):
     ) -> Any:
         verb, resource = classify_request(method, url)
         self._counters.count_request(verb, resource)
+        if _request_timeout is None and not _is_websocket(url):
+            _request_timeout = self._default_timeout
         response = super().call_api(
             method,
             url,
@@ -212,6 +224,12 @@ class _CountingApiClient(k8s.ApiClient):
         )
         response.response = CountedResponse(response.response, self._counters, verb, resource)
         return response
+
+
+def _is_websocket(url: str) -> bool:
+    """exec/attach/portforward go over WebSocket, whose client wants one number or nothing."""
+    path = url.split("?", 1)[0]
+    return path.endswith(("/exec", "/attach", "/portforward"))
 
 
 # -- kubeconfig ---------------------------------------------------------------------------------
@@ -343,7 +361,7 @@ class Cluster:
         self.settings = settings
         self.server = redact_url(str(configuration.host))
         self.counters = RequestCounters()
-        self.api_client = _CountingApiClient(configuration, self.counters)
+        self.api_client = _CountingApiClient(configuration, self.counters, self.timeout)
         self.core = k8s.CoreV1Api(self.api_client)
         self.apps = k8s.AppsV1Api(self.api_client)
         self.batch = k8s.BatchV1Api(self.api_client)
@@ -361,7 +379,7 @@ class Cluster:
 
     def new_api_client(self) -> k8s.ApiClient:
         """A separate counting client (close it when done)."""
-        return _CountingApiClient(self.configuration, self.counters)
+        return _CountingApiClient(self.configuration, self.counters, self.timeout)
 
     @contextlib.contextmanager
     def exec_core(self) -> Iterator[k8s.CoreV1Api]:

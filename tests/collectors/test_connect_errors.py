@@ -224,3 +224,19 @@ def test_a_forbidden_optional_kind_is_a_note_not_an_error(
     assert doc["stale"] is False and doc["pods"] == []
     assert len(doc["notes"]) == 2
     assert "may not list cronjobs" in doc["notes"][0] and "may not list events" in doc["notes"][1]
+
+
+def test_a_request_without_its_own_timeout_still_times_out(tmp_path: Path) -> None:
+    """A server that accepts and then says nothing must not hang a forgotten-timeout call."""
+    import time
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        path = _kubeconfig(tmp_path, server=f"http://127.0.0.1:{server.getsockname()[1]}")
+        cluster = connect(ConnectionSettings(kubeconfig=str(path), request_timeout=1.0))
+        started = time.monotonic()
+        with pytest.raises(Exception, match=r"(?i)timed? ?out"):
+            cluster.core.list_namespaced_pod("smallest")  # no _request_timeout given
+        assert time.monotonic() - started < 5
+        cluster.close()
