@@ -42,6 +42,11 @@ def test_thread_mode_works_from_sync_code(other_servers: set[threading.Thread]) 
             server.set_faults(f.path, Faults(fail_status=503, fail_first=1, retry_after=1))
             assert client.get(server.url(f.path)).status_code == 503
             assert client.get(server.url(f.path)).status_code == 200
+        # The server records a response once it has finished writing it, which can be a
+        # moment after the client has read the last byte.
+        deadline = time.monotonic() + 5
+        while server.stats(f.path).active and time.monotonic() < deadline:
+            time.sleep(0.01)
         stats = server.stats(f.path)
         assert stats.statuses == {200: 2, 503: 1} and stats.bytes_sent == 2 * f.size
     assert _server_threads() - other_servers == set()
