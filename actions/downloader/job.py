@@ -8,6 +8,7 @@ MAX_ROUNDS times); everything else ends in `done` or in one DownloadError.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from .layout import Layout
 from .lock import FileLock
 from .manifest import read_entries, record_entry
 from .pool import WorkerPool
+from .ramp import WINDOW, Ramp
 from .ranges import RangeSet, plan_pieces
 from .retry import backoff_delay
 from .source import Remote, Source
@@ -301,11 +303,27 @@ class FileJob:
         else:
             pieces = [(0, remote.size)] if remote.size != 0 else []
         self.ctx.register(t)
-        for start, end in pieces:
-            self.pool.submit(t, start, end)
+        ramp = Ramp(pieces, config.workers, t.fetched, time.monotonic())
+        feeding = threading.Lock()
+
+        def feed() -> None:
+            # One lock around deciding and submitting: the job thread and a worker finishing
+            # a piece must not both see nothing running and both start a piece.
+            with feeding:
+                if t.should_stop():
+                    return
+                for start, end in ramp.release(t.fetched, t.pending(), time.monotonic()):
+                    self.pool.submit(t, start, end)
+
+        t.on_idle = feed
+        feed()
         synced = 0
-        while not t.wait_idle(HASH_SLICE):
-            if t.should_stop():
+        while True:
+            idle = t.wait_idle(HASH_SLICE if ramp.parallel else WINDOW)
+            if idle and (ramp.exhausted or t.should_stop()):
+                break
+            feed()  # the ramp judges the connection's rate every window
+            if idle or t.should_stop():
                 continue
             if t.hasher is not None:
                 # Hash behind the workers, from the page cache, what arrived out of order.

@@ -12,6 +12,7 @@ import errno
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import Cancelled, DiskFull, DownloadError
@@ -64,6 +65,9 @@ class Transfer:
         self.fetched = 0
         self.failure: BaseException | None = None
         self.started = time.monotonic()
+        # Called (outside the lock) by the worker whose piece leaves none running, so the next
+        # piece of a one-connection download starts at once, not at the job thread's next tick.
+        self.on_idle: Callable[[], None] | None = None
 
     @property
     def name(self) -> str:
@@ -178,9 +182,19 @@ class Transfer:
         with self._lock:
             self._pending += 1
 
+    def pending(self) -> int:
+        """Pieces of this file queued or running."""
+        with self._lock:
+            return self._pending
+
     def task_done(self) -> None:
         with self._lock:
             self._pending -= 1
+            idle = self._pending <= 0
+        hook = self.on_idle
+        if idle and hook is not None:
+            hook()  # may submit the next piece
+        with self._lock:
             if self._pending <= 0:
                 self._idle.notify_all()
 

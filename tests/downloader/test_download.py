@@ -182,3 +182,12 @@ def test_model_url_may_list_several_urls(model_server: ModelServer, tmp_path: Pa
     res = run_dl(env=env)
     assert res.rc == 0, res.stderr
     assert sha256_of(tmp_path / "a.bin") == a.sha256 and sha256_of(tmp_path / "b.bin") == b.sha256
+
+
+def test_a_per_connection_cap_gets_every_worker(model_server: ModelServer, tmp_path: Path) -> None:
+    # 4 MiB/s per connection is far below one fast connection: all four workers connect.
+    f, url = serve(model_server, 16 * MIB, seed=31, faults=Faults(rate_limit=4 * MIB))
+    res = run_dl(url, "--cache-dir", str(tmp_path), "--workers", "4")
+    assert res.rc == 0, res.stderr
+    assert settled(model_server, f.path).max_active == 4
+    assert sha256_of(tmp_path / "model.bin") == f.sha256

@@ -14,6 +14,7 @@ from actions.downloader.config import parse_download
 from actions.downloader.errors import UsageError
 from actions.downloader.layout import make_layout, name_from_url, sanitize_name
 from actions.downloader.progress import HumanReporter, progress_line
+from actions.downloader.ramp import FAST_CONNECTION, RECHECK_WINDOW, WINDOW, Ramp
 from actions.downloader.ranges import RangeSet, piece_size, plan_pieces
 from actions.downloader.retry import backoff_delay, parse_retry_after
 from actions.downloader.state import PartState, load_state, save_state
@@ -46,6 +47,28 @@ def test_pieces_cover_the_gaps_in_order_and_balance_workers() -> None:
     assert 4 * MIB <= piece_size(1 << 30, 4) <= 64 * MIB
     assert (1 << 30) // piece_size(1 << 30, 8) % 8 == 0
     assert plan_pieces([(5, 17)], 1) == [(5, 17)]
+
+
+def test_ramp_keeps_one_fast_connection_and_opens_all_for_a_slow_one() -> None:
+    pieces: list[tuple[int, int | None]] = [(i, i + 1) for i in range(6)]
+    fast = Ramp(list(pieces), workers=4, fetched=0, now=0.0)
+    assert fast.release(0, 0, 0.0) == [(0, 1)]
+    assert fast.release(0, 1, 0.01) == []  # one piece running: nothing more yet
+    moved = int(2 * FAST_CONNECTION * WINDOW)
+    assert fast.release(moved, 0, WINDOW) == [(1, 2)]  # fast: the next piece, alone
+    assert not fast.parallel
+    slow = Ramp(list(pieces), workers=4, fetched=0, now=0.0)
+    assert slow.release(0, 0, 0.0) == [(0, 1)]
+    assert slow.release(int(FAST_CONNECTION * WINDOW / 4), 1, WINDOW) == pieces[1:]
+    assert slow.parallel and slow.exhausted
+    # A fast start then a throttled window: the rest goes parallel.
+    burst = Ramp(list(pieces), workers=4, fetched=0, now=0.0)
+    burst.release(0, 0, 0.0)
+    burst.release(moved, 1, WINDOW)
+    assert burst.release(moved + 1, 1, 2 * WINDOW) == []  # a short pause is not a verdict
+    assert burst.release(moved + 1, 1, WINDOW + RECHECK_WINDOW) == pieces[1:]
+    # One worker: everything at once (the pool has one thread anyway).
+    assert Ramp(list(pieces), workers=1, fetched=0, now=0.0).release(0, 0, 0.0) == pieces
 
 
 @pytest.mark.parametrize(
