@@ -62,8 +62,9 @@ class Kubelet:
         self.store.remove_listener(self._on_change)
         workers = list(self.pods.values())
         await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
-        for task in list(self._reaping):
-            task.cancel()
+        # Reaping a deleted pod is short (kill, remove its directories): let it finish rather
+        # than cancel it halfway, which would leave its worker's tasks unawaited.
+        await asyncio.gather(*self._reaping, return_exceptions=True)
         shared = agents(self.cluster)
         shared.kubelets.pop(self.node_name, None)
         with contextlib.suppress(ApiError):

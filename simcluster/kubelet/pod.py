@@ -164,18 +164,29 @@ class PodWorker:
         self.pod = pod
         if pod["metadata"].get("deletionTimestamp") and not self.terminating:
             self.terminating = True
-            self._terminator = asyncio.create_task(self._terminate())
+            self._terminator = asyncio.create_task(
+                self._terminate(), name=f"terminate {self.namespace}/{self.name}"
+            )
 
     async def kill(self) -> None:
-        """Stop everything at once (the pod is gone from the store, or the node stops)."""
+        """Stop everything at once (the pod is gone from the store, or the node stops).
+
+        A graceful stop under way is cancelled too (unless it is the caller), so that no
+        task of this pod outlives the kubelet's loop.
+        """
         self.terminating = True
         self._stop.set()
-        tasks = [t for t in (self._main, *self._tasks) if t is not None and not t.done()]
+        me = asyncio.current_task()
+        tasks = [
+            t
+            for t in (self._main, self._terminator, *self._tasks)
+            if t is not None and t is not me and not t.done()
+        ]
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
+        # gather, not `await t` under suppress(BaseException): that would also swallow a
+        # cancellation of the caller (a graceful stop cancelled by the node stopping).
+        await asyncio.gather(*tasks, return_exceptions=True)
         for run in self.containers.values():
             run.logs.current.close()
 

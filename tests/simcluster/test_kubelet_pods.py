@@ -3,12 +3,16 @@ the Lightning ASR stand-in with a real download, and real ENOSPC on tmpfs PVCs a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from simcluster.cluster import SimCluster
+from simcluster.kubelet.volumes import VolumeManager
 from simcluster.modelserver import ModelServer
 from tests.simcluster.kubelet_helpers import KubeletHarness, shell
 
@@ -118,6 +122,47 @@ def test_graceful_delete_stops_the_program_and_removes_the_pod(h: KubeletHarness
         e["reason"] == "Killing" and e["message"] == "Stopping container main" for e in events
     )
     h.wait(lambda: not empty_dir.exists(), what="emptyDir removed")
+
+
+async def test_stopping_the_cluster_mid_graceful_delete_leaves_no_task_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pod still terminating at teardown used to leave its graceful stop pending, which
+    asyncio reports as "Task was destroyed but it is pending" once the loop is gone."""
+    removing = asyncio.Event()
+
+    async def slow_remove_pod(self: VolumeManager, pod_uid: str) -> None:
+        removing.set()  # a slow disk: the graceful stop is still under way at teardown
+        await asyncio.sleep(60)
+
+    monkeypatch.setattr(VolumeManager, "remove_pod", slow_remove_pod)
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, ctx: reported.append(str(ctx.get("message"))))
+    try:
+        async with SimCluster(tmp_path / "sim") as cluster:
+            pod: dict[str, Any] = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "default"},
+                "spec": {"nodeName": "node-1", "containers": [shell("main", "sleep 600")]},
+            }
+            cluster.store.create("pods", pod)
+            await cluster.wait_for(
+                lambda: _running(cluster.store.peek("pods", "default", "p")), what="Running"
+            )
+            cluster.store.delete("pods", "default", "p", grace_seconds=30)
+            await asyncio.wait_for(removing.wait(), 10)
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert left == []
+        assert reported == []
+    finally:
+        loop.set_exception_handler(previous)
+
+
+def _running(pod: dict[str, Any] | None) -> bool:
+    return ((pod or {}).get("status") or {}).get("phase") == "Running"
 
 
 def test_stats_summary_through_the_node_proxy(h: KubeletHarness) -> None:
