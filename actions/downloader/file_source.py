@@ -54,7 +54,7 @@ class FileSource:
                     raise RetriableError(f"cannot read {self.url}: {exc.strerror}") from None
                 if not data:
                     raise ValidatorChanged(f"{self.url} became shorter while it was being copied")
-                sink(pos, data)
+                sink.write(pos, data)
                 pos += len(data)
         finally:
             os.close(fd)

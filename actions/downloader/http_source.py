@@ -34,6 +34,7 @@ from .errors import (
     ValidatorChanged,
 )
 from .retry import parse_retry_after
+from .socket_body import body_socket, receive
 from .source import Remote, Sink
 
 USER_AGENT = "asr-cache-download/0.1"
@@ -260,14 +261,21 @@ class HttpSource:
             )
         return expect
 
-    @staticmethod
-    def _stream(resp: httpx.Response, start: int, expect: int | None, sink: Sink) -> None:
+    def _stream(self, resp: httpx.Response, start: int, expect: int | None, sink: Sink) -> None:
         pos = start
         limit = None if expect is None else start + expect
+        first = True
         for chunk in resp.iter_raw():
             if limit is not None and pos + len(chunk) > limit:
                 raise BodyLengthError(f"the body is longer than the {expect} bytes announced")
-            sink(pos, chunk)
+            sink.write(pos, chunk)
             pos += len(chunk)
+            if first and limit is not None and pos < limit:
+                first = False
+                # h11 has handed out what it held: the rest may come straight from the socket.
+                sock = body_socket(resp)
+                if sock is not None:
+                    receive(sock, pos, limit - pos, sink, self._stall_timeout)
+                    return
         if limit is not None and pos < limit:
             raise RetriableError(f"short body: {pos - start} of {expect} bytes")

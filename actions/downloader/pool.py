@@ -63,6 +63,39 @@ class WorkerPool:
                 transfer.task_done()
 
 
+class PieceSink:
+    """One attempt at a piece, as its source sees the file: progress published every MiB."""
+
+    def __init__(self, transfer: Transfer, pos: int) -> None:
+        self._t = transfer
+        self.pos = pos  # end of the bytes written so far
+        self._published = pos
+
+    def write(self, offset: int, data: bytes | memoryview) -> None:
+        self._t.write(offset, data)
+        self._advance(offset + len(data))
+
+    def splice_ok(self, offset: int) -> bool:
+        return self._t.splice_ok(offset)
+
+    def splice(self, pipe: int, offset: int, count: int) -> None:
+        self._t.splice(pipe, offset, count)
+        self._advance(offset + count)
+
+    def check(self) -> None:
+        self._t.check()
+
+    def flush(self) -> None:
+        """Record what was written and not yet published (end of an attempt)."""
+        self._t.record(self._published, self.pos)
+        self._published = self.pos
+
+    def _advance(self, pos: int) -> None:
+        self.pos = pos
+        if pos - self._published >= PUBLISH_BYTES:
+            self.flush()
+
+
 def run_piece(ctx: RunContext, t: Transfer, start: int, end: int | None) -> None:
     """Fetch ``[start, end)`` of one file with retries; failures go to ``t.fail``."""
     retries = ctx.config.retries
@@ -72,38 +105,30 @@ def run_piece(ctx: RunContext, t: Transfer, start: int, end: int | None) -> None
         if end is not None and pos >= end:
             return  # the error came after the last byte: nothing is missing
         attempt_start = pos
-        published = pos
-
-        def sink(offset: int, data: bytes) -> None:
-            nonlocal pos, published
-            t.write(offset, data)
-            pos = offset + len(data)
-            if pos - published >= PUBLISH_BYTES:
-                t.record(published, pos)
-                published = pos
-
+        sink = PieceSink(t, pos)
         t.worker_started()
         try:
             t.source.fetch(pos, end, t.remote, sink)
-            t.record(published, pos)
+            sink.flush()
             return
         except BodyLengthError as exc:
-            t.record(published, pos)
-            t.unrecord(attempt_start, pos)
-            pos = attempt_start
+            sink.flush()
+            t.unrecord(attempt_start, sink.pos)
+            sink.pos = attempt_start
             error: RetriableError = exc
         except RetriableError as exc:
-            t.record(published, pos)
+            sink.flush()
             error = exc
         except (ValidatorChanged, RangeIgnored, DownloadError) as exc:
-            t.record(published, pos)
+            sink.flush()
             t.fail(exc)
             return
         except Cancelled:
-            t.record(published, pos)
+            sink.flush()
             return
         finally:
             t.worker_stopped()
+            pos = sink.pos
 
         if pos > attempt_start:
             failures = 0

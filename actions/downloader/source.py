@@ -7,12 +7,34 @@ instead of returning partial success.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
 from dataclasses import dataclass
 from typing import Protocol
 
-Sink = Callable[[int, bytes], None]
-"""Called with (file offset, bytes) for every chunk, in order; may raise Cancelled or DiskFull."""
+SPLICE_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP)
+"""What splice(2) answers for a socket or a filesystem that cannot take part in one."""
+
+
+class Sink(Protocol):
+    """Where one piece's bytes go, in order, at their file offsets.
+
+    Every method may raise Cancelled (the download is stopping) or DiskFull."""
+
+    def write(self, offset: int, data: bytes | memoryview) -> None:
+        """Write bytes that passed through our memory (hashed when they extend the prefix)."""
+        ...
+
+    def splice_ok(self, offset: int) -> bool:
+        """Whether bytes at ``offset`` may skip our memory (nothing to hash on the way)."""
+        ...
+
+    def splice(self, pipe: int, offset: int, count: int) -> None:
+        """Move ``count`` bytes waiting in ``pipe`` into the file at ``offset``."""
+        ...
+
+    def check(self) -> None:
+        """Raise Cancelled once the download is stopping (called while waiting for data)."""
+        ...
 
 
 @dataclass(frozen=True)

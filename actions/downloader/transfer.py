@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .errors import Cancelled, DiskFull, DownloadError
 from .layout import Layout
 from .ranges import RangeSet
-from .source import Remote, Source
+from .source import SPLICE_UNSUPPORTED, Remote, Source
 from .space import NO_SPACE_ERRNOS, disk_full
 from .state import CHECKPOINT_BYTES, CHECKPOINT_SECONDS, PartState, save_state
 from .stopflag import StopFlag
@@ -39,6 +39,18 @@ def open_partial(layout: Layout) -> int:
     return os.open(layout.part, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
 
 
+def _drain(pipe: int, count: int) -> bytes:
+    """Read exactly ``count`` bytes that are waiting in a pipe."""
+    parts = []
+    while count > 0:
+        part = os.read(pipe, count)
+        if not part:
+            raise DownloadError("the splice pipe closed before its bytes were written")
+        parts.append(part)
+        count -= len(part)
+    return b"".join(parts)
+
+
 class Transfer:
     def __init__(
         self,
@@ -55,6 +67,7 @@ class Transfer:
         self.hasher = hasher
         self.stop = stop
         self.fd = open_partial(info.layout)
+        self._splice_ok = hasattr(os, "splice")
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._completed = completed
@@ -77,10 +90,14 @@ class Transfer:
     def should_stop(self) -> bool:
         return self.failure is not None or self.stop.is_set()
 
-    def write(self, offset: int, data: bytes) -> None:
-        """Write one chunk at its offset (and hash it when it continues the hashed prefix)."""
-        if self.failure is not None or self.stop.is_set():
+    def check(self) -> None:
+        """Raise Cancelled once this file's download is stopping."""
+        if self.should_stop():
             raise Cancelled()
+
+    def write(self, offset: int, data: bytes | memoryview) -> None:
+        """Write one chunk at its offset (and hash it when it continues the hashed prefix)."""
+        self.check()
         view = memoryview(data)
         pos = offset
         try:
@@ -89,13 +106,34 @@ class Transfer:
                 view = view[n:]
                 pos += n
         except OSError as exc:
-            if exc.errno in NO_SPACE_ERRNOS:
-                raise self.disk_full_error() from None
-            raise DownloadError(
-                f"cannot write {self.info.layout.part}: {exc.strerror or exc}"
-            ) from None
+            raise self._write_error(exc) from None
         if self.hasher is not None:
             self.hasher.feed(offset, data)
+
+    def splice_ok(self, offset: int) -> bool:
+        """Bytes at ``offset`` may skip our memory unless they extend the hashed prefix."""
+        return self._splice_ok and (self.hasher is None or offset != self.hasher.pos)
+
+    def splice(self, pipe: int, offset: int, count: int) -> None:
+        """Move ``count`` bytes waiting in ``pipe`` into the file at ``offset``.
+
+        Out-of-order bytes are hashed later by catch_up, from the page cache. A filesystem
+        that cannot take a splice gets these bytes written, and no splice again."""
+        self.check()
+        pos, end = offset, offset + count
+        try:
+            while pos < end:
+                pos += os.splice(pipe, self.fd, end - pos, offset_dst=pos)
+        except OSError as exc:
+            if exc.errno not in SPLICE_UNSUPPORTED:
+                raise self._write_error(exc) from None
+            self._splice_ok = False
+            self.write(pos, _drain(pipe, end - pos))
+
+    def _write_error(self, exc: OSError) -> DownloadError:
+        if exc.errno in NO_SPACE_ERRNOS:
+            return self.disk_full_error()
+        return DownloadError(f"cannot write {self.info.layout.part}: {exc.strerror or exc}")
 
     def disk_full_error(self) -> DiskFull:
         total = self.remote.size

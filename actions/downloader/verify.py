@@ -83,7 +83,7 @@ class PrefixHasher:
             self._digest = hashlib.sha256()
             self.pos = 0
 
-    def feed(self, offset: int, data: bytes) -> None:
+    def feed(self, offset: int, data: bytes | memoryview) -> None:
         """Hash ``data`` if it continues the prefix; otherwise catch_up will read it back."""
         if offset != self.pos:
             return

@@ -1,0 +1,171 @@
+"""The body read straight from the socket (socket_body.py), through the real HttpSource and
+Transfer, against the model server over loopback: the bytes are right whichever way they go
+(spliced, or through our buffer when they are hashed), stalls and drops are reported as
+before, and a stop request ends a wait on a silent connection at once."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from actions.downloader.errors import Cancelled, Interrupted, RetriableError, StallError
+from actions.downloader.http_source import HttpSource
+from actions.downloader.layout import make_layout
+from actions.downloader.pool import PieceSink
+from actions.downloader.ranges import RangeSet
+from actions.downloader.stopflag import StopFlag
+from actions.downloader.transfer import FileInfo, Transfer
+from actions.downloader.verify import PrefixHasher
+from simcluster.modelserver import Faults, ModelServer
+
+from .conftest import serve, sha256_of
+
+MIB = 1 << 20
+
+
+class CountingSink(PieceSink):
+    """The production sink, counting which way the bytes went."""
+
+    def __init__(self, transfer: Transfer, pos: int) -> None:
+        super().__init__(transfer, pos)
+        self.written = 0
+        self.spliced = 0
+
+    def write(self, offset: int, data: bytes | memoryview) -> None:
+        super().write(offset, data)
+        self.written += len(data)
+
+    def splice(self, pipe: int, offset: int, count: int) -> None:
+        super().splice(pipe, offset, count)
+        self.spliced += count
+
+
+@contextmanager
+def transfer_for(
+    url: str, tmp_path: Path, stall_timeout: float = 10, hashed: bool = False
+) -> Iterator[Transfer]:
+    source = HttpSource(url, stall_timeout=stall_timeout)
+    layout = make_layout(tmp_path, None, "model.bin")
+    layout.directory.mkdir(parents=True, exist_ok=True)
+    info = FileInfo(name="model.bin", url=url, layout=layout)
+    hasher = PrefixHasher() if hashed else None
+    t = Transfer(info, source, source.probe(), RangeSet(), hasher, StopFlag())
+    try:
+        yield t
+    finally:
+        t.close()
+        source.close()
+
+
+def fetch(t: Transfer, start: int, end: int) -> CountingSink:
+    sink = CountingSink(t, start)
+    t.source.fetch(start, end, t.remote, sink)
+    return sink
+
+
+def test_unhashed_bytes_are_spliced_into_the_file(
+    model_server: ModelServer, tmp_path: Path
+) -> None:
+    f, url = serve(model_server, 6 * MIB, seed=301)
+    with transfer_for(url, tmp_path) as t:
+        sink = fetch(t, 0, f.size)
+    assert sink.pos == f.size
+    # The first chunk comes through httpx; the rest must take the fast path. If an httpx or
+    # httpcore update hides what socket_body looks for, this fails instead of going slow.
+    assert sink.spliced >= f.size - 2 * MIB and sink.written + sink.spliced == f.size
+    assert sha256_of(tmp_path / "model.bin.part") == f.sha256
+
+
+def test_hashed_prefix_goes_through_our_buffer_and_is_hashed_once(
+    model_server: ModelServer, tmp_path: Path
+) -> None:
+    f, url = serve(model_server, 5 * MIB + 123, seed=302)
+    with transfer_for(url, tmp_path, hashed=True) as t:
+        sink = fetch(t, 0, f.size)
+        assert t.hasher is not None
+        assert sink.spliced == 0 and sink.written == f.size
+        # Hashed as it arrived: finish() has nothing left to read back.
+        assert t.hasher.pos == f.size
+        assert t.hasher.finish(t.fd, f.size) == f.sha256
+
+
+def test_a_piece_behind_the_hashed_prefix_is_spliced_and_read_back(
+    model_server: ModelServer, tmp_path: Path
+) -> None:
+    f, url = serve(model_server, 6 * MIB, seed=303)
+    with transfer_for(url, tmp_path, hashed=True) as t:
+        tail = fetch(t, 3 * MIB, f.size)
+        head = fetch(t, 0, 3 * MIB)
+        assert tail.spliced > 0 and head.spliced == 0
+        assert t.hasher is not None and t.hasher.finish(t.fd, f.size) == f.sha256
+
+
+def test_a_stall_in_the_fast_path_is_a_stall(model_server: ModelServer, tmp_path: Path) -> None:
+    f, url = serve(model_server, 8 * MIB, seed=304, faults=Faults(stall_after=3 * MIB))
+    with transfer_for(url, tmp_path, stall_timeout=0.5) as t:
+        sink = CountingSink(t, 0)
+        started = time.monotonic()
+        with pytest.raises(StallError):
+            t.source.fetch(0, f.size, t.remote, sink)
+        assert time.monotonic() - started < 5
+    model_server.release_stalls(f.path)
+    assert sink.pos == 3 * MIB and sink.spliced > 0
+    with open(tmp_path / "model.bin.part", "rb") as fh:
+        assert fh.read(3 * MIB) == f.read(0, 3 * MIB)
+
+
+def test_a_dropped_connection_is_a_short_body(model_server: ModelServer, tmp_path: Path) -> None:
+    f, url = serve(model_server, 8 * MIB, seed=305, faults=Faults(drop_after=5 * MIB))
+    with transfer_for(url, tmp_path) as t:
+        sink = CountingSink(t, 0)
+        with pytest.raises(RetriableError, match="short body"):
+            t.source.fetch(0, f.size, t.remote, sink)
+    assert sink.pos == 5 * MIB
+    with open(tmp_path / "model.bin.part", "rb") as fh:
+        assert fh.read() == f.read(0, 5 * MIB)
+
+
+def test_stopping_ends_a_wait_on_a_silent_connection_at_once(
+    model_server: ModelServer, tmp_path: Path
+) -> None:
+    f, url = serve(model_server, 8 * MIB, seed=306, faults=Faults(stall_after=2 * MIB))
+    with transfer_for(url, tmp_path, stall_timeout=60) as t:
+        sink = CountingSink(t, 0)
+        stopper = threading.Timer(0.5, t.stop.set, args=(Interrupted("SIGTERM"),))
+        stopper.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(Cancelled):
+                t.source.fetch(0, f.size, t.remote, sink)
+        finally:
+            stopper.cancel()
+            model_server.release_stalls(f.path)
+        # Not the 60 s stall timeout: the wait polls the stop flag.
+        assert time.monotonic() - started < 3
+    assert sink.pos == 2 * MIB
+
+
+def test_a_filesystem_that_refuses_splice_gets_the_bytes_written(
+    model_server: ModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f, url = serve(model_server, 6 * MIB, seed=307)
+    real_splice = os.splice
+
+    def splice(src: int, dst: int, count: int, **kwargs: object) -> int:
+        if kwargs.get("offset_dst") is not None:  # pipe -> file: the filesystem says no
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_splice(src, dst, count, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "splice", splice)
+    with transfer_for(url, tmp_path) as t:
+        sink = fetch(t, 0, f.size)
+        assert not t.splice_ok(f.size)
+    assert sink.pos == f.size
+    assert sha256_of(tmp_path / "model.bin.part") == f.sha256
