@@ -1,10 +1,11 @@
 """Fix a stalled download with one key: read the evidence, decide, and show the decision.
 
-The rules, in order (``diagnose``):
+The evidence is read by ``actions.evidence``: the bundled downloader's JSON events by type and
+error code, other tools' lines by precise patterns. The rules, in order (``diagnose``):
 
 1. checksum mismatch / corrupt model      -> delete the model and restart its users (purge)
-2. no space left (ENOSPC, disk_full,      -> evict unused versions, least recently used first,
-   cache_full, exit 6/7)                     until the download fits; never a file any pod on
+2. no space left (disk_full, cache_full,  -> evict unused versions, least recently used first,
+   ENOSPC, exit 6/7)                         until the download fits; never a file any pod on
                                              the volume uses; else point at the PVC's size
 3. a partial that cannot be resumed       -> delete the partial (.part + state), then restart
    (validator changed, 416, Range ignored)
@@ -21,7 +22,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from actions import purge, registry
+from actions import evidence, purge, registry
 from actions.common import NoExecHost, delete_pod_call, exec_host, refused
 from actions.confine import removal_steps
 from actions.context import ActionContext
@@ -42,37 +43,6 @@ STALLED = "stalled-resumable"
 FAILED = "failed-retry"
 NOTHING = "nothing"
 
-_CORRUPT = ("checksum mismatch", "checksum_mismatch", "validation failed", "corrupt")
-_DISK = (
-    "no space left",
-    "enospc",
-    "disk_full",
-    "disk full",
-    "cache_full",
-    "volume is full",
-    "exit code 6",
-    "exit 6",
-    "exit code 7",
-    "exit 7",
-)
-_UNRESUMABLE = (
-    "validator changed",
-    "etag changed",
-    "(416)",
-    "http 416",
-    "status 416",
-    "range not satisfiable",
-    "ignored range",
-    "ignores range",
-    "not resumable",
-    "cannot resume",
-    "changed on the server",
-    "partial is corrupt",
-    "corrupt partial",
-)
-MAX_LOG_LINES = 60
-_HOLDER = re.compile(r"on (?:host )?([a-z0-9][a-z0-9.-]*)")
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -80,62 +50,25 @@ class Diagnosis:
     why: str  # the evidence, in a sentence
 
 
-def evidence_parts(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> list[str]:
-    """Everything known about the pod's download, one piece of evidence per item."""
-    parts = list(pod.evidence)
-    parts.extend(line.strip() for line in log.splitlines()[-MAX_LOG_LINES:] if line.strip())
-    if pod.progress is not None and pod.progress.message:
-        parts.append(pod.progress.message)
-    for c in pod.containers:
-        parts.extend(x for x in (c.reason, c.message) if x)
-        if c.exit_code is not None:
-            parts.append(f"exit code {c.exit_code}")
-    parts.extend(
-        e.message for e in snapshot.events if e.object_kind == "Pod" and e.object_name == pod.name
-    )
-    return parts
-
-
-def evidence_text(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> str:
-    """The evidence joined and lowercased, to match the rules against."""
-    return " | ".join(evidence_parts(snapshot, pod, log)).lower()
-
-
 def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosis:
     """Apply the rules to the snapshot's evidence and, when given, the pod's recent log."""
-    parts = evidence_parts(snapshot, pod, log)
-    text = " | ".join(parts).lower()
+    found = evidence.pod_findings(snapshot, pod, log)
     phase = pod.progress.phase if pod.progress else None
     first = (pod.evidence[0] if pod.evidence else "") or (
         pod.progress.message if pod.progress else ""
     )
-    if pod.model_state == ModelState.CORRUPT or _has(
-        text, ("checksum mismatch", "checksum_mismatch")
-    ):
-        return Diagnosis(CORRUPT, first or "the model does not match MODEL_CHECKSUM")
-    if _has(text, _DISK):
-        return Diagnosis(DISK_FULL, _quote_match(parts, _DISK) or "the volume is full")
-    if _has(text, _UNRESUMABLE):
-        return Diagnosis(
-            UNRESUMABLE, _quote_match(parts, _UNRESUMABLE) or "the partial cannot resume"
-        )
+    corrupt = evidence.first(found, evidence.CHECKSUM)
+    if pod.model_state == ModelState.CORRUPT or corrupt:
+        why = corrupt.quote if corrupt else first
+        return Diagnosis(CORRUPT, why or "the model does not match MODEL_CHECKSUM")
+    full = evidence.first(found, evidence.NO_SPACE)
+    if full:
+        return Diagnosis(DISK_FULL, full.quote)
+    unresumable = evidence.first(found, evidence.UNRESUMABLE)
+    if unresumable:
+        return Diagnosis(UNRESUMABLE, unresumable.quote)
     if pod.model_state == ModelState.WAITING or phase == DownloadPhase.WAITING:
-        holder = _holder(text)
-        if holder and snapshot.pod(holder) is None:
-            return Diagnosis(
-                LOCK_RELEASED,
-                f"the lock holder {holder} no longer exists; the kernel released its lock when "
-                "it died, so the waiter takes the lock and proceeds by itself",
-            )
-        if holder:
-            return Diagnosis(
-                LOCK_HELD, f"waiting for {holder}, which is still there and holds the lock"
-            )
-        return Diagnosis(
-            LOCK_RELEASED,
-            "waiting on the download lock; if its holder died, the kernel released the lock and "
-            "the waiter proceeds by itself",
-        )
+        return _waiting(snapshot, evidence.first(found, evidence.WAITING))
     if pod.model_state == ModelState.STALLED or phase == DownloadPhase.STALLED:
         done = pod.progress.bytes_done if pod.progress else None
         # An emptyDir goes with its pod: only a volume that outlives the pod keeps the partial.
@@ -147,9 +80,29 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
         return Diagnosis(
             STALLED, "no new bytes" + (f" since {format_bytes(done)}" if done else "") + after
         )
-    if pod.model_state == ModelState.FAILED or _has(text, _CORRUPT[2:]):
-        return Diagnosis(FAILED, first or "the download failed")
+    failed = evidence.first(found, evidence.FAILED)
+    if pod.model_state == ModelState.FAILED or failed:
+        return Diagnosis(FAILED, first or (failed.quote if failed else "the download failed"))
     return Diagnosis(NOTHING, f"pod {pod.name} is {pod.model_state.value}")
+
+
+def _waiting(snapshot: ClusterSnapshot, wait: evidence.Finding | None) -> Diagnosis:
+    holder = wait.holder if wait else None
+    if holder and snapshot.pod(holder) is None:
+        return Diagnosis(
+            LOCK_RELEASED,
+            f"the lock holder {holder} no longer exists; the kernel released its lock when "
+            "it died, so the waiter takes the lock and proceeds by itself",
+        )
+    if holder:
+        return Diagnosis(
+            LOCK_HELD, f"waiting for {holder}, which is still there and holds the lock"
+        )
+    return Diagnosis(
+        LOCK_RELEASED,
+        "waiting on the download lock; if its holder died, the kernel released the lock and "
+        "the waiter proceeds by itself",
+    )
 
 
 def plan_fix(
@@ -422,25 +375,6 @@ def _shortfall(why: str) -> str:
         f"by at least {format_bytes(needed - free)} (the download needs "
         f"{m.group(1)} more, {m.group(2)} are free)"
     )
-
-
-def _has(text: str, needles: tuple[str, ...]) -> bool:
-    return any(n in text for n in needles)
-
-
-def _quote_match(parts: list[str], needles: tuple[str, ...]) -> str:
-    """The first piece of evidence that matches, as it was written (not lowercased)."""
-    for part in parts:
-        if _has(part.lower(), needles):
-            return part.strip()[:200]
-    return ""
-
-
-def _holder(text: str) -> str | None:
-    i = text.find("held by")
-    scope = text[i:] if i >= 0 else text
-    m = _HOLDER.search(scope)
-    return m.group(1) if m else None
 
 
 def safe_relative(path: str) -> bool:

@@ -1,0 +1,183 @@
+"""What a pod's evidence says went wrong with its download, one finding per telling line.
+
+The bundled downloader's log lines are JSON events (the progress contract): they are read by
+event type and error code with the collectors' own parser, never searched as text. Every
+other line (wget, curl, aws, Lightning ASR, Kubernetes events, the collectors' sentences) is
+matched against precise patterns: a port such as 41627 or a byte count such as 4030000 is not
+an HTTP status.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from collectors.model import ClusterSnapshot, PodInfo
+from collectors.parsers import base, bundled
+from collectors.progress import parse_segment
+from collectors.state import DOWNLOADER_EXIT_CODES
+
+# What a finding is evidence of.
+CHECKSUM = "checksum"  # the model's content is wrong
+NO_SPACE = "no-space"  # the volume, or the cache cap, has no room for the download
+UNRESUMABLE = "unresumable"  # the partial on disk cannot be continued
+FAILED = "failed"  # the download failed for another reason
+WAITING = "waiting"  # another process holds the download lock
+
+MAX_LOG_LINES = 60
+_QUOTE_LENGTH = 200
+
+# Error codes of the progress contract (README "Exit codes") and what they are evidence of;
+# any other code is a plain failure, except an interruption (a pod being stopped).
+_CODES = {
+    base.CHECKSUM_MISMATCH: CHECKSUM,
+    base.DISK_FULL: NO_SPACE,
+    "cache_full": NO_SPACE,
+}
+_NOT_A_FAILURE = frozenset({"interrupted"})
+# The downloader's exit codes that say the cache has no room.
+_NO_SPACE_EXITS = (6, 7)
+# What a log says when a download begins again, or has ended well.
+_FRESH_START = frozenset({"start", "done", "ready"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    signal: str
+    quote: str  # the evidence, as written (shortened)
+    holder: str | None = None  # the lock holder's host, for WAITING
+
+
+def _patterns(*alternatives: str) -> re.Pattern[str]:
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+_CHECKSUM_TEXT = _patterns(r"\bchecksum[ _]mismatch\b", r"\bsha256 mismatch\b")
+_NO_SPACE_TEXT = _patterns(
+    r"\bno space left\b",
+    r"\benospc\b",
+    r"\berrno 28\b",
+    r"\bdisk[ _]full\b",
+    r"\bcache[ _]full\b",
+    r"\bvolume is full\b",
+    r"\bcache (?:size )?cap\b",
+    r"\bexit(?:ed)?(?: with)?(?: code)?:? [67]\b",
+)
+_UNRESUMABLE_TEXT = _patterns(
+    r"\bvalidator changed\b",
+    r"\betag changed\b",
+    r"\bchanged on the server\b",
+    r"\brange (?:is )?not satisfiable\b",
+    r"\bignor(?:ed|es) (?:the )?range\b",
+    r"\bsupport byte ranges\b",  # curl: "HTTP server doesn't seem to support byte ranges"
+    r"\bnot resumable\b",
+    r"\bcan(?:not|'t) resume\b",
+    r"\bcorrupt partial\b",
+    r"\bpartial is corrupt\b",
+)
+_FAILED_TEXT = _patterns(r"\bvalidation failed\b", r"\bcorrupt(?:ed)? (?:model|file|download)\b")
+# An HTTP status where a tool prints one: "HTTP 416", "HTTP/1.1 403", "ERROR 403:",
+# "returned error: 416", "status 416", "(416)", aws's "(403) when calling".
+_STATUS = _patterns(r"\b(?:https?(?:/[\d.]+)?|status|error):? (\d{3})\b", r"\((\d{3})\)")
+_UNRESUMABLE_STATUS = frozenset({"416"})
+_REFUSED_STATUS = frozenset({"401", "403", "404", "410"})
+# The bundled downloader (or a text line that passes its reason on) dropping the partial
+# itself: the file starts again from zero, so the partial is no longer a problem.
+_STARTS_OVER = _patterns(r"\bstarting over\b")
+_HOLDER = _patterns(r"\bon (?:host )?([a-z0-9][a-z0-9.-]*)")
+_HELD_BY = _patterns(r"\bheld by (?:pid \d+ )?on (?:host )?([a-z0-9][a-z0-9.-]*)")
+
+
+def read_line(line: str) -> Finding | None:
+    """The finding in one line of evidence, or None when it tells nothing (or is malformed)."""
+    text = line.strip()
+    if text.startswith("{"):
+        # The downloader's JSON: read as an event, or not at all (a torn or unknown line).
+        return _from_event(bundled.parse_json(text))
+    return _from_text(text)
+
+
+def read_log(log: str) -> tuple[Finding, ...]:
+    """The findings of the log's latest attempt, newest first.
+
+    A line that starts the download again, or says it is done or the server ready, makes what
+    came before it history: the previous run's failure no longer says what is wrong now.
+    """
+    found: list[Finding] = []
+    for line in log.splitlines()[-MAX_LOG_LINES:]:
+        text = line.strip()
+        update = parse_segment(text)  # any format: to see where the latest attempt began
+        if update is not None and update.kind in _FRESH_START:
+            found.clear()
+        finding = _from_event(update) if text.startswith("{") else _from_text(text)
+        if finding is not None:
+            found.append(finding)
+    return tuple(reversed(found))
+
+
+def _from_event(update: base.Update | None) -> Finding | None:
+    if update is None:
+        return None
+    if update.kind == "error":
+        code = update.code or base.DOWNLOAD_FAILED
+        if code in _NOT_A_FAILURE:
+            return None
+        quote = _quote(f"{code}: {update.message}" if update.message != code else code)
+        return Finding(_CODES.get(code, FAILED), quote)
+    if update.kind == "wait":
+        holder = _HOLDER.search(update.message or "")
+        return Finding(
+            WAITING,
+            _quote(f"waiting for the lock held by {update.message or 'another process'}"),
+            holder.group(1).lower() if holder else None,
+        )
+    # start, progress, retry (the downloader handles it), stall, verify, done, evict.
+    return None
+
+
+def _from_text(text: str) -> Finding | None:
+    if not text:
+        return None
+    statuses = {a or b for a, b in _STATUS.findall(text)}
+    if _CHECKSUM_TEXT.search(text):
+        return Finding(CHECKSUM, _quote(text))
+    if _NO_SPACE_TEXT.search(text):
+        return Finding(NO_SPACE, _quote(text))
+    if (
+        _UNRESUMABLE_TEXT.search(text) or statuses & _UNRESUMABLE_STATUS
+    ) and not _STARTS_OVER.search(text):
+        return Finding(UNRESUMABLE, _quote(text))
+    held = _HELD_BY.search(text)
+    if held:
+        return Finding(WAITING, _quote(text), held.group(1).lower())
+    if _FAILED_TEXT.search(text) or statuses & _REFUSED_STATUS:
+        return Finding(FAILED, _quote(text))
+    return None
+
+
+def _quote(text: str) -> str:
+    return text.strip()[:_QUOTE_LENGTH]
+
+
+def pod_findings(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> tuple[Finding, ...]:
+    """Everything known about the pod's download, read: the collectors' evidence first, then
+    its recent ``log`` (newest first), its progress, its containers and the events about it."""
+    found = [f for f in map(read_line, pod.evidence) if f is not None]
+    found.extend(read_log(log))
+    lines = [pod.progress.message] if pod.progress is not None and pod.progress.message else []
+    for c in pod.containers:
+        lines.extend(x for x in (c.reason, c.message) if x)
+    lines.extend(
+        e.message for e in snapshot.events if e.object_kind == "Pod" and e.object_name == pod.name
+    )
+    found.extend(f for f in map(read_line, lines) if f is not None)
+    for c in pod.containers:
+        if c.exit_code in _NO_SPACE_EXITS:
+            meaning = DOWNLOADER_EXIT_CODES[c.exit_code]
+            found.append(Finding(NO_SPACE, f"container {c.name} exited {c.exit_code} ({meaning})"))
+    return tuple(found)
+
+
+def first(found: Iterable[Finding], signal: str) -> Finding | None:
+    return next((f for f in found if f.signal == signal), None)

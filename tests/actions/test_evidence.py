@@ -1,0 +1,209 @@
+"""Fix's diagnosis from the evidence: the downloader's JSON events by type and code, other
+tools' lines by precise patterns, and never a port or a byte count read as an HTTP status."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from actions import evidence
+from actions.fix import diagnose
+from collectors.model import DownloadPhase, DownloadProgress, EventInfo, ModelState
+from tests.actions.builders import pod, snapshot, stalled
+
+URL = "http://127.0.0.1:41627/models/v1/model.bin"
+
+
+def event(kind: str, **fields: Any) -> str:
+    """One line of ``--progress json``, as the downloader writes it."""
+    record = {"v": 1, "event": kind, "ts": "2026-11-27T10:32:10.340Z", "file": "model.bin"}
+    return json.dumps({**record, **fields})
+
+
+def error(code: str, message: str, exit_code: int = 3) -> str:
+    return event("error", code=code, exit=exit_code, message=message)
+
+
+def kind_of(log: str, state: ModelState = ModelState.UNKNOWN, **kw: Any) -> str:
+    snap = snapshot(pod("asr-a", state=state, **kw))
+    return diagnose(snap, snap.pods[0], log).kind
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("checksum_mismatch", "corrupt"),
+        ("disk_full", "disk-full"),
+        ("cache_full", "disk-full"),
+        ("download_failed", "failed-retry"),
+        ("http_refused", "failed-retry"),
+        ("timeout", "failed-retry"),
+        ("interrupted", "nothing"),  # a pod being stopped, not a failed download
+    ],
+)
+def test_an_error_event_is_diagnosed_by_its_code(code: str, expected: str) -> None:
+    log = "\n".join([event("start", url=URL, total=10, resumed_from=0), error(code, "it broke")])
+    assert kind_of(log) == expected
+
+
+def test_the_code_decides_not_the_words_of_the_message() -> None:
+    """A message that mentions a 416 or no space does not override what the code says."""
+    log = error("download_failed", "bytes 0-9 gone (416); no space left was not the cause")
+    assert kind_of(log) == "failed-retry"
+    log = error("disk_full", "model.bin: ETag changed (416)", exit_code=6)
+    assert kind_of(log) == "disk-full"
+
+
+def test_a_disk_full_event_gives_its_sentence_for_the_plan() -> None:
+    message = (
+        "no space left for model.bin in /app/models: 4.0 MiB more needed, 2.0 MiB free; "
+        "the partial download is kept for a later resume"
+    )
+    snap = snapshot(pod("asr-a", state=ModelState.FAILED))
+    d = diagnose(snap, snap.pods[0], error("disk_full", message, exit_code=6))
+    assert d.kind == "disk-full"
+    assert "4.0 MiB more needed, 2.0 MiB free" in d.why and "{" not in d.why
+
+
+LOOKALIKES = "\n".join(
+    [
+        # The model server's port and byte counts that contain 416 and 403.
+        event("start", url=URL, total=41_640_300, resumed_from=4_160_403, workers=4),
+        event("progress", done=4_164_030, total=41_640_300, rate=416_403.0, eta=403.0),
+        event("stall", done=4_164_030, after=416.0),
+        event("retry", attempt=2, of=6, reason="HTTP 503 Service Unavailable", delay=0.41),
+        # The downloader dropping a partial by itself: the partial is no longer a problem.
+        event(
+            "retry",
+            attempt=3,
+            of=6,
+            reason="model.bin no longer has bytes 0-9 (416); starting over",
+            delay=0.0,
+        ),
+        # Other tools' text with the same numbers.
+        "Connecting to 127.0.0.1:41603... connected.",
+        "Length: 41640300 (40M) [application/octet-stream]",
+        "416K .......... .......... 403K 41.6M 0s",
+        "Completed 416.0 MiB/403.0 MiB (41.6 MiB/s) with 1 file(s) remaining",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "progress", "expected"),
+    [
+        (ModelState.DOWNLOADING, None, "nothing"),
+        (ModelState.STALLED, stalled(), "stalled-resumable"),
+    ],
+)
+def test_ports_and_byte_counts_with_416_or_403_do_not_mislead_it(
+    state: ModelState, progress: DownloadProgress | None, expected: str
+) -> None:
+    assert kind_of(LOOKALIKES, state, progress=progress) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "signal"),
+    [
+        (
+            "HTTP request sent, awaiting response... 416 Requested Range Not Satisfiable",
+            evidence.UNRESUMABLE,
+        ),
+        ("curl: (22) The requested URL returned error: 416", evidence.UNRESUMABLE),
+        (
+            "curl: (33) HTTP server doesn't seem to support byte ranges. Cannot resume.",
+            evidence.UNRESUMABLE,
+        ),
+        ("model.bin no longer has bytes 0-9 (416)", evidence.UNRESUMABLE),
+        ("ERROR 403: Forbidden.", evidence.FAILED),
+        (
+            "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden",
+            evidence.FAILED,
+        ),
+        ("Cannot write to 'model.bin' (No space left on device).", evidence.NO_SPACE),
+        ("WARNING: Download attempt 1 failed: downloader exited with code 7", evidence.NO_SPACE),
+        ("ERROR: Model validation failed: checksum mismatch", evidence.CHECKSUM),
+        ("log: waiting for the lock (held by pid 7 on host asr-b)", evidence.WAITING),
+        # Look-alikes: no status, no finding.
+        ("Connecting to models.example:41627... connected.", None),
+        ("Saving to: 'model.bin' 416 MiB at 403 KiB/s", None),
+        ("download: s3://bucket/v1/model.bin to ./model.bin (4160403 bytes)", None),
+        ("INFO: exit 60 requested by supervisor", None),
+    ],
+)
+def test_other_tools_lines_are_matched_by_precise_patterns(line: str, signal: str | None) -> None:
+    finding = evidence.read_line(line)
+    assert (finding.signal if finding else None) == signal
+
+
+MALFORMED = [
+    '{"v": 1, "event": "error", "code": "disk_fu',  # torn mid-line
+    "{",
+    '{"v": 1, "event": ["error"], "code": "checksum_mismatch"}',
+    '{"v": 1, "event": "wait", "holder": 42}',
+    '{"v": 1, "event": "no-such-event", "code": "disk_full"}',
+    '{"v": 1, "event": "progress", "done": "lots", "total": null}',
+    "{\"v\": 1, 'event': 'error'}",
+    "\x00\ufffd{\x1b[31m",
+]
+
+
+@pytest.mark.parametrize("line", MALFORMED)
+def test_a_malformed_line_is_ignored(line: str) -> None:
+    finding = evidence.read_line(line)
+    assert finding is None or finding.signal == evidence.WAITING  # a wait with no holder
+    assert kind_of(line, ModelState.STALLED, progress=stalled()) == "stalled-resumable"
+
+
+def test_malformed_lines_among_good_ones_do_not_hide_them() -> None:
+    log = "\n".join([*MALFORMED, error("checksum_mismatch", "expected ab…, got cd…", 5)])
+    assert kind_of(log) == "corrupt"
+
+
+def test_a_new_attempt_makes_the_previous_failure_history() -> None:
+    """The previous run's log ends in no space; this run started again and is downloading."""
+    failed = error("disk_full", "no space left on device", exit_code=6)
+    again = event("start", url=URL, total=100, resumed_from=10)
+    moving = event("progress", done=20, total=100, rate=1.0, eta=80.0)
+    assert kind_of(failed, ModelState.FAILED) == "disk-full"
+    assert kind_of("\n".join([failed, again, moving]), ModelState.DOWNLOADING) == "nothing"
+    lightning_again = "INFO: Downloading model from URL..."
+    assert kind_of("\n".join([failed, lightning_again]), ModelState.DOWNLOADING) == "nothing"
+
+
+@pytest.mark.parametrize(
+    ("holder", "expected"), [("asr-gone", "lock-released"), ("asr-b", "lock-held")]
+)
+def test_the_lock_holder_comes_from_the_wait_events_field(holder: str, expected: str) -> None:
+    waiting = DownloadProgress(phase=DownloadPhase.WAITING, source="bundled")
+    snap = snapshot(
+        pod("asr-a", state=ModelState.WAITING, progress=waiting),
+        pod("asr-b", state=ModelState.DOWNLOADING),
+    )
+    log = "\n".join(
+        [
+            event("wait", holder="pid 7 on host asr-old", waited=5.0),
+            event("wait", holder=f"pid 9 on host {holder}", waited=10.0),  # the latest word
+        ]
+    )
+    d = diagnose(snap, snap.pods[0], log)
+    assert d.kind == expected and holder in d.why
+
+
+def test_only_a_lock_holder_is_read_as_one() -> None:
+    """Any "on <word>" once named the holder: "present on machine" made "machine" one."""
+    waiting = DownloadProgress(phase=DownloadPhase.WAITING, source="bundled")
+    pulled = 'Container image "smallest/lightning-asr:1" already present on machine'
+    snap = snapshot(
+        pod("asr-a", state=ModelState.WAITING, progress=waiting),
+        events=(EventInfo("Pod", "asr-a", "Normal", "Pulled", pulled, 1, 0.0),),
+    )
+    d = diagnose(snap, snap.pods[0], event("wait", holder=None, waited=5.0))
+    assert d.kind == "lock-released" and "machine" not in d.why
+
+
+def test_a_downloader_container_that_exited_6_is_out_of_space() -> None:
+    assert kind_of("", ModelState.FAILED, running=False, exit_code=6) == "disk-full"
+    assert kind_of("", ModelState.FAILED, running=False, exit_code=60) == "failed-retry"
