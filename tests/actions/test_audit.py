@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import threading
@@ -96,7 +97,7 @@ def test_event_body_names_the_target_and_the_outcome() -> None:
     assert body["metadata"]["name"].startswith("asr-a.")
 
 
-def _args(*argv: str):  # type: ignore[no-untyped-def]
+def _args(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(list(argv))
 
 

@@ -17,16 +17,18 @@ from actions.options import (
     DeploymentFacts,
     PodFacts,
 )
-from actions.plan import ApiCall, ExecStep
+from actions.plan import ActionPlan, ApiCall, ExecStep
 from actions.prewarm import plan_prewarm
 from actions.purge import plan_purge
 from actions.restart import RESTARTED_AT, plan_restart
 from actions.switch import plan_switch
 from actions.verify import plan_verify
 from collectors.model import (
+    ClusterSnapshot,
     DownloadPhase,
     DownloadProgress,
     EventInfo,
+    ModelSettings,
     ModelState,
     VerificationResult,
     VolumeInfo,
@@ -46,11 +48,11 @@ from tests.actions.builders import (
 OPTS = ActionOptions()
 
 
-def execs(plan) -> list[ExecStep]:  # type: ignore[no-untyped-def]
+def execs(plan: ActionPlan) -> list[ExecStep]:
     return [s for s in plan.steps if isinstance(s, ExecStep)]
 
 
-def calls(plan, verb: str | None = None) -> list[ApiCall]:  # type: ignore[no-untyped-def]
+def calls(plan: ActionPlan, verb: str | None = None) -> list[ApiCall]:
     return [s for s in plan.steps if isinstance(s, ApiCall) and (verb is None or s.verb == verb)]
 
 
@@ -219,7 +221,7 @@ def test_purge_refuses_hostile_paths(path: str, words: str) -> None:
         (settings(model_path="/etc/shadow"), "outside the cache directory"),
     ],
 )
-def test_purge_refuses_hostile_settings_from_the_cluster(model, words: str) -> None:  # type: ignore[no-untyped-def]
+def test_purge_refuses_hostile_settings_from_the_cluster(model: ModelSettings, words: str) -> None:
     snap = snapshot(pod("asr-a", state=ModelState.CORRUPT, model=model))
     plan = plan_purge(snap, "asr-a", OPTS)
     assert not plan.runnable and words in (plan.refused or "")
@@ -325,7 +327,7 @@ def test_fix_refuses_when_nothing_is_wrong() -> None:
     assert "nothing to fix" in (plan_fix(snap, "asr-a", OPTS).refused or "")
 
 
-def disk_full_snapshot():  # type: ignore[no-untyped-def]
+def disk_full_snapshot() -> ClusterSnapshot:
     failing = pod(
         "asr-v2",
         release="lightning-asr-v2",
@@ -479,7 +481,7 @@ def test_prewarm_keeps_secret_references_and_refuses_what_it_cannot_share() -> N
 # -- switch ----------------------------------------------------------------------------------
 
 
-def blue_green(v2_state: ModelState = ModelState.READY, v2_ready: int = 2):  # type: ignore[no-untyped-def]
+def blue_green(v2_state: ModelState = ModelState.READY, v2_ready: int = 2) -> ClusterSnapshot:
     v1 = [pod(f"v1-{i}") for i in range(2)]
     v2 = [
         pod(f"v2-{i}", release="lightning-asr-v2", state=v2_state, model=settings(version="v2"))
