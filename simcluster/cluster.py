@@ -35,7 +35,7 @@ from simcluster.controllers import ControllerManager
 from simcluster.kubeconfig import kubeconfig_dict, write_kubeconfig
 from simcluster.kubelet.http import add_kubelet_routes
 from simcluster.kubelet.node import Kubelet
-from simcluster.kubelet.registry import images_for
+from simcluster.kubelet.registry import agents, images_for
 from simcluster.resources import RESOURCES
 from simcluster.scenarios.runner import stop_scenario
 from simcluster.store import Store, deep_copy
@@ -229,12 +229,16 @@ class SimCluster:
 
     async def stop(self) -> None:
         await stop_scenario(self)  # its timed faults and steps end before the pods do
+        stuck = False
         for name in list(self.kubelets):
             kubelet = self.kubelets.pop(name)
             try:
                 await asyncio.wait_for(kubelet.stop(), 15)
             except Exception:
                 log.exception("stopping the kubelet of %s failed", name)
+                stuck = True
+        if stuck:  # the last kubelet to stop unmounts the claims: a stuck one never got there
+            await agents(self).volumes.close()
         self.store.close_subscriptions()
         await self.controllers.stop()
         if self._runner is not None:

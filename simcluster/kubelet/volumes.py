@@ -2,25 +2,28 @@
 
 A PVC is `<root>/volumes/pvc-<namespace>-<claim>/`, shared by every pod that mounts it.
 When running as root each PVC gets a tmpfs of its requested size mounted there (so a full
-volume is a real ENOSPC), unmounted when the cluster's kubelets stop; otherwise the
-capacity is only reported, and a warning says so once. EFS-like storage classes are never
-size-limited (EFS is elastic). An emptyDir is `<root>/pods/<uid>/emptydir-<name>/`, removed
-with its pod.
+volume is a real ENOSPC), unmounted when the cluster's kubelets stop (lazily, with a warning,
+if something still holds it after a short wait); otherwise the capacity is only reported,
+and a warning says so once. EFS-like storage classes are never size-limited (EFS is
+elastic). An emptyDir is `<root>/pods/<uid>/emptydir-<name>/`, removed with its pod.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("simcluster.kubelet")
 
 DEFAULT_PVC_SIZE = 1024**3
+UMOUNT_PATIENCE = 2.0  # seconds a busy tmpfs gets to be let go before it is detached lazily
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,9 @@ class VolumeManager:
     def __init__(self, root: Path, use_tmpfs: bool | None = None) -> None:
         self.root = Path(root).resolve()
         self.use_tmpfs = tmpfs_wanted() if use_tmpfs is None else use_tmpfs
-        self._pvcs: dict[tuple[str, str], PvcVolume] = {}
+        # Each claim's host dir is made once, in a thread: what is stored is that work.
+        self._pvcs: dict[tuple[str, str], asyncio.Future[PvcVolume]] = {}
         self._mounted: list[Path] = []
-        self._lock = asyncio.Lock()
         self._warned = False
         if not self.use_tmpfs:
             self._warn_unenforced("not running as root" if os.geteuid() else "tmpfs disabled")
@@ -62,20 +65,35 @@ class VolumeManager:
         return self.root / "volumes" / f"pvc-{namespace}-{claim}"
 
     async def pvc(self, namespace: str, claim: str, size: int, storage_class: str) -> PvcVolume:
-        """The PVC's host dir, created (and size-limited when possible) on first use."""
+        """The PVC's host dir, created (and size-limited when possible) on first use.
+
+        The pod asking may be killed while the mount runs (its node stopping), but the thread
+        mounting goes on regardless: the work is kept whole (shielded) and `close` waits for
+        it, so that a mount cannot land after `close` and outlive the cluster.
+        """
         key = (namespace, claim)
-        async with self._lock:
-            vol = self._pvcs.get(key)
-            if vol is not None:
-                return vol
+        making = self._pvcs.get(key)
+        if making is None:
             path = self.pvc_path(namespace, claim)
-            await asyncio.to_thread(path.mkdir, parents=True, exist_ok=True)
-            tmpfs = False
-            if self.use_tmpfs and "efs" not in storage_class.lower():
-                tmpfs = await asyncio.to_thread(self._mount_tmpfs, path, size or DEFAULT_PVC_SIZE)
-            vol = PvcVolume(path, size, storage_class, tmpfs)
-            self._pvcs[key] = vol
-            return vol
+            making = asyncio.ensure_future(
+                asyncio.to_thread(self._make_pvc, path, size, storage_class)
+            )
+            making.add_done_callback(functools.partial(self._forget_failed, key))
+            self._pvcs[key] = making
+        return await asyncio.shield(making)
+
+    def _make_pvc(self, path: Path, size: int, storage_class: str) -> PvcVolume:
+        path.mkdir(parents=True, exist_ok=True)
+        tmpfs = False
+        if self.use_tmpfs and "efs" not in storage_class.lower():
+            tmpfs = self._mount_tmpfs(path, size or DEFAULT_PVC_SIZE)
+        return PvcVolume(path, size, storage_class, tmpfs)
+
+    def _forget_failed(self, key: tuple[str, str], making: asyncio.Future[PvcVolume]) -> None:
+        """A claim whose dir could not be made is tried again by the next pod."""
+        failed = making.cancelled() or making.exception() is not None
+        if failed and self._pvcs.get(key) is making:
+            del self._pvcs[key]
 
     def _mount_tmpfs(self, path: Path, size: int) -> bool:
         if os.path.ismount(path):
@@ -123,14 +141,66 @@ class VolumeManager:
 
     async def close(self) -> None:
         """Unmount every tmpfs this manager mounted (their content goes with them)."""
-        mounted, self._mounted = self._mounted, []
+        making = list(self._pvcs.values())
         self._pvcs.clear()
+        if making:
+            await asyncio.wait(making)  # mounts still under way land in _mounted first
+        mounted, self._mounted = self._mounted, []
         for path in reversed(mounted):
             await asyncio.to_thread(_umount, path)
 
 
 def _umount(path: Path) -> None:
+    """Unmount, waiting a little for whatever still writes there (a pod's program cancelled a
+    moment ago, a filler thread) to let go; detach it lazily if it does not, and say so."""
+    deadline = time.monotonic() + UMOUNT_PATIENCE
+    delay = 0.05
+    while True:
+        try:
+            done = subprocess.run(["umount", str(path)], capture_output=True, timeout=10)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("could not unmount %s: %s", path, exc)
+            return
+        if done.returncode == 0 or not os.path.ismount(path):
+            return
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    why = done.stderr.decode(errors="replace").strip() or f"umount exited {done.returncode}"
+    holders = ", ".join(_holders(path)) or "no process found holding it"
     try:
         subprocess.run(["umount", "-l", str(path)], check=True, capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError) as exc:
-        log.warning("could not unmount %s: %s", path, exc)
+        log.warning("could not unmount %s (%s; %s): %s", path, why, holders, exc)
+        return
+    log.warning(
+        "%s was still busy after %g s (%s; %s): detached it lazily (umount -l); its memory is "
+        "freed once they let go",
+        path,
+        UMOUNT_PATIENCE,
+        why,
+        holders,
+    )
+
+
+def _holders(path: Path) -> list[str]:
+    """Processes with a cwd or an open file under `path`, as 'pid N (name)'."""
+    prefix = str(path) + os.sep
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        links = [f"/proc/{pid}/cwd"]
+        try:
+            links += [f"/proc/{pid}/fd/{fd}" for fd in os.listdir(f"/proc/{pid}/fd")]
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue  # gone, or not ours to look at
+        for link in links:
+            try:
+                target = os.readlink(link)
+            except OSError:
+                continue
+            if target == str(path) or target.startswith(prefix):
+                found.append(f"pid {pid} ({name})")
+                break
+    return found
