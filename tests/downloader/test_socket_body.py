@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from actions.downloader.transfer import FileInfo, Transfer
 from actions.downloader.verify import PrefixHasher
 from simcluster.modelserver import Faults, ModelServer
 
-from .conftest import serve, sha256_of
+from .conftest import finish, serve, sha256_of, start_dl, wait_for
 
 MIB = 1 << 20
 
@@ -169,3 +170,21 @@ def test_a_filesystem_that_refuses_splice_gets_the_bytes_written(
         assert not t.splice_ok(f.size)
     assert sink.pos == f.size
     assert sha256_of(tmp_path / "model.bin.part") == f.sha256
+
+
+def test_sigterm_on_a_silent_connection_exits_at_once(
+    model_server: ModelServer, tmp_path: Path
+) -> None:
+    f, url = serve(model_server, 8 * MIB, seed=308, faults=Faults(stall_after=2 * MIB))
+    proc = start_dl(url, "--cache-dir", str(tmp_path), "--stall-timeout", "60", "--workers", "1")
+    try:
+        wait_for(lambda: model_server.stats(f.path).bytes_sent >= 2 * MIB, timeout=10)
+        time.sleep(0.3)  # the downloader is now waiting on the silent connection
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        res = finish(proc, timeout=10)
+    finally:
+        model_server.release_stalls(f.path)
+    assert time.monotonic() - started < 3
+    assert res.rc == 130 and res.error is not None and res.error["code"] == "interrupted"
+    assert (tmp_path / "model.bin.part").exists()
