@@ -18,7 +18,7 @@ from actions.context import ActionFailed
 from actions.options import FIELD_MANAGER
 from actions.plan import ApiCall, ExecStep
 from collectors.cluster import Cluster
-from collectors.podexec import ExecOutcome, exec_stream
+from collectors.execs import ExecOutcome, exec_stream
 from collectors.redact import redact_text
 
 _SINGULAR = {

@@ -110,7 +110,7 @@ class DiskProbe:
     def forget(self, pod: str) -> None:
         self.last.pop(pod, None)
 
-    def _run(self, pod: str, container: str | None, argv: list[str]) -> execs.ExecResult:
+    def _run(self, pod: str, container: str | None, argv: list[str]) -> execs.ExecOutcome:
         return execs.run(
             self.cluster,
             pod,

@@ -1,0 +1,144 @@
+"""Exec in a pod over a real WebSocket (the simulated kubelet): exit codes, bounded output,
+lines, and the one cancel/timeout contract, the opening included."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client
+
+from collectors import execs
+from collectors.cluster import Cluster, ConnectionSettings
+from tests.simcluster.kubelet_helpers import KubeletHarness, shell
+
+
+def _cluster(url: str) -> Cluster:
+    cfg = client.Configuration()
+    cfg.host = url
+    return Cluster(
+        cfg,
+        context="test",
+        namespace="default",
+        kubeconfig=None,
+        user=None,
+        settings=ConnectionSettings(request_timeout=2.0, connect_timeout=1.0),
+    )
+
+
+@pytest.fixture(scope="module")
+def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletHarness]:
+    with KubeletHarness(tmp_path_factory.mktemp("execs")) as harness:
+        harness.create_pod("asr", [shell("main", "sleep 600")])
+        harness.wait(lambda: harness.container_state("asr", "main").get("ready"), what="ready")
+        yield harness
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """Accepts connections and never answers: an API server that hangs on the upgrade."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(2)
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_exit_code_output_and_lines(h: KubeletHarness) -> None:
+    cluster = _cluster(h.url)
+    script = "printf 'one\\rtwo\\nthree'; echo oops >&2; exit 3"
+    lines: list[str] = []
+    with cluster.exec_core() as core:
+        out = execs.exec_stream(
+            core, "default", "asr", ["sh", "-c", script], container="main", on_line=lines.append
+        )
+    assert (out.exit_code, out.stdout, out.stderr) == (3, "one\rtwo\nthree", "oops\n")
+    assert lines == ["one", "two", "three"]
+    assert not (out.ok or out.timed_out or out.cancelled or out.truncated)
+    assert out.first_error() == "oops"
+    done = execs.run(cluster, "asr", ["sh", "-c", "echo ok"], container="main")
+    assert done.ok and done.stdout == "ok\n"
+    assert cluster.counters.requests("create", "pods/exec") == 2
+    assert cluster.counters.bytes("create", "pods/exec") == len("ok\n")
+
+
+def test_output_kept_is_bounded(h: KubeletHarness) -> None:
+    script = "printf '%s' 0123456789abcdefghij; printf '%s' 0123456789 >&2"
+    out = execs.run(_cluster(h.url), "asr", ["sh", "-c", script], container="main", max_output=16)
+    assert out.ok and out.truncated
+    assert (out.stdout, out.stderr) == ("0123456789abcdef", "0")
+
+
+def test_timeout_and_cancel_end_a_running_command(h: KubeletHarness) -> None:
+    cluster = _cluster(h.url)
+    started = time.monotonic()
+    out = execs.run(cluster, "asr", ["sleep", "30"], container="main", timeout=0.5)
+    assert out.timed_out and not out.cancelled and out.exit_code is None
+    assert out.first_error() == "no exit status before the timeout"
+    assert time.monotonic() - started < 5
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    out = execs.run(cluster, "asr", ["sleep", "30"], container="main", cancel=cancel)
+    assert out.cancelled and not out.timed_out and out.exit_code is None
+    assert time.monotonic() - started < 5
+
+
+def test_the_opening_has_the_same_deadline_and_cancel(silent_server: str) -> None:
+    cluster = _cluster(silent_server)
+    started = time.monotonic()
+    out = execs.run(cluster, "asr", ["true"], timeout=0.5)
+    assert out.timed_out and out.exit_code is None
+    assert time.monotonic() - started < 2
+    cancel = threading.Event()
+    cancel.set()
+    out = execs.run(cluster, "asr", ["true"], timeout=30, cancel=cancel)
+    assert out.cancelled and out.exit_code is None
+
+
+def test_the_abandoned_opening_ends_when_the_server_gives_up() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    cluster = _cluster(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    assert execs.run(cluster, "asr", ["true"], timeout=0.3).timed_out
+    conn, _ = listener.accept()
+    conn.close()  # the upgrade fails now: the opening thread must end on its own
+    listener.close()
+    deadline = time.monotonic() + 5
+    while any(t.name == "asr-cache-tui exec open" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the opening thread outlived its connection"
+        time.sleep(0.05)
+
+
+def test_a_refused_exec_is_one_sentence(h: KubeletHarness) -> None:
+    with pytest.raises(execs.ExecError) as caught:
+        execs.run(_cluster(h.url), "no-such-pod", ["ls"], timeout=5)
+    # The refused upgrade keeps its status and the server's message (not a folded response).
+    message = str(caught.value)
+    assert message.startswith("cannot exec ls in pod no-such-pod: the API server ")
+    assert message.endswith(
+        "answered 404 to create pods/exec in namespace 'default': pods \"no-such-pod\" not found."
+    )
+    with pytest.raises(execs.ExecError, match="the command is empty"):
+        execs.run(_cluster(h.url), "asr", [])
