@@ -290,7 +290,15 @@ class FileJob:
         )
         hasher = PrefixHasher() if config.validate else None
         info = FileInfo(name=self.name, url=self.spec.url, layout=self.layout)
-        return Transfer(info, self.source, remote, completed, hasher, self.ctx.stop)
+        return Transfer(
+            info,
+            self.source,
+            remote,
+            completed,
+            hasher,
+            self.ctx.stop,
+            hash_in_stream=self.ctx.config.workers == 1,
+        )
 
     def _fetch(self, t: Transfer, resumed_from: int) -> None:
         config = self.ctx.config

@@ -63,10 +63,10 @@ class PrefixHasher:
     """SHA-256 of ``[0, pos)`` of a file being written at arbitrary offsets.
 
     A chunk that continues the hashed prefix is hashed as it is written, by the thread that
-    wrote it (one worker: the file is never read twice); chunks that arrived out of order are
-    read back from the page cache by `catch_up`. Hashing in the writing thread measured
-    faster than handing chunks to a hashing thread: on a busy machine the hand-off costs
-    more CPU than the overlap saves.
+    wrote it (one worker: the file is never read twice); chunks that arrived out of order, or
+    were spliced into the file without passing through us, are read back from the page cache
+    by `catch_up`. Handing chunks to a hashing thread measured slower than either: the
+    hand-off costs more CPU than the overlap saves.
     """
 
     def __init__(self) -> None:

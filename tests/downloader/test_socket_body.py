@@ -50,14 +50,18 @@ class CountingSink(PieceSink):
 
 @contextmanager
 def transfer_for(
-    url: str, tmp_path: Path, stall_timeout: float = 10, hashed: bool = False
+    url: str,
+    tmp_path: Path,
+    stall_timeout: float = 10,
+    hashed: bool = False,
+    hash_in_stream: bool = True,
 ) -> Iterator[Transfer]:
     source = HttpSource(url, stall_timeout=stall_timeout)
     layout = make_layout(tmp_path, None, "model.bin")
     layout.directory.mkdir(parents=True, exist_ok=True)
     info = FileInfo(name="model.bin", url=url, layout=layout)
     hasher = PrefixHasher() if hashed else None
-    t = Transfer(info, source, source.probe(), RangeSet(), hasher, StopFlag())
+    t = Transfer(info, source, source.probe(), RangeSet(), hasher, StopFlag(), hash_in_stream)
     try:
         yield t
     finally:
@@ -106,6 +110,18 @@ def test_a_piece_behind_the_hashed_prefix_is_spliced_and_read_back(
         head = fetch(t, 0, 3 * MIB)
         assert tail.spliced > 0 and head.spliced == 0
         assert t.hasher is not None and t.hasher.finish(t.fd, f.size) == f.sha256
+
+
+def test_with_several_workers_everything_is_spliced_and_hashed_behind(
+    model_server: ModelServer, tmp_path: Path
+) -> None:
+    f, url = serve(model_server, 6 * MIB, seed=309)
+    with transfer_for(url, tmp_path, hashed=True, hash_in_stream=False) as t:
+        sink = fetch(t, 0, f.size)
+        assert t.hasher is not None
+        assert sink.spliced >= f.size - 2 * MIB
+        assert t.hasher.pos < f.size  # the job thread's catch_up does the rest
+        assert t.hasher.finish(t.fd, f.size) == f.sha256
 
 
 def test_a_stall_in_the_fast_path_is_a_stall(model_server: ModelServer, tmp_path: Path) -> None:
