@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from actions import evidence, purge, registry
-from actions.common import NoExecHost, delete_pod_call, exec_host, refused
+from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, refused
 from actions.confine import removal_steps
 from actions.context import ActionContext
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
@@ -175,28 +175,60 @@ def _plan_drop_partial(
     except (PathRefused, NoExecHost) as exc:
         return refused(registry.FIX, where, ns, str(exc))
     partial = tuple(location.file + s for s in COMPANION_SUFFIXES[:2])
+    return _removal_fix(
+        snapshot,
+        pod,
+        options,
+        d,
+        host,
+        location.cache_dir,
+        partial,
+        title=f"drop the partial download of pod {pod.name}",
+        summary=(
+            f"The partial {partial[0]} cannot be resumed: delete it and its state, then restart "
+            "the pod."
+        ),
+        restart="start the download again from zero",
+    )
+
+
+def _removal_fix(
+    snapshot: ClusterSnapshot,
+    pod: PodInfo,
+    options: ActionOptions,
+    d: Diagnosis,
+    host: ExecHost,
+    root: str,
+    paths: tuple[str, ...],
+    *,
+    title: str,
+    summary: str,
+    restart: str | None,
+    warnings: tuple[str, ...] = (),
+) -> ActionPlan:
+    """A fix that removes ``paths`` below the cache ``root`` in the exec host, then, when
+    ``restart`` says why, deletes the pod so that its controller starts a new one."""
+    ns = snapshot.namespace
     steps: list[Step] = [
         *host.setup,
-        *removal_steps(host.pod, ns, host.container, location.cache_dir, partial),
+        *removal_steps(host.pod, ns, host.container, root, paths),
         *host.teardown,
     ]
-    steps.append(delete_pod_call(ns, pod.name, "start the download again from zero"))
-    if options.follow:
-        steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
-    spec = registry.spec(registry.FIX)
+    if restart is not None:
+        steps.append(delete_pod_call(ns, pod.name, restart))
+        if options.follow:
+            steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
     return ActionPlan(
         action=registry.FIX,
-        title=f"Fix ({UNRESUMABLE}): drop the partial download of pod {pod.name}",
-        target=where,
+        title=f"Fix ({d.kind}): {title}",
+        target=f"pod/{pod.name}",
         namespace=ns,
         steps=tuple(steps),
-        decision=UNRESUMABLE,
-        summary=(
-            f"Evidence: {d.why}. The partial {partial[0]} cannot be resumed: delete it and its "
-            "state, then restart the pod." + (f" ({host.note})" if host.note else "")
-        ),
+        decision=d.kind,
+        summary=f"Evidence: {d.why}. {summary}" + (f" ({host.note})" if host.note else ""),
         destructive=True,
-        permissions=spec.permissions(ns) + host.permissions,
+        warnings=warnings,
+        permissions=registry.spec(registry.FIX).permissions(ns) + host.permissions,
         affected_pods=(pod.name,),
     )
 
@@ -293,15 +325,6 @@ def plan_eviction(
         )
     files = tuple(posixpath.join(cache.root, _norm(e.path)) for e in chosen)
     targets = tuple(f + s for f in files for s in ("", *COMPANION_SUFFIXES[:2]))
-    steps: list[Step] = [
-        *host.setup,
-        *removal_steps(host.pod, ns, host.container, cache.root, targets),
-        *host.teardown,
-    ]
-    if pod.owner and pod.owner.startswith("ReplicaSet/"):
-        steps.append(delete_pod_call(ns, pod.name, "retry the download now"))
-        if options.follow:
-            steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
     warnings = []
     if need is None:
         warnings.append("the download's size is unknown: every unused model is proposed")
@@ -315,25 +338,23 @@ def plan_eviction(
         + ")"
         for e in chosen
     )
-    spec = registry.spec(registry.FIX)
-    return ActionPlan(
-        action=registry.FIX,
-        title=f"Fix ({DISK_FULL}): evict unused models from the cache of pod {pod.name}",
-        target=where,
-        namespace=ns,
-        steps=tuple(steps),
-        decision=DISK_FULL,
+    kept = ", ".join(sorted(k for k in keep if not k.endswith(COMPANION_SUFFIXES))) or "none"
+    replaced = bool(pod.owner and pod.owner.startswith("ReplicaSet/"))
+    return _removal_fix(
+        snapshot,
+        pod,
+        options,
+        d,
+        host,
+        cache.root,
+        targets,
+        title=f"evict unused models from the cache of pod {pod.name}",
         summary=(
-            f"Evidence: {d.why}. Evict least recently used, unused: {listing} — frees "
-            f"{format_bytes(freed)}; kept because a pod uses them: "
-            + (", ".join(sorted(k for k in keep if not k.endswith(COMPANION_SUFFIXES))) or "none")
-            + f". Cache root {cache.root} ({cache.source})."
-            + (f" ({host.note})" if host.note else "")
+            f"Evict least recently used, unused: {listing} — frees {format_bytes(freed)}; "
+            f"kept because a pod uses them: {kept}. Cache root {cache.root} ({cache.source})."
         ),
-        destructive=True,
+        restart="retry the download now" if replaced else None,
         warnings=tuple(warnings),
-        permissions=spec.permissions(ns) + host.permissions,
-        affected_pods=(pod.name,),
     )
 
 
