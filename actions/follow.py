@@ -1,14 +1,14 @@
 """Following what an action set in motion: replacement pods, rollouts and Jobs, until done.
 
-Each follower polls (one request per ``ctx.poll``), reports a short line when something
-changes, gives up at ``ctx.timeout`` and stops at once on cancel: the cluster carries on by
-itself either way, and the message says so.
+Each follower says what to look at; ``_poll`` looks once per ``ctx.poll``, reports a short
+line when something changes, gives up at ``ctx.timeout`` and stops at once on cancel: the
+cluster carries on by itself either way, and the message says so.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,47 @@ class Outcome:
     ok: bool
     message: str
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Status:
+    """Where a followed thing stands while it is not done yet."""
+
+    line: str  # said when it changes
+    details: Mapping[str, Any] = field(default_factory=dict)  # kept if following stops here
+
+
+def _poll(
+    ctx: ActionContext,
+    look: Callable[[], Outcome | _Status],
+    late: Callable[[str], str],
+    goes_on: str,
+    details: Mapping[str, Any] | None = None,
+) -> Outcome:
+    """Call ``look`` every ``ctx.poll`` until it returns an outcome, saying each new status line.
+
+    At ``ctx.timeout`` the outcome is ``late(line)``; a cancel stops at once ("Cancelled while
+    following; ``goes_on``."). Both keep the last status's details (``details`` before the
+    first), since the cluster carries on by itself either way.
+    """
+    deadline = ctx.deadline()
+    last = _Status("", details or {})
+    try:
+        while True:
+            ctx.check()
+            seen = look()
+            if isinstance(seen, Outcome):
+                return seen
+            if seen.line != last.line:
+                ctx.say(seen.line)
+            last = seen
+            if time.monotonic() > deadline:
+                return Outcome(False, late(seen.line), seen.details)
+            ctx.wait()
+    except Cancelled:
+        return Outcome(
+            False, f"Cancelled while following; {goes_on}.", {"cancelled": True, **last.details}
+        )
 
 
 def pod_ready(pod: Mapping[str, Any]) -> bool:
@@ -139,111 +180,87 @@ def follow_replacements(
         selectors[owner] = _selector(p)
     if count is not None and len(wanted) == 1:
         wanted = {k: count for k in wanted}
-    deadline = ctx.deadline()
     logs = _LogWatch(ctx, namespace)
-    last_line = ""
-    ready: list[str] = []
-    try:
-        while True:
-            ctx.check()
-            ready = []
-            pending: list[Mapping[str, Any]] = []
-            for owner, n in wanted.items():
-                pods = ctx.kube.list_pods(namespace, selectors[owner])
-                fresh = [
-                    p
-                    for p in pods
-                    if _uid(p) not in old_uids
-                    and (controller_uid(p) or "") == owner
-                    and not (p.get("metadata") or {}).get("deletionTimestamp")
-                ]
-                ok = [p for p in fresh if pod_ready(p)]
-                ready.extend(_name(p) for p in ok[:n])
-                if len(ok) < n:
-                    pending.extend(p for p in fresh if not pod_ready(p))
-            if not pending and len(ready) >= sum(wanted.values()):
-                return Outcome(
-                    True,
-                    "Replacement pod(s) Ready: " + ", ".join(sorted(ready)) + ".",
-                    {"ready_pods": sorted(ready)},
-                )
-            parts = []
-            for p in pending[:3]:
-                progress = logs.line(p)
-                parts.append(f"{_name(p)} {pod_state(p)}" + (f", {progress}" if progress else ""))
-            line = "waiting for replacement: " + ("; ".join(parts) if parts else "not created yet")
-            if line != last_line:
-                ctx.say(line)
-                last_line = line
-            if time.monotonic() > deadline:
-                return Outcome(
-                    False,
-                    f"No Ready replacement within {ctx.timeout:.0f} s ({line}); the cluster "
-                    "keeps trying on its own.",
-                    {"ready_pods": sorted(ready)},
-                )
-            ctx.wait()
-    except Cancelled:
-        return Outcome(
-            False,
-            "Cancelled while following; the replacement pods go on by themselves.",
-            {"cancelled": True, "ready_pods": sorted(ready)},
-        )
+
+    def look() -> Outcome | _Status:
+        ready: list[str] = []
+        pending: list[Mapping[str, Any]] = []
+        for owner, n in wanted.items():
+            pods = ctx.kube.list_pods(namespace, selectors[owner])
+            fresh = [
+                p
+                for p in pods
+                if _uid(p) not in old_uids
+                and (controller_uid(p) or "") == owner
+                and not (p.get("metadata") or {}).get("deletionTimestamp")
+            ]
+            ok = [p for p in fresh if pod_ready(p)]
+            ready.extend(_name(p) for p in ok[:n])
+            if len(ok) < n:
+                pending.extend(p for p in fresh if not pod_ready(p))
+        names = sorted(ready)
+        details = {"ready_pods": names}
+        if not pending and len(ready) >= sum(wanted.values()):
+            return Outcome(True, "Replacement pod(s) Ready: " + ", ".join(names) + ".", details)
+        parts = []
+        for p in pending[:3]:
+            progress = logs.line(p)
+            parts.append(f"{_name(p)} {pod_state(p)}" + (f", {progress}" if progress else ""))
+        line = "waiting for replacement: " + ("; ".join(parts) if parts else "not created yet")
+        return _Status(line, details)
+
+    return _poll(
+        ctx,
+        look,
+        late=lambda line: (
+            f"No Ready replacement within {ctx.timeout:.0f} s ({line}); the cluster keeps "
+            "trying on its own."
+        ),
+        goes_on="the replacement pods go on by themselves",
+        details={"ready_pods": []},
+    )
 
 
 def follow_rollout(ctx: ActionContext, namespace: str, name: str, generation: int) -> Outcome:
     """Wait as ``kubectl rollout status`` does: every replica updated, ready and available."""
-    deadline = ctx.deadline()
-    last_line = ""
-    try:
-        while True:
-            ctx.check()
-            dep = ctx.kube.deployment(namespace, name)
-            if dep is None:
-                return Outcome(
-                    False, f"Deployment {name} disappeared while its rollout was followed."
-                )
-            spec = dep.get("spec") or {}
-            status = dep.get("status") or {}
-            replicas = spec.get("replicas")
-            want = int(replicas) if replicas is not None else 1
-            observed = int(status.get("observedGeneration") or 0)
-            updated = int(status.get("updatedReplicas") or 0)
-            ready = int(status.get("readyReplicas") or 0)
-            available = int(status.get("availableReplicas") or 0)
-            total = int(status.get("replicas") or 0)
-            done = (
-                observed >= generation
-                and updated >= want
-                and total <= want
-                and ready >= want
-                and available >= want
+
+    def look() -> Outcome | _Status:
+        dep = ctx.kube.deployment(namespace, name)
+        if dep is None:
+            return Outcome(False, f"Deployment {name} disappeared while its rollout was followed.")
+        spec = dep.get("spec") or {}
+        status = dep.get("status") or {}
+        replicas = spec.get("replicas")
+        want = int(replicas) if replicas is not None else 1
+        observed = int(status.get("observedGeneration") or 0)
+        updated = int(status.get("updatedReplicas") or 0)
+        ready = int(status.get("readyReplicas") or 0)
+        available = int(status.get("availableReplicas") or 0)
+        total = int(status.get("replicas") or 0)
+        details = {"deployment": name, "ready": ready, "replicas": want}
+        if (
+            observed >= generation
+            and updated >= want
+            and total <= want
+            and ready >= want
+            and available >= want
+        ):
+            return Outcome(
+                True, f"Deployment {name} rolled out: {ready}/{want} new pods Ready.", details
             )
-            line = f"rollout of {name}: {updated}/{want} updated, {ready}/{want} ready"
-            if total > want:
-                line += f", {total - want} old pod(s) terminating"
-            if done:
-                return Outcome(
-                    True,
-                    f"Deployment {name} rolled out: {ready}/{want} new pods Ready.",
-                    {"deployment": name, "ready": ready, "replicas": want},
-                )
-            if line != last_line:
-                ctx.say(line)
-                last_line = line
-            if time.monotonic() > deadline:
-                return Outcome(
-                    False,
-                    f"The rollout of {name} did not finish within {ctx.timeout:.0f} s ({line}).",
-                    {"deployment": name, "ready": ready, "replicas": want},
-                )
-            ctx.wait()
-    except Cancelled:
-        return Outcome(
-            False,
-            f"Cancelled while following; the rollout of {name} goes on by itself.",
-            {"cancelled": True},
-        )
+        line = f"rollout of {name}: {updated}/{want} updated, {ready}/{want} ready"
+        if total > want:
+            line += f", {total - want} old pod(s) terminating"
+        return _Status(line, details)
+
+    return _poll(
+        ctx,
+        look,
+        late=lambda line: (
+            f"The rollout of {name} did not finish within {ctx.timeout:.0f} s ({line})."
+        ),
+        goes_on=f"the rollout of {name} goes on by itself",
+    )
 
 
 def job_condition(job: Mapping[str, Any]) -> str | None:
@@ -255,60 +272,49 @@ def job_condition(job: Mapping[str, Any]) -> str | None:
 
 def follow_job(ctx: ActionContext, namespace: str, name: str) -> Outcome:
     """Wait for a Job to complete, reporting its pod's download progress from the log."""
-    deadline = ctx.deadline()
-    last_line = ""
     last_progress: str | None = None
     logs = _LogWatch(ctx, namespace)
-    try:
-        while True:
-            ctx.check()
-            job = ctx.kube.job(namespace, name)
-            if job is None:
-                return Outcome(False, f"Job {name} disappeared while it was followed.")
-            pods = job_pods(ctx, namespace, job)
-            current = sorted(
-                pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp"))
-            )
-            if current:
-                progress = logs.line(current[-1])
-                last_progress = progress or last_progress
-            condition = job_condition(job)
-            status = job.get("status") or {}
-            if condition == "Complete":
-                return Outcome(
-                    True,
-                    f"Job {name} completed" + (f" ({last_progress})." if last_progress else "."),
-                    {"job": name, "pods": [_name(p) for p in current]},
-                )
-            if condition == "Failed":
-                tail = _final_log(ctx, namespace, current)
-                return Outcome(
-                    False,
-                    f"Job {name} failed" + (f": {tail}." if tail else "."),
-                    {"job": name, "pods": [_name(p) for p in current]},
-                )
-            state = pod_state(current[-1]) if current else "no pod yet"
-            line = (
-                f"job {name}: {status.get('active') or 0} active, "
-                f"{status.get('failed') or 0} failed; {last_progress or state}"
-            )
-            if line != last_line:
-                ctx.say(line)
-                last_line = line
-            if time.monotonic() > deadline:
-                return Outcome(
-                    False,
-                    f"Job {name} did not finish within {ctx.timeout:.0f} s ({line}); "
-                    "it keeps running.",
-                    {"job": name},
-                )
-            ctx.wait()
-    except Cancelled:
-        return Outcome(
-            False,
-            f"Cancelled while following; Job {name} keeps running.",
-            {"cancelled": True, "job": name},
+    details = {"job": name}
+
+    def look() -> Outcome | _Status:
+        nonlocal last_progress
+        job = ctx.kube.job(namespace, name)
+        if job is None:
+            return Outcome(False, f"Job {name} disappeared while it was followed.")
+        pods = job_pods(ctx, namespace, job)
+        current = sorted(
+            pods, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp"))
         )
+        if current:
+            last_progress = logs.line(current[-1]) or last_progress
+        condition = job_condition(job)
+        finished = {**details, "pods": [_name(p) for p in current]}
+        if condition == "Complete":
+            return Outcome(
+                True,
+                f"Job {name} completed" + (f" ({last_progress})." if last_progress else "."),
+                finished,
+            )
+        if condition == "Failed":
+            tail = _final_log(ctx, namespace, current)
+            return Outcome(False, f"Job {name} failed" + (f": {tail}." if tail else "."), finished)
+        status = job.get("status") or {}
+        state = pod_state(current[-1]) if current else "no pod yet"
+        line = (
+            f"job {name}: {status.get('active') or 0} active, "
+            f"{status.get('failed') or 0} failed; {last_progress or state}"
+        )
+        return _Status(line, details)
+
+    return _poll(
+        ctx,
+        look,
+        late=lambda line: (
+            f"Job {name} did not finish within {ctx.timeout:.0f} s ({line}); it keeps running."
+        ),
+        goes_on=f"Job {name} keeps running",
+        details=details,
+    )
 
 
 def job_pods(ctx: ActionContext, namespace: str, job: Mapping[str, Any]) -> list[dict[str, Any]]:
