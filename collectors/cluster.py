@@ -176,13 +176,6 @@ class CountedResponse:
         for chunk in self._raw.stream(amt, decode_content=decode_content):
             yield self._count(chunk)
 
-    def interrupt(self) -> None:
-        """Wake a thread blocked reading this response (from another thread), then close."""
-        with contextlib.suppress(Exception):
-            self._raw.shutdown()
-        with contextlib.suppress(Exception):
-            self._raw.close()
-
 
 class _CountingApiClient(k8s.ApiClient):
     """``ApiClient`` whose every request is counted (and whose streamed bodies count bytes).

@@ -11,7 +11,6 @@ memory. ``stop()`` wakes a blocked read at once.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -24,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from collectors import kube
 from collectors.cluster import Cluster
+from collectors.held import HeldResponse
 from collectors.lines import LineAssembler, Segment
 
 READ_CHUNK = 64 * 1024
@@ -161,8 +161,7 @@ class PodLogStream:
         self.bytes_read = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._response: Any = None
+        self._held = HeldResponse(self._stop)
         name = f"asr-cache-tui log {pod}"
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -178,11 +177,7 @@ class PodLogStream:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        with self._lock:
-            resp = self._response
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.interrupt()
+        self._held.interrupt()
 
     @property
     def stopped(self) -> bool:
@@ -229,13 +224,7 @@ class PodLogStream:
                 self._pause(delay)
                 delay = min(self.backoff[1], delay * 2)
             finally:
-                with self._lock:
-                    resp, self._response = self._response, None
-                if resp is not None:
-                    with contextlib.suppress(Exception):
-                        resp.release_conn()
-                    with contextlib.suppress(Exception):
-                        resp.close()
+                self._held.release()
 
     def _read(self, target: LogTarget) -> None:
         kwargs: dict[str, Any] = {
@@ -260,8 +249,7 @@ class PodLogStream:
             _request_timeout=timeout,
             **kwargs,
         )
-        with self._lock:
-            self._response = resp
+        self._held.hold(resp)
         if self._stop.is_set():
             return
         self.connects += 1

@@ -9,7 +9,6 @@ line buffer, and ``interrupt()`` wakes a reader blocked on the socket, so ``stop
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import threading
@@ -20,6 +19,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from collectors.cluster import Cluster
+from collectors.held import HeldResponse
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024  # one watch event (one object) larger than this is refused
 READ_CHUNK = 64 * 1024
@@ -110,38 +110,14 @@ class KindWatcher:
         self.resource_version: str | None = None
         self.lists = 0
         self.watches = 0
-        self._lock = threading.Lock()
-        self._response: Any = None
+        self._held = HeldResponse(stop)
         self._failing = False
 
     # -- control --------------------------------------------------------------------------
 
     def interrupt(self) -> None:
         """Wake the thread if it is blocked reading (call after setting ``stop``)."""
-        with self._lock:
-            resp = self._response
-        if resp is not None:
-            interrupt = getattr(resp, "interrupt", None)
-            with contextlib.suppress(Exception):
-                if interrupt is not None:
-                    interrupt()
-                else:
-                    resp.shutdown()
-
-    def _hold(self, resp: Any) -> None:
-        with self._lock:
-            self._response = resp
-        if self.stop.is_set():
-            self.interrupt()
-
-    def _release(self) -> None:
-        with self._lock:
-            resp, self._response = self._response, None
-        if resp is not None:
-            with contextlib.suppress(Exception):
-                resp.release_conn()
-            with contextlib.suppress(Exception):
-                resp.close()
+        self._held.interrupt()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -185,7 +161,7 @@ class KindWatcher:
                 self.stop.wait(delay * random.uniform(0.8, 1.2))
                 delay = min(self.backoff[1], delay * 2)
             finally:
-                self._release()
+                self._held.release()
 
     def _ok(self) -> None:
         if self._failing:
@@ -210,9 +186,9 @@ class KindWatcher:
             if token:
                 kwargs["_continue"] = token
             resp = self._call(**kwargs)
-            self._hold(resp)
+            self._held.hold(resp)
             body = json.loads(resp.data or b"{}")
-            self._release()
+            self._held.release()
             items.extend(i for i in body.get("items") or [] if isinstance(i, dict))
             md = body.get("metadata") or {}
             token = md.get("continue") or None
@@ -234,7 +210,7 @@ class KindWatcher:
             timeout_seconds=seconds,
             _request_timeout=self.cluster.stream_timeout(seconds + 15),
         )
-        self._hold(resp)
+        self._held.hold(resp)
         self.watches += 1
         self._ok()
         buffer = bytearray()
