@@ -98,9 +98,12 @@ def _age(obj: dict[str, Any], now: datetime) -> str:
     return since(obj["metadata"].get("creationTimestamp"), now)
 
 
-def _containers_images(pod_spec: dict[str, Any]) -> tuple[str, str]:
-    cs = pod_spec.get("containers") or []
-    return ",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs)
+def _phase(obj: dict[str, Any]) -> str:
+    """A volume's or claim's STATUS: its phase, or Terminating once it is being deleted."""
+    if obj["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    phase: str = (obj.get("status") or {}).get("phase", "")
+    return phase
 
 
 def _selector_string(sel: dict[str, Any] | None) -> str:
@@ -109,6 +112,17 @@ def _selector_string(sel: dict[str, Any] | None) -> str:
     text = str(selector_from_spec(sel))
     parts = sorted(text.split(",")) if text else []
     return ",".join(parts) or "<none>"
+
+
+def _workload_wide(spec: dict[str, Any]) -> Row:
+    """The cells under `_WORKLOAD_WIDE` and Selector, from a workload's (or job template's)
+    spec: the pod template's containers and images, and the label selector."""
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    return [
+        ",".join(c.get("name", "") for c in containers),
+        ",".join(c.get("image", "") for c in containers),
+        _selector_string(spec.get("selector")),
+    ]
 
 
 # -- pods --------------------------------------------------------------------------------
@@ -306,7 +320,6 @@ PVC_COLUMNS = [
 
 def pvc_row(pvc: dict[str, Any], now: datetime) -> Row:
     spec, status = pvc.get("spec") or {}, pvc.get("status") or {}
-    phase = "Terminating" if pvc["metadata"].get("deletionTimestamp") else status.get("phase", "")
     capacity, modes = "", ""
     if spec.get("volumeName"):
         modes = access_modes(status.get("accessModes"))
@@ -318,7 +331,7 @@ def pvc_row(pvc: dict[str, Any], now: datetime) -> Row:
         )
     return [
         pvc["metadata"]["name"],
-        phase,
+        _phase(pvc),
         spec.get("volumeName", ""),
         capacity,
         modes,
@@ -382,13 +395,12 @@ def pv_row(pv: dict[str, Any], now: datetime) -> Row:
     spec, status = pv.get("spec") or {}, pv.get("status") or {}
     ref = spec.get("claimRef") or {}
     claim = f"{ref.get('namespace')}/{ref.get('name')}" if ref else ""
-    phase = "Terminating" if pv["metadata"].get("deletionTimestamp") else status.get("phase", "")
     return [
         pv["metadata"]["name"],
         (spec.get("capacity") or {}).get("storage", ""),
         access_modes(spec.get("accessModes")),
         spec.get("persistentVolumeReclaimPolicy", ""),
-        phase,
+        _phase(pv),
         claim,
         spec.get("storageClassName", ""),
         spec.get("volumeAttributesClassName") or "<unset>",
@@ -439,16 +451,13 @@ DEPLOYMENT_COLUMNS = [
 
 def deployment_row(d: dict[str, Any], now: datetime) -> Row:
     spec, status = d.get("spec") or {}, d.get("status") or {}
-    names, images = _containers_images(((spec.get("template") or {}).get("spec")) or {})
     return [
         d["metadata"]["name"],
         f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 0)}",
         status.get("updatedReplicas", 0),
         status.get("availableReplicas", 0),
         _age(d, now),
-        names,
-        images,
-        _selector_string(spec.get("selector")),
+        *_workload_wide(spec),
     ]
 
 
@@ -469,16 +478,13 @@ REPLICASET_COLUMNS = [
 
 def replicaset_row(rs: dict[str, Any], now: datetime) -> Row:
     spec, status = rs.get("spec") or {}, rs.get("status") or {}
-    names, images = _containers_images(((spec.get("template") or {}).get("spec")) or {})
     return [
         rs["metadata"]["name"],
         spec.get("replicas", 0),
         status.get("replicas", 0),
         status.get("readyReplicas", 0),
         _age(rs, now),
-        names,
-        images,
-        _selector_string(spec.get("selector")),
+        *_workload_wide(spec),
     ]
 
 
@@ -534,16 +540,13 @@ def job_row(job: dict[str, Any], now: datetime) -> Row:
     duration = ""
     if start is not None:
         duration = human_duration(((end or now) - start).total_seconds())
-    names, images = _containers_images(((spec.get("template") or {}).get("spec")) or {})
     return [
         job["metadata"]["name"],
         job_status_word(job),
         completions,
         duration,
         _age(job, now),
-        names,
-        images,
-        _selector_string(spec.get("selector")),
+        *_workload_wide(spec),
     ]
 
 
@@ -601,7 +604,6 @@ CRONJOB_COLUMNS = [
 def cronjob_row(cj: dict[str, Any], now: datetime) -> Row:
     spec, status = cj.get("spec") or {}, cj.get("status") or {}
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    names, images = _containers_images(((job_spec.get("template") or {}).get("spec")) or {})
     last = status.get("lastScheduleTime")
     return [
         cj["metadata"]["name"],
@@ -611,9 +613,7 @@ def cronjob_row(cj: dict[str, Any], now: datetime) -> Row:
         len(status.get("active") or []),
         since(last, now) if last else "<none>",
         _age(cj, now),
-        names,
-        images,
-        _selector_string(job_spec.get("selector")),
+        *_workload_wide(job_spec),
     ]
 
 
