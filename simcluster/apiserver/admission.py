@@ -251,19 +251,27 @@ def _immutable_pod_spec(obj: dict[str, Any], old: dict[str, Any], causes: list[C
             return
 
 
-def _admit_deployment(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
-    spec = obj.setdefault("spec", {})
+def _admit_replicated(obj: dict[str, Any], causes: list[Cause]) -> dict[str, Any] | None:
+    """What a Deployment and a ReplicaSet check alike: the selector matches the template's
+    labels, its containers are valid and `replicas` (1 when unset) is an integer. Returns
+    the spec when all is well."""
+    spec: dict[str, Any] = obj.setdefault("spec", {})
     _template_labels_match(obj, causes)
     template = spec.get("template")
     _validate_containers(
-        (template or {}).get("spec") if isinstance(template, dict) else None,
-        "spec.template.spec",
-        causes,
+        template.get("spec") if isinstance(template, dict) else None, "spec.template.spec", causes
     )
     _int_field(spec, "replicas", "spec", causes)
     if causes:
-        return
+        return None
     spec.setdefault("replicas", 1)
+    return spec
+
+
+def _admit_deployment(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    spec = _admit_replicated(obj, causes)
+    if spec is None:
+        return
     strategy = spec.setdefault("strategy", {})
     strategy.setdefault("type", "RollingUpdate")
     if strategy["type"] == "RollingUpdate":
@@ -277,6 +285,7 @@ def _admit_deployment(obj: dict[str, Any], old: dict[str, Any] | None, causes: l
         return
     spec.setdefault("revisionHistoryLimit", 10)
     spec.setdefault("progressDeadlineSeconds", 600)
+    template = spec["template"]
     default_pod_spec(template["spec"])
     template.setdefault("metadata", {}).setdefault("creationTimestamp", None)
     if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
@@ -284,19 +293,9 @@ def _admit_deployment(obj: dict[str, Any], old: dict[str, Any] | None, causes: l
 
 
 def _admit_replicaset(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
-    spec = obj.setdefault("spec", {})
-    _template_labels_match(obj, causes)
-    template = spec.get("template")
-    _validate_containers(
-        (template or {}).get("spec") if isinstance(template, dict) else None,
-        "spec.template.spec",
-        causes,
-    )
-    _int_field(spec, "replicas", "spec", causes)
-    if causes:
-        return
-    spec.setdefault("replicas", 1)
-    default_pod_spec(template["spec"])
+    spec = _admit_replicated(obj, causes)
+    if spec is not None:
+        default_pod_spec(spec["template"]["spec"])
 
 
 def _admit_job(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
