@@ -16,7 +16,7 @@ import posixpath
 import shutil
 import stat as stat_mod
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timezone
 
 from simcluster.kubelet import diskcmds
@@ -249,22 +249,28 @@ def _cat(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
         return 1
     status = 0
     for p in paths or ["-"]:
-        if p == "-":
-            while chunk := t.read_stdin():
-                t.out(chunk)
-            continue
         try:
-            fd = ctx.fs.open_read(p, ctx.cwd)
+            for chunk in _operand(t, ctx, p, 256 * 1024):
+                t.out(chunk)
         except FsError as exc:
             t.err(f"cat: {p}: {exc.strerror}\n")
             status = 1
-            continue
-        try:
-            while chunk := os.read(fd, 256 * 1024):
-                t.out(chunk)
-        finally:
-            os.close(fd)
     return status
+
+
+def _operand(t: ThreadIO, ctx: ProcContext, path: str, size: int) -> Iterator[bytes]:
+    """A file operand's content in chunks of `size` (`-` is stdin); FsError if the file
+    cannot be opened, before any chunk."""
+    if path == "-":
+        while chunk := t.read_stdin():
+            yield chunk
+        return
+    fd = ctx.fs.open_read(path, ctx.cwd)
+    try:
+        while chunk := os.read(fd, size):
+            yield chunk
+    finally:
+        os.close(fd)
 
 
 def _canonical(fs: PodFS, path: str, cwd: str, missing_ok: bool) -> str:
@@ -316,22 +322,14 @@ def _sha256sum(t: ThreadIO, ctx: ProcContext, args: list[str]) -> int:
     status = 0
     for p in paths or ["-"]:
         h = hashlib.sha256()
-        if p == "-":
-            while chunk := t.read_stdin():
+        try:
+            for chunk in _operand(t, ctx, p, 1024 * 1024):
                 h.update(chunk)
-        else:
-            try:
-                fd = ctx.fs.open_read(p, ctx.cwd)
-            except FsError as exc:
-                t.err(f"sha256sum: {p}: {exc.strerror}\n")
-                status = 1
-                continue
-            try:
-                while chunk := os.read(fd, 1024 * 1024):
-                    h.update(chunk)
-                    t.check()
-            finally:
-                os.close(fd)
+                t.check()
+        except FsError as exc:
+            t.err(f"sha256sum: {p}: {exc.strerror}\n")
+            status = 1
+            continue
         t.out(f"{h.hexdigest()}  {p}\n")
     return status
 

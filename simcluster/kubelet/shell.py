@@ -16,7 +16,7 @@ import functools
 import os
 import posixpath
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from simcluster.kubelet.commands import run_command
 from simcluster.kubelet.context import ProcContext
@@ -370,19 +370,7 @@ async def _run_simple(cmd: Simple, ctx: ProcContext, state: ShellState) -> int:
     if builtin is not None:
         return builtin
     io, closers = await _redirect(cmd.redirs, ctx, state)
-    env = {**state.vars, **assigns}
-    sub = ProcContext(
-        fs=ctx.fs,
-        io=io,
-        env=env,
-        root=ctx.root,
-        scratch=ctx.scratch,
-        cwd=state.cwd,
-        pod=ctx.pod,
-        container=ctx.container,
-        on_ready=ctx.on_ready,
-        extra=ctx.extra,
-    )
+    sub = replace(ctx, io=io, env={**state.vars, **assigns}, cwd=state.cwd)
     try:
         return await run_command(argv, sub)
     finally:
@@ -441,19 +429,7 @@ async def _builtin(argv: list[str], ctx: ProcContext, state: ShellState) -> int 
 
 
 async def _exec_replace(args: list[str], ctx: ProcContext, state: ShellState) -> int:
-    sub = ProcContext(
-        fs=ctx.fs,
-        io=ctx.io,
-        env=dict(state.vars),
-        root=ctx.root,
-        scratch=ctx.scratch,
-        cwd=state.cwd,
-        pod=ctx.pod,
-        container=ctx.container,
-        on_ready=ctx.on_ready,
-        extra=ctx.extra,
-    )
-    return await run_command(args, sub)
+    return await run_command(args, replace(ctx, env=dict(state.vars), cwd=state.cwd))
 
 
 async def _redirect(
