@@ -142,19 +142,7 @@ class CronJobController(Controller):
             return None
         if active and policy == "Replace":
             for j in active:
-                self.store.delete(
-                    "jobs",
-                    j["metadata"]["namespace"],
-                    j["metadata"]["name"],
-                    propagation="Background",
-                )
-                record_event(
-                    self.store,
-                    cj,
-                    "SuccessfulDelete",
-                    f"Deleted job {j['metadata']['name']}",
-                    component=COMPONENT,
-                )
+                self._delete_job(cj, j)
             active.clear()
         name = f"{cj['metadata']['name']}-{int(due.timestamp()) // 60}"
         job = self._create_job(cj, name, {SCHEDULED_ANNOTATION: _fmt(due)})
@@ -208,19 +196,15 @@ class CronJobController(Controller):
                 key=lambda j: j["metadata"].get("creationTimestamp", ""),
             )
             for j in done[: max(0, len(done) - int(limit))]:
-                self.store.delete(
-                    "jobs",
-                    j["metadata"]["namespace"],
-                    j["metadata"]["name"],
-                    propagation="Background",
-                )
-                record_event(
-                    self.store,
-                    cj,
-                    "SuccessfulDelete",
-                    f"Deleted job {j['metadata']['name']}",
-                    component=COMPONENT,
-                )
+                self._delete_job(cj, j)
+
+    def _delete_job(self, cj: dict[str, Any], job: dict[str, Any]) -> None:
+        """Delete one of the CronJob's Jobs (its pods follow) and say so on the CronJob."""
+        meta = job["metadata"]
+        self.store.delete("jobs", meta["namespace"], meta["name"], propagation="Background")
+        record_event(
+            self.store, cj, "SuccessfulDelete", f"Deleted job {meta['name']}", component=COMPONENT
+        )
 
     def _write(
         self,
