@@ -81,17 +81,16 @@ def conflict(resource: str, name: str, group: str = "") -> ApiError:
 def invalid(kind: str, name: str, causes: list[tuple[str, str, str]], group: str = "") -> ApiError:
     """422 Invalid; `causes` are (field, reason, message), e.g. ("metadata.name",
     "FieldValueRequired", "Required value")."""
-    qualified = f"{kind}.{group}" if group else kind
     summary = ", ".join(f"{field}: {message}" for field, _, message in causes)
     if len(causes) > 1:
         summary = f"[{summary}]"
-    details: dict[str, Any] = {"name": name, "kind": kind}
-    if group:
-        details["group"] = group
+    details = _details(name, kind, group)
     details["causes"] = [
         {"reason": reason, "message": message, "field": field} for field, reason, message in causes
     ]
-    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {summary}', details)
+    return ApiError(
+        422, "Invalid", f'{_qualified(kind, group)} "{name}" is invalid: {summary}', details
+    )
 
 
 def bad_request(message: str) -> ApiError:

@@ -204,11 +204,18 @@ class Store:
         return self._table(plural).objects.get(self._key(rtype, namespace, name))
 
     def get(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
-        obj = self.peek(plural, namespace, name)
+        return deep_copy(self._stored(plural, namespace, name)[2])
+
+    def _stored(
+        self, plural: str, namespace: str | None, name: str
+    ) -> tuple[ResourceType, tuple[str, str], dict[str, Any]]:
+        """The stored object (shared) with its type and key, or the API's 404."""
+        rtype = RESOURCES[plural]
+        key = self._key(rtype, namespace, name)
+        obj = self._table(plural).objects.get(key)
         if obj is None:
-            rtype = RESOURCES[plural]
             raise errors.not_found(plural, name, rtype.group)
-        return deep_copy(obj)
+        return rtype, key, obj
 
     def list(
         self,
@@ -400,14 +407,11 @@ class Store:
     def update(self, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
         """Replace an object; a stale metadata.resourceVersion is a 409 Conflict."""
         rtype = RESOURCES[plural]
-        table = self._table(plural)
+        self._table(plural)  # an unknown resource is a 404 before the object is looked at
         new = deep_copy(obj)
         self._validate_meta(rtype, new)
         meta = new["metadata"]
-        key = self._key(rtype, meta.get("namespace"), meta["name"])
-        old = table.objects.get(key)
-        if old is None:
-            raise errors.not_found(plural, meta["name"], rtype.group)
+        _, key, old = self._stored(plural, meta.get("namespace"), meta["name"])
         want_rv = meta.get("resourceVersion")
         if want_rv and str(want_rv) != old["metadata"]["resourceVersion"]:
             raise errors.conflict(plural, meta["name"], rtype.group)
@@ -419,11 +423,7 @@ class Store:
         self, plural: str, namespace: str | None, name: str, fn: Callable[[dict[str, Any]], Any]
     ) -> dict[str, Any]:
         """Edit a copy with `fn(obj)` and store it; emits MODIFIED only if something changed."""
-        rtype = RESOURCES[plural]
-        key = self._key(rtype, namespace, name)
-        old = self._table(plural).objects.get(key)
-        if old is None:
-            raise errors.not_found(plural, name, rtype.group)
+        rtype, key, old = self._stored(plural, namespace, name)
         new = deep_copy(old)
         fn(new)
         if new == old:
@@ -484,11 +484,7 @@ class Store:
         A pod bound to a node (grace=True) only gets metadata.deletionTimestamp: its kubelet
         stops the containers and then calls `remove`. Objects with finalizers wait for them.
         """
-        rtype = RESOURCES[plural]
-        key = self._key(rtype, namespace, name)
-        obj = self._table(plural).objects.get(key)
-        if obj is None:
-            raise errors.not_found(plural, name, rtype.group)
+        rtype, key, obj = self._stored(plural, namespace, name)
         if propagation not in ("Background", "Foreground", "Orphan"):
             raise errors.bad_request(f'unsupported propagationPolicy "{propagation}"')
         uid, ns = obj["metadata"]["uid"], obj["metadata"].get("namespace")
@@ -618,10 +614,7 @@ class Store:
 
     def remove(self, plural: str, namespace: str | None, name: str) -> dict[str, Any]:
         """Remove at once (the kubelet's last step of a graceful pod delete); emits DELETED."""
-        rtype = RESOURCES[plural]
-        key = self._key(rtype, namespace, name)
-        if key not in self._table(plural).objects:
-            raise errors.not_found(plural, name, rtype.group)
+        rtype, key, _ = self._stored(plural, namespace, name)
         return self._remove_key(plural, rtype, key)
 
     def _remove_key(self, plural: str, rtype: ResourceType, key: tuple[str, str]) -> dict[str, Any]:
