@@ -115,6 +115,8 @@ class FileStats:
 
 @dataclass
 class _Counters:
+    """FileStats's fields, mutable: what a PathState counts under its lock."""
+
     requests: int = 0
     bytes_sent: int = 0
     range_requests: int = 0
@@ -210,18 +212,7 @@ class PathState:
     def snapshot(self) -> FileStats:
         with self._lock:
             c = self._c
-            return FileStats(
-                requests=c.requests,
-                bytes_sent=c.bytes_sent,
-                range_requests=c.range_requests,
-                statuses=dict(c.statuses),
-                head_requests=c.head_requests,
-                stalls=c.stalls,
-                drops=c.drops,
-                active=c.active,
-                max_active=c.max_active,
-                recent=tuple(c.recent),
-            )
+            return FileStats(**{**vars(c), "statuses": dict(c.statuses), "recent": tuple(c.recent)})
 
     def reset_stats(self) -> None:
         with self._lock:
