@@ -1,7 +1,7 @@
 """What a pod's evidence says went wrong with its download, one finding per telling line.
 
 The bundled downloader's log lines are JSON events (the progress contract): they are read by
-event type and error code with the collectors' own parser, never searched as text. Every
+event type and error code with the collectors' own parsers, never searched as text. Every
 other line (wget, curl, aws, Lightning ASR, Kubernetes events, the collectors' sentences) is
 matched against precise patterns: a port such as 41627 or a byte count such as 4030000 is not
 an HTTP status.
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from collectors.model import ClusterSnapshot, PodInfo
-from collectors.parsers import base, bundled
+from collectors.parsers import base
 from collectors.progress import parse_segment
 from collectors.state import DOWNLOADER_EXIT_CODES
 
@@ -94,7 +94,7 @@ def read_line(line: str) -> Finding | None:
     text = line.strip()
     if text.startswith("{"):
         # The downloader's JSON: read as an event, or not at all (a torn or unknown line).
-        return _from_event(bundled.parse_json(text))
+        return _from_event(_parse(text))
     return _from_text(text)
 
 
@@ -107,13 +107,21 @@ def read_log(log: str) -> tuple[Finding, ...]:
     found: list[Finding] = []
     for line in log.splitlines()[-MAX_LOG_LINES:]:
         text = line.strip()
-        update = parse_segment(text)  # any format: to see where the latest attempt began
+        update = _parse(text)  # any format: to see where the latest attempt began
         if update is not None and update.kind in _FRESH_START:
             found.clear()
         finding = _from_event(update) if text.startswith("{") else _from_text(text)
         if finding is not None:
             found.append(finding)
     return tuple(reversed(found))
+
+
+def _parse(text: str) -> base.Update | None:
+    """What the collectors' parsers read in a line; nothing for a line they choke on."""
+    try:
+        return parse_segment(text)
+    except RecursionError:  # json.loads of arrays nested a thousand deep
+        return None
 
 
 def _from_event(update: base.Update | None) -> Finding | None:

@@ -138,19 +138,20 @@ def test_other_tools_lines_are_matched_by_precise_patterns(line: str, signal: st
     assert (finding.signal if finding else None) == signal
 
 
-MALFORMED = [
-    '{"v": 1, "event": "error", "code": "disk_fu',  # torn mid-line
-    "{",
-    '{"v": 1, "event": ["error"], "code": "checksum_mismatch"}',
-    '{"v": 1, "event": "wait", "holder": 42}',
-    '{"v": 1, "event": "no-such-event", "code": "disk_full"}',
-    '{"v": 1, "event": "progress", "done": "lots", "total": null}',
-    "{\"v\": 1, 'event': 'error'}",
-    "\x00\ufffd{\x1b[31m",
-]
+MALFORMED = {
+    "torn": '{"v": 1, "event": "error", "code": "disk_fu',
+    "brace": "{",
+    "event-not-a-string": '{"v": 1, "event": ["error"], "code": "checksum_mismatch"}',
+    "holder-not-a-string": '{"v": 1, "event": "wait", "holder": 42}',
+    "unknown-event": '{"v": 1, "event": "no-such-event", "code": "disk_full"}',
+    "fields-of-the-wrong-type": '{"v": 1, "event": "progress", "done": "lots", "total": null}',
+    "single-quotes": "{\"v\": 1, 'event': 'error'}",
+    "binary": "\x00\ufffd{\x1b[31m",
+    "too-deep-for-json": '{"v": 1, "event": "error", "code": ' + "[" * 5000 + "]" * 5000 + "}",
+}
 
 
-@pytest.mark.parametrize("line", MALFORMED)
+@pytest.mark.parametrize("line", MALFORMED.values(), ids=MALFORMED.keys())
 def test_a_malformed_line_is_ignored(line: str) -> None:
     finding = evidence.read_line(line)
     assert finding is None or finding.signal == evidence.WAITING  # a wait with no holder
@@ -158,7 +159,7 @@ def test_a_malformed_line_is_ignored(line: str) -> None:
 
 
 def test_malformed_lines_among_good_ones_do_not_hide_them() -> None:
-    log = "\n".join([*MALFORMED, error("checksum_mismatch", "expected ab…, got cd…", 5)])
+    log = "\n".join([*MALFORMED.values(), error("checksum_mismatch", "expected ab…, got cd…", 5)])
     assert kind_of(log) == "corrupt"
 
 
