@@ -126,6 +126,12 @@ def test_ports_and_byte_counts_with_416_or_403_do_not_mislead_it(
         ("WARNING: Download attempt 1 failed: downloader exited with code 7", evidence.NO_SPACE),
         ("ERROR: Model validation failed: checksum mismatch", evidence.CHECKSUM),
         ("log: waiting for the lock (held by pid 7 on host asr-b)", evidence.WAITING),
+        # The downloader dropped that partial itself (as the collectors retell its retry).
+        (
+            "log: download attempt 3 of 6 failed: model.bin no longer has bytes 0-9 (416); "
+            "starting over",
+            None,
+        ),
         # Look-alikes: no status, no finding.
         ("Connecting to models.example:41627... connected.", None),
         ("Saving to: 'model.bin' 416 MiB at 403 KiB/s", None),
