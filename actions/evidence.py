@@ -22,6 +22,7 @@ from collectors.state import DOWNLOADER_EXIT_CODES
 CHECKSUM = "checksum"  # the model's content is wrong
 NO_SPACE = "no-space"  # the volume, or the cache cap, has no room for the download
 UNRESUMABLE = "unresumable"  # the partial on disk cannot be continued
+REFUSED = "refused"  # the server refuses the URL itself (401/403/404/410): retrying repeats it
 FAILED = "failed"  # the download failed for another reason
 WAITING = "waiting"  # another process holds the download lock
 
@@ -34,6 +35,7 @@ _CODES = {
     base.CHECKSUM_MISMATCH: CHECKSUM,
     base.DISK_FULL: NO_SPACE,
     "cache_full": NO_SPACE,
+    base.HTTP_REFUSED: REFUSED,
 }
 _NOT_A_FAILURE = frozenset({"interrupted"})
 # The downloader's exit codes that say the cache has no room.
@@ -159,7 +161,9 @@ def _from_text(text: str) -> Finding | None:
     held = _HELD_BY.search(text)
     if held:
         return Finding(WAITING, _quote(text), held.group(1).lower())
-    if _FAILED_TEXT.search(text) or statuses & _REFUSED_STATUS:
+    if statuses & _REFUSED_STATUS:
+        return Finding(REFUSED, _quote(text))
+    if _FAILED_TEXT.search(text):
         return Finding(FAILED, _quote(text))
     return None
 

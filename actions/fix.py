@@ -11,8 +11,10 @@ error code, other tools' lines by precise patterns. The rules, in order (``diagn
    (validator changed, 416, Range ignored)
 4. waiting on a lock whose holder is gone -> nothing to do: the kernel released the lock when
                                              the holder died, and the waiter proceeds
-5. stalled, or failed after retries       -> restart the pod: the partial is kept and resumed
-6. anything else                          -> nothing to fix (refused, with the pod's state)
+5. the server refuses the URL             -> nothing a restart can fix (it would be refused
+   (http_refused, 401/403/404/410)           again): say so, and what to change
+6. stalled, or failed after retries       -> restart the pod: the partial is kept and resumed
+7. anything else                          -> nothing to fix (refused, with the pod's state)
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ DISK_FULL = "disk-full"
 UNRESUMABLE = "partial-unresumable"
 LOCK_RELEASED = "lock-released"
 LOCK_HELD = "lock-held"
+URL_REFUSED = "url-refused"
 STALLED = "stalled-resumable"
 FAILED = "failed-retry"
 NOTHING = "nothing"
@@ -69,6 +72,13 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
         return Diagnosis(UNRESUMABLE, unresumable.quote)
     if pod.model_state == ModelState.WAITING or phase == DownloadPhase.WAITING:
         return _waiting(snapshot, evidence.first(found, evidence.WAITING))
+    refusal = evidence.first(found, evidence.REFUSED)
+    if refusal:
+        return Diagnosis(
+            URL_REFUSED,
+            f"the model server refuses the URL ({refusal.quote}); a restart would be refused "
+            "again: fix MODEL_URL or its credentials (a presigned URL expires: sign a new one)",
+        )
     if pod.model_state == ModelState.STALLED or phase == DownloadPhase.STALLED:
         done = pod.progress.bytes_done if pod.progress else None
         # An emptyDir goes with its pod: only a volume that outlives the pod keeps the partial.
@@ -129,7 +139,8 @@ def plan_fix(
     if d.kind in (STALLED, FAILED):
         plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
         return _as_fix(plan, d)
-    plan = refused(registry.FIX, f"pod/{pod.name}", ns, "", summary=d.why.capitalize() + ".")
+    why = d.why[:1].upper() + d.why[1:]  # not str.capitalize: it lowercases the evidence
+    plan = refused(registry.FIX, f"pod/{pod.name}", ns, "", summary=why + ".")
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.
         return dataclasses.replace(
@@ -139,9 +150,7 @@ def plan_fix(
             destructive=False,
             title=f"Pod {pod.name} waits on a released lock",
         )
-    reason = (
-        d.why.capitalize() + ": nothing to fix." if d.kind == NOTHING else d.why.capitalize() + "."
-    )
+    reason = why + ": nothing to fix." if d.kind == NOTHING else why + "."
     return dataclasses.replace(plan, refused=reason, decision=d.kind)
 
 

@@ -38,7 +38,7 @@ def kind_of(log: str, state: ModelState = ModelState.UNKNOWN, **kw: Any) -> str:
         ("disk_full", "disk-full"),
         ("cache_full", "disk-full"),
         ("download_failed", "failed-retry"),
-        ("http_refused", "failed-retry"),
+        ("http_refused", "url-refused"),
         ("timeout", "failed-retry"),
         ("interrupted", "nothing"),  # a pod being stopped, not a failed download
     ],
@@ -117,10 +117,10 @@ def test_ports_and_byte_counts_with_416_or_403_do_not_mislead_it(
             evidence.UNRESUMABLE,
         ),
         ("model.bin no longer has bytes 0-9 (416)", evidence.UNRESUMABLE),
-        ("ERROR 403: Forbidden.", evidence.FAILED),
+        ("ERROR 403: Forbidden.", evidence.REFUSED),
         (
             "fatal error: An error occurred (403) when calling the HeadObject operation: Forbidden",
-            evidence.FAILED,
+            evidence.REFUSED,
         ),
         ("Cannot write to 'model.bin' (No space left on device).", evidence.NO_SPACE),
         ("WARNING: Download attempt 1 failed: downloader exited with code 7", evidence.NO_SPACE),

@@ -258,6 +258,20 @@ def test_fix_restarts_a_resumable_stalled_download() -> None:
     assert "kept and resumed" in plan.summary
 
 
+def test_fix_does_not_restart_a_pod_whose_url_is_refused() -> None:
+    """A 403 on an expired presigned URL comes back after a restart: say what to change."""
+    snap = snapshot(pod("asr-a", state=ModelState.FAILED))
+    log = (
+        '{"v": 1, "event": "error", "file": "model.bin", "code": "http_refused", "exit": 4, '
+        '"message": "http://s3/m.bin?X-Amz-Signature=REDACTED refused the download: '
+        'HTTP 403 Forbidden (the presigned URL has probably expired; sign a new one)"}'
+    )
+    plan = plan_fix(snap, "asr-a", OPTS, log=log)
+    assert plan.decision == "url-refused"
+    assert plan.refused is not None and "HTTP 403" in plan.refused
+    assert "MODEL_URL" in plan.refused and not calls(plan, "delete")
+
+
 def test_fix_of_a_stall_on_an_emptydir_does_not_promise_a_resume() -> None:
     """An emptyDir goes with its pod: the restart starts from zero, and the plan says so."""
     snap = snapshot(pod("asr-a", state=ModelState.STALLED, progress=stalled(), kind="emptyDir"))
