@@ -184,6 +184,7 @@ def _plan_drop_partial(
     except (PathRefused, NoExecHost) as exc:
         return refused(registry.FIX, where, ns, str(exc))
     partial = tuple(location.file + s for s in COMPANION_SUFFIXES[:2])
+    replaced = _replaced_when_deleted(pod)
     return _removal_fix(
         snapshot,
         pod,
@@ -194,11 +195,22 @@ def _plan_drop_partial(
         partial,
         title=f"drop the partial download of pod {pod.name}",
         summary=(
-            f"The partial {partial[0]} cannot be resumed: delete it and its state, then restart "
-            "the pod."
+            f"The partial {partial[0]} cannot be resumed: delete it and its state"
+            + (", then restart the pod." if replaced else ".")
         ),
-        restart="start the download again from zero",
+        restart="start the download again from zero" if replaced else None,
+        warnings=() if replaced else (_not_restarted(pod),),
     )
+
+
+def _replaced_when_deleted(pod: PodInfo) -> bool:
+    """Only a ReplicaSet's pod comes back after a delete (as restart requires)."""
+    return bool(pod.owner and pod.owner.startswith("ReplicaSet/"))
+
+
+def _not_restarted(pod: PodInfo) -> str:
+    owner = f"owned by {pod.owner}" if pod.owner else "not managed by any controller"
+    return f"pod {pod.name} is {owner}: it is not deleted (nothing would bring it back)"
 
 
 def _removal_fix(
@@ -348,7 +360,7 @@ def plan_eviction(
         for e in chosen
     )
     kept = ", ".join(sorted(k for k in keep if not k.endswith(COMPANION_SUFFIXES))) or "none"
-    replaced = bool(pod.owner and pod.owner.startswith("ReplicaSet/"))
+    replaced = _replaced_when_deleted(pod)
     return _removal_fix(
         snapshot,
         pod,
@@ -363,7 +375,7 @@ def plan_eviction(
             f"kept because a pod uses them: {kept}. Cache root {cache.root} ({cache.source})."
         ),
         restart="retry the download now" if replaced else None,
-        warnings=tuple(warnings),
+        warnings=(*warnings, *(() if replaced else (_not_restarted(pod),))),
     )
 
 

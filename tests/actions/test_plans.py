@@ -306,6 +306,21 @@ def test_fix_drops_a_partial_that_cannot_resume() -> None:
     assert calls(plan, "delete")[-1].name == "asr-a"
 
 
+def test_fix_drops_the_partial_of_a_bare_pod_but_does_not_delete_the_pod() -> None:
+    """Nothing would bring a pod without a ReplicaSet back: remove the partial, keep the pod."""
+    p = pod(
+        "asr-a",
+        state=ModelState.STALLED,
+        progress=stalled(message="retry 2/5: validator changed on the server"),
+        owner=None,
+    )
+    plan = plan_fix(snapshot(p), "asr-a", OPTS)
+    assert plan.decision == "partial-unresumable" and plan.runnable
+    assert execs(plan)[-1].argv[0] == "rm"
+    assert not calls(plan, "delete")
+    assert any("not managed by any controller" in w for w in plan.warnings)
+
+
 def test_fix_of_a_corrupt_model_is_a_purge() -> None:
     p = pod(
         "asr-a",
