@@ -153,20 +153,10 @@ class ProgressTracker:
             self.file = u.file
         if u.total is not None:
             self.total = u.total
-        done = u.done
-        if done is not None:
-            if done != self.done:
-                self.last_change_at = at
-                self._sample_rate(done, at)
-                self.done = done
-            self.has_bytes = True
+        if u.done is not None:
+            self._set_done(u.done, at)
         self.rate = u.rate if u.rate is not None else self._computed_rate
-        if u.eta is not None:
-            self.eta = u.eta
-        elif self.rate and self.total and self.done is not None:
-            self.eta = max(0.0, (self.total - self.done) / self.rate)
-        else:
-            self.eta = None
+        self._set_eta(u)
         self.updated_at = at
         self.version += 1
 
@@ -296,6 +286,10 @@ class ProgressTracker:
             self.rate = u.rate
         elif done is not None:
             self.rate = self._computed_rate
+        self._set_eta(u)
+
+    def _set_eta(self, u: Update) -> None:
+        """The downloader's own ETA, else one from the rate and what is left."""
         if u.eta is not None:
             self.eta = u.eta
         elif self.rate and self.total and self.done is not None:
