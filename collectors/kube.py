@@ -55,6 +55,15 @@ def items(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def containers(pod_spec: Any, init_first: bool = False) -> list[Obj]:
+    """The container dicts of a pod spec (or pod template spec): the main containers, then
+    the init ones; the init ones first with ``init_first``."""
+    if not isinstance(pod_spec, Mapping):
+        return []
+    keys = ("initContainers", "containers") if init_first else ("containers", "initContainers")
+    return [c for key in keys for c in items(pod_spec.get(key)) if isinstance(c, Mapping)]
+
+
 def timestamp(value: Any) -> float | None:
     """RFC 3339 (``2026-11-27T10:00:00Z``, with or without fractions) -> epoch seconds."""
     if not isinstance(value, str) or not value:

@@ -75,9 +75,7 @@ def containers_of(pod: kube.Obj) -> tuple[ContainerInfo, ...]:
 
 def _model_container(pod: kube.Obj) -> Mapping[str, Any] | None:
     """The container that knows the model: the first with MODEL_* env, main ones first."""
-    spec = kube.spec(pod)
-    candidates = [c for c in kube.items(spec.get("containers")) if isinstance(c, Mapping)]
-    candidates += [c for c in kube.items(spec.get("initContainers")) if isinstance(c, Mapping)]
+    candidates = kube.containers(kube.spec(pod))
     for c in candidates:
         if any(k.startswith("MODEL_") for k in kube.env_of(c)):
             return c
@@ -93,12 +91,9 @@ def _int(text: str | None) -> int | None:
 
 def settings_of(pod: kube.Obj, default_url: str | None = None) -> ModelSettings:
     env: dict[str, str] = {}
-    spec = kube.spec(pod)
     # Main containers' values win over init containers' for the same key.
-    for key in ("initContainers", "containers"):
-        for c in kube.items(spec.get(key)):
-            if isinstance(c, Mapping):
-                env.update({k: v for k, v in kube.env_of(c).items() if k.startswith("MODEL_")})
+    for c in kube.containers(kube.spec(pod), init_first=True):
+        env.update({k: v for k, v in kube.env_of(c).items() if k.startswith("MODEL_")})
     url = env.get("MODEL_URL") or default_url
     size = env.get("MODEL_CACHE_MAX_SIZE")
     try:
@@ -139,10 +134,7 @@ def cache_location(
     container = _model_container(pod)
     mounts: list[tuple[str, str]] = []
     for c in ([container] if container else []) + [
-        c
-        for key in ("containers", "initContainers")
-        for c in kube.items(spec.get(key))
-        if isinstance(c, Mapping) and c is not container
+        c for c in kube.containers(spec) if c is not container
     ]:
         for m in kube.items(c.get("volumeMounts")):
             if isinstance(m, Mapping) and m.get("name") and m.get("mountPath"):
@@ -223,50 +215,38 @@ def pod_info(
 
 def mount_path_of(pod: kube.Obj, volume: str) -> tuple[str, str] | None:
     """(container, mountPath) where ``volume`` is mounted, main containers first."""
-    spec = kube.spec(pod)
-    for key in ("containers", "initContainers"):
-        for c in kube.items(spec.get(key)):
-            if not isinstance(c, Mapping):
-                continue
-            for m in kube.items(c.get("volumeMounts")):
-                if isinstance(m, Mapping) and m.get("name") == volume and m.get("mountPath"):
-                    return str(c.get("name")), str(m["mountPath"])
+    for c in kube.containers(kube.spec(pod)):
+        for m in kube.items(c.get("volumeMounts")):
+            if isinstance(m, Mapping) and m.get("name") == volume and m.get("mountPath"):
+                return str(c.get("name")), str(m["mountPath"])
     return None
 
 
 def is_downloader(pod: kube.Obj, container: str) -> bool:
     """Whether ``container`` runs the bundled downloader (so its exit code follows the contract)."""
-    spec = kube.spec(pod)
-    for key in ("containers", "initContainers"):
-        for c in kube.items(spec.get(key)):
-            if isinstance(c, Mapping) and c.get("name") == container:
-                argv = [str(a) for a in kube.items(c.get("command")) + kube.items(c.get("args"))]
-                return any(cmd in a for a in argv for cmd in DOWNLOADER_COMMANDS)
+    for c in kube.containers(kube.spec(pod)):
+        if c.get("name") == container:
+            argv = [str(a) for a in kube.items(c.get("command")) + kube.items(c.get("args"))]
+            return any(cmd in a for a in argv for cmd in DOWNLOADER_COMMANDS)
     return False
 
 
 def containers_mounting(pod: kube.Obj, volume: str) -> list[str]:
     """Names of the containers (init ones too) that mount ``volume``."""
-    spec = kube.spec(pod)
-    out = []
-    for key in ("initContainers", "containers"):
-        for c in kube.items(spec.get(key)):
-            if isinstance(c, Mapping) and any(
-                isinstance(m, Mapping) and m.get("name") == volume
-                for m in kube.items(c.get("volumeMounts"))
-            ):
-                out.append(str(c.get("name")))
-    return out
+    return [
+        str(c.get("name"))
+        for c in kube.containers(kube.spec(pod), init_first=True)
+        if any(
+            isinstance(m, Mapping) and m.get("name") == volume
+            for m in kube.items(c.get("volumeMounts"))
+        )
+    ]
 
 
 def has_model_env(pod: kube.Obj) -> bool:
     """Whether any container (init ones too) is configured with ``MODEL_*`` settings."""
-    spec = kube.spec(pod)
-    for key in ("containers", "initContainers"):
-        for c in kube.items(spec.get(key)):
-            if not isinstance(c, Mapping):
-                continue
-            for entry in kube.items(c.get("env")):
-                if isinstance(entry, Mapping) and str(entry.get("name", "")).startswith("MODEL_"):
-                    return True
-    return False
+    return any(
+        isinstance(entry, Mapping) and str(entry.get("name", "")).startswith("MODEL_")
+        for c in kube.containers(kube.spec(pod))
+        for entry in kube.items(c.get("env"))
+    )

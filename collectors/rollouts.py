@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 from collectors import kube
@@ -21,14 +20,8 @@ _TOML_URL = re.compile(r"""lightning_asr_url\s*=\s*["']([^"']+)["']""")
 _SERVICE_SUFFIXES = ("-internal", "-svc", "-service")
 
 
-def _containers(dep: kube.Obj) -> list[Mapping[str, Any]]:
-    tpl = kube.dig(dep, "spec", "template", "spec") or {}
-    return [
-        c
-        for key in ("containers", "initContainers")
-        for c in kube.items(tpl.get(key) if isinstance(tpl, Mapping) else None)
-        if isinstance(c, Mapping)
-    ]
+def _containers(dep: kube.Obj) -> list[kube.Obj]:
+    return kube.containers(kube.dig(dep, "spec", "template", "spec"))
 
 
 def template_env(dep: kube.Obj) -> dict[str, str]:
