@@ -11,9 +11,10 @@ the file, the context or the permission.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,6 +375,12 @@ class Cluster:
         """A separate counting client (close it when done)."""
         return _CountingApiClient(self.configuration, self.counters, self.timeout)
 
+    def get_json(self, method: Callable[..., Any], *args: Any) -> Any:
+        """One ordinary GET through a client method (``core.read_namespaced_service``, ...),
+        parsed as plain JSON: no typed model is built, and the ordinary timeout applies."""
+        resp = method(*args, _preload_content=False, _request_timeout=self.timeout)
+        return json.loads(resp.data)
+
     @contextlib.contextmanager
     def exec_core(self) -> Iterator[k8s.CoreV1Api]:
         """A ``CoreV1Api`` on a client of its own, for ``kubernetes.stream.stream`` (exec)."""
@@ -471,8 +478,6 @@ def _status_message(exc: ApiException) -> str | None:
     if isinstance(body, bytes):
         body = body.decode("utf-8", errors="replace")
     if isinstance(body, str) and body.startswith("{"):
-        import json
-
         try:
             status = json.loads(body)
         except ValueError:

@@ -13,7 +13,6 @@ lost. ``stop()`` wakes every blocked read and joins every thread within about tw
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 import time
 from collections import deque
@@ -596,13 +595,9 @@ class LiveFeed:
     def _url_from_configmaps(self, api: kube.Obj) -> str | None:
         for name in rollouts.configmap_names(api):
             try:
-                resp = self.cluster.core.read_namespaced_config_map(
-                    name,
-                    self.cluster.namespace,
-                    _preload_content=False,
-                    _request_timeout=self.cluster.timeout,
+                cm = self.cluster.get_json(
+                    self.cluster.core.read_namespaced_config_map, name, self.cluster.namespace
                 )
-                cm = json.loads(resp.data)
             except Exception:  # noqa: S112 - no access or gone: try the next one
                 continue
             url = rollouts.url_from_configmap(cm)
@@ -615,13 +610,10 @@ class LiveFeed:
         if not service:
             return None
         try:
-            resp = self.cluster.core.read_namespaced_service(
-                service,
-                self.cluster.namespace,
-                _preload_content=False,
-                _request_timeout=self.cluster.timeout,
+            obj = self.cluster.get_json(
+                self.cluster.core.read_namespaced_service, service, self.cluster.namespace
             )
-            selector = (json.loads(resp.data).get("spec") or {}).get("selector")
+            selector = (obj.get("spec") or {}).get("selector")
         except Exception:
             return None
         return dict(selector) if isinstance(selector, dict) else None

@@ -10,7 +10,6 @@ nothing else, ``du`` of the mount tells how much the cache holds, shown against 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -140,10 +139,9 @@ class VolumePoller:
             return None
         self.summary_requests += 1
         try:
-            resp = self.cluster.core.connect_get_node_proxy_with_path(
-                node, "stats/summary", _preload_content=False, _request_timeout=self.cluster.timeout
+            data = self.cluster.get_json(
+                self.cluster.core.connect_get_node_proxy_with_path, node, "stats/summary"
             )
-            data = json.loads(resp.data)
         except Exception as exc:
             message = self.cluster.describe_error(exc, "get", "nodes/proxy", namespaced=False)
             status = getattr(exc, "status", None)
