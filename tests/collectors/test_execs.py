@@ -1,4 +1,4 @@
-"""Exec in a pod over a real WebSocket (the simulated kubelet): exit codes, bounded output,
+"""Exec in a pod over a real WebSocket (the simulated cluster): exit codes, bounded output,
 lines, and the one cancel/timeout contract, the opening included."""
 
 from __future__ import annotations
@@ -7,34 +7,54 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from collectors import execs
-from collectors.cluster import Cluster, ConnectionSettings
-from tests.simcluster.kubelet_helpers import KubeletHarness, shell
+from collectors.cluster import Cluster, ConnectionSettings, connect
+from simcluster.cluster import SimCluster
+
+NS = "smallest"
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "asr", "namespace": NS},
+    "spec": {"containers": [{"name": "main", "image": "busybox", "command": ["sleep", "600"]}]},
+}
 
 
-def _cluster(url: str) -> Cluster:
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCluster]:
+    with SimCluster.run_in_thread(tmp_path_factory.mktemp("execs")) as cluster:
+        cluster.apply(POD)
+
+        def running() -> bool:
+            pod = cluster.store.peek("pods", NS, "asr") or {}
+            statuses = (pod.get("status") or {}).get("containerStatuses") or []
+            return any("running" in (s.get("state") or {}) for s in statuses)
+
+        cluster.run(cluster.wait_for(running, timeout=20, what="the pod running"))
+        yield cluster
+
+
+def _handle(sim: SimCluster, tmp: Path, user: str = "admin") -> Cluster:
+    path = sim.write_kubeconfig(tmp / f"kubeconfig-{user}", user=user)
+    return connect(ConnectionSettings(kubeconfig=str(path), request_timeout=5.0))
+
+
+def _unanswered(url: str) -> Cluster:
     cfg = client.Configuration()
     cfg.host = url
     return Cluster(
         cfg,
-        context="test",
-        namespace="default",
+        context="silent",
+        namespace=NS,
         kubeconfig=None,
         user=None,
         settings=ConnectionSettings(request_timeout=2.0, connect_timeout=1.0),
     )
-
-
-@pytest.fixture(scope="module")
-def h(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeletHarness]:
-    with KubeletHarness(tmp_path_factory.mktemp("execs")) as harness:
-        harness.create_pod("asr", [shell("main", "sleep 600")])
-        harness.wait(lambda: harness.container_state("asr", "main").get("ready"), what="ready")
-        yield harness
 
 
 @pytest.fixture
@@ -64,13 +84,13 @@ def silent_server() -> Iterator[str]:
     listener.close()
 
 
-def test_exit_code_output_and_lines(h: KubeletHarness) -> None:
-    cluster = _cluster(h.url)
+def test_exit_code_output_and_lines(sim: SimCluster, tmp_path: Path) -> None:
+    cluster = _handle(sim, tmp_path)
     script = "printf 'one\\rtwo\\nthree'; echo oops >&2; exit 3"
     lines: list[str] = []
     with cluster.exec_core() as core:
         out = execs.exec_stream(
-            core, "default", "asr", ["sh", "-c", script], container="main", on_line=lines.append
+            core, NS, "asr", ["sh", "-c", script], container="main", on_line=lines.append
         )
     assert (out.exit_code, out.stdout, out.stderr) == (3, "one\rtwo\nthree", "oops\n")
     assert lines == ["one", "two", "three"]
@@ -82,15 +102,17 @@ def test_exit_code_output_and_lines(h: KubeletHarness) -> None:
     assert cluster.counters.bytes("create", "pods/exec") == len("ok\n")
 
 
-def test_output_kept_is_bounded(h: KubeletHarness) -> None:
+def test_output_kept_is_bounded(sim: SimCluster, tmp_path: Path) -> None:
     script = "printf '%s' 0123456789abcdefghij; printf '%s' 0123456789 >&2"
-    out = execs.run(_cluster(h.url), "asr", ["sh", "-c", script], container="main", max_output=16)
+    out = execs.run(
+        _handle(sim, tmp_path), "asr", ["sh", "-c", script], container="main", max_output=16
+    )
     assert out.ok and out.truncated
     assert (out.stdout, out.stderr) == ("0123456789abcdef", "0")
 
 
-def test_timeout_and_cancel_end_a_running_command(h: KubeletHarness) -> None:
-    cluster = _cluster(h.url)
+def test_timeout_and_cancel_end_a_running_command(sim: SimCluster, tmp_path: Path) -> None:
+    cluster = _handle(sim, tmp_path)
     started = time.monotonic()
     out = execs.run(cluster, "asr", ["sleep", "30"], container="main", timeout=0.5)
     assert out.timed_out and not out.cancelled and out.exit_code is None
@@ -105,7 +127,7 @@ def test_timeout_and_cancel_end_a_running_command(h: KubeletHarness) -> None:
 
 
 def test_the_opening_has_the_same_deadline_and_cancel(silent_server: str) -> None:
-    cluster = _cluster(silent_server)
+    cluster = _unanswered(silent_server)
     started = time.monotonic()
     out = execs.run(cluster, "asr", ["true"], timeout=0.5)
     assert out.timed_out and out.exit_code is None
@@ -120,7 +142,7 @@ def test_the_abandoned_opening_ends_when_the_server_gives_up() -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
-    cluster = _cluster(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    cluster = _unanswered(f"http://127.0.0.1:{listener.getsockname()[1]}")
     assert execs.run(cluster, "asr", ["true"], timeout=0.3).timed_out
     conn, _ = listener.accept()
     conn.close()  # the upgrade fails now: the opening thread must end on its own
@@ -131,14 +153,17 @@ def test_the_abandoned_opening_ends_when_the_server_gives_up() -> None:
         time.sleep(0.05)
 
 
-def test_a_refused_exec_is_one_sentence(h: KubeletHarness) -> None:
+def test_a_refused_exec_is_one_sentence(sim: SimCluster, tmp_path: Path) -> None:
+    # A refused upgrade keeps its HTTP status and the server's message.
     with pytest.raises(execs.ExecError) as caught:
-        execs.run(_cluster(h.url), "no-such-pod", ["ls"], timeout=5)
-    # The refused upgrade keeps its status and the server's message (not a folded response).
+        execs.run(_handle(sim, tmp_path), "no-such-pod", ["ls"], timeout=5)
     message = str(caught.value)
     assert message.startswith("cannot exec ls in pod no-such-pod: the API server ")
-    assert message.endswith(
-        "answered 404 to create pods/exec in namespace 'default': pods \"no-such-pod\" not found."
+    assert message.endswith('pods "no-such-pod" not found.') and "answered 404" in message
+    with pytest.raises(execs.ExecError) as caught:
+        execs.run(_handle(sim, tmp_path, user="viewer"), "asr", ["ls"], timeout=5)
+    assert "permission denied" in str(caught.value) and "may not create pods/exec" in str(
+        caught.value
     )
     with pytest.raises(execs.ExecError, match="the command is empty"):
-        execs.run(_cluster(h.url), "asr", [])
+        execs.run(_handle(sim, tmp_path), "asr", [])
