@@ -65,7 +65,7 @@ class Recorder:
                 self._cond.wait(min(left, 0.5))
 
 
-def sim_cluster_handle(sim_cluster, tmp: Path, user: str = "admin", **settings) -> Cluster:  # type: ignore[no-untyped-def]
+def sim_cluster_handle(sim_cluster, tmp: Path, user: str = "admin", **settings) -> Cluster:
     path = sim_cluster.write_kubeconfig(tmp / f"kubeconfig-{user}-{sim_cluster.port}", user=user)
     return connect(ConnectionSettings(kubeconfig=str(path), **settings))
 
@@ -75,7 +75,7 @@ def start_feed(tmp_path: Path) -> Iterator[Callable[..., tuple[LiveFeed, Recorde
     """``start_feed(sim, stall_after=3)`` -> (feed, recorder); stopped after the test."""
     feeds: list[LiveFeed] = []
 
-    def begin(sim_cluster, **options) -> tuple[LiveFeed, Recorder]:  # type: ignore[no-untyped-def]
+    def begin(sim_cluster, **options) -> tuple[LiveFeed, Recorder]:
         cluster = sim_cluster_handle(sim_cluster, tmp_path, request_timeout=5.0)
         feed = LiveFeed(cluster, FeedOptions(**options), owns_cluster=True)
         recorder = Recorder()

@@ -323,11 +323,10 @@ def test_dispatch_picks_each_format() -> None:
     for source, text in samples.items():
         update = parse_segment(text)
         assert update is not None and update.source == source, (source, update)
-    assert (
-        parse_segment("/app/models/model.bin  42%[=======>   ] 863.45M   120MB/s    eta 10s").source
-        == "wget"
-    )  # type: ignore[union-attr]
-    assert parse_segment("model.bin  42% 1.2 GiB/2.9 GiB  85.3 MiB/s  ETA 21s").source == "bundled"  # type: ignore[union-attr]
+    bar = parse_segment("/app/models/model.bin  42%[=======>   ] 863.45M   120MB/s    eta 10s")
+    assert bar is not None and bar.source == "wget"
+    human = parse_segment("model.bin  42% 1.2 GiB/2.9 GiB  85.3 MiB/s  ETA 21s")
+    assert human is not None and human.source == "bundled"
 
 
 def test_bundled_progress_fields_match_the_json() -> None:

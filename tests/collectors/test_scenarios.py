@@ -20,7 +20,7 @@ def _count(s: ClusterSnapshot, state: ModelState, prefix: str = "lightning-asr-"
     return sum(1 for p in s.pods if p.name.startswith(prefix) and p.model_state is state)
 
 
-def test_efs_shared(start, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_efs_shared(start, start_feed) -> None:
     world = start("efs-shared", speed=256 * KiB)
     _feed, rec = start_feed(world.cluster, refresh=1, fallback_interval=1)
     mid = rec.wait(
@@ -53,7 +53,7 @@ def test_efs_shared(start, start_feed) -> None:  # type: ignore[no-untyped-def]
     assert {r.name: r.serving for r in done.rollouts}["lightning-asr"] is True
 
 
-def test_stalled_download(start, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_stalled_download(start, start_feed) -> None:
     world = start("stalled-download", speed=1 * MiB)
     stall_after = 2.0
     _feed, rec = start_feed(world.cluster, stall_after=stall_after, refresh=1)
@@ -73,7 +73,7 @@ def test_stalled_download(start, start_feed) -> None:  # type: ignore[no-untyped
     assert stalled.taken_at - first_at <= stall_after + 2.0
 
 
-def test_corrupt_model(start, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_model(start, start_feed) -> None:
     world = start("corrupt-model")
     _feed, rec = start_feed(world.cluster, refresh=1)
     snap = rec.wait(lambda s: _count(s, ModelState.CORRUPT) >= 1, 20, "a corrupt model")
@@ -92,7 +92,7 @@ def test_corrupt_model(start, start_feed) -> None:  # type: ignore[no-untyped-de
 
 @pytest.mark.root
 @pytest.mark.skipif(os.geteuid() != 0, reason="a full volume needs root (tmpfs PVCs)")
-def test_disk_full(start, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_disk_full(start, start_feed) -> None:
     world = start("disk-full")
     _feed, rec = start_feed(world.cluster, refresh=1)
     snap = rec.wait(lambda s: _count(s, ModelState.FAILED) == 1, 20, "the download failed")
@@ -103,7 +103,7 @@ def test_disk_full(start, start_feed) -> None:  # type: ignore[no-untyped-def]
     assert "Download failed after" in pod.evidence[0]
 
 
-def test_s3_init(start, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_s3_init(start, start_feed) -> None:
     world = start("s3-init", speed=1 * MiB)
     feed, rec = start_feed(world.cluster, refresh=1, disk_check_interval=0.5)
     # aws writes bare \r updates, which the kubelet holds until 16 KiB or a newline: while
@@ -149,7 +149,7 @@ def test_s3_init(start, start_feed) -> None:  # type: ignore[no-untyped-def]
     assert lines[-1].text.startswith("download: s3://")
 
 
-def test_preload_wget(start, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_preload_wget(start, start_feed) -> None:
     world = start("preload-wget", speed=1 * MiB)
     _feed, rec = start_feed(world.cluster, refresh=1)
     running = rec.wait(
@@ -172,10 +172,11 @@ def test_preload_wget(start, start_feed) -> None:  # type: ignore[no-untyped-def
     )
     job = next(j for j in done.jobs if j.kind == "Job")
     assert job.progress is not None and job.progress.phase is DownloadPhase.DONE
-    assert done.pod(job.pods[0]).model_state is ModelState.READY  # type: ignore[union-attr]
+    pod = done.pod(job.pods[0])
+    assert pod is not None and pod.model_state is ModelState.READY
 
 
-def test_blue_green(start, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_blue_green(start, start_feed) -> None:
     world = start("blue-green", speed=256 * KiB)
     _feed, rec = start_feed(world.cluster, refresh=1)
     snap = rec.wait(

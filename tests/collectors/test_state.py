@@ -24,7 +24,7 @@ def _j(**obj: object) -> str:
     return json.dumps({"v": 1, "ts": "2026-11-27T10:00:00Z", "file": "model.bin", **obj})
 
 
-def _decide(pod: dict, log: LogFacts | None = None, now: float = 1010.0, **kw):  # type: ignore[no-untyped-def]
+def _decide(pod: dict, log: LogFacts | None = None, now: float = 1010.0, **kw):
     return model_state(pod_info(pod), log, kw.pop("disk", None), now, STALL, **kw)
 
 

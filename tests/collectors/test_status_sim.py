@@ -55,7 +55,7 @@ TOP_KEYS = {
 }
 
 
-def _status(sim, tmp: Path, *argv: str, watch_seconds: float | None = None) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+def _status(sim, tmp: Path, *argv: str, watch_seconds: float | None = None) -> tuple[int, str, str]:
     kc = sim.write_kubeconfig(tmp / "kc")
     args = build_parser().parse_args(["status", "--kubeconfig", str(kc), *argv])
     out, err = io.StringIO(), io.StringIO()
@@ -63,7 +63,7 @@ def _status(sim, tmp: Path, *argv: str, watch_seconds: float | None = None) -> t
     return code, out.getvalue(), err.getvalue()
 
 
-def _wait_ready(sim, n: int) -> None:  # type: ignore[no-untyped-def]
+def _wait_ready(sim, n: int) -> None:
     def ready() -> bool:
         pods = sim.store.list("pods", "smallest")[0]
         return len(pods) == n and all(
@@ -77,7 +77,7 @@ def _wait_ready(sim, n: int) -> None:  # type: ignore[no-untyped-def]
     sim.run(sim.wait_for(ready, timeout=20))
 
 
-def test_all_ready_exits_0_with_the_documented_json(make_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_all_ready_exits_0_with_the_documented_json(make_sim, tmp_path: Path) -> None:
     sim = make_sim()
     f = sim.model_server.add_file("/models/v1/model.bin", size=1 * MiB, seed=7)
     sim.apply(
@@ -111,7 +111,7 @@ def test_all_ready_exits_0_with_the_documented_json(make_sim, tmp_path: Path) ->
     assert code == 0 and yaml.safe_load(out)["pods"][0]["model_state"] == "ready"
 
 
-def test_corrupt_download_exits_1_and_says_why(make_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_download_exits_1_and_says_why(make_sim, tmp_path: Path) -> None:
     sim = make_sim()
     f = sim.model_server.add_file("/models/v1/model.bin", size=1 * MiB, seed=8)
     env = {
@@ -144,7 +144,7 @@ def test_corrupt_download_exits_1_and_says_why(make_sim, tmp_path: Path) -> None
     assert code == 1 and "NEEDS ATTENTION" in out
 
 
-def test_watch_prints_json_lines_until_told_to_stop(make_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_watch_prints_json_lines_until_told_to_stop(make_sim, tmp_path: Path) -> None:
     sim = make_sim()
     f = sim.model_server.add_file("/models/v1/model.bin", size=2 * MiB, seed=9)
     sim.model_server.set_faults(f.path, Faults(rate_limit=2 * MiB))
