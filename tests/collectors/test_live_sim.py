@@ -21,7 +21,7 @@ def tools() -> Iterator[None]:
         yield
 
 
-def test_volume_usage_from_kubelet_stats_one_request_per_node(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_volume_usage_from_kubelet_stats_one_request_per_node(make_sim, start_feed) -> None:
     sim = make_sim()
     f = sim.model_server.add_file("/models/v1/model.bin", size=2 * MiB, seed=3)
     sim.apply(
@@ -70,7 +70,7 @@ def test_volume_usage_from_kubelet_stats_one_request_per_node(make_sim, start_fe
     assert (usage.used_bytes or 0) >= 2 * MiB and "df in pod" in (usage.note or "")
 
 
-def test_nothing_changing_means_no_more_lists(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_changing_means_no_more_lists(make_sim, start_feed) -> None:
     sim = make_sim()
     f = sim.model_server.add_file("/models/v1/model.bin", size=1 * MiB, seed=4)
     sim.apply(
@@ -89,7 +89,7 @@ def test_nothing_changing_means_no_more_lists(make_sim, start_feed) -> None:  # 
     assert counters.requests("watch") == 7
 
 
-def test_api_lost_mid_watch_leaves_a_stale_snapshot_then_recovers(make_sim, start_feed) -> None:  # type: ignore[no-untyped-def]
+def test_api_lost_mid_watch_leaves_a_stale_snapshot_then_recovers(make_sim, start_feed) -> None:
     sim = make_sim()
     f = sim.model_server.add_file("/models/v1/model.bin", size=1 * MiB, seed=5)
     sim.apply(
@@ -124,7 +124,7 @@ def test_api_lost_mid_watch_leaves_a_stale_snapshot_then_recovers(make_sim, star
     assert feed_threads() == []
 
 
-def test_log_stream_reconnects_without_gaps_or_duplicates(make_sim, start_feed, tools) -> None:  # type: ignore[no-untyped-def]
+def test_log_stream_reconnects_without_gaps_or_duplicates(make_sim, start_feed, tools) -> None:
     sim = make_sim()
     f = sim.model_server.add_file("/models/v1/model.bin", size=600 * 1024, seed=25)
     sim.model_server.set_faults(f.path, Faults(rate_limit=200 * 1024))
