@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collectors import kube
 from collectors.redact import redact_url
 from collectors.units import SizeError, parse_size
 from collectors.yamlfile import load_mapping
@@ -37,14 +38,6 @@ class ChartValues:
         return f"app={self.asr_prefix}"
 
 
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, Mapping):
-            return None
-        data = data.get(key)
-    return data
-
-
 def _env(value: Any) -> dict[str, str]:
     """Chart env as a list of {name, value} or a plain mapping."""
     out: dict[str, str] = {}
@@ -70,12 +63,12 @@ def load_values(path: str) -> ChartValues:
         expected="a mapping of chart values",
         missing="given with -f/--values",
     )
-    env = _env(_get(data, "lightningAsr", "env"))
-    url = _get(data, "models", "asrModelUrl") or env.get("MODEL_URL")
-    prefix = _get(data, "lightningAsr", "namePrefix")
-    port = _get(data, "lightningAsr", "port")
-    efs = _get(data, "models", "volumes", "aws", "efs") or {}
-    efs_prefix = _get(efs, "namePrefix") or "models"
+    env = _env(kube.dig(data, "lightningAsr", "env"))
+    url = kube.dig(data, "models", "asrModelUrl") or env.get("MODEL_URL")
+    prefix = kube.dig(data, "lightningAsr", "namePrefix")
+    port = kube.dig(data, "lightningAsr", "port")
+    efs = kube.dig(data, "models", "volumes", "aws", "efs") or {}
+    efs_prefix = kube.dig(efs, "namePrefix") or "models"
     quota_text = env.get("MODEL_CACHE_MAX_SIZE")
     try:
         quota = parse_size(quota_text) if quota_text else None
@@ -89,9 +82,9 @@ def load_values(path: str) -> ChartValues:
         model_url=redact_url(str(url)) if url else None,
         asr_prefix=str(prefix) if isinstance(prefix, str) and prefix else DEFAULT_PREFIX,
         port=port if isinstance(port, int) else None,
-        efs_enabled=bool(_get(efs, "enabled")),
+        efs_enabled=bool(kube.dig(efs, "enabled")),
         efs_claim=f"{efs_prefix}-aws-efs-pvc",
         env=env,
-        api_server_env=_env(_get(data, "apiServer", "env")),
+        api_server_env=_env(kube.dig(data, "apiServer", "env")),
         cache_quota=quota,
     )
