@@ -96,7 +96,7 @@ def read_line(line: str) -> Finding | None:
     text = line.strip()
     if text.startswith("{"):
         # The downloader's JSON: read as an event, or not at all (a torn or unknown line).
-        return _from_event(_parse(text))
+        return _from_event(parse_segment(text))
     return _from_text(text)
 
 
@@ -109,21 +109,13 @@ def read_log(log: str) -> tuple[Finding, ...]:
     found: list[Finding] = []
     for line in log.splitlines()[-MAX_LOG_LINES:]:
         text = line.strip()
-        update = _parse(text)  # any format: to see where the latest attempt began
+        update = parse_segment(text)  # any format: to see where the latest attempt began
         if update is not None and update.kind in _FRESH_START:
             found.clear()
         finding = _from_event(update) if text.startswith("{") else _from_text(text)
         if finding is not None:
             found.append(finding)
     return tuple(reversed(found))
-
-
-def _parse(text: str) -> base.Update | None:
-    """What the collectors' parsers read in a line; nothing for a line they choke on."""
-    try:
-        return parse_segment(text)
-    except RecursionError:  # json.loads of arrays nested a thousand deep
-        return None
 
 
 def _from_event(update: base.Update | None) -> Finding | None:

@@ -29,7 +29,7 @@ def parse_json(text: str) -> Update | None:
         return None
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a few KiB of "[[[[" is too deep for json
         return None
     if not isinstance(obj, dict):
         return None

@@ -96,6 +96,8 @@ def test_bundled_json_events() -> None:
     assert bundled.parse_json('{"event": "progress", "done": ') is None
     assert bundled.parse_json('{"other": 1}') is None
     assert bundled.parse_json('["event"]') is None
+    # Nested too deep for json (a 16 KiB line): malformed, not a crash of the log stream.
+    assert bundled.parse_json('{"event": ' + "[" * 8000 + "]" * 8000 + "}") is None
     assert bundled.parse_json(_line(event="progress", done="many")).done is None  # type: ignore[union-attr]
 
 
