@@ -141,17 +141,25 @@ def verify_tools(model: str, sha256: str) -> list[Tool]:
 
 
 def measure(tools: list[Tool], target: Path, runs: int) -> dict[str, Samples]:
-    """Every tool once per round, `runs` rounds; a fresh empty directory for every run."""
+    """Every tool once per round, `runs` rounds; a fresh empty directory for every run.
+
+    Each round starts with the next tool (no tool always runs after the same one), and every
+    run starts on a quiet disk: the previous run's file is deleted and the deletion synced,
+    untimed -- else one tool's dirty pages or freed blocks are written back during the next
+    tool's run (measured: the run after curl's was up to 2x slower on disk)."""
     results = {tool.label: Samples() for tool in tools}
-    for _ in range(runs):
-        for tool in tools:
+    for round_no in range(runs):
+        shift = round_no % len(tools)
+        for tool in tools[shift:] + tools[:shift]:
             out = Path(tempfile.mkdtemp(prefix="bench-", dir=target))
+            os.sync()
             try:
                 seconds, rss = run_once(tool.argv(out))
                 if tool.check:
                     tool.check(out)
             finally:
                 shutil.rmtree(out, ignore_errors=True)
+                os.sync()
             results[tool.label].seconds.append(seconds)
             results[tool.label].rss_kib.append(rss)
     return results
