@@ -184,7 +184,6 @@ def _plan_drop_partial(
     except (PathRefused, NoExecHost) as exc:
         return refused(registry.FIX, where, ns, str(exc))
     partial = tuple(location.file + s for s in COMPANION_SUFFIXES[:2])
-    replaced = _replaced_when_deleted(pod)
     return _removal_fix(
         snapshot,
         pod,
@@ -194,23 +193,9 @@ def _plan_drop_partial(
         location.cache_dir,
         partial,
         title=f"drop the partial download of pod {pod.name}",
-        summary=(
-            f"The partial {partial[0]} cannot be resumed: delete it and its state"
-            + (", then restart the pod." if replaced else ".")
-        ),
-        restart="start the download again from zero" if replaced else None,
-        warnings=() if replaced else (_not_restarted(pod),),
+        summary=f"The partial {partial[0]} cannot be resumed: delete it and its state.",
+        restart="start the download again from zero",
     )
-
-
-def _replaced_when_deleted(pod: PodInfo) -> bool:
-    """Only a ReplicaSet's pod comes back after a delete (as restart requires)."""
-    return bool(pod.owner and pod.owner.startswith("ReplicaSet/"))
-
-
-def _not_restarted(pod: PodInfo) -> str:
-    owner = f"owned by {pod.owner}" if pod.owner else "not managed by any controller"
-    return f"pod {pod.name} is {owner}: it is not deleted (nothing would bring it back)"
 
 
 def _removal_fix(
@@ -224,21 +209,26 @@ def _removal_fix(
     *,
     title: str,
     summary: str,
-    restart: str | None,
+    restart: str,
     warnings: tuple[str, ...] = (),
 ) -> ActionPlan:
-    """A fix that removes ``paths`` below the cache ``root`` in the exec host, then, when
-    ``restart`` says why, deletes the pod so that its controller starts a new one."""
+    """A fix that removes ``paths`` below the cache ``root`` in the exec host, then deletes
+    the pod (``restart`` says why) so that its ReplicaSet starts a new one -- unless nothing
+    would bring it back: then the pod is kept, and a warning says so."""
     ns = snapshot.namespace
     steps: list[Step] = [
         *host.setup,
         *removal_steps(host.pod, ns, host.container, root, paths),
         *host.teardown,
     ]
-    if restart is not None:
+    if pod.owner and pod.owner.startswith("ReplicaSet/"):
+        summary += " Then restart the pod."
         steps.append(delete_pod_call(ns, pod.name, restart))
         if options.follow:
             steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
+    else:
+        owner = f"owned by {pod.owner}" if pod.owner else "not managed by any controller"
+        warnings += (f"pod {pod.name} is {owner}: it is not deleted (nothing would bring it back)",)
     return ActionPlan(
         action=registry.FIX,
         title=f"Fix ({d.kind}): {title}",
@@ -360,7 +350,6 @@ def plan_eviction(
         for e in chosen
     )
     kept = ", ".join(sorted(k for k in keep if not k.endswith(COMPANION_SUFFIXES))) or "none"
-    replaced = _replaced_when_deleted(pod)
     return _removal_fix(
         snapshot,
         pod,
@@ -374,8 +363,8 @@ def plan_eviction(
             f"Evict least recently used, unused: {listing} — frees {format_bytes(freed)}; "
             f"kept because a pod uses them: {kept}. Cache root {cache.root} ({cache.source})."
         ),
-        restart="retry the download now" if replaced else None,
-        warnings=(*warnings, *(() if replaced else (_not_restarted(pod),))),
+        restart="retry the download now",
+        warnings=tuple(warnings),
     )
 
 
