@@ -1,8 +1,15 @@
-"""Live without flicker: only the cells that changed are drawn again."""
+"""Live without flicker: only the cells that changed are drawn again, and new data is drawn at
+a bounded rate that always ends on the latest snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
 
 from collectors.model import ClusterSnapshot, ModelState
 from tests.tui.conftest import SIZE, make_app
@@ -28,6 +35,13 @@ def with_progress(snap: ClusterSnapshot, percent: int) -> ClusterSnapshot:
 
 def line_of(app: AsrCacheApp, needle: str) -> str:
     return next(line for line in screen_text(app).splitlines() if needle in line)
+
+
+async def wait_until(pilot: Pilot[Any], fn: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not fn():
+        assert time.monotonic() < deadline, "not reached in time"
+        await pilot.pause(0.02)
 
 
 async def test_a_progress_tick_renders_only_the_changed_cell_again() -> None:
@@ -71,3 +85,35 @@ async def test_a_row_changed_out_of_view_shows_its_new_content_when_scrolled_to(
         await pilot.pause()
         assert table.selected_key == last
         assert " v9 " in line_of(app, last)
+
+
+async def test_a_burst_of_snapshots_is_drawn_once_and_ends_on_the_latest() -> None:
+    feed = FakeFeed(with_progress(sample_snapshot(), 10))
+    app = make_app(feed, redraw_interval=1.0, tick=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.redraws >= 1 and app.snapshot is not None)
+        await pilot.pause()
+        first, drawn_at = time.monotonic(), app.redrawn_at
+        redraws, received = app.redraws, app.snapshots_received
+        for percent in range(20, 70, 5):  # ten snapshots, well inside one interval
+            feed.push(with_progress(sample_snapshot(), percent))
+        await pilot.pause()
+        assert time.monotonic() - first < 0.5, "the burst itself was too slow to test this"
+        assert app.snapshots_received > received  # taken in...
+        assert app.redraws == redraws  # ...but not drawn yet: the last redraw was just now
+        assert "10% 2.4/24.0 GiB" in line_of(app, DOWNLOADING)
+        await wait_until(pilot, lambda: app.redraws > redraws)
+        assert app.redrawn_at - drawn_at >= 1.0  # its turn came an interval after the last
+        await pilot.pause()
+        assert "65% 15.6/24.0 GiB" in line_of(app, DOWNLOADING)  # the latest, not one between
+        await asyncio.sleep(1.2)
+        assert app.redraws == redraws + 1  # one redraw for the whole burst, none after it
+
+
+async def test_clock_ticks_are_paced_like_data() -> None:
+    app = make_app(tick=0.05, redraw_interval=0.3)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.redraws >= 1)
+        redraws = app.redraws
+        await asyncio.sleep(1.0)
+        assert 2 <= app.redraws - redraws <= 4  # twenty ticks, at most one per 0.3 s drawn
