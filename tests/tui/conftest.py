@@ -47,9 +47,10 @@ def make_app(
 ) -> AsrCacheApp:
     feed = feed or FakeFeed(sample_snapshot(), logs={STALLED: sample_log(STALLED)})
     kwargs.setdefault("clock", clock)
-    # Draw each pushed snapshot at once: the pacing of redraws is tested on its own
-    # (test_redraw.py).
+    # Draw each pushed snapshot at once, and leave the test process's collector alone: the
+    # pacing of redraws and the heap are tested on their own (test_redraw.py).
     kwargs.setdefault("redraw_interval", 0.0)
+    kwargs.setdefault("settle_heap", False)
     app = AsrCacheApp(feed, actions, **kwargs)
     if recorder is not None:
         record_notifications(app, recorder)

@@ -1,5 +1,5 @@
-"""Live without flicker: only the cells that changed are drawn again, and new data is drawn at
-a bounded rate that always ends on the latest snapshot."""
+"""Live without flicker: only the cells that changed are drawn again, new data is drawn at a
+bounded rate that always ends on the latest snapshot, and the heap is settled once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collectors.model import ClusterSnapshot, ModelState
 from tests.tui.conftest import SIZE, make_app
 from tests.tui.fakes import FakeFeed, GiB, MiB, pod, progress, sample_snapshot
 from tests.tui.screen import screen_text
+from tui import heap
 from tui.app import AsrCacheApp
 from tui.widgets.pods import PodsTable
 
@@ -117,3 +118,18 @@ async def test_clock_ticks_are_paced_like_data() -> None:
         redraws = app.redraws
         await asyncio.sleep(1.0)
         assert 2 <= app.redraws - redraws <= 4  # twenty ticks, at most one per 0.3 s drawn
+
+
+async def test_the_heap_is_settled_once_the_first_data_is_on_screen(monkeypatch: Any) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(heap, "settle", lambda: calls.append(1))
+    feed = FakeFeed(None)
+    app = make_app(feed, settle_heap=True, tick=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)  # ticks redraw, but there is no data yet
+        assert calls == []
+        feed.push(sample_snapshot())
+        await wait_until(pilot, lambda: calls == [1])
+        feed.push(with_progress(sample_snapshot(), 50))
+        await pilot.pause(0.3)
+        assert calls == [1]
