@@ -22,6 +22,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.cache import LRUCache
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist, RowKey
@@ -149,14 +150,20 @@ class KeyedTable(DataTable[Any]):
         self.cell_updates += len(cells)
 
     def _repaint(self, keys: Sequence[str]) -> None:
-        """Repaint the lines of these rows (those on screen), nothing else.
+        """Repaint the lines of these rows that are on screen, nothing else, in one refresh.
 
         The update counter moves as ``update_cell`` moves it, so that DataTable's own caches
-        never serve the old content; once, as it is what row positions are cached on.
+        never serve the old content; once, as it is what row positions are cached on. Rows are
+        one line high (``sync`` adds them so), so a row's line is the header plus its index.
         """
         self._update_count += 1
-        for key in keys:
-            self.refresh_row(self.get_row_index(key))
+        window = self.window_region
+        top = self.header_height if self.show_header else 0
+        width = max(self.size.width, self.virtual_size.width)
+        lines = (Region(0, top + self.get_row_index(key), width, 1) for key in keys)
+        on_screen = [line.translate(-self.scroll_offset) for line in lines if window.overlaps(line)]
+        if on_screen:
+            self.refresh(*on_screen)
 
     def _next_version(self) -> int:
         self._last_version += 1
