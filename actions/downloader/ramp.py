@@ -2,7 +2,8 @@
 
 Extra connections pay only when each is capped (S3, CDNs: N connections give N x cap); on an
 uncapped link one connection already fills the pipe and more only add CPU work (measured on
-2 cores: 4 connections reached 68-77% of curl, one 77-84%). So a file starts with a single
+2 cores, 1 GiB over loopback to tmpfs: 0.78 s with 4 connections from the start, 0.70 s
+with this ramp). So a file starts with a single
 connection that takes the planned pieces one after another; after WINDOW seconds (or when
 its first piece ends) its rate is measured, and below FAST_CONNECTION all the remaining pieces
 go to the pool at once. A slow verdict is final; a fast one is re-checked every RECHECK_WINDOW,
