@@ -32,7 +32,7 @@ def _covered(cache: Path) -> int:
 def test_kill_9_at_several_points_then_resume(model_server: ModelServer, tmp_path: Path) -> None:
     workers = 4
     f, url = serve(model_server, 64 * MIB, seed=7, faults=Faults(rate_limit=10 * MIB))
-    args = (url, "--cache-dir", str(tmp_path), "--workers", str(workers))
+    args: tuple[str, ...] = (url, "--cache-dir", str(tmp_path), "--workers", str(workers))
     args += ("--checksum", f"sha256:{f.sha256}")
     kills = 0
     # Kill points, in bytes the server has sent in total; the last one lands after the

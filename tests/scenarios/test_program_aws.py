@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ PROGRESS = re.compile(
 
 
 @pytest.fixture
-async def server() -> ModelServer:
+async def server() -> AsyncIterator[ModelServer]:
     async with ModelServer() as s:
         s.add_file(KEY, SIZE, seed=5)
         yield s

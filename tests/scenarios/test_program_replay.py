@@ -146,7 +146,7 @@ objects:
 """
 
 
-def test_a_scenario_names_a_recorded_log_on_the_host(tmp_path: Path, start) -> None:  # type: ignore[no-untyped-def]
+def test_a_scenario_names_a_recorded_log_on_the_host(tmp_path: Path, start) -> None:
     from tests.scenarios.conftest import NS, wait_until
 
     (tmp_path / "user.log").write_bytes(RECORDED)

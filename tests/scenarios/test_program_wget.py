@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ ROW = re.compile(r"^ *\d+K( [.,]{1,10}){0,5} *\s+\d+% +[\d.]+[ KMG](=[\d.]+s| \d
 
 
 @pytest.fixture
-async def server() -> ModelServer:
+async def server() -> AsyncIterator[ModelServer]:
     async with ModelServer() as s:
         s.add_file("/models/model.bin", SIZE, seed=3)
         yield s

@@ -142,37 +142,37 @@ class KubeletHarness:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
-    def call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def call(self, fn, *args, **kwargs):
         """Run a (sync or async) function on the server's loop and return its result."""
         import asyncio
         import inspect
 
-        async def go():  # type: ignore[no-untyped-def]
+        async def go():
             out = fn(*args, **kwargs)
             return await out if inspect.isawaitable(out) else out
 
         return asyncio.run_coroutine_threadsafe(go(), self.loop).result(30)
 
-    def core(self):  # type: ignore[no-untyped-def]
+    def core(self):
         from kubernetes import client
 
         cfg = client.Configuration()
         cfg.host = self.url
         return client.CoreV1Api(client.ApiClient(cfg))
 
-    def create_pod(self, name: str, containers: list[dict], **spec) -> dict:  # type: ignore[type-arg]
+    def create_pod(self, name: str, containers: list[dict], **spec) -> dict:
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": {"name": name, "namespace": "default"},
             "spec": {"nodeName": self.node, "containers": containers, **spec},
         }
-        return self.call(self.store.create, "pods", pod)  # type: ignore[no-any-return]
+        return self.call(self.store.create, "pods", pod)
 
-    def pod(self, name: str) -> dict | None:  # type: ignore[type-arg]
-        return self.call(self.store.get, "pods", "default", name)  # type: ignore[no-any-return]
+    def pod(self, name: str) -> dict | None:
+        return self.call(self.store.get, "pods", "default", name)
 
-    def wait(self, predicate, timeout: float = 10.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    def wait(self, predicate, timeout: float = 10.0, what: str = "condition"):
         import time
 
         deadline = time.monotonic() + timeout
@@ -183,16 +183,16 @@ class KubeletHarness:
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}")
 
-    def container_state(self, name: str, container: str) -> dict:  # type: ignore[type-arg]
+    def container_state(self, name: str, container: str) -> dict:
         pod = self.call(self.store.peek, "pods", "default", name) or {}
         status = pod.get("status") or {}
         for st in (status.get("containerStatuses") or []) + (
             status.get("initContainerStatuses") or []
         ):
             if st["name"] == container:
-                return st  # type: ignore[no-any-return]
+                return st
         return {}
 
 
-def shell(name: str, script: str, image: str = "busybox", **extra) -> dict:  # type: ignore[type-arg]
+def shell(name: str, script: str, image: str = "busybox", **extra) -> dict:
     return {"name": name, "image": image, "command": ["sh", "-c", script], **extra}

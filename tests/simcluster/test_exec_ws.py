@@ -14,7 +14,7 @@ from tests.simcluster.kubelet_helpers import KubeletHarness, shell
 
 
 @pytest.fixture(scope="module")
-def h(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def h(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("exec")
     with KubeletHarness(root) as harness:
         harness.call(
@@ -34,7 +34,7 @@ def h(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
         yield harness
 
 
-def _exec(h: KubeletHarness, *command: str, stdin: bytes | None = None):  # type: ignore[no-untyped-def]
+def _exec(h: KubeletHarness, *command: str, stdin: bytes | None = None):
     resp = stream(
         h.core().connect_get_namespaced_pod_exec,
         "asr",

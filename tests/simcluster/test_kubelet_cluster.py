@@ -27,7 +27,7 @@ kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("simcluster")
     # TLS: kubectl sends the bearer token only over https.
     with SimCluster.run_in_thread(root, tls=True) as c:
@@ -45,7 +45,7 @@ def core(kubeconfig: Path) -> client.CoreV1Api:
     return client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
 
 
-def _wait(predicate, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float = 20.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -20,7 +20,7 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def h(tmp_path: Path):  # type: ignore[no-untyped-def]
+def h(tmp_path: Path):
     with KubeletHarness(tmp_path) as harness:
         yield harness
 
@@ -212,7 +212,7 @@ def test_stats_summary_through_the_node_proxy(h: KubeletHarness) -> None:
 
 
 @pytest.fixture(scope="module")
-def model_server():  # type: ignore[no-untyped-def]
+def model_server():
     server = ModelServer()
     with server.run_in_thread():
         yield server
@@ -234,7 +234,7 @@ def _asr_pod(h: KubeletHarness, name: str, env: dict[str, str], claim: str = "mo
     )
 
 
-def test_asr_stand_in_downloads_then_is_ready(h: KubeletHarness, model_server) -> None:  # type: ignore[no-untyped-def]
+def test_asr_stand_in_downloads_then_is_ready(h: KubeletHarness, model_server) -> None:
     f = model_server.add_file("/models/v1/asr.bin", size=4 * MiB, seed=7)
     _pvc(h, "models", "64Mi")
     env = {
@@ -268,7 +268,7 @@ def test_asr_stand_in_downloads_then_is_ready(h: KubeletHarness, model_server) -
     assert model_server.stats(f.path).requests == requests_before
 
 
-def test_asr_stand_in_checksum_mismatch_and_refusal(h: KubeletHarness, model_server) -> None:  # type: ignore[no-untyped-def]
+def test_asr_stand_in_checksum_mismatch_and_refusal(h: KubeletHarness, model_server) -> None:
     f = model_server.add_file("/models/v2/asr.bin", size=1 * MiB, seed=8)
     _pvc(h, "models", "64Mi")
     _asr_pod(
@@ -302,7 +302,7 @@ def test_full_tmpfs_pvc_gives_a_real_enospc(h: KubeletHarness) -> None:
     h.wait(lambda: _conditions(h, "p").get("Ready") == "True", what="Ready")
     from kubernetes.stream import stream
 
-    def run(*cmd: str):  # type: ignore[no-untyped-def]
+    def run(*cmd: str):
         resp = stream(
             h.core().connect_get_namespaced_pod_exec,
             "p",

@@ -80,17 +80,23 @@ async def test_a_kubelet_that_fails_to_stop_still_gets_the_claims_unmounted(
 
 
 @pytest.fixture
-def tmpfs_claim(tmp_path: Path) -> Iterator[tuple[VolumeManager, Path, asyncio.Runner]]:
-    """A claim mounted as a tmpfs, and the loop its manager runs on."""
-    with asyncio.Runner() as runner:
+def tmpfs_claim(
+    tmp_path: Path,
+) -> Iterator[tuple[VolumeManager, Path, asyncio.AbstractEventLoop]]:
+    """A claim mounted as a tmpfs, and the loop its manager runs on (Python 3.10 has no
+    asyncio.Runner)."""
+    loop = asyncio.new_event_loop()
+    try:
         vm = VolumeManager(tmp_path, use_tmpfs=True)
-        vol = runner.run(vm.pvc("ns", "models", MiB, "gp3"))
+        vol = loop.run_until_complete(vm.pvc("ns", "models", MiB, "gp3"))
         try:
             if not vol.tmpfs:
                 pytest.skip("the tmpfs could not be mounted here (restricted container)")
-            yield vm, vol.host_path, runner
+            yield vm, vol.host_path, loop
         finally:
-            runner.run(vm.close())
+            loop.run_until_complete(vm.close())
+    finally:
+        loop.close()
 
 
 def _hold(path: Path, seconds: float) -> threading.Thread:
@@ -111,12 +117,13 @@ def _hold(path: Path, seconds: float) -> threading.Thread:
 @pytest.mark.root
 @needs_root
 def test_a_tmpfs_let_go_soon_is_unmounted_normally(
-    tmpfs_claim: tuple[VolumeManager, Path, asyncio.Runner], caplog: pytest.LogCaptureFixture
+    tmpfs_claim: tuple[VolumeManager, Path, asyncio.AbstractEventLoop],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     vm, path, runner = tmpfs_claim
     holder = _hold(path / "partial.bin", 0.3)
     with caplog.at_level(logging.WARNING, logger="simcluster.kubelet"):
-        runner.run(vm.close())
+        runner.run_until_complete(vm.close())
     assert not holder.is_alive() and not os.path.ismount(path)
     assert not [r for r in caplog.records if "lazily" in r.getMessage()]
 
@@ -124,7 +131,7 @@ def test_a_tmpfs_let_go_soon_is_unmounted_normally(
 @pytest.mark.root
 @needs_root
 def test_a_tmpfs_still_held_is_detached_lazily_and_the_holder_named(
-    tmpfs_claim: tuple[VolumeManager, Path, asyncio.Runner],
+    tmpfs_claim: tuple[VolumeManager, Path, asyncio.AbstractEventLoop],
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -132,7 +139,7 @@ def test_a_tmpfs_still_held_is_detached_lazily_and_the_holder_named(
     monkeypatch.setattr(volumes, "UMOUNT_PATIENCE", 0.3)
     holder = _hold(path / "partial.bin", 1.5)
     with caplog.at_level(logging.WARNING, logger="simcluster.kubelet"):
-        runner.run(vm.close())
+        runner.run_until_complete(vm.close())
     assert holder.is_alive() and not os.path.ismount(path)
     holder.join()
     (warning,) = [r.getMessage() for r in caplog.records if "lazily" in r.getMessage()]

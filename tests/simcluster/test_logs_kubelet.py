@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes.client.exceptions import ApiException
 
+from simcluster.kubelet.node import PodWorker
 from tests.simcluster.kubelet_helpers import KubeletHarness, shell
 
 
 @pytest.fixture
-def h(tmp_path: Path):  # type: ignore[no-untyped-def]
+def h(tmp_path: Path) -> Iterator[KubeletHarness]:
     with KubeletHarness(tmp_path) as harness:
         yield harness
+
+
+def _worker(h: KubeletHarness, pod: str = "p") -> PodWorker:
+    worker = h.kubelet.find("default", pod)
+    assert worker is not None, f"the kubelet runs no pod {pod}"
+    return worker
 
 
 def _terminated(h: KubeletHarness, pod: str, container: str = "main") -> bool:
@@ -68,11 +76,7 @@ def test_since_seconds_filters_old_lines(h: KubeletHarness) -> None:
     h.create_pod("p", [shell("main", "echo old; sleep 1.5; echo new; sleep 30")])
     h.wait(
         lambda: (
-            b"new"
-            in b"".join(
-                ln.data
-                for ln in h.kubelet.find("default", "p").containers["main"].logs.current.lines()
-            )
+            b"new" in b"".join(ln.data for ln in _worker(h).containers["main"].logs.current.lines())
         ),
         what="second line",
     )
