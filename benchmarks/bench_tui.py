@@ -266,7 +266,7 @@ class KeyProbe:
         self.app.simulate_key(key)
         try:
             return await asyncio.wait_for(shown, 5) - start
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not yet the builtin TimeoutError on Python 3.10
             raise TimeoutError(f"key {key!r} not answered in 5 s") from None
 
 
