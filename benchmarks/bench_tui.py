@@ -198,6 +198,12 @@ class SyntheticFeed:
         return VolumeUsage("df", 20 * GiB, 100 * GiB, 80 * GiB, time.time())
 
 
+def _settle(shown: asyncio.Future[float]) -> None:
+    """Record the end of the frame that showed the move (once; a cancelled wait stays so)."""
+    if not shown.done():
+        shown.set_result(time.perf_counter())
+
+
 def rss_bytes() -> int:
     with open("/proc/self/statm", encoding="ascii") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -247,9 +253,7 @@ class KeyProbe:
             shown = self._shown
             if self._moved and shown is not None:  # inside the first frame that has the move
                 self._shown, self._moved = None, False
-                asyncio.get_running_loop().call_soon(
-                    lambda: shown.done() or shown.set_result(time.perf_counter())
-                )
+                asyncio.get_running_loop().call_soon(_settle, shown)
             return draw_line(y)
 
         setattr(table, "render_line", render_line)  # noqa: B010  (the instance only)

@@ -52,7 +52,7 @@ def pod(
     name: str,
     state: ModelState,
     *,
-    node: str = "node-a",
+    node: str | None = "node-a",
     version: str = "v1",
     ready: bool = False,
     phase: str = "Running",
@@ -462,7 +462,7 @@ class FakeActions:
         refused = self.refuse.get(action_id)
         return sample_plan(action_id, pod_name, refused=refused)
 
-    def execute(self, plan, progress=None, cancel=None) -> ActionResult:  # type: ignore[no-untyped-def]
+    def execute(self, plan, progress=None, cancel=None) -> ActionResult:
         self.threads.append(threading.current_thread().name)
         self.executed.append(plan)
         if progress is not None:

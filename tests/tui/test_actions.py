@@ -23,7 +23,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 
 
-def footer_keys(app) -> set[str]:  # type: ignore[no-untyped-def]
+def footer_keys(app) -> set[str]:
     """Keys the footer offers (enabled or greyed)."""
     return {key for key, active in app.screen.active_bindings.items() if active.binding.show}
 

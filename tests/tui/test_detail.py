@@ -16,7 +16,7 @@ from tui.screens.detail import LOG_LINES, CacheFilesTable, PodDetailScreen
 from tui.screens.overview import OverviewScreen
 
 
-async def open_stalled(pilot) -> PodDetailScreen:  # type: ignore[no-untyped-def]
+async def open_stalled(pilot) -> PodDetailScreen:
     await pilot.pause()
     await pilot.press("j", "enter")  # the second row: the stalled pod
     await pilot.pause()
@@ -131,7 +131,7 @@ async def test_a_slow_listing_never_blocks_the_keys() -> None:
     gate = threading.Event()
 
     class SlowFeed(FakeFeed):
-        def cache_files(self, pod):  # type: ignore[no-untyped-def]
+        def cache_files(self, pod):
             gate.wait(5)
             return super().cache_files(pod)
 

@@ -167,7 +167,7 @@ def cluster(tmp_path: Path) -> Iterator[SimCluster]:
         yield sim
 
 
-async def wait_for(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(pilot, predicate, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"

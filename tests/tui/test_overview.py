@@ -15,7 +15,7 @@ DOWNLOADING = "lightning-asr-7d9f8c6b5-8mz2p"
 READY = "lightning-asr-7d9f8c6b5-2kq9x"
 
 
-def pod_rows(app) -> list[str]:  # type: ignore[no-untyped-def]
+def pod_rows(app) -> list[str]:
     table = app.screen.query_one(PodsTable)
     return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 

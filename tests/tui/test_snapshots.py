@@ -17,11 +17,11 @@ async def settle(pilot: Pilot[object]) -> None:
     await pilot.pause()
 
 
-def test_overview(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_overview(snap_compare) -> None:
     assert snap_compare(make_app(actions=FakeActions()), terminal_size=SIZE, run_before=settle)
 
 
-def test_pod_detail(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_pod_detail(snap_compare) -> None:
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.press("j", "enter")
@@ -30,7 +30,7 @@ def test_pod_detail(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(actions=FakeActions()), terminal_size=SIZE, run_before=run_before)
 
 
-def test_help(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_help(snap_compare) -> None:
     actions = FakeActions({"restart-pod": "needs delete pods in smallest"})
 
     async def run_before(pilot: Pilot[object]) -> None:
@@ -41,7 +41,7 @@ def test_help(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(actions=actions), terminal_size=SIZE, run_before=run_before)
 
 
-def test_confirmation(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_confirmation(snap_compare) -> None:
     async def run_before(pilot: Pilot[object]) -> None:
         await settle(pilot)
         await pilot.press("d")  # delete the corrupt model: destructive
@@ -50,7 +50,7 @@ def test_confirmation(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(make_app(actions=FakeActions()), terminal_size=SIZE, run_before=run_before)
 
 
-def test_refused_switch(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_refused_switch(snap_compare) -> None:
     actions = FakeActions(refuse={"switch": "lightning-asr-v2 has 0/1 pods ready"})
 
     async def run_before(pilot: Pilot[object]) -> None:

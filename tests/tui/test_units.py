@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from typing import Any
 
 from textual.message import Message
 
@@ -215,7 +216,7 @@ def test_verify_results_reach_the_feed_so_the_pod_shows_corrupt() -> None:
     from tui.launch import FeedAwareActions
 
     class Inner(FakeActions):
-        def execute(self, plan, progress=None, cancel=None):  # type: ignore[no-untyped-def]
+        def execute(self, plan, progress=None, cancel=None):
             details = {
                 "verification": {
                     "path": "/app/models/v1/model.bin",
@@ -230,9 +231,9 @@ def test_verify_results_reach_the_feed_so_the_pod_shows_corrupt() -> None:
 
     class Feed:
         def __init__(self) -> None:
-            self.recorded: list[tuple[str, object]] = []
+            self.recorded: list[tuple[str, Any]] = []
 
-        def record_verification(self, pod: str, result: object) -> None:
+        def record_verification(self, pod: str, result: Any) -> None:
             self.recorded.append((pod, result))
 
     feed = Feed()
