@@ -30,7 +30,10 @@ class ModelState(str, enum.Enum):
     @property
     def urgency(self) -> int:
         """Sort key: lower is more urgent (the enum's declaration order)."""
-        return list(ModelState).index(self)
+        return _URGENCY[self]
+
+
+_URGENCY = {state: rank for rank, state in enumerate(ModelState)}  # sorted on every snapshot
 
 
 class DownloadPhase(str, enum.Enum):

@@ -14,11 +14,10 @@ from tui.format import STATE_STYLE, format_age, progress_cell, state_cell
 from tui.widgets.keyed_table import KeyedTable
 
 _AT_REST = (DownloadPhase.DONE, DownloadPhase.FAILED)
-_URGENCY = {state: state.urgency for state in ModelState}  # looked up 300 times a snapshot
 
 
 def pod_order(pod: PodInfo) -> tuple[int, str]:
-    return (_URGENCY[pod.model_state], pod.name)
+    return (pod.model_state.urgency, pod.name)
 
 
 def matches(pod: PodInfo, needle: str) -> bool:
