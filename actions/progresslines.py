@@ -60,7 +60,7 @@ def parse_line(line: str) -> ProgressEvent | None:
         return None
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a few KiB of "[[[[" is too deep for json
         return None
     if not isinstance(obj, dict) or obj.get("v") != 1 or not isinstance(obj.get("event"), str):
         return None
