@@ -13,7 +13,8 @@ from actions import registry
 from actions.options import ActionOptions
 from collectors.model import ModelState
 from tests.actions.variants import held
-from tests.actions.world import NS, World, ready_pods, wait_until
+from tests.actions.world import NS, World, ready_pods
+from tests.polling import wait_until
 
 V1_URL = "http://lightning-asr:2269"
 V2_URL = "http://lightning-asr-v2:2269"

@@ -33,18 +33,6 @@ CLAIM = "models-aws-efs-pvc"
 SELECTOR = "app in (lightning-asr,lightning-asr-v2)"
 
 
-def wait_until(fn: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll fn() until it returns something truthy; fail naming `what` if it never does."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached in {timeout:g} s; last: {last!r}")
-
-
 class _Sink:
     def __init__(self) -> None:
         self.latest: ClusterSnapshot | None = None

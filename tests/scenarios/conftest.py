@@ -9,7 +9,6 @@ Models are 4 MiB unless a test asks otherwise, so every scenario runs in seconds
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -26,20 +25,6 @@ from simcluster.scenarios.runner import ScenarioOptions, ScenarioRuntime, start_
 
 NS = "smallest"
 MODEL = 4 * 1024 * 1024
-
-
-def wait_until(
-    fn: Callable[[], Any], timeout: float = 20.0, what: str = "", every: float = 0.1
-) -> Any:
-    """Poll fn() until it returns something truthy; fail the test naming `what` if it never does."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what or fn}; last: {last!r}")
 
 
 @dataclass

@@ -15,7 +15,8 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from simcluster.faultcli import fault_main
-from tests.scenarios.conftest import NS, World, wait_until
+from tests.polling import wait_until
+from tests.scenarios.conftest import NS, World
 from tests.scenarios.proc_helpers import can_mount
 
 KiB = 1024

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from tests.scenarios.conftest import NS, wait_until
+from tests.polling import wait_until
+from tests.scenarios.conftest import NS
 
 KUBECTL = shutil.which("kubectl")
 SCRIPT = Path(sys.executable).parent / "asr-cache-sim"

@@ -147,7 +147,8 @@ objects:
 
 
 def test_a_scenario_names_a_recorded_log_on_the_host(tmp_path: Path, start) -> None:
-    from tests.scenarios.conftest import NS, wait_until
+    from tests.polling import wait_until
+    from tests.scenarios.conftest import NS
 
     (tmp_path / "user.log").write_bytes(RECORDED)
     (tmp_path / "my-replay.yaml").write_text(REPLAY_SCENARIO)

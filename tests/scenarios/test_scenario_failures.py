@@ -11,7 +11,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.scenarios.conftest import MODEL, NS, World, wait_until
+from tests.polling import wait_until
+from tests.scenarios.conftest import MODEL, NS, World
 from tests.scenarios.proc_helpers import can_mount
 
 KiB = 1024

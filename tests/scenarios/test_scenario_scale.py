@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from simcluster.scenarios.loader import load_scenario
-from tests.scenarios.conftest import NS, World, wait_until
+from tests.polling import wait_until
+from tests.scenarios.conftest import NS, World
 
 
 def test_scale_scenario_loads_with_the_promised_shape() -> None:

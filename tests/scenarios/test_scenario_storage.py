@@ -7,7 +7,8 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from tests.scenarios.conftest import MODEL, NS, World, wait_until
+from tests.polling import wait_until
+from tests.scenarios.conftest import MODEL, NS, World
 from tests.scenarios.proc_helpers import sha256_of
 
 KiB = 1024

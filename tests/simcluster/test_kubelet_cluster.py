@@ -19,6 +19,7 @@ from kubernetes import client, config
 from kubernetes.stream import stream
 
 from simcluster.cluster import SimCluster
+from tests.polling import wait_until
 
 NS = "smallest"
 MiB = 1024 * 1024
@@ -43,16 +44,6 @@ def kubeconfig(cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def core(kubeconfig: Path) -> client.CoreV1Api:
     return client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
-
-
-def _wait(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _exists(p: Path) -> bool:
@@ -122,7 +113,7 @@ def test_asr_pod_is_scheduled_downloads_and_becomes_ready(
     )
     leaked = Path("/app/models/asr-cluster.bin")
     existed = _exists(leaked)
-    _wait(lambda: _ready(core, "asr"), timeout=30, what="asr Ready")
+    wait_until(lambda: _ready(core, "asr"), timeout=30, what="asr Ready")
     assert _exists(leaked) == existed  # the pod's /app/models is its PVC, never the host's
     pod = core.read_namespaced_pod("asr", NS)
     assert pod.spec.node_name and pod.status.phase == "Running"
@@ -174,7 +165,7 @@ def test_failing_program_goes_into_crash_loop(core: client.CoreV1Api) -> None:
             and bool(st[0].state.waiting and st[0].state.waiting.reason == "CrashLoopBackOff")
         )
 
-    _wait(looping, what="CrashLoopBackOff")
+    wait_until(looping, what="CrashLoopBackOff")
     assert core.read_namespaced_pod_log("crasher", NS, previous=True) == "boom\n"
 
 
@@ -193,7 +184,9 @@ def test_follow_ends_with_the_container(core: client.CoreV1Api) -> None:
             restartPolicy="Never",
         ),
     )
-    _wait(lambda: core.read_namespaced_pod("talker", NS).status.phase in ("Running", "Succeeded"))
+    wait_until(
+        lambda: core.read_namespaced_pod("talker", NS).status.phase in ("Running", "Succeeded")
+    )
     resp = core.read_namespaced_pod_log(
         "talker", NS, follow=True, _preload_content=False, _request_timeout=15
     )
@@ -235,8 +228,10 @@ def test_kubectl_logs_exec_and_stats(
             restartPolicy="Never",
         ),
     )
-    _wait(lambda: _ready(core, "runner"), what="runner Ready")
-    _wait(lambda: core.read_namespaced_pod("short", NS).status.phase in ("Running", "Succeeded"))
+    wait_until(lambda: _ready(core, "runner"), what="runner Ready")
+    wait_until(
+        lambda: core.read_namespaced_pod("short", NS).status.phase in ("Running", "Succeeded")
+    )
     started = time.monotonic()
     r = _kubectl(kubeconfig, "logs", "-f", "short")
     assert r.returncode == 0, r.stderr

@@ -25,7 +25,8 @@ from textual.widgets import Static
 from actions.plan import ActionResult
 from tests.actions.conftest import MODEL
 from tests.actions.variants import held
-from tests.actions.world import NS, SELECTOR, World, wait_until
+from tests.actions.world import NS, SELECTOR, World
+from tests.polling import wait_until
 from tests.tui.conftest import SIZE, Recorder, record_notifications
 from tests.tui.screen import screen_text
 from tui.app import AsrCacheApp
