@@ -39,10 +39,10 @@ from .source import Remote, Sink
 
 USER_AGENT = "asr-cache-download/0.1"
 # httpcore reads HTTP/1.1 bodies 64 KiB at a time; per-read parsing then costs more CPU than
-# the bytes. 1 MiB reads let one connection keep up with curl on loopback (~1.26 vs ~0.76 GB/s
-# measured), but each read is held about three times over (socket, parser, chunk), so with
-# many connections -- which only pay off when each is slow -- reads shrink to keep peak
-# memory under 100 MB.
+# the bytes. Bodies that go through httpx (HTTPS; a plain-HTTP body's first chunk, before
+# socket_body takes over) are read 1 MiB at a time (~1.26 vs ~0.76 GB/s on loopback), but each
+# read is held about three times over (socket, parser, chunk), so with many connections --
+# which only pay off when each is slow -- reads shrink to keep peak memory under 100 MB.
 FAST_READ = 1 << 20
 SMALL_READ = 256 << 10
 _HTTP11 = getattr(getattr(httpcore, "_sync", None), "http11", None)
