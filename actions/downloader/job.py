@@ -297,7 +297,7 @@ class FileJob:
             completed,
             hasher,
             self.ctx.stop,
-            hash_in_stream=self.ctx.config.workers == 1,
+            hash_in_stream=config.workers == 1,
         )
 
     def _fetch(self, t: Transfer, resumed_from: int) -> None:

@@ -15,6 +15,7 @@ version of their content, so a repainted row renders again only the cells that c
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, ClassVar
 
@@ -65,7 +66,7 @@ class KeyedTable(DataTable[Any]):
         self._order: list[str] = []
         # (row key, column key) -> a number no other content of any cell has had.
         self._versions: dict[tuple[str, str], int] = {}
-        self._last_version = 0
+        self._version_numbers = itertools.count(1)
         self.cell_updates = 0  # cells written since mount (tests and benchmarks read it)
         self.cells_rendered = 0  # cells rendered through Rich since mount (same)
         self.lines_rendered = 0  # lines asked of the table by the compositor (same)
@@ -104,7 +105,7 @@ class KeyedTable(DataTable[Any]):
             if key not in self._sources:
                 self.add_row(*cells, key=key)
                 for col, _, _ in self.COLUMNS:
-                    self._versions[key, col] = self._next_version()
+                    self._versions[key, col] = next(self._version_numbers)
                 self.cell_updates += len(cells)
                 self._order.append(key)
             else:
@@ -146,7 +147,7 @@ class KeyedTable(DataTable[Any]):
         row = self._data[RowKey(key)]
         for col, cell in cells:
             row[ColumnKey(col)] = cell
-            self._versions[key, col] = self._next_version()
+            self._versions[key, col] = next(self._version_numbers)
         self.cell_updates += len(cells)
 
     def _repaint(self, keys: Sequence[str]) -> None:
@@ -164,10 +165,6 @@ class KeyedTable(DataTable[Any]):
         on_screen = [line.translate(-self.scroll_offset) for line in lines if window.overlaps(line)]
         if on_screen:
             self.refresh(*on_screen)
-
-    def _next_version(self) -> int:
-        self._last_version += 1
-        return self._last_version
 
     def _render_cell(
         self,
