@@ -1,9 +1,10 @@
 """Run the model server alone (benchmarks start it as a separate process).
 
-    python -m simcluster.modelserver --size 1GiB --port 8900 [--rate-limit 50MB]
+    python -m simcluster.modelserver --size 1GiB --port 8900 [--rate-limit 50MB] [--tls-dir D]
 
-Prints `url=...` then `sha256=...` (one line each, flushed) once it is serving, and runs until
-SIGINT or SIGTERM.
+Prints `url=...` then `sha256=...` (one line each, flushed) once it is serving -- and with
+--tls-dir, `ca=...`: the self-signed certificate a client must trust -- and runs until SIGINT
+or SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import asyncio
 import ipaddress
 import signal
 import sys
+from pathlib import Path
 
 from collectors.units import SizeError, parse_size
 
+from ..tls import TlsError, make_self_signed
 from .faults import Faults
 from .server import ModelServer
 
@@ -49,11 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--path", default="/model.bin", help="URL path of the file")
     p.add_argument("--seed", type=int, default=1, help="content seed")
     p.add_argument("--rate-limit", type=_size, default=None, help="bytes/s per connection")
+    p.add_argument(
+        "--tls-dir",
+        type=Path,
+        default=None,
+        help="serve HTTPS with a self-signed certificate written to this directory",
+    )
     return p
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    server = ModelServer(args.host, args.port)
+    cert = make_self_signed(args.tls_dir) if args.tls_dir is not None else None
+    tls = cert.server_context() if cert is not None else None
+    server = ModelServer(args.host, args.port, tls=tls)
     f = server.add_file(args.path, args.size, args.seed)
     if args.rate_limit:
         server.set_faults(args.path, Faults(rate_limit=args.rate_limit))
@@ -66,6 +77,8 @@ async def _serve(args: argparse.Namespace) -> None:
     async with server:
         print(f"url={server.url(args.path)}", flush=True)
         print(f"sha256={digest}", flush=True)
+        if cert is not None:
+            print(f"ca={cert.cert_path}", flush=True)
         await stop.wait()
 
 
@@ -79,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         asyncio.run(_serve(args))
+    except TlsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1

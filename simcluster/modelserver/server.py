@@ -1,4 +1,4 @@
-"""ModelServer: an HTTP/1.1 file server on loopback that serves generated model files and
+"""ModelServer: an HTTP/1.1 (or HTTPS) file server on loopback that serves generated model files and
 misbehaves on request, so the downloader can be tested against real sockets.
 
 It runs on asyncio streams (no framework: every byte and every close is under our control,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ class ModelServer:
         *,
         chunk_size: int = 1024 * 1024,
         idle_timeout: float = 30.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if chunk_size < 4096:
             raise ValueError(f"chunk_size must be at least 4096 bytes, got {chunk_size}")
@@ -44,6 +46,7 @@ class ModelServer:
         self._port = port
         self._chunk = chunk_size
         self._idle_timeout = idle_timeout
+        self._tls = tls  # a server context: HTTPS, as S3 and CDNs serve
         self._lock = threading.Lock()
         self._files: dict[str, ModelFile] = {}
         self._paths: dict[str, PathState] = {}
@@ -62,7 +65,7 @@ class ModelServer:
         self._loop = asyncio.get_running_loop()
         self._closing = False
         self._server = await asyncio.start_server(
-            self._on_connection, self._host, self._port, limit=_HEAD_LIMIT
+            self._on_connection, self._host, self._port, limit=_HEAD_LIMIT, ssl=self._tls
         )
         self._port = self._server.sockets[0].getsockname()[1]
 
@@ -147,7 +150,8 @@ class ModelServer:
     @property
     def base_url(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._port}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://{host}:{self._port}"
 
     def url(self, path: str) -> str:
         """The full URL of a served path."""

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from simcluster.modelserver import Faults, ModelServer
+from simcluster.tls import make_self_signed
 
 from .conftest import eventually
 
@@ -131,7 +132,7 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], str, str]:
     assert proc.stdout is not None
     url_line = proc.stdout.readline().strip()
     sha_line = proc.stdout.readline().strip()
-    assert url_line.startswith("url=http://127.0.0.1:"), (url_line, proc.stderr)
+    assert url_line.startswith(("url=http://127.0.0.1:", "url=https://127.0.0.1:")), url_line
     assert sha_line.startswith("sha256=")
     return proc, url_line.removeprefix("url="), sha_line.removeprefix("sha256=")
 
@@ -157,6 +158,31 @@ def test_cli_serves_a_large_file_with_bounded_memory() -> None:
             next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]
         )
         assert peak_kib < 100 * 1024, f"peak RSS {peak_kib} KiB for a 256 MiB file"
+    finally:
+        assert _stop_cli(proc) == 0
+
+
+@pytest.mark.skipif(
+    shutil.which("curl") is None or shutil.which("openssl") is None,
+    reason="curl and openssl are needed",
+)
+def test_cli_tls_dir_serves_https_that_curl_verifies(tmp_path: Path) -> None:
+    proc, url, digest = _start_cli("--size", "1MiB", "--tls-dir", str(tmp_path / "tls"))
+    try:
+        assert proc.stdout is not None
+        ca = proc.stdout.readline().strip().removeprefix("ca=")
+        assert url.startswith("https://") and Path(ca) == tmp_path / "tls" / "server.crt"
+
+        def curl(*extra: str) -> subprocess.CompletedProcess[bytes]:
+            argv = ["curl", "-sfS", "--max-time", "20", *extra, url]
+            return subprocess.run(argv, capture_output=True, timeout=30, check=False)
+
+        trusted = curl("--cacert", ca)
+        assert trusted.returncode == 0, trusted.stderr
+        assert hashlib.sha256(trusted.stdout).hexdigest() == digest
+        stranger = make_self_signed(tmp_path / "other").cert_path  # another CA entirely
+        untrusted = curl("--cacert", str(stranger))
+        assert untrusted.returncode == 60, untrusted.stderr  # peer certificate not verified
     finally:
         assert _stop_cli(proc) == 0
 
