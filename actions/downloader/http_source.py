@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import ssl
 import sys
 import threading
 from http import HTTPStatus
@@ -31,11 +32,13 @@ from .errors import (
     RangeIgnored,
     RetriableError,
     StallError,
+    UsageError,
     ValidatorChanged,
 )
 from .retry import parse_retry_after
 from .socket_body import body_socket, receive
 from .source import Remote, Sink
+from .trust import DeferredTrustContext, TrustStoreError, certificate_problem
 
 USER_AGENT = "asr-cache-download/0.1"
 # httpcore reads HTTP/1.1 bodies 64 KiB at a time; per-read parsing then costs more CPU than
@@ -60,6 +63,8 @@ def _set_read_size(size: int) -> None:
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 _RETRIABLE_STATUS = {408, 425, 429}
+# OpenSSL's verify codes for "signed by no CA we know" (self-signed, unknown issuer).
+_UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})
 
 
 def _status_text(code: int) -> str:
@@ -90,9 +95,9 @@ class HttpSource:
             pool=stall_timeout,
         )
         self._stall_timeout = stall_timeout
-        # One TLS context for every worker's client: building one parses the CA bundle
-        # (~45 ms and ~1 MiB each). Honours SSL_CERT_FILE / SSL_CERT_DIR like httpx does.
-        self._ssl = httpx.create_ssl_context()
+        # One TLS context for every worker's client, its CA bundle parsed at the first
+        # handshake (~30 ms and ~1 MiB): never for a plain-HTTP download.
+        self._ssl = DeferredTrustContext()
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._clients_lock = threading.Lock()
@@ -146,6 +151,9 @@ class HttpSource:
             raise self._refused(response)
 
     def _transport_error(self, exc: httpx.HTTPError) -> Exception:
+        rejected = certificate_problem(exc)
+        if rejected is not None:
+            return self._untrusted(rejected)
         if isinstance(exc, httpx.ReadTimeout):
             return StallError(f"no data for {self._stall_timeout:g}s")
         if isinstance(exc, httpx.TimeoutException):
@@ -156,6 +164,14 @@ class HttpSource:
             return HttpRefused(f"{self._shown} (or a redirect from it) is not a usable URL: {exc}")
         detail = str(exc) or type(exc).__name__
         return RetriableError(f"{type(exc).__name__}: {detail}")
+
+    def _untrusted(self, rejected: ssl.SSLCertVerificationError) -> HttpRefused:
+        """A certificate we cannot trust fails the same way every time: say why, once."""
+        why = rejected.verify_message or rejected.reason or str(rejected)
+        text = f"{self._shown}: its TLS certificate is not trusted ({why})"
+        if rejected.verify_code in _UNKNOWN_ISSUER:
+            text += "; if a private CA signs it, set SSL_CERT_FILE to that CA's bundle"
+        return HttpRefused(text)
 
     # -- probe --------------------------------------------------------------------------
     def probe(self) -> Remote:
@@ -187,6 +203,8 @@ class HttpSource:
                 raise RetriableError(f"unexpected {_status_text(resp.status_code)}")
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
+        except TrustStoreError as exc:
+            raise UsageError(str(exc)) from None
 
     # -- fetch --------------------------------------------------------------------------
     def _validate(self, response: httpx.Response, remote: Remote) -> None:
@@ -214,6 +232,8 @@ class HttpSource:
                 self._stream(resp, start, expect, sink)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc) from None
+        except TrustStoreError as exc:
+            raise UsageError(str(exc)) from None
 
     def _check_response(
         self, resp: httpx.Response, start: int, end: int | None, remote: Remote, ranged: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from actions.downloader.ramp import FAST_CONNECTION, RECHECK_WINDOW, WINDOW, Ram
 from actions.downloader.ranges import RangeSet, piece_size, plan_pieces
 from actions.downloader.retry import backoff_delay, parse_retry_after
 from actions.downloader.state import PartState, load_state, save_state
+from actions.downloader.trust import DeferredTrustContext, trust_source
 
 from .conftest import ROOT, run_dl
 
@@ -217,3 +219,22 @@ def test_human_progress_redraws_one_line_per_file() -> None:
     assert "s3cr3t" not in text and "pw@" not in text
     assert err.getvalue() == "error: b.bin: refused\n"
     assert progress_line("m", 0, 10, 0.0, 3725) == "m    0% 0 B/10 B  0 B/s  ETA 1h02m"
+
+
+def test_trust_comes_from_where_httpx_takes_it() -> None:
+    both = {"SSL_CERT_FILE": "/etc/ca.pem", "SSL_CERT_DIR": "/etc/certs"}
+    assert trust_source(both) == ("SSL_CERT_FILE=/etc/ca.pem", "/etc/ca.pem", None)
+    assert trust_source({"SSL_CERT_FILE": "", "SSL_CERT_DIR": "/etc/certs"}) == (
+        "SSL_CERT_DIR=/etc/certs",
+        None,
+        "/etc/certs",
+    )
+    where, cafile, capath = trust_source({})
+    assert where.startswith("certifi's bundle ") and cafile and Path(cafile).is_file()
+    assert capath is None
+
+
+def test_a_deferred_trust_context_verifies_like_the_default_one() -> None:
+    ctx = DeferredTrustContext()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] == 0  # nothing parsed until a handshake
