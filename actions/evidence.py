@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from collectors.model import ClusterSnapshot, PodInfo
 from collectors.parsers import base
+from collectors.parsers.failures import CHECKSUM_MISMATCH_TEXT, NO_SPACE_TEXT
 from collectors.progress import parse_segment
 from collectors.state import DOWNLOADER_EXIT_CODES
 
@@ -55,14 +56,10 @@ def _patterns(*alternatives: str) -> re.Pattern[str]:
     return re.compile("|".join(alternatives), re.IGNORECASE)
 
 
-_CHECKSUM_TEXT = _patterns(r"\bchecksum[ _]mismatch\b", r"\bsha256 mismatch\b")
-_NO_SPACE_TEXT = _patterns(
-    r"\bno space left\b",
-    r"\benospc\b",
-    r"\berrno 28\b",
-    r"\bdisk[ _]full\b",
+# A full volume and a wrong checksum are read as the collectors read them (failures.py); what
+# only our downloader says of having no room, its cache cap and exit codes 6 and 7, is read here.
+_NO_ROOM_TEXT = _patterns(
     r"\bcache[ _]full\b",
-    r"\bvolume is full\b",
     r"\bcache (?:size )?cap\b",
     r"\bexit(?:ed)?(?: with)?(?: code)?:? [67]\b",
 )
@@ -142,9 +139,9 @@ def _from_text(text: str) -> Finding | None:
     if not text:
         return None
     statuses = {a or b for a, b in _STATUS.findall(text)}
-    if _CHECKSUM_TEXT.search(text):
+    if CHECKSUM_MISMATCH_TEXT.search(text):
         return Finding(CHECKSUM, _quote(text))
-    if _NO_SPACE_TEXT.search(text):
+    if NO_SPACE_TEXT.search(text) or _NO_ROOM_TEXT.search(text):
         return Finding(NO_SPACE, _quote(text))
     if (
         _UNRESUMABLE_TEXT.search(text) or statuses & _UNRESUMABLE_STATUS

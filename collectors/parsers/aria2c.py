@@ -15,6 +15,7 @@ from collectors.parsers.base import (
     duration_text,
     size_text,
 )
+from collectors.parsers.failures import classify_failure
 
 SOURCE = "aria2c"
 
@@ -54,13 +55,14 @@ def parse(text: str) -> Update | None:
     if "errorCode=" in text:
         match = _ERROR_CODE.search(text)
         code = int(match[1]) if match else 1
-        # aria2c exit/error codes: 9 not enough disk space, 32 checksum validation failed.
-        if code == 32 or "Checksum" in text:
+        # aria2c exit/error codes: 9 not enough disk space, 32 checksum validation failed;
+        # any other code is read by its words.
+        if code == 32:
             failure = CHECKSUM_MISMATCH
-        elif code == 9 or "No space left" in text:
+        elif code == 9:
             failure = DISK_FULL
         else:
-            failure = DOWNLOAD_FAILED
+            failure = classify_failure(text)
         return Update("error", SOURCE, code=failure, message=text.strip())
     if "|" in text:
         match = _RESULT_ROW.match(text)

@@ -10,9 +10,9 @@ from collectors.parsers.base import (
     DOWNLOAD_FAILED,
     HTTP_REFUSED,
     Update,
-    classify_failure,
     size_text,
 )
+from collectors.parsers.failures import classify_failure
 
 SOURCE = "aws"
 

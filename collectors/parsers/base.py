@@ -113,13 +113,3 @@ def duration_text(text: str) -> float | None:
             return None
     mult = {"d": 86400, "h": 3600, "m": 60, "s": 1}
     return sum(float(n) * mult[u] for n, u in parts)
-
-
-def classify_failure(text: str) -> str:
-    """Map a free-text failure reason onto a failure code."""
-    low = text.lower()
-    if "no space left" in low or "enospc" in low or "errno 28" in low or "disk full" in low:
-        return DISK_FULL
-    if "checksum" in low or "sha256 mismatch" in low or "hash mismatch" in low:
-        return CHECKSUM_MISMATCH
-    return DOWNLOAD_FAILED

@@ -6,7 +6,8 @@ import json
 import re
 from typing import Any
 
-from collectors.parsers.base import Update, classify_failure, duration_text, size_text
+from collectors.parsers.base import Update, duration_text, size_text
+from collectors.parsers.failures import classify_failure
 
 SOURCE = "bundled"
 

@@ -15,9 +15,9 @@ from collectors.parsers.base import (
     DISK_FULL,
     DOWNLOAD_FAILED,
     Update,
-    classify_failure,
     size_text,
 )
+from collectors.parsers.failures import classify_failure
 
 SOURCE = "lightning"
 

@@ -125,6 +125,9 @@ def test_ports_and_byte_counts_with_416_or_403_do_not_mislead_it(
         ("Cannot write to 'model.bin' (No space left on device).", evidence.NO_SPACE),
         ("WARNING: Download attempt 1 failed: downloader exited with code 7", evidence.NO_SPACE),
         ("ERROR: Model validation failed: checksum mismatch", evidence.CHECKSUM),
+        ("model.bin: sha256 mismatch, expected ab… but the download has cd…", evidence.CHECKSUM),
+        ("errorCode=32 Checksum validation failed.", evidence.CHECKSUM),
+        ("download failed: s3://m/model.bin to x [Errno 28] No space left", evidence.NO_SPACE),
         ("log: waiting for the lock (held by pid 7 on host asr-b)", evidence.WAITING),
         # The downloader dropped that partial itself (as the collectors retell its retry).
         (
@@ -137,6 +140,8 @@ def test_ports_and_byte_counts_with_416_or_403_do_not_mislead_it(
         ("Saving to: 'model.bin' 416 MiB at 403 KiB/s", None),
         ("download: s3://bucket/v1/model.bin to ./model.bin (4160403 bytes)", None),
         ("INFO: exit 60 requested by supervisor", None),
+        ("checksum verified, 3 GiB", None),
+        ("--checksum flag given", None),
     ],
 )
 def test_other_tools_lines_are_matched_by_precise_patterns(line: str, signal: str | None) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from collectors.parsers import aria2c, awscli, bundled, curl, lightning, tqdm, wget
 from collectors.parsers.base import duration_text, size_text
+from collectors.parsers.failures import classify_failure
 from collectors.progress import parse_segment, strip_ansi
 
 GiB = 1024**3
@@ -176,6 +177,40 @@ def test_wget_errors() -> None:
     assert u is not None and u.kind == "retry" and u.total == 314572800
     u = wget.parse_other("--2026-11-27 10:00:05--  (try: 2)  http://models.local/v1/model.bin")
     assert u is not None and u.attempt == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # Real failure lines keep their code.
+        ("model.bin: sha256 mismatch, expected ab… but the download has cd…", "checksum_mismatch"),
+        ("ERROR: Model validation failed: checksum mismatch", "checksum_mismatch"),
+        ("Checksum mismatch for model.bin", "checksum_mismatch"),
+        ("hash mismatch in model.bin", "checksum_mismatch"),
+        ("errorCode=32 Checksum validation failed.", "checksum_mismatch"),
+        (
+            "download failed: s3://m/model.bin to x Expected checksum q1w2== did not match "
+            "calculated checksum: e3r4==",
+            "checksum_mismatch",
+        ),
+        ("sha256sum: WARNING: 1 computed checksum did NOT match", "checksum_mismatch"),
+        ("download failed: s3://m/model.bin to x [Errno 28] No space left on device", "disk_full"),
+        ("Cannot write to 'model.bin' (No space left on device).", "disk_full"),
+        ("OSError: ENOSPC writing model.bin", "disk_full"),
+        ("disk full", "disk_full"),
+        ("no space left for model.bin in /app/models: 4.0 MiB more needed", "disk_full"),
+        ("Connection timeout", "download_failed"),
+        # Lines that mention a checksum without saying it is wrong: no longer a mismatch.
+        ("checksum verified, 3 GiB", "download_failed"),
+        ("--checksum flag given", "download_failed"),
+        ("verifying checksum of model.bin", "download_failed"),
+        ("checksum failed: could not read model.bin", "download_failed"),
+        ("MODEL_CHECKSUM is not set", "download_failed"),
+        ("the checksum does not matter here", "download_failed"),
+    ],
+)
+def test_classify_failure_reads_whole_phrases(text: str, code: str) -> None:
+    assert classify_failure(text) == code
 
 
 CURL_METER = (
