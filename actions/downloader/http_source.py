@@ -42,7 +42,7 @@ from .trust import DeferredTrustContext, TrustStoreError, certificate_problem
 
 USER_AGENT = "asr-cache-download/0.1"
 # httpcore reads HTTP/1.1 bodies 64 KiB at a time; per-read parsing then costs more CPU than
-# the bytes. Bodies that go through httpx (HTTPS; a plain-HTTP body's first chunk, before
+# the bytes. Bodies that go through httpx (chunked ones; any body's first chunk, before
 # socket_body takes over) are read 1 MiB at a time (~1.26 vs ~0.76 GB/s on loopback), but each
 # read is held about three times over (socket, parser, chunk), so with many connections --
 # which only pay off when each is slow -- reads shrink to keep peak memory under 100 MB.

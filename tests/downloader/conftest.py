@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from simcluster.modelserver import Faults, FileStats, ModelFile, ModelServer
+from simcluster.tls import TlsError, make_self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -162,6 +163,23 @@ def settled(server: ModelServer, path: str) -> FileStats:
 def model_server() -> Iterator[ModelServer]:
     with ModelServer().run_in_thread() as server:
         yield server
+
+
+@dataclass(frozen=True)
+class TlsServer:
+    server: ModelServer
+    ca: Path  # its self-signed certificate: what SSL_CERT_FILE must name to trust it
+
+
+@pytest.fixture(scope="session")
+def tls_model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    """The model server over HTTPS, as S3 and CDNs serve models."""
+    try:
+        cert = make_self_signed(tmp_path_factory.mktemp("tls"))
+    except TlsError as exc:
+        pytest.skip(str(exc))
+    with ModelServer(tls=cert.server_context()).run_in_thread() as server:
+        yield TlsServer(server, cert.cert_path)
 
 
 _paths = itertools.count(1)

@@ -6,34 +6,17 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from simcluster.modelserver import Faults, ModelServer
-from simcluster.tls import TlsError, make_self_signed
 
-from .conftest import finish, run_dl, serve, settled, sha256_of, start_dl, wait_for
+from .conftest import TlsServer, finish, run_dl, serve, settled, sha256_of, start_dl, wait_for
 
 MIB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ModelServer, Path]]:
-    """An HTTPS model server with a self-signed certificate, and that certificate's path."""
-    try:
-        cert = make_self_signed(tmp_path_factory.mktemp("tls"))
-    except TlsError as exc:
-        pytest.skip(str(exc))
-    with ModelServer(tls=cert.server_context()).run_in_thread() as server:
-        yield server, cert.cert_path
-
-
-def test_https_download_with_a_private_ca(
-    tls_server: tuple[ModelServer, Path], tmp_path: Path
-) -> None:
-    server, ca = tls_server
+def test_https_download_with_a_private_ca(tls_model_server: TlsServer, tmp_path: Path) -> None:
+    server, ca = tls_model_server.server, tls_model_server.ca
     f, url = serve(server, 6 * MIB, seed=41)
     assert url.startswith("https://")
     args = (url, "--cache-dir", str(tmp_path), "--workers", "4", "--checksum", f"sha256:{f.sha256}")
@@ -48,9 +31,9 @@ def test_https_download_with_a_private_ca(
 
 
 def test_https_dropped_connections_resume_through_httpx(
-    tls_server: tuple[ModelServer, Path], tmp_path: Path
+    tls_model_server: TlsServer, tmp_path: Path
 ) -> None:
-    server, ca = tls_server
+    server, ca = tls_model_server.server, tls_model_server.ca
     faults = Faults(drop_after=MIB // 2, drop_requests=3)
     f, url = serve(server, 4 * MIB, seed=42, faults=faults)
     args = (url, "--cache-dir", str(tmp_path), "--workers", "2", "--checksum", f"sha256:{f.sha256}")
@@ -60,8 +43,8 @@ def test_https_dropped_connections_resume_through_httpx(
     assert sha256_of(tmp_path / "model.bin") == f.sha256
 
 
-def test_https_kill_9_then_resume(tls_server: tuple[ModelServer, Path], tmp_path: Path) -> None:
-    server, ca = tls_server
+def test_https_kill_9_then_resume(tls_model_server: TlsServer, tmp_path: Path) -> None:
+    server, ca = tls_model_server.server, tls_model_server.ca
     f, url = serve(server, 16 * MIB, seed=43, faults=Faults(rate_limit=8 * MIB))
     args = (url, "--cache-dir", str(tmp_path), "--workers", "2", "--checksum", f"sha256:{f.sha256}")
     env = {"SSL_CERT_FILE": str(ca)}
@@ -81,9 +64,9 @@ def test_https_kill_9_then_resume(tls_server: tuple[ModelServer, Path], tmp_path
 
 
 def test_an_untrusted_certificate_is_refused_once_with_advice(
-    tls_server: tuple[ModelServer, Path], tmp_path: Path
+    tls_model_server: TlsServer, tmp_path: Path
 ) -> None:
-    server, _ca = tls_server
+    server = tls_model_server.server
     f, url = serve(server, MIB, seed=44)
     secret_url = url + "?X-Amz-Signature=deadbeefsecret&X-Amz-Credential=AKIAEXAMPLE"
     # The machine's own CA bundle (or certifi's) does not know the test's self-signed CA.
@@ -103,9 +86,9 @@ def test_an_untrusted_certificate_is_refused_once_with_advice(
 
 
 def test_a_trust_store_that_cannot_load_is_a_usage_error(
-    tls_server: tuple[ModelServer, Path], tmp_path: Path
+    tls_model_server: TlsServer, tmp_path: Path
 ) -> None:
-    server, _ca = tls_server
+    server = tls_model_server.server
     _f, url = serve(server, MIB, seed=45)
     missing = tmp_path / "no-such-bundle.pem"
     res = run_dl(url, "--cache-dir", str(tmp_path / "cache"), env={"SSL_CERT_FILE": str(missing)})
