@@ -4,8 +4,9 @@ Run by hand (not part of the test run), from the repository root:
 
     .venv/bin/python -m benchmarks.bench_download [--runs 5] [--size 1GiB] [--only uncapped,...]
 
-It starts two model servers in separate processes (one uncapped, one capping every
-connection at 50 MB/s), then for each scenario runs every tool in turn, round after round
+It starts the model servers in separate processes (uncapped, or capping every connection at
+50 MB/s; plain HTTP, or HTTPS with a self-signed certificate that every tool is told to
+trust), then for each scenario runs every tool in turn, round after round
 (alternating, so slow phases of a noisy machine hit every tool alike), to tmpfs and to disk,
 and prints a markdown table of medians. Throughput is the file size over the wall time of
 the whole command, start-up included. Peak memory is the child's own ru_maxrss (wait4).
@@ -32,7 +33,7 @@ from collectors.units import format_bytes, parse_size
 
 ROOT = Path(__file__).resolve().parents[1]
 CAP = 50_000_000  # bytes/s per connection, as S3 and CDNs cap them
-SCENARIOS = ("uncapped", "checksum", "capped", "verify")
+SCENARIOS = ("uncapped", "checksum", "capped", "verify", "https")
 
 
 @dataclass
@@ -40,14 +41,19 @@ class Server:
     url: str
     sha256: str
     proc: subprocess.Popen[str]
+    ca: str | None = None  # the certificate to trust, when it serves HTTPS
 
 
 @contextmanager
-def model_server(size: int, rate_limit: int | None) -> Iterator[Server]:
+def model_server(
+    size: int, rate_limit: int | None, tls_dir: Path | None = None
+) -> Iterator[Server]:
     """The model server in its own process, so it does not share our GIL."""
     argv = [sys.executable, "-m", "simcluster.modelserver", "--size", str(size), "--port", "0"]
     if rate_limit:
         argv += ["--rate-limit", str(rate_limit)]
+    if tls_dir is not None:
+        argv += ["--tls-dir", str(tls_dir)]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -55,7 +61,8 @@ def model_server(size: int, rate_limit: int | None) -> Iterator[Server]:
         sha = proc.stdout.readline().strip().removeprefix("sha256=")
         if not url.startswith("http") or len(sha) != 64:
             raise SystemExit(f"the model server did not start: {url!r} {sha!r}")
-        yield Server(url, sha, proc)
+        ca = proc.stdout.readline().strip().removeprefix("ca=") if tls_dir else None
+        yield Server(url, sha, proc, ca)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
@@ -103,8 +110,13 @@ def ours(url: str, *extra: str) -> Callable[[Path], list[str]]:
     ]
 
 
-def curl(url: str) -> Callable[[Path], list[str]]:
-    return lambda out: ["curl", "-sSf", "-o", str(out / "model.bin"), url]
+def curl(url: str, *extra: str) -> Callable[[Path], list[str]]:
+    return lambda out: ["curl", "-sSf", *extra, "-o", str(out / "model.bin"), url]
+
+
+def trusting(ca: str, command: Callable[[Path], list[str]]) -> Callable[[Path], list[str]]:
+    """The command with SSL_CERT_FILE naming the model server's self-signed certificate."""
+    return lambda out: ["env", f"SSL_CERT_FILE={ca}", *command(out)]
 
 
 def curl_then_openssl(url: str) -> Callable[[Path], list[str]]:
@@ -112,7 +124,7 @@ def curl_then_openssl(url: str) -> Callable[[Path], list[str]]:
     return lambda out: ["sh", "-c", script, "sh", str(out), url]
 
 
-def aria2c(url: str, n: int) -> Callable[[Path], list[str]]:
+def aria2c(url: str, n: int, *extra: str) -> Callable[[Path], list[str]]:
     return lambda out: [
         "aria2c",
         "-q",
@@ -121,6 +133,7 @@ def aria2c(url: str, n: int) -> Callable[[Path], list[str]]:
         "-k1M",
         "--file-allocation=none",
         "--allow-overwrite=true",
+        *extra,
         "-d",
         str(out),
         "-o",
@@ -310,6 +323,54 @@ def main(argv: list[str] | None = None) -> int:
             for label, values in cells.items():
                 rows.append(f"| {label} | " + " | ".join(values) + " |")
             print("\n".join(rows[-len(cells) - 3 :]), flush=True)
+
+    if "https" in only:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-tls-") as tls_dir,
+            model_server(size, None, Path(tls_dir)) as secure,
+        ):
+            assert secure.ca is not None
+            check = verified(secure.sha256)
+            table(
+                f"HTTPS over loopback, {format_bytes(size)}",
+                [
+                    Tool("curl -o", curl(secure.url, "--cacert", secure.ca), check),
+                    Tool(
+                        "ours, 1 worker",
+                        trusting(secure.ca, ours(secure.url, "--workers", "1", "--no-validate")),
+                        check,
+                    ),
+                    Tool(
+                        "ours, 4 workers",
+                        trusting(secure.ca, ours(secure.url, "--workers", "4", "--no-validate")),
+                        check,
+                    ),
+                ],
+                "curl -o",
+            )
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-tls-") as tls_dir,
+            model_server(size, CAP, Path(tls_dir)) as secure,
+        ):
+            assert secure.ca is not None
+            check = verified(secure.sha256)
+            n = 8
+            tools = [
+                Tool(
+                    f"ours, {n} workers",
+                    trusting(secure.ca, ours(secure.url, "--workers", str(n), "--no-validate")),
+                    check,
+                )
+            ]
+            if have_aria:
+                ca_flag = f"--ca-certificate={secure.ca}"
+                tools.append(Tool(f"aria2c -x{n} -s{n}", aria2c(secure.url, n, ca_flag), check))
+            table(
+                f"HTTPS, {CAP / 1e6:.0f} MB/s per connection, {n} connections "
+                f"(ideal {n * CAP / 1e6:,.0f} MB/s: S3 or a CDN, nearly)",
+                tools,
+                n * CAP / 1e6,
+            )
 
     if "capped" in only:
         with model_server(size, CAP) as slow:
