@@ -4,8 +4,10 @@ Threads, each with one job: a watcher per kind (list-then-watch), a publisher th
 what is known into a snapshot when something changed (and once a second while a clock-based
 state such as "stalled" could flip), a poller for volume usage, partial files and the serving
 release (sequential, so polls never overlap), and one log stream per pod that is or may be
-downloading. When the API is lost the last snapshot stays, marked stale with the time it was
-lost. ``stop()`` wakes every blocked read and joins every thread within about two seconds.
+downloading. A container that restarts (a new restartCount or startedAt) begins its pod's
+download state afresh: the run before is history (``PodInfo.previous_run``), not evidence.
+When the API is lost the last snapshot stays, marked stale with the time it was lost.
+``stop()`` wakes every blocked read and joins every thread within about two seconds.
 ``collect()`` runs the same pieces once, without watches or follow streams, for
 ``asr-cache-tui status``.
 """
@@ -23,8 +25,7 @@ from collectors import execs, kube, pods, rollouts
 from collectors.cluster import Cluster, ClusterError, ConnectionSettings, connect
 from collectors.feed import FeedSink
 from collectors.files import list_cache_files
-from collectors.lines import Segment
-from collectors.logstream import PodLogStream
+from collectors.logstream import ContainerRun, LogItem, PodLogStream, container_runs
 from collectors.model import (
     CacheFile,
     ClusterSnapshot,
@@ -35,7 +36,7 @@ from collectors.model import (
     VerificationResult,
     VolumeUsage,
 )
-from collectors.progress import ProgressTracker
+from collectors.progress import ProgressTracker, parse_segment
 from collectors.redact import redact_text, redact_url
 from collectors.selectors import SelectorError, parse_selector
 from collectors.snapshot import FeedOptions, ServingInfo, SnapshotBuilder, SnapshotInputs
@@ -124,6 +125,8 @@ class LiveFeed:
         self._stale_since: float | None = None
         self._error: str | None = None
         self._trackers: dict[str, ProgressTracker] = {}
+        self._runs: dict[str, dict[str, ContainerRun]] = {}  # pod -> container -> latest run
+        self._run_since: dict[str, float] = {}  # pod -> when its latest restarted run began
         self._rings: dict[str, deque[LogLine]] = {}
         self._ring_open: dict[str, bool] = {}
         self._streams: dict[str, PodLogStream] = {}
@@ -257,6 +260,8 @@ class LiveFeed:
             if kind == "pods":
                 for gone in set(self._objects["pods"]) - set(fresh):
                     self._forget_pod(gone)
+                for name, obj in fresh.items():
+                    self._note_runs(name, obj)
             self._objects[kind] = fresh
             self._notes.pop(kind, None)
             self._listed.add(kind)
@@ -290,8 +295,10 @@ class LiveFeed:
                     oldest = sorted(store, key=lambda k: self._event_time(store[k]))
                     for key in oldest[: len(store) - MAX_EVENTS_KEPT]:
                         del store[key]
-                if kind == "pods" and name in self._streams:
-                    self._streams[name].wake()
+                if kind == "pods":
+                    self._note_runs(name, obj)
+                    if name in self._streams:
+                        self._streams[name].wake()
         self._dirty.set()
 
     def failed(self, kind: str, message: str) -> None:
@@ -326,6 +333,8 @@ class LiveFeed:
             stream.stop()
             self._retired.append(stream)
         self._trackers.pop(name, None)
+        self._runs.pop(name, None)
+        self._run_since.pop(name, None)
         self._rings.pop(name, None)
         self._ring_open.pop(name, None)
         self._disk.pop(name, None)
@@ -334,11 +343,31 @@ class LiveFeed:
         self._verifications.pop(name, None)
         self.disk_probe.forget(name)
 
+    def _note_runs(self, name: str, obj: dict[str, Any]) -> None:
+        """A container whose log is read started a new run: the pod's download state begins
+        afresh, so what the run before said (a checksum mismatch, a full disk) stops being
+        evidence for the dashboard and the fix alike (lock held)."""
+        known = self._runs.setdefault(name, {})
+        for container, run in container_runs(obj).items():
+            before = known.get(container)
+            if before is None:
+                known[container] = run
+                continue
+            if run.started_at is None:
+                continue  # waiting between runs: the last run's words still hold
+            if run.follows(before):
+                known[container] = run
+                started = run.started_at
+                self._run_since[name] = max(started, self._run_since.get(name, started))
+                tracker = self._trackers.get(name)
+                if tracker is not None:
+                    tracker.new_run(run.exited)
+            elif before.started_at is None and run.restarts == before.restarts:
+                known[container] = run  # the first start after ContainerCreating
+
     # -- log segments (called from log threads) ----------------------------------------------
 
-    def log_segments(
-        self, pod: str, container: str, items: list[tuple[float, Segment, str]]
-    ) -> None:
+    def log_segments(self, pod: str, container: str, items: list[LogItem]) -> None:
         out: list[LogLine] = []
         now = self.clock()
         with self._lock:
@@ -347,8 +376,14 @@ class LiveFeed:
             tracker = self._trackers.setdefault(pod, ProgressTracker())
             ring = self._rings.setdefault(pod, deque(maxlen=self.options.ring_lines))
             open_last = self._ring_open.get(pod, False)
-            for at, seg, text in items:
-                update = tracker.feed_text(text, at)
+            since = self._run_since.get(pod)
+            for at, seg, text, written in items:
+                if since is not None and written is not None and written < since:
+                    # Written before the latest restart (a late read of an earlier run):
+                    # shown, but no longer evidence of the pod's download.
+                    update = parse_segment(text)
+                else:
+                    update = tracker.feed_text(text, at)
                 shown = text if len(text) <= MAX_LINE_TEXT else text[:MAX_LINE_TEXT] + " …"
                 if "://" in shown:
                     shown = redact_text(shown)

@@ -38,11 +38,36 @@ class LogTarget:
     key: tuple[str, int, str] = ("", 0, "")  # identifies a one-time read (done once read)
 
 
+# (when written, capped at now for the stall clock; the segment; its text without the
+# timestamp; the kubelet's own timestamp, uncapped, on the node's clock, or None)
+LogItem = tuple[float, Segment, str, float | None]
+
+
 class SegmentSink(Protocol):
-    def log_segments(
-        self, pod: str, container: str, items: list[tuple[float, Segment, str]]
-    ) -> None:
-        """``items``: (when written, the segment, its text without the timestamp)."""
+    def log_segments(self, pod: str, container: str, items: list[LogItem]) -> None:
+        """``items``: what was read, in order (see ``LogItem``)."""
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    """Which run of a container the pod object shows.
+
+    ``restartCount`` grows when a new instance is created; ``startedAt`` (of the running or
+    terminated state) names the instance, and is absent while the container waits between
+    runs (CrashLoopBackOff).
+    """
+
+    restarts: int
+    started_at: float | None  # the node's clock; None while waiting
+    exited: str | None = None  # how the run before ended, from lastState: "exit code 1 (Error)"
+
+    def follows(self, before: ContainerRun) -> bool:
+        """Whether this is a newer instance of the container than ``before``."""
+        if self.started_at is None or self.restarts < before.restarts:
+            return False
+        if self.restarts > before.restarts:
+            return True
+        return before.started_at is not None and self.started_at > before.started_at
 
 
 def _model_container_name(pod: kube.Obj) -> str | None:
@@ -59,6 +84,36 @@ def _statuses(pod: kube.Obj, key: str) -> dict[str, Mapping[str, Any]]:
         for s in kube.items(kube.status(pod).get(key))
         if isinstance(s, Mapping)
     }
+
+
+def container_runs(pod: kube.Obj) -> dict[str, ContainerRun]:
+    """The run each container whose log is read (init containers, the model container) is in."""
+    spec_init = [
+        str(c.get("name"))
+        for c in kube.items(kube.spec(pod).get("initContainers"))
+        if isinstance(c, Mapping)
+    ]
+    main = _model_container_name(pod)
+    statuses = {**_statuses(pod, "initContainerStatuses"), **_statuses(pod, "containerStatuses")}
+    out: dict[str, ContainerRun] = {}
+    for name in [*spec_init, *([main] if main else [])]:
+        st = statuses.get(name)
+        if st is None:
+            continue
+        raw_state = st.get("state")
+        state: Mapping[str, Any] = raw_state if isinstance(raw_state, Mapping) else {}
+        started = kube.dig(state, "running", "startedAt") or kube.dig(
+            state, "terminated", "startedAt"
+        )
+        last = kube.dig(st, "lastState", "terminated")
+        exited = None
+        if isinstance(last, Mapping) and isinstance(last.get("exitCode"), int):
+            reason = last.get("reason")
+            exited = f"exit code {last['exitCode']}" + (
+                f" ({reason})" if isinstance(reason, str) and reason else ""
+            )
+        out[name] = ContainerRun(int(st.get("restartCount") or 0), kube.timestamp(started), exited)
+    return out
 
 
 def choose_target(
@@ -270,12 +325,14 @@ class PodLogStream:
         if not segments:
             return skipping
         now = self.clock()
-        items: list[tuple[float, Segment, str]] = []
+        items: list[LogItem] = []
         when = now
+        written: float | None = None  # the physical line's timestamp, for its later segments
         for seg in segments:
             text = seg.text
             if seg.line_start:
                 stamp, text = split_timestamp(text)
+                written = stamp
                 if stamp is not None:
                     # Already delivered before a reconnect: skip the whole physical line.
                     skipping = seen is not None and stamp <= seen
@@ -287,7 +344,7 @@ class PodLogStream:
                     when = now
             if skipping or not text:
                 continue
-            items.append((when, seg, text))
+            items.append((when, seg, text, written))
         if items:
             self.sink.log_segments(self.pod, target.container, items)
         return skipping

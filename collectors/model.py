@@ -128,10 +128,13 @@ class PodInfo:
     cache_claim: str | None = None  # PVC name when that volume is a PVC
     cache_kind: str | None = None  # pvc | emptyDir | hostPath | image | None
     model_state: ModelState = ModelState.UNKNOWN
-    evidence: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()  # why the model state is what it is, for the current run
     progress: DownloadProgress | None = None
     verification: VerificationResult | None = None
     deleting: bool = False
+    # How the container's run before its last restart ended: history for people to read, never
+    # evidence (a failure that a restart left behind says nothing about the run under way).
+    previous_run: str | None = None
 
     @property
     def key(self) -> str:

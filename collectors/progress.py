@@ -92,7 +92,8 @@ class LogFacts:
     failure_code: str | None = None  # set while the latest outcome is a failure
     failure: str | None = None  # its evidence, one line
     waiting_for: str | None = None  # lock holder while waiting
-    evidence: tuple[str, ...] = ()  # notable lines, newest last
+    evidence: tuple[str, ...] = ()  # notable lines of the container's current run, newest last
+    previous_run: str | None = None  # how its run before the last restart ended (history only)
     lines_seen: int = 0
     updated_at: float = 0.0
 
@@ -104,6 +105,13 @@ class ProgressTracker:
     RATE_SMOOTHING = 0.3
 
     def __init__(self) -> None:
+        self.lines_seen = 0
+        self.version = 0  # bumped on every change that matters to a snapshot
+        self.previous_run: str | None = None  # how the container's last run ended (history)
+        self._begin_run()
+
+    def _begin_run(self) -> None:
+        """Everything that belongs to one run of the container: none of it outlives a restart."""
         self.phase: DownloadPhase | None = None
         self.source: str | None = None
         self.done: int | None = None
@@ -121,13 +129,27 @@ class ProgressTracker:
         self.failure: str | None = None
         self.waiting_for: str | None = None
         self.evidence: deque[str] = deque(maxlen=self.EVIDENCE_KEPT)
-        self.lines_seen = 0
-        self.version = 0  # bumped on every change that matters to a snapshot
         self._dot_size = 1024
         self._last_dot: tuple[int, int] | None = None  # (offset, dots) of the last wget dot line
         self._rate_sample: tuple[float, int] | None = None  # (time, bytes) for computed rates
         self._computed_rate: float | None = None
         self._cause: tuple[str, str] | None = None  # the specific reason of this run's failure
+
+    def new_run(self, exited: str | None = None) -> None:
+        """The container restarted: what its log said so far is history, not the present.
+
+        The per-run state starts afresh, so a failure of the run before (a checksum mismatch,
+        a full disk) is no longer evidence of anything; ``previous_run`` keeps one line about
+        how that run ended, for people to read (the state rules and the fix never read it).
+        ``exited`` is what the container status says, e.g. "exit code 1 (Error)".
+        """
+        outcome = self.failure or (self.evidence[-1] if self.evidence else None)
+        if outcome is not None and outcome.startswith("log: "):
+            outcome = outcome[len("log: ") :]
+        said = f"{outcome} ({exited})" if outcome and exited else outcome or exited
+        self.previous_run = f"previous run ended with: {said}"[:300] if said else None
+        self._begin_run()
+        self.version += 1
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -374,6 +396,7 @@ class ProgressTracker:
             failure=self.failure,
             waiting_for=self.waiting_for,
             evidence=tuple(self.evidence),
+            previous_run=self.previous_run,
             lines_seen=self.lines_seen,
             updated_at=self.updated_at,
         )

@@ -155,9 +155,10 @@ class SnapshotBuilder:
             verification = inputs.verifications.get(name)
             if verification is not None:
                 base = dataclasses.replace(base, verification=verification)
+            facts = inputs.facts.get(name)
             verdict = model_state(
                 base,
-                inputs.facts.get(name),
+                facts,
                 inputs.disk.get(name),
                 when,
                 self.options.stall_after,
@@ -170,6 +171,7 @@ class SnapshotBuilder:
                     model_state=verdict.state,
                     evidence=verdict.evidence,
                     progress=verdict.progress,
+                    previous_run=facts.previous_run if facts is not None else None,
                 )
             )
         self.forget_missing(uids)

@@ -9,7 +9,14 @@ import pytest
 from collectors.cluster import RequestCounters, classify_request
 from collectors.files import parse_stat_lines
 from collectors.kube import quantity, timestamp
-from collectors.logstream import STOP, LogTarget, choose_target, split_timestamp
+from collectors.logstream import (
+    STOP,
+    ContainerRun,
+    LogTarget,
+    choose_target,
+    container_runs,
+    split_timestamp,
+)
 from collectors.model import ModelSettings
 from collectors.report import attention
 from collectors.rollouts import serving_deployment, url_from_configmap
@@ -174,6 +181,57 @@ def test_log_target_choice() -> None:
     assert isinstance(target, LogTarget) and not target.follow
     assert choose_target(done, {target.key}, follow=True) == STOP
     assert choose_target(None, set(), follow=True) == STOP
+
+
+def _running(name: str, restarts: int, started: str) -> dict:
+    return {
+        "name": name,
+        "ready": False,
+        "restartCount": restarts,
+        "state": {"running": {"startedAt": started}},
+        "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}} if restarts else {},
+    }
+
+
+def test_container_runs_tell_a_new_run_of_a_container() -> None:
+    init = [{"name": "fetch", "image": "aws"}]
+    sidecar = {"name": "metrics", "image": "exporter"}
+    main = make_pod()["spec"]["containers"][0]
+    first = make_pod(
+        containers=[main, sidecar],
+        init_containers=init,
+        init_statuses=[terminated("fetch", 0, "Completed")],
+        statuses=[
+            _running("lightning-asr", 0, "2026-11-27T10:00:00Z"),
+            _running("metrics", 3, "x"),
+        ],
+    )
+    runs = container_runs(first)
+    assert set(runs) == {"fetch", "lightning-asr"}, "only the containers whose log is read"
+    assert runs["lightning-asr"] == ContainerRun(0, timestamp("2026-11-27T10:00:00Z"))
+    assert runs["fetch"].started_at is None  # a terminated state without startedAt
+    before = runs["lightning-asr"]
+
+    # Between runs (CrashLoopBackOff) nothing new has started; the kubelet's next start has.
+    backoff = container_runs(
+        make_pod(statuses=[waiting("lightning-asr", "CrashLoopBackOff", 0, 1)])
+    )
+    assert backoff["lightning-asr"].started_at is None
+    assert not backoff["lightning-asr"].follows(before)
+    again = container_runs(
+        make_pod(statuses=[_running("lightning-asr", 1, "2026-11-27T10:00:09Z")])
+    )
+    assert again["lightning-asr"].follows(before) and again["lightning-asr"].follows(
+        backoff["lightning-asr"]
+    )
+    assert again["lightning-asr"].exited == "exit code 1 (Error)"
+    assert not before.follows(again["lightning-asr"]), "an older object is not a new run"
+    # The same restart count with a later start is a new instance too; the same start is not.
+    moved = ContainerRun(0, timestamp("2026-11-27T10:05:00Z"))
+    assert moved.follows(before) and not before.follows(before)
+    # The first start after ContainerCreating is the first run, not a restart.
+    creating = container_runs(make_pod(statuses=[waiting("lightning-asr", "ContainerCreating")]))
+    assert not before.follows(creating["lightning-asr"])
 
 
 def test_attention_for_volumes() -> None:

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from types import SimpleNamespace
+from typing import cast
 
-from collectors.lines import LineAssembler
-from collectors.model import DownloadPhase
+from collectors.cluster import Cluster
+from collectors.kube import timestamp
+from collectors.lines import LineAssembler, Segment
+from collectors.live import LiveFeed
+from collectors.model import DownloadPhase, ModelState, PodInfo
 from collectors.progress import ProgressTracker
+from collectors.snapshot import FeedOptions
+from tests.collectors.podfactory import make_pod
 from tests.collectors.test_parsers import CURL_METER, WGET_BAR, WGET_DOTS
 
 MiB = 1024**2
@@ -182,3 +189,58 @@ def test_evidence_never_keeps_a_signed_url() -> None:
     f = t.facts()
     text = " ".join(f.evidence) + (f.failure or "") + (f.progress.message or "")  # type: ignore[union-attr]
     assert "abc123" not in text and "AK" not in text and "REDACTED" in text
+
+
+def _asr_pod(restarts: int, state: dict, last_exit: int | None = None) -> dict:
+    status: dict = {"name": "lightning-asr", "ready": False, "restartCount": restarts}
+    status["state"] = state
+    if last_exit is not None:
+        status["lastState"] = {"terminated": {"exitCode": last_exit, "reason": "Error"}}
+    return make_pod("lightning-asr-7d9f-a", statuses=[status])
+
+
+def test_feed_begins_a_pods_download_state_afresh_when_its_container_restarts() -> None:
+    """The feed's own bookkeeping, without a cluster: the watch's pod objects and the log
+    stream's items handed in as their threads would (the end-to-end test runs it for real)."""
+    cluster = cast(Cluster, SimpleNamespace(context="t", namespace="smallest", server="http://h"))
+    t0 = timestamp("2026-11-27T10:00:00Z") or 0.0
+    t1 = t0 + 12  # the restarted run's startedAt
+    feed = LiveFeed(cluster, FeedOptions(), clock=lambda: t1 + 5)
+    name = "lightning-asr-7d9f-a"
+
+    def lines(*items: tuple[float, str]) -> None:
+        feed.log_segments(
+            name,
+            "lightning-asr",
+            [(at, Segment(text, True, False), text, at) for at, text in items],
+        )
+
+    def pod() -> PodInfo:
+        snap = feed.build_snapshot()
+        found = snap.pod(name)
+        assert found is not None
+        return found
+
+    feed.replaced("pods", [_asr_pod(0, {"running": {"startedAt": "2026-11-27T10:00:00Z"}})])
+    mismatch = "ERROR: Model validation failed: checksum mismatch: sha256 mismatch"
+    lines((t0 + 1, "INFO: Downloading model from URL..."), (t0 + 2, mismatch))
+    feed.changed("pods", "MODIFIED", _asr_pod(0, {"waiting": {"reason": "CrashLoopBackOff"}}, 1))
+    looping = pod()
+    assert looping.model_state is ModelState.CORRUPT and looping.previous_run is None
+
+    feed.changed(
+        "pods", "MODIFIED", _asr_pod(1, {"running": {"startedAt": "2026-11-27T10:00:12Z"}}, 1)
+    )
+    # A late read of the run before (e.g. a stream started anew reading --previous) is shown in
+    # the pod's log but is no longer evidence of anything.
+    lines((t0 + 2, mismatch), (t1 + 1, "INFO: Downloading model from URL..."))
+    lines((t1 + 2, json.dumps({"v": 1, "event": "progress", "file": "m", "done": 5, "total": 9})))
+    again = pod()
+    assert again.model_state is ModelState.DOWNLOADING, again
+    assert not any("mismatch" in e for e in again.evidence), again.evidence
+    assert again.progress is not None and again.progress.message is None
+    assert again.previous_run == f"previous run ended with: {mismatch[7:]} (exit code 1 (Error))"
+    assert sum(mismatch in line.text for line in feed.recent_log(name)) == 2
+    # The same run seen again (a relist) changes nothing.
+    feed.replaced("pods", [_asr_pod(1, {"running": {"startedAt": "2026-11-27T10:00:12Z"}}, 1)])
+    assert pod().progress == again.progress

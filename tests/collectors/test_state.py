@@ -160,6 +160,43 @@ def test_failed_download_disk_full_and_crash_loop() -> None:
     assert v.state is ModelState.UNKNOWN and "CrashLoopBackOff" in v.evidence[0]
 
 
+def test_a_restart_leaves_the_failure_of_the_run_before_behind() -> None:
+    tracker = ProgressTracker()
+    first = [
+        "INFO: Downloading model from URL...",
+        _j(event="start", total=4000, resumed_from=0, workers=1, version=None, url="x"),
+        _j(event="error", code="disk_full", exit=6, message="no space left on device"),
+        "ERROR: Download failed after 1 attempts",
+    ]
+    for i, line in enumerate(first):
+        tracker.feed_text(line, 1000.0 + i)
+    looping = make_pod(statuses=[waiting("lightning-asr", "CrashLoopBackOff", 0, last_exit=1)])
+    assert _decide(looping, tracker.facts()).state is ModelState.FAILED
+
+    tracker.new_run("exit code 1 (Error)")
+    running = {"running": {"startedAt": "2026-11-27T10:00:09Z"}}
+    restarted = make_pod(
+        statuses=[{"name": "lightning-asr", "ready": False, "restartCount": 1, "state": running}]
+    )
+    # Before the new run says anything: nothing is known about it, least of all a failure.
+    v = _decide(restarted, tracker.facts())
+    assert v.state is ModelState.UNKNOWN and "says nothing" in v.evidence[0], v.evidence
+    for i, line in enumerate([*first[:2], _j(event="progress", done=400, total=4000)]):
+        tracker.feed_text(line, 1010.0 + i)
+    facts = tracker.facts()
+    v = _decide(restarted, facts, now=1013.0)
+    assert v.state is ModelState.DOWNLOADING, v
+    assert not any("space" in e or "failed" in e for e in v.evidence), v.evidence
+    assert v.progress is not None and v.progress.message is None and v.progress.bytes_done == 400
+    # How the run before ended is kept apart, as history (the verdict never reads it).
+    assert facts.previous_run is not None
+    assert facts.previous_run.startswith("previous run ended with: ")
+    assert "no space left" in facts.previous_run.lower()
+    assert facts.previous_run.endswith("(exit code 1 (Error))")
+    tracker.new_run()
+    assert tracker.facts().previous_run == "previous run ended with: " + facts.evidence[-1][5:]
+
+
 def test_lightning_only_log_uses_disk_growth() -> None:
     log = _log("INFO: Downloading model from URL...")
     v = _decide(make_pod(), log, now=1005.0)

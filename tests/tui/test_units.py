@@ -9,13 +9,14 @@ from typing import Any
 from textual.message import Message
 
 from collectors.model import DownloadPhase, LogLine, ModelState
-from tests.tui.fakes import NOW, GiB, MiB, progress, sample_snapshot, sample_volumes
+from tests.tui.fakes import NOW, GiB, MiB, pod, progress, sample_snapshot, sample_volumes
 from tui import actions_port, commands
 from tui.bridge import FeedBridge
 from tui.format import bar, format_age, format_eta, format_pair, progress_cell, usage_cell
 from tui.health import health
 from tui.history import RateHistory
 from tui.messages import LogLinesReceived, SnapshotUpdated
+from tui.screens.detail import summary_text
 from tui.screens.prompts import namespace_error
 from tui.widgets.pods import matches, pod_order
 
@@ -245,3 +246,16 @@ def test_verify_results_reach_the_feed_so_the_pod_shows_corrupt() -> None:
     assert pod == "pod-a" and verification.ok is False
     actions.execute(sample_plan("fix", "pod-a"))  # other actions record nothing
     assert len(feed.recorded) == 1
+
+
+def test_the_detail_names_how_the_run_before_a_restart_ended_after_the_evidence() -> None:
+    info = dataclasses.replace(
+        pod("lightning-asr-a", ModelState.DOWNLOADING, restarts=1, evidence=("log: started",)),
+        previous_run="previous run ended with: checksum mismatch (exit code 1 (Error))",
+    )
+    lines = summary_text(info, info.name, NOW).plain.splitlines()
+    assert lines[-2:] == [
+        "• log: started",
+        "↻ previous run ended with: checksum mismatch (exit code 1 (Error))",
+    ]
+    assert "↻" not in summary_text(dataclasses.replace(info, previous_run=None), "x", NOW).plain

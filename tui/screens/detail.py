@@ -112,6 +112,8 @@ def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
             text.append(f"  {v.message}", style=style)
     for line in pod.evidence[:4]:
         text.append(f"\n• {redact_text(line)}", style="grey70")
+    if pod.previous_run:
+        text.append(f"\n↻ {redact_text(pod.previous_run)}", style="grey50")
     return text
 
 
