@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from simcluster.modelserver import Faults, FileStats, ModelFile, ModelServer
-from simcluster.tls import TlsError, make_self_signed
+from simcluster.tls import ServerCert, TlsError, make_self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -168,7 +168,12 @@ def model_server() -> Iterator[ModelServer]:
 @dataclass(frozen=True)
 class TlsServer:
     server: ModelServer
-    ca: Path  # its self-signed certificate: what SSL_CERT_FILE must name to trust it
+    cert: ServerCert
+
+    @property
+    def ca(self) -> Path:
+        """Its self-signed certificate: what SSL_CERT_FILE must name to trust it."""
+        return self.cert.cert_path
 
 
 @pytest.fixture(scope="session")
@@ -179,7 +184,7 @@ def tls_model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSe
     except TlsError as exc:
         pytest.skip(str(exc))
     with ModelServer(tls=cert.server_context()).run_in_thread() as server:
-        yield TlsServer(server, cert.cert_path)
+        yield TlsServer(server, cert)
 
 
 _paths = itertools.count(1)

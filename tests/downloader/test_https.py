@@ -11,6 +11,7 @@ from pathlib import Path
 from simcluster.modelserver import Faults, ModelServer
 
 from .conftest import TlsServer, finish, run_dl, serve, settled, sha256_of, start_dl, wait_for
+from .proxy import TestProxy
 
 MIB = 1 << 20
 
@@ -106,3 +107,29 @@ def test_plain_http_never_loads_the_trust_store(model_server: ModelServer, tmp_p
     res = run_dl(url, "--cache-dir", str(tmp_path / "cache"), env={"SSL_CERT_FILE": missing})
     assert res.rc == 0, res.stderr
     assert sha256_of(tmp_path / "cache" / "model.bin") == f.sha256
+
+
+def test_https_through_a_connect_proxy(tls_model_server: TlsServer, tmp_path: Path) -> None:
+    server, ca = tls_model_server.server, tls_model_server.ca
+    f, url = serve(server, 6 * MIB, seed=47)
+    args = (url, "--cache-dir", str(tmp_path), "--workers", "3", "--checksum", f"sha256:{f.sha256}")
+    with TestProxy().running() as proxy:
+        env = {"HTTPS_PROXY": proxy.url, "NO_PROXY": "", "SSL_CERT_FILE": str(ca)}
+        res = run_dl(*args, env=env)
+        seen = proxy.seen()
+    assert res.rc == 0, res.stderr
+    assert sha256_of(tmp_path / "model.bin") == f.sha256
+    # Every connection went through the tunnel: the probe's and each worker's.
+    assert len(seen) >= 2 and all(line.startswith("CONNECT 127.0.0.1:") for line in seen), seen
+    assert settled(server, f.path).bytes_sent == f.size + 1
+
+
+def test_plain_http_through_a_forwarding_proxy(model_server: ModelServer, tmp_path: Path) -> None:
+    f, url = serve(model_server, 6 * MIB, seed=48)
+    args = (url, "--cache-dir", str(tmp_path), "--workers", "3", "--checksum", f"sha256:{f.sha256}")
+    with TestProxy().running() as proxy:
+        res = run_dl(*args, env={"HTTP_PROXY": proxy.url, "NO_PROXY": ""})
+        seen = proxy.seen()
+    assert res.rc == 0, res.stderr
+    assert sha256_of(tmp_path / "model.bin") == f.sha256
+    assert len(seen) >= 2 and all(line.startswith(f"GET {url} ") for line in seen), seen

@@ -29,6 +29,7 @@ from actions.downloader.verify import PrefixHasher
 from simcluster.modelserver import Faults, ModelServer
 
 from .conftest import TlsServer, finish, serve, sha256_of, start_dl, wait_for
+from .proxy import TestProxy
 
 MIB = 1 << 20
 
@@ -233,3 +234,37 @@ def test_sigterm_on_a_silent_connection_exits_at_once(origin: Origin, tmp_path: 
     assert time.monotonic() - started < 3
     assert res.rc == 130 and res.error is not None and res.error["code"] == "interrupted"
     assert (tmp_path / "model.bin.part").exists()
+
+
+def test_tls_through_a_connect_tunnel_keeps_the_fast_path(
+    tls_model_server: TlsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f, url = serve(tls_model_server.server, 6 * MIB, seed=310)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_model_server.ca))
+    monkeypatch.setenv("NO_PROXY", "")
+    with TestProxy().running() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        with transfer_for(url, tmp_path) as t:
+            sink = fetch(t, 0, f.size)
+        assert proxy.seen() and proxy.seen()[0].startswith("CONNECT ")
+    # The site's TLS runs on the tunnel's socket itself: decrypted a MiB per write.
+    assert sink.written == f.size and sink.writes <= f.size // MIB + 8, sink.writes
+    assert sha256_of(tmp_path / "model.bin.part") == f.sha256
+
+
+def test_tls_inside_an_https_proxys_tls_stays_with_httpx(
+    tls_model_server: TlsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f, url = serve(tls_model_server.server, 3 * MIB, seed=311)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_model_server.ca))  # trusts proxy and site alike
+    monkeypatch.setenv("NO_PROXY", "")
+    with TestProxy(tls=tls_model_server.cert.server_context()).running() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        with transfer_for(url, tmp_path) as t:
+            sink = fetch(t, 0, f.size)
+        assert proxy.url.startswith("https://") and proxy.seen()[0].startswith("CONNECT ")
+    # The socket's own TLS is the proxy's; the site's bytes are the inner layer's: reading the
+    # socket would write ciphertext into the file, so the body goes through httpx, record by
+    # record.
+    assert sink.written == f.size and sink.writes > f.size // (64 << 10), sink.writes
+    assert sha256_of(tmp_path / "model.bin.part") == f.sha256
