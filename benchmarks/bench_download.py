@@ -119,6 +119,13 @@ def trusting(ca: str, command: Callable[[Path], list[str]]) -> Callable[[Path], 
     return lambda out: ["env", f"SSL_CERT_FILE={ca}", *command(out)]
 
 
+def curl_then_sync(url: str, *extra: str) -> Callable[[Path], list[str]]:
+    """curl, then fsync of the file (coreutils `sync FILE`): durable, as ours is before the
+    rename -- `curl -o` alone returns with the file still in the page cache."""
+    script = 'f="$1/model.bin"; shift; curl -sSf "$@" -o "$f" && sync "$f"'
+    return lambda out: ["sh", "-c", script, "sh", str(out), *extra, url]
+
+
 def curl_then_openssl(url: str) -> Callable[[Path], list[str]]:
     script = 'curl -sSf -o "$1/model.bin" "$2" && openssl dgst -sha256 "$1/model.bin" >/dev/null'
     return lambda out: ["sh", "-c", script, "sh", str(out), url]
@@ -265,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"Uncapped loopback, {format_bytes(size)}",
                 [
                     Tool("curl -o", curl(fast.url), check),
+                    Tool("curl -o, then sync", curl_then_sync(fast.url), check),
                     Tool(
                         "ours, 1 worker", ours(fast.url, "--workers", "1", "--no-validate"), check
                     ),
@@ -335,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"HTTPS over loopback, {format_bytes(size)}",
                 [
                     Tool("curl -o", curl(secure.url, "--cacert", secure.ca), check),
+                    Tool(
+                        "curl -o, then sync",
+                        curl_then_sync(secure.url, "--cacert", secure.ca),
+                        check,
+                    ),
                     Tool(
                         "ours, 1 worker",
                         trusting(secure.ca, ours(secure.url, "--workers", "1", "--no-validate")),
