@@ -12,7 +12,8 @@ error code, other tools' lines by precise patterns. The rules, in order (``diagn
 4. waiting on a lock whose holder is gone -> nothing to do: the kernel released the lock when
                                              the holder died, and the waiter proceeds
 5. the server refuses the URL             -> nothing a restart can fix (it would be refused
-   (http_refused, 401/403/404/410)           again): say so, and what to change
+   (http_refused, 401/403/404/410, or an     again): say so, and what to change (the URL,
+   untrusted TLS certificate)                its credentials, or the CA the pod must trust)
 6. stalled, or failed after retries       -> restart the pod: the partial is kept and resumed
 7. anything else                          -> nothing to fix (refused, with the pod's state)
 """
@@ -46,6 +47,11 @@ STALLED = "stalled-resumable"
 FAILED = "failed-retry"
 NOTHING = "nothing"
 
+# The downloader's "the TLS certificate of HOST is not trusted (…)", OpenSSL's own words.
+_UNTRUSTED_CERTIFICATE = re.compile(
+    r"\bTLS certificate of \S+ is not trusted\b|\bcertificate verify failed\b", re.IGNORECASE
+)
+
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -74,11 +80,7 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
         return _waiting(snapshot, evidence.first(found, evidence.WAITING))
     refusal = evidence.first(found, evidence.REFUSED)
     if refusal:
-        return Diagnosis(
-            URL_REFUSED,
-            f"the model server refuses the URL ({refusal.quote}); a restart would be refused "
-            "again: fix MODEL_URL or its credentials (a presigned URL expires: sign a new one)",
-        )
+        return Diagnosis(URL_REFUSED, _refusal(refusal.quote))
     if pod.model_state == ModelState.STALLED or phase == DownloadPhase.STALLED:
         done = pod.progress.bytes_done if pod.progress else None
         # An emptyDir goes with its pod: only a volume that outlives the pod keeps the partial.
@@ -94,6 +96,20 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
     if pod.model_state == ModelState.FAILED or failed:
         return Diagnosis(FAILED, first or (failed.quote if failed else "the download failed"))
     return Diagnosis(NOTHING, f"pod {pod.name} is {pod.model_state.value}")
+
+
+def _refusal(quote: str) -> str:
+    """What to change about a refused URL: the server's answer, or our trust in its TLS."""
+    if _UNTRUSTED_CERTIFICATE.search(quote):
+        return (
+            f"the downloader does not trust the model server's TLS certificate ({quote}); a "
+            "restart would fail the same way: give the pod the CA bundle that signs it "
+            "(SSL_CERT_FILE), or fix MODEL_URL"
+        )
+    return (
+        f"the model server refuses the URL ({quote}); a restart would be refused again: fix "
+        "MODEL_URL or its credentials (a presigned URL expires: sign a new one)"
+    )
 
 
 def _waiting(snapshot: ClusterSnapshot, wait: evidence.Finding | None) -> Diagnosis:

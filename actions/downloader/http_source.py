@@ -153,7 +153,7 @@ class HttpSource:
     def _transport_error(self, exc: httpx.HTTPError) -> Exception:
         rejected = certificate_problem(exc)
         if rejected is not None:
-            return self._untrusted(rejected)
+            return self._untrusted(rejected, exc)
         if isinstance(exc, httpx.ReadTimeout):
             return StallError(f"no data for {self._stall_timeout:g}s")
         if isinstance(exc, httpx.TimeoutException):
@@ -165,10 +165,18 @@ class HttpSource:
         detail = str(exc) or type(exc).__name__
         return RetriableError(f"{type(exc).__name__}: {detail}")
 
-    def _untrusted(self, rejected: ssl.SSLCertVerificationError) -> HttpRefused:
-        """A certificate we cannot trust fails the same way every time: say why, once."""
+    def _untrusted(
+        self, rejected: ssl.SSLCertVerificationError, exc: httpx.HTTPError
+    ) -> HttpRefused:
+        """A certificate we cannot trust fails the same way every time: say why, once, naming
+        the host that presented it (a redirect may have led elsewhere) before any long URL."""
         why = rejected.verify_message or rejected.reason or str(rejected)
-        text = f"{self._shown}: its TLS certificate is not trusted ({why})"
+        try:
+            url = exc.request.url
+            host = f"{url.host}:{url.port}" if url.port else url.host
+        except RuntimeError:  # an error raised without its request
+            host = self._shown
+        text = f"the TLS certificate of {host} is not trusted ({why})"
         if rejected.verify_code in _UNKNOWN_ISSUER:
             text += "; if a private CA signs it, set SSL_CERT_FILE to that CA's bundle"
         return HttpRefused(text)

@@ -272,6 +272,23 @@ def test_fix_does_not_restart_a_pod_whose_url_is_refused() -> None:
     assert "MODEL_URL" in plan.refused and not calls(plan, "delete")
 
 
+def test_fix_of_an_untrusted_certificate_says_to_give_the_pod_its_ca() -> None:
+    """The downloader refuses a certificate it cannot trust (exit 4): a restart changes nothing,
+    and the advice is about trust, not about the URL's signature."""
+    snap = snapshot(pod("asr-a", state=ModelState.FAILED))
+    log = (
+        '{"v": 1, "event": "error", "file": "model.bin", "code": "http_refused", "exit": 4, '
+        '"message": "the TLS certificate of minio.internal:9000 is not trusted (self-signed '
+        "certificate); if a private CA signs it, set SSL_CERT_FILE to that CA's bundle\"}"
+    )
+    plan = plan_fix(snap, "asr-a", OPTS, log=log)
+    assert plan.decision == "url-refused" and not calls(plan, "delete")
+    assert plan.refused is not None
+    assert "does not trust the model server's TLS certificate" in plan.refused
+    assert "minio.internal:9000" in plan.refused and "SSL_CERT_FILE" in plan.refused
+    assert "presigned" not in plan.refused
+
+
 def test_fix_of_a_stall_on_an_emptydir_does_not_promise_a_resume() -> None:
     """An emptyDir goes with its pod: the restart starts from zero, and the plan says so."""
     snap = snapshot(pod("asr-a", state=ModelState.STALLED, progress=stalled(), kind="emptyDir"))
