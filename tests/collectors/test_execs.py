@@ -15,6 +15,7 @@ from kubernetes import client
 from collectors import execs
 from collectors.cluster import Cluster, ConnectionSettings, connect
 from simcluster.cluster import SimCluster
+from tests.loopback import holding_server
 
 NS = "smallest"
 POD = {
@@ -60,28 +61,8 @@ def _unanswered(url: str) -> Cluster:
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """Accepts connections and never answers: an API server that hangs on the upgrade."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join(2)
-    for conn in accepted:
-        conn.close()
-    listener.close()
+    with holding_server() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def test_exit_code_output_and_lines(sim: SimCluster, tmp_path: Path) -> None:

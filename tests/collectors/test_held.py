@@ -12,36 +12,19 @@ import pytest
 import urllib3
 
 from collectors.held import HeldResponse
+from tests.loopback import holding_server
 
 
 @pytest.fixture
 def quiet_stream() -> Iterator[str]:
     """An HTTP server that sends the headers and one chunk of a body, then says nothing."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    listener.settimeout(0.1)
-    stop = threading.Event()
-    conns: list[socket.socket] = []
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            conns.append(conn)
-            conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n")
+    def answer(conn: socket.socket) -> None:
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello\n\r\n")
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
-    stop.set()
-    thread.join(2)
-    for conn in conns:
-        conn.close()
-    listener.close()
+    with holding_server(answer) as port:
+        yield f"http://127.0.0.1:{port}/"
 
 
 def _open(url: str) -> urllib3.BaseHTTPResponse:
