@@ -258,13 +258,18 @@ def test_fix_restarts_a_resumable_stalled_download() -> None:
     assert "kept and resumed" in plan.summary
 
 
+def refused_event(message: str) -> str:
+    """The downloader's error line for a refused download (exit 4), as a pod logs it."""
+    fields = {"v": 1, "event": "error", "file": "model.bin", "code": "http_refused", "exit": 4}
+    return json.dumps({**fields, "message": message})
+
+
 def test_fix_does_not_restart_a_pod_whose_url_is_refused() -> None:
     """A 403 on an expired presigned URL comes back after a restart: say what to change."""
     snap = snapshot(pod("asr-a", state=ModelState.FAILED))
-    log = (
-        '{"v": 1, "event": "error", "file": "model.bin", "code": "http_refused", "exit": 4, '
-        '"message": "http://s3/m.bin?X-Amz-Signature=REDACTED refused the download: '
-        'HTTP 403 Forbidden (the presigned URL has probably expired; sign a new one)"}'
+    log = refused_event(
+        "http://s3/m.bin?X-Amz-Signature=REDACTED refused the download: "
+        "HTTP 403 Forbidden (the presigned URL has probably expired; sign a new one)"
     )
     plan = plan_fix(snap, "asr-a", OPTS, log=log)
     assert plan.decision == "url-refused"
@@ -276,10 +281,9 @@ def test_fix_of_an_untrusted_certificate_says_to_give_the_pod_its_ca() -> None:
     """The downloader refuses a certificate it cannot trust (exit 4): a restart changes nothing,
     and the advice is about trust, not about the URL's signature."""
     snap = snapshot(pod("asr-a", state=ModelState.FAILED))
-    log = (
-        '{"v": 1, "event": "error", "file": "model.bin", "code": "http_refused", "exit": 4, '
-        '"message": "the TLS certificate of minio.internal:9000 is not trusted (self-signed '
-        "certificate); if a private CA signs it, set SSL_CERT_FILE to that CA's bundle\"}"
+    log = refused_event(
+        "the TLS certificate of minio.internal:9000 is not trusted (self-signed certificate); "
+        "if a private CA signs it, set SSL_CERT_FILE to that CA's bundle"
     )
     plan = plan_fix(snap, "asr-a", OPTS, log=log)
     assert plan.decision == "url-refused" and not calls(plan, "delete")
