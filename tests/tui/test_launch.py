@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import io
 import os
 import pty
@@ -25,6 +26,7 @@ import pytest
 
 from simcluster.cluster import SimCluster
 from simcluster.modelserver import Faults
+from tests.polling import pilot_until
 from tests.tui.screen import screen_text
 from tests.tui.sim import NS, MiB, chart_objects
 from tui.cli import build_parser
@@ -167,11 +169,8 @@ def cluster(tmp_path: Path) -> Iterator[SimCluster]:
         yield sim
 
 
-async def wait_for(pilot, predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.2)
+# The dashboard on a simulated cluster takes seconds to settle: poll it gently.
+wait_for = functools.partial(pilot_until, timeout=20.0, every=0.2)
 
 
 async def test_the_dashboard_on_a_simulated_cluster(cluster: SimCluster, tmp_path: Path) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
-from collections.abc import Callable
 from typing import Any
 
-from textual.pilot import Pilot
-
 from collectors.model import ClusterSnapshot, ModelState
+from tests.polling import pilot_until
 from tests.tui.conftest import SIZE, make_app
 from tests.tui.fakes import FakeFeed, GiB, MiB, pod, progress, sample_snapshot
 from tests.tui.screen import screen_text
@@ -38,11 +37,7 @@ def line_of(app: AsrCacheApp, needle: str) -> str:
     return next(line for line in screen_text(app).splitlines() if needle in line)
 
 
-async def wait_until(pilot: Pilot[Any], fn: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not fn():
-        assert time.monotonic() < deadline, "not reached in time"
-        await pilot.pause(0.02)
+wait_until = functools.partial(pilot_until, timeout=5.0, every=0.02)
 
 
 async def test_a_progress_tick_renders_only_the_changed_cell_again() -> None:
