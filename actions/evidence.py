@@ -86,6 +86,11 @@ _REFUSED_STATUS = frozenset({"401", "403", "404", "410"})
 _STARTS_OVER = _patterns(r"\bstarting over\b")
 _HOLDER = _patterns(r"\bon (?:host )?([a-z0-9][a-z0-9.-]*)")
 _HELD_BY = _patterns(r"\bheld by (?:pid \d+ )?on (?:host )?([a-z0-9][a-z0-9.-]*)")
+# A refusal that is ours, not the server's: the downloader's "the TLS certificate of HOST is
+# not trusted (…)", or OpenSSL's own words.
+_UNTRUSTED_CERTIFICATE = _patterns(
+    r"\bTLS certificate of \S+ is not trusted\b", r"\bcertificate verify failed\b"
+)
 
 
 def read_line(line: str) -> Finding | None:
@@ -178,6 +183,11 @@ def pod_findings(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> tupl
             meaning = DOWNLOADER_EXIT_CODES[c.exit_code]
             found.append(Finding(NO_SPACE, f"container {c.name} exited {c.exit_code} ({meaning})"))
     return tuple(found)
+
+
+def distrusts_certificate(text: str) -> bool:
+    """Whether a refusal is the downloader not trusting the server's TLS certificate."""
+    return _UNTRUSTED_CERTIFICATE.search(text) is not None
 
 
 def first(found: Iterable[Finding], signal: str) -> Finding | None:

@@ -47,11 +47,6 @@ STALLED = "stalled-resumable"
 FAILED = "failed-retry"
 NOTHING = "nothing"
 
-# The downloader's "the TLS certificate of HOST is not trusted (…)", OpenSSL's own words.
-_UNTRUSTED_CERTIFICATE = re.compile(
-    r"\bTLS certificate of \S+ is not trusted\b|\bcertificate verify failed\b", re.IGNORECASE
-)
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -100,7 +95,7 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
 
 def _refusal(quote: str) -> str:
     """What to change about a refused URL: the server's answer, or our trust in its TLS."""
-    if _UNTRUSTED_CERTIFICATE.search(quote):
+    if evidence.distrusts_certificate(quote):
         return (
             f"the downloader does not trust the model server's TLS certificate ({quote}); a "
             "restart would fail the same way: give the pod the CA bundle that signs it "
