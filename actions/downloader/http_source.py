@@ -13,6 +13,7 @@ import re
 import ssl
 import sys
 import threading
+from collections.abc import Iterator
 from http import HTTPStatus
 from urllib.parse import parse_qsl, urlsplit
 
@@ -181,38 +182,43 @@ class HttpSource:
             text += "; if a private CA signs it, set SSL_CERT_FILE to that CA's bundle"
         return HttpRefused(text)
 
+    @contextlib.contextmanager
+    def _get(self, headers: dict[str, str]) -> Iterator[httpx.Response]:
+        """A streamed GET of the URL; transport and trust failures, while the headers or the
+        body are read, come out as the typed errors of errors.py."""
+        try:
+            with self._client().stream("GET", self.url, headers=headers) as resp:
+                yield resp
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        except TrustStoreError as exc:
+            raise UsageError(str(exc)) from None
+
     # -- probe --------------------------------------------------------------------------
     def probe(self) -> Remote:
         """A one-byte ranged GET: size, validators and range support in one round trip.
 
         GET rather than HEAD because presigned URLs are signed for one method."""
-        try:
-            with self._client().stream("GET", self.url, headers={"Range": "bytes=0-0"}) as resp:
-                headers = resp.headers
-                etag, modified = headers.get("etag"), headers.get("last-modified")
-                if resp.status_code == 206:
-                    match = _CONTENT_RANGE.match(headers.get("content-range", ""))
-                    if not match or match.group(1) != "0":
-                        raise RetriableError("the probe's Content-Range is malformed")
-                    size = None if match.group(3) == "*" else int(match.group(3))
-                    return Remote(
-                        size=size, etag=etag, last_modified=modified, ranges=size is not None
-                    )
-                if resp.status_code == 416:
-                    unsat = _UNSATISFIED.match(headers.get("content-range", ""))
-                    if unsat and unsat.group(1) == "0":
-                        return Remote(size=0, etag=etag, last_modified=modified, ranges=True)
-                    raise RetriableError(_status_text(416))
-                if resp.status_code == 200:
-                    length = headers.get("content-length")
-                    size = int(length) if length and length.isdigit() else None
-                    return Remote(size=size, etag=etag, last_modified=modified, ranges=False)
-                self._check_status(resp)
-                raise RetriableError(f"unexpected {_status_text(resp.status_code)}")
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
-        except TrustStoreError as exc:
-            raise UsageError(str(exc)) from None
+        with self._get({"Range": "bytes=0-0"}) as resp:
+            headers = resp.headers
+            etag, modified = headers.get("etag"), headers.get("last-modified")
+            if resp.status_code == 206:
+                match = _CONTENT_RANGE.match(headers.get("content-range", ""))
+                if not match or match.group(1) != "0":
+                    raise RetriableError("the probe's Content-Range is malformed")
+                size = None if match.group(3) == "*" else int(match.group(3))
+                return Remote(size=size, etag=etag, last_modified=modified, ranges=size is not None)
+            if resp.status_code == 416:
+                unsat = _UNSATISFIED.match(headers.get("content-range", ""))
+                if unsat and unsat.group(1) == "0":
+                    return Remote(size=0, etag=etag, last_modified=modified, ranges=True)
+                raise RetriableError(_status_text(416))
+            if resp.status_code == 200:
+                length = headers.get("content-length")
+                size = int(length) if length and length.isdigit() else None
+                return Remote(size=size, etag=etag, last_modified=modified, ranges=False)
+            self._check_status(resp)
+            raise RetriableError(f"unexpected {_status_text(resp.status_code)}")
 
     # -- fetch --------------------------------------------------------------------------
     def _validate(self, response: httpx.Response, remote: Remote) -> None:
@@ -234,14 +240,9 @@ class HttpSource:
                 headers["If-Range"] = remote.last_modified
         elif start != 0:
             raise AssertionError("a server without ranges can only be read from the start")
-        try:
-            with self._client().stream("GET", self.url, headers=headers) as resp:
-                expect = self._check_response(resp, start, end, remote, ranged)
-                self._stream(resp, start, expect, sink)
-        except httpx.HTTPError as exc:
-            raise self._transport_error(exc) from None
-        except TrustStoreError as exc:
-            raise UsageError(str(exc)) from None
+        with self._get(headers) as resp:
+            expect = self._check_response(resp, start, end, remote, ranged)
+            self._stream(resp, start, expect, sink)
 
     def _check_response(
         self, resp: httpx.Response, start: int, end: int | None, remote: Remote, ranged: bool
