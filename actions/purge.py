@@ -8,7 +8,7 @@ start new ones, which download the model again.
 
 from __future__ import annotations
 
-from actions import registry
+from actions import evidence, registry
 from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, is_helper_call, refused
 from actions.confine import Checked, check_in_pod, removal_steps
 from actions.context import ActionContext, ActionFailed
@@ -39,6 +39,14 @@ def plan_purge(
             location = resolve_user_path(location, options.path)
     except PathRefused as exc:
         return refused(registry.PURGE, where, ns, str(exc))
+    if model_verdict(snapshot, pod) == VERIFIED:
+        return refused(
+            registry.PURGE,
+            where,
+            ns,
+            f"The model {location.file} of pod {pod.name} matches its checksum (verified): it "
+            "is not corrupt, so there is nothing to delete.",
+        )
     users = model_users(snapshot, pod, location)
     if pod.cache_kind == "emptyDir" and not _running(pod):
         return _plan_emptydir(snapshot, pod, location, options)
@@ -47,6 +55,31 @@ def plan_purge(
     except NoExecHost as exc:
         return refused(registry.PURGE, where, ns, str(exc))
     return _assemble(snapshot, pod, location, host, users, options)
+
+
+CORRUPT = "corrupt"
+VERIFIED = "verified"
+UNKNOWN = "unknown"
+NOT_KNOWN_CORRUPT = (
+    "the model is not known to be corrupt: nothing has verified it and no log reports a "
+    "checksum mismatch (press v to verify it first)"
+)
+
+
+def model_verdict(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
+    """What is known of the pod's model: corrupt (a failed verify, a mismatch in its state or
+    evidence), verified (its last verify matched), or unknown.
+
+    A model that was just verified as matching must never be offered for deletion: on a shared
+    volume that takes every serving pod down for nothing.
+    """
+    if pod.verification is not None:
+        return VERIFIED if pod.verification.ok else CORRUPT
+    if pod.model_state == ModelState.CORRUPT:
+        return CORRUPT
+    if evidence.first(evidence.pod_findings(snapshot, pod), evidence.CHECKSUM):
+        return CORRUPT
+    return UNKNOWN
 
 
 def purge_steps(
@@ -98,6 +131,8 @@ def _assemble(
         f"claim {pod.cache_claim}" if pod.cache_claim else f"{pod.cache_kind} {pod.cache_volume}"
     )
     warnings = []
+    if model_verdict(snapshot, pod) == UNKNOWN:
+        warnings.append(NOT_KNOWN_CORRUPT)
     if busy:
         warnings.append(
             f"{', '.join(busy)} may hold the download lock: {location.file}.lock is kept"
@@ -140,6 +175,7 @@ def _plan_emptydir(
             f"Pod {pod.name} is not running and no ReplicaSet would replace it.",
         )
     steps: list[Step] = [delete_pod_call(ns, pod.name, "its emptyDir cache is removed with it")]
+    warnings = (NOT_KNOWN_CORRUPT,) if model_verdict(snapshot, pod) == UNKNOWN else ()
     if options.follow:
         steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
     spec = registry.spec(registry.PURGE)
@@ -154,6 +190,7 @@ def _plan_emptydir(
             "the pod removes the model with it; the new pod downloads it again."
         ),
         destructive=True,
+        warnings=warnings,
         permissions=spec.permissions(ns),
         affected_pods=(pod.name,),
     )

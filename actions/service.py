@@ -82,6 +82,9 @@ class ActionService:
         self, action_id: str, snapshot: ClusterSnapshot, target: str | None, options: Options
     ) -> ActionPlan:
         """Read what the plan needs (read-only), then build it. Never raises for bad input."""
+        # The kept verify results, even when the caller's snapshot predates the last verify:
+        # purge must see that a model was just verified as matching.
+        snapshot = self.verifications.apply(snapshot)
         ns = snapshot.namespace
         try:
             if action_id == registry.PREWARM:

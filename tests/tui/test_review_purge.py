@@ -1,0 +1,71 @@
+"""Review finding: ``d`` must never offer to delete a model that was just verified as matching
+its checksum (on a shared volume one ``y`` would restart every serving pod for nothing), and a
+model nobody has verified is offered only with a plain warning that it is not known corrupt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from textual.widgets import Static
+
+from tests.actions.world import World
+from tests.tui.conftest import SIZE, Recorder
+from tests.tui.test_e2e_scenarios import (
+    confirm,
+    confirmation,
+    dashboard,
+    in_state,
+    rows,
+    select,
+    until,
+)
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.overview import OverviewScreen
+
+
+def said(dialog: ConfirmScreen) -> str:
+    """Everything the dialog says (title, subtitle, banner, plan), one space between words."""
+    box = dialog.query_one("#confirm-box")
+    parts = [str(box.border_title), str(box.border_subtitle)]
+    parts += [getattr(w.content, "plain", str(w.content)) for w in dialog.query(Static)]
+    return " ".join(" ".join(parts).split())
+
+
+async def test_delete_refuses_a_verified_model_and_warns_on_an_unverified_one(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = start("efs-shared")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        ready = await until(
+            pilot, lambda: len(in_state(app, "ready")) == 4 and in_state(app, "ready"), "4 ready"
+        )
+        verified, other = ready[0], ready[1]
+        select(app, verified)
+        await confirmation(pilot, "v")
+        result = await confirm(pilot, recorder)
+        assert result.ok, result.message
+        await until(
+            pilot,
+            lambda: rows(app).get(verified, {}).get("progress") == "✓ checksum verified",
+            "the verified model in the pods table",
+        )
+
+        dialog, _ = await confirmation(pilot, "d")
+        text = said(dialog)
+        assert not dialog.plan.runnable, text
+        assert "matches its checksum" in text and "nothing to delete" in text, text
+        assert "will restart" not in text and "Confirm (y)" not in text, text
+        assert not app.screen.query("#confirm-yes")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen), "dialog closed")
+
+        select(app, other)
+        dialog, _ = await confirmation(pilot, "d")
+        text = said(dialog)
+        assert dialog.plan.runnable, text
+        assert "not known to be corrupt" in text and "press v to verify it first" in text, text
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen), "dialog closed")
+    assert world.wait_ready("lightning-asr", 4) == ready, "no pod was restarted"
