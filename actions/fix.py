@@ -311,8 +311,8 @@ def plan_eviction(
     if cache is None or not cache.entries:
         if cache is None:
             why = (
-                "the cache could not be listed (no running pod sees it, and a dry run starts "
-                "no helper pod)"
+                "what the cache holds is not known (no running pod sees the volume, and "
+                "planning starts no pod to look)"
             )
         elif cache.source.startswith("none"):
             why = "no cache manifest lists what is stored"

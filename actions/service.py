@@ -17,15 +17,15 @@ from typing import Any
 
 from actions import fix, prewarm, purge, registry, restart, switch, verify
 from actions.audit import AuditLog, event_body, os_user
+from actions.common import ExecHost, NoExecHost, exec_host
 from actions.context import ActionContext, ActionFailed, Cancelled
-from actions.hostpod import with_host
 from actions.kube import KubeGateway
 from actions.options import ActionOptions as Options
 from actions.options import CacheEntry, CacheFacts, DeploymentFacts, PodFacts
 from actions.paths import PathRefused, model_location
 from actions.plan import ActionPlan, ActionResult, ExecStep
 from actions.rbac import AccessChecker, forbidden_reason
-from actions.targets import TargetError, cache_container, parse_target
+from actions.targets import TargetError, cache_container, parse_target, pods_sharing_cache
 from actions.verifications import VerificationStore
 from collectors.cluster import Cluster
 from collectors.model import ClusterSnapshot, PodInfo, VerificationResult
@@ -144,48 +144,65 @@ class ActionService:
     def cache_facts(
         self, snapshot: ClusterSnapshot, pod: PodInfo, options: Options, facts: PodFacts | None
     ) -> CacheFacts | None:
-        """Read the cache manifest and free space in a running pod that sees the cache."""
-        from actions.common import NoExecHost, exec_host, helper_host
+        """Read the cache manifest and free space in a running pod that sees the cache.
 
+        Planning only reads: it never starts a helper pod, even one that only looks (a plan
+        that is cancelled must leave the cluster as it was). None when no running pod sees
+        the cache at the same paths; the plan then says that what is stored is not known.
+        """
         try:
             location = model_location(pod.model)
-            host = exec_host(snapshot, pod, options, facts)
-        except (PathRefused, NoExecHost):
+        except PathRefused:
             return None
-        if host.helper and (options.dry_run or self.read_only):
-            return None  # a dry run starts nothing, not even a pod that only looks
-        if host.helper and self.access.missing(host.permissions):
+        host = self._reader(snapshot, pod, options, location.root)
+        if host is None:
             return None
-        if host.helper and facts is not None:
-            host = helper_host(snapshot, pod, options, facts, purpose="look")
         ns = snapshot.namespace
         ctx = ActionContext(self.kube)
+        cat = ExecStep(host.pod, ns, ("cat", f"{location.root}/{MANIFEST}"), host.container)
+        out = self.kube.exec(cat, timeout=ctx.exec_timeout)
+        entries: tuple[CacheEntry, ...] = ()
+        source = "none"
+        if out.exit_code == 0:
+            entries = parse_manifest(out.stdout)
+            source = "manifest"
+        df = ExecStep(host.pod, ns, ("df", "-P", "-B1", location.root), host.container)
+        avail = capacity = None
+        out = self.kube.exec(df, timeout=ctx.exec_timeout)
+        if out.exit_code == 0:
+            avail, capacity = parse_df(out.stdout)
+        if host.pod != pod.name:
+            source += f", read in pod {host.pod}, which shares the volume"
+        return CacheFacts(
+            pod=host.pod,
+            root=location.root,
+            entries=entries,
+            available_bytes=avail,
+            capacity_bytes=capacity,
+            source=source,
+        )
 
-        def read() -> CacheFacts:
-            cat = ExecStep(host.pod, ns, ("cat", f"{location.root}/{MANIFEST}"), host.container)
-            out = self.kube.exec(cat, timeout=ctx.exec_timeout)
-            entries: tuple[CacheEntry, ...] = ()
-            source = "none"
-            if out.exit_code == 0:
-                entries = parse_manifest(out.stdout)
-                source = "manifest"
-            df = ExecStep(host.pod, ns, ("df", "-P", "-B1", location.root), host.container)
-            avail = capacity = None
-            out = self.kube.exec(df, timeout=ctx.exec_timeout)
-            if out.exit_code == 0:
-                avail, capacity = parse_df(out.stdout)
-            if host.helper:
-                source += ", read through a short-lived helper pod"
-            return CacheFacts(
-                pod=host.pod,
-                root=location.root,
-                entries=entries,
-                available_bytes=avail,
-                capacity_bytes=capacity,
-                source=source,
-            )
-
-        return with_host(ctx, host, read)
+    @staticmethod
+    def _reader(
+        snapshot: ClusterSnapshot, pod: PodInfo, options: Options, root: str
+    ) -> ExecHost | None:
+        """A running container that sees ``root`` of ``pod``'s cache: the pod, a sibling, or
+        any pod on the same volume with the same cache root (never a helper pod)."""
+        others = dataclasses.replace(options, container=None)
+        candidates = [(pod, options)] + [
+            (o, others) for o in pods_sharing_cache(snapshot, pod) if o.name != pod.name
+        ]
+        for candidate, opts in candidates:
+            try:
+                if candidate is not pod and model_location(candidate.model).root != root:
+                    continue
+                # Without the pod's facts, exec_host never falls back to a helper pod.
+                host = exec_host(snapshot, candidate, opts, None)
+            except (PathRefused, NoExecHost):
+                continue
+            if not host.helper:
+                return host
+        return None
 
     # -- executing --------------------------------------------------------------------------
 

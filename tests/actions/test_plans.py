@@ -442,7 +442,7 @@ def test_eviction_never_touches_what_a_pod_uses() -> None:
 def test_disk_full_without_a_listing_points_at_the_pvc() -> None:
     snap = disk_full_snapshot()
     plan = plan_fix(snap, "asr-v2", OPTS, cache=None)
-    assert not plan.runnable and "could not be listed" in (plan.refused or "")
+    assert not plan.runnable and "is not known" in (plan.refused or "")
 
 
 def test_disk_full_says_how_much_the_pvc_must_grow_in_the_downloaders_words() -> None:
