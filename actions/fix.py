@@ -139,7 +139,7 @@ def plan_fix(
     try:
         pod = target_pod(snapshot, target, "Fix")
     except TargetError as exc:
-        return refused(registry.FIX, str(target), ns, str(exc))
+        return refused(registry.FIX, target or "no target", ns, str(exc))
     d = diagnose(snapshot, pod, log)
     if d.kind == CORRUPT:
         return _as_fix(purge.plan_purge(snapshot, pod.name, options, facts), d)

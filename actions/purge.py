@@ -31,7 +31,7 @@ def plan_purge(
     try:
         pod = target_pod(snapshot, target, "Delete the model")
     except TargetError as exc:
-        return refused(registry.PURGE, str(target), ns, str(exc))
+        return refused(registry.PURGE, target or "no target", ns, str(exc))
     where = f"pod/{pod.name}"
     try:
         location = model_location(pod.model)

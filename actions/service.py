@@ -113,7 +113,7 @@ class ActionService:
         except (TargetError, ActionFailed, PathRefused) as exc:
             from actions.common import refused
 
-            return refused(action_id, str(target), ns, str(exc))
+            return refused(action_id, target or "no target", ns, str(exc))
         raise KeyError(f"no action with id {action_id!r}")
 
     def _target_pod(self, snapshot: ClusterSnapshot, target: str | None) -> PodInfo | None:

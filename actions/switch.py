@@ -84,6 +84,20 @@ def readiness(snapshot: ClusterSnapshot, release: str) -> str | None:
     )
 
 
+def no_second_release(snapshot: ClusterSnapshot, api_name: str) -> str:
+    """Why there is nothing to switch to, when no release was named and none stands idle."""
+    ns = snapshot.namespace
+    live = [r.name for r in snapshot.rollouts if r.serving]
+    text = (
+        f"There is no second release to switch to in namespace {ns}: blue-green needs two "
+        "lightning-asr Deployments (e.g. lightning-asr and lightning-asr-v2), one serving "
+        f"through {api_name}'s {BASE_URL_ENV} and one idle"
+    )
+    if live:
+        text += f"; {' and '.join(live)} serves now and no other release stands idle"
+    return text + "."
+
+
 def plan_switch(
     snapshot: ClusterSnapshot,
     target: str | None,
@@ -132,10 +146,12 @@ def plan_switch(
         if why:
             warnings.append(f"going back anyway: {why}")
     else:
+        if target is None or not target.strip():
+            return refused(registry.SWITCH, where, ns, no_second_release(snapshot, api_name))
         try:
             t = parse_target(snapshot, target, default_kind="deployment")
         except TargetError as exc:
-            return refused(registry.SWITCH, str(target), ns, str(exc))
+            return refused(registry.SWITCH, where, ns, str(exc))
         release = t.name
         if t.kind == "pod":
             pod = snapshot.pod(t.name)

@@ -1,6 +1,6 @@
-"""Review finding: ``d`` must never offer to delete a model that was just verified as matching
-its checksum (on a shared volume one ``y`` would restart every serving pod for nothing), and a
-model nobody has verified is offered only with a plain warning that it is not known corrupt."""
+"""Review findings on the confirmation dialogs, on the simulator: ``d`` never offers to delete
+a model verified as matching its checksum, and says when one is not known corrupt; ``s`` with
+no second release says so in words."""
 
 from __future__ import annotations
 
@@ -69,3 +69,22 @@ async def test_delete_refuses_a_verified_model_and_warns_on_an_unverified_one(
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, OverviewScreen), "dialog closed")
     assert world.wait_ready("lightning-asr", 4) == ready, "no pod was restarted"
+
+
+async def test_switch_without_a_second_release_says_so_in_words(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = start("efs-shared")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        ready = await until(
+            pilot, lambda: len(in_state(app, "ready")) == 4 and in_state(app, "ready"), "4 ready"
+        )
+        select(app, ready[0])
+        dialog, _ = await confirmation(pilot, "s")
+        text = said(dialog)
+        assert not dialog.plan.runnable, text
+        assert "There is no second release to switch to in namespace smallest" in text, text
+        assert "lightning-asr-v2" in text and "lightning-asr serves now" in text, text
+        assert "None" not in text and "No target given" not in text, text
+        assert dialog.query_one("#confirm-box").border_subtitle == "deployment/api-server"
