@@ -48,6 +48,23 @@ FAILED = "failed-retry"
 NOTHING = "nothing"
 
 
+# What each fix is about, as the dialog's title (a refused fix included).
+TOPICS = {
+    CORRUPT: "Fix the corrupt model",
+    DISK_FULL: "Fix the download that ran out of space",
+    UNRESUMABLE: "Fix the download that cannot resume",
+    LOCK_RELEASED: "Fix the download waiting on a lock",
+    LOCK_HELD: "Fix the download waiting on a lock",
+    URL_REFUSED: "Fix the refused model URL",
+    STALLED: "Fix the stalled download",
+    FAILED: "Fix the failed download",
+}
+
+
+def topic(kind: str, pod: str) -> str:
+    return TOPICS.get(kind, f"Fix pod {pod}")
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     kind: str
@@ -151,7 +168,10 @@ def plan_fix(
         plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
         return _as_fix(plan, d)
     why = d.why[:1].upper() + d.why[1:]  # not str.capitalize: it lowercases the evidence
-    plan = refused(registry.FIX, f"pod/{pod.name}", ns, "", summary=why + ".")
+    plan = dataclasses.replace(
+        refused(registry.FIX, f"pod/{pod.name}", ns, "", summary=why + "."),
+        title=topic(d.kind, pod.name),
+    )
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.
         return dataclasses.replace(
@@ -165,6 +185,10 @@ def plan_fix(
     return dataclasses.replace(plan, refused=reason, decision=d.kind)
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def _as_fix(plan: ActionPlan, d: Diagnosis) -> ActionPlan:
     summary = f"Evidence: {d.why}. " + plan.summary if plan.summary else f"Evidence: {d.why}."
     perms = tuple(
@@ -176,7 +200,7 @@ def _as_fix(plan: ActionPlan, d: Diagnosis) -> ActionPlan:
         decision=d.kind,
         summary=summary,
         permissions=perms,
-        title=f"Fix ({d.kind}): {plan.title}",
+        title=f"{topic(d.kind, plan.target)}: {_lower_first(plan.title)}",
     )
 
 
@@ -242,7 +266,7 @@ def _removal_fix(
         warnings += (f"pod {pod.name} is {owner}: it is not deleted (nothing would bring it back)",)
     return ActionPlan(
         action=registry.FIX,
-        title=f"Fix ({d.kind}): {title}",
+        title=f"{topic(d.kind, pod.name)}: {title}",
         target=f"pod/{pod.name}",
         namespace=ns,
         steps=tuple(steps),
@@ -288,6 +312,36 @@ def choose_evictions(
     return tuple(chosen), freed
 
 
+def volume_too_small(snapshot: ClusterSnapshot, pod: PodInfo, why: str) -> tuple[int, int] | None:
+    """(what the model needs, what the volume holds in all) when the model can never fit.
+
+    Then evicting cannot help, and there is nothing to read in the cache: the volume must grow.
+    The need is the download's total when known, else what the downloader said it still needs
+    (a lower bound: the partial on the volume comes on top).
+    """
+    capacity = _capacity(snapshot, pod)
+    total = pod.progress.bytes_total if pod.progress else None
+    needed = _needed(why)
+    model = max(total or 0, needed[0] if needed else 0)
+    if capacity and model > capacity:
+        return model, capacity
+    return None
+
+
+def _capacity(snapshot: ClusterSnapshot, pod: PodInfo) -> int | None:
+    """The cache claim's real size in all (None for an elastic volume, or when unknown)."""
+    if not pod.cache_claim:
+        return None
+    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
+    if vol is None:
+        return None
+    if vol.usage is not None and vol.usage.capacity_meaningful:
+        return vol.usage.capacity_bytes
+    if vol.capacity_bytes and vol.capacity_bytes < 2**60:
+        return vol.capacity_bytes
+    return None
+
+
 def plan_eviction(
     snapshot: ClusterSnapshot,
     pod: PodInfo,
@@ -299,15 +353,28 @@ def plan_eviction(
     ns = snapshot.namespace
     where = f"pod/{pod.name}"
     claim = f"PVC {pod.cache_claim}" if pod.cache_claim else f"volume {pod.cache_volume}"
+
+    def no(reason: str) -> ActionPlan:
+        return dataclasses.replace(
+            refused(registry.FIX, where, ns, reason),
+            decision=DISK_FULL,
+            title=topic(DISK_FULL, pod.name),
+        )
+
+    small = volume_too_small(snapshot, pod, d.why)
+    if small:
+        model, capacity = small
+        return no(
+            f"The {claim} is too small for the model: the model needs {format_bytes(model)}, "
+            f"the volume holds {format_bytes(capacity)} in all, so evicting cannot help. "
+            f"Grow {claim} to at least {format_bytes(model)}, plus what other models on it use."
+        )
     grow = _grow_hint(snapshot, pod, d.why)
     try:
         model_location(pod.model)
         host = exec_host(snapshot, pod, options, facts)
     except (PathRefused, NoExecHost) as exc:
-        return dataclasses.replace(
-            refused(registry.FIX, where, ns, f"The volume is full ({d.why}); {exc} {grow}"),
-            decision=DISK_FULL,
-        )
+        return no(f"The volume is full ({d.why}); {exc} {grow}")
     if cache is None or not cache.entries:
         if cache is None:
             why = (
@@ -318,14 +385,8 @@ def plan_eviction(
             why = "no cache manifest lists what is stored"
         else:
             why = "the cache manifest lists no model"
-        return dataclasses.replace(
-            refused(
-                registry.FIX,
-                where,
-                ns,
-                f"The volume is full ({d.why}) and {why}, so nothing can be evicted safely. {grow}",
-            ),
-            decision=DISK_FULL,
+        return no(
+            f"The volume is full ({d.why}) and {why}, so nothing can be evicted safely. {grow}"
         )
     keep = protected_paths(snapshot, pod, cache.root)
     total = pod.progress.bytes_total if pod.progress else None
@@ -335,15 +396,9 @@ def plan_eviction(
         need = max(1, total - done - cache.available_bytes)
     chosen, freed = choose_evictions(cache.entries, keep, need)
     if not chosen:
-        return dataclasses.replace(
-            refused(
-                registry.FIX,
-                where,
-                ns,
-                f"The {claim} is full ({d.why}) and every cached model is used by a pod on it: "
-                f"nothing can be evicted. {grow}",
-            ),
-            decision=DISK_FULL,
+        return no(
+            f"The {claim} is full ({d.why}) and every cached model is used by a pod on it: "
+            f"nothing can be evicted. {grow}"
         )
     files = tuple(posixpath.join(cache.root, _norm(e.path)) for e in chosen)
     targets = tuple(f + s for f in files for s in ("", *COMPANION_SUFFIXES[:2]))
@@ -402,15 +457,24 @@ _NEEDED = re.compile(
 )
 
 
+def _needed(why: str) -> tuple[int, int] | None:
+    """(needed, free) bytes from the downloader's '4.0 MiB more needed, 2.0 MiB free'."""
+    m = _NEEDED.search(why)
+    if not m:
+        return None
+    try:
+        return parse_size(m.group(1)), parse_size(m.group(2))
+    except ValueError:
+        return None
+
+
 def _shortfall(why: str) -> str:
     """How much more room, from the downloader's '4.0 MiB more needed, 2.0 MiB free'."""
     m = _NEEDED.search(why)
-    if not m:
+    found = _needed(why)
+    if not m or found is None:
         return ""
-    try:
-        needed, free = parse_size(m.group(1)), parse_size(m.group(2))
-    except ValueError:
-        return ""
+    needed, free = found
     if needed <= free:
         return ""
     return (

@@ -107,7 +107,14 @@ class ActionService:
             if action_id == registry.FIX:
                 cache = None
                 log = self._recent_log(ns, pod) if pod is not None else ""
-                if pod is not None and fix.diagnose(snapshot, pod, log).kind == fix.DISK_FULL:
+                d = fix.diagnose(snapshot, pod, log) if pod is not None else None
+                # A volume too small for the model needs no look inside: only growing helps.
+                if (
+                    pod is not None
+                    and d is not None
+                    and d.kind == fix.DISK_FULL
+                    and not fix.volume_too_small(snapshot, pod, d.why)
+                ):
                     cache = self.cache_facts(snapshot, pod, options, facts)
                 return fix.plan_fix(snapshot, target, options, facts, cache, log)
         except (TargetError, ActionFailed, PathRefused) as exc:

@@ -68,7 +68,7 @@ def _sha(path: os.PathLike[str]) -> str:
 
 @pytest.mark.root
 @needs_root
-def test_disk_full_with_nothing_to_evict_says_how_much_the_claim_must_grow(
+def test_disk_full_on_a_claim_smaller_than_the_model_says_how_much_it_must_grow(
     start: Callable[..., World],
 ) -> None:
     world = start("disk-full")
@@ -80,12 +80,16 @@ def test_disk_full_with_nothing_to_evict_says_how_much_the_claim_must_grow(
     assert pod is not None and "no space left" in pod.evidence[0].lower()
     plan = world.plan(registry.FIX, pod.name)
     assert plan.decision == "disk-full" and not plan.runnable, plan.describe()
-    assert "nothing can be evicted" in (plan.refused or "")
-    assert "4.0 MiB more needed, 2.0 MiB free" in (plan.refused or "")
-    assert f"grow PVC {CLAIM} (requests 2.0 MiB) by at least 2.0 MiB" in (plan.refused or "")
-    # Planning looked at the cache through a short-lived helper pod, which is gone again.
+    refusal = plan.refused or ""
+    # The volume is empty: it is not full, it is too small for the model.
+    assert f"The PVC {CLAIM} is too small for the model" in refusal, refusal
+    assert "the model needs 4.0 MiB, the volume holds 2.0 MiB in all" in refusal, refusal
+    assert f"Grow PVC {CLAIM} to at least 4.0 MiB" in refusal, refusal
+    assert "full" not in refusal, refusal
+    assert plan.title == "Fix the download that ran out of space", plan.title
+    # Planning started no helper pod to look (it needs no look: only growing helps).
     names = [p.metadata.name for p in world.cluster.core.list_namespaced_pod(NS).items]
-    assert not [n for n in names if n.startswith("asr-cache-look-")], names
+    assert not [n for n in names if n.startswith("asr-cache-")], names
     result = world.execute(plan)
     assert not result.ok and result.details.get("refused")
     assert world.audit_lines() == [], "a refused plan changes nothing and is not recorded"

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from textual.widgets import Static
 
+from tests.actions.test_e2e_disk_full import _require_tmpfs, needs_root
 from tests.actions.world import World
 from tests.tui.conftest import SIZE, Recorder
 from tests.tui.test_e2e_scenarios import (
@@ -88,3 +89,25 @@ async def test_switch_without_a_second_release_says_so_in_words(
         assert "lightning-asr-v2" in text and "lightning-asr serves now" in text, text
         assert "None" not in text and "No target given" not in text, text
         assert dialog.query_one("#confirm-box").border_subtitle == "deployment/api-server"
+
+
+@pytest.mark.root
+@needs_root
+async def test_fix_on_a_volume_smaller_than_the_model_says_too_small_not_full(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = start("disk-full")
+    _require_tmpfs(world, "lightning-asr")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        (pod,) = await until(pilot, lambda: in_state(app, "failed"), "the pod shown failed")
+        select(app, pod)
+        dialog, _ = await confirmation(pilot, "f")
+        text = said(dialog)
+        assert not dialog.plan.runnable, text
+        box = dialog.query_one("#confirm-box")
+        assert box.border_title == "Fix the download that ran out of space", text
+        assert "The PVC models-ebs-pvc is too small for the model" in text, text
+        assert "the model needs 4.0 MiB, the volume holds 2.0 MiB in all" in text, text
+        assert "Grow PVC models-ebs-pvc to at least 4.0 MiB" in text, text
+        assert "volume is full" not in text and "stalled" not in text, text
