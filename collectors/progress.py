@@ -22,6 +22,14 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)
 
 _WGET_DOT_SIZES = frozenset({1024, 8192, 65536, 1048576})
 
+# wget's dot lines each carry the speed over that one line, which a burst from the page cache
+# makes absurd ("47.7G", or "470M" between the pauses of --limit-rate); the rate shown is bytes
+# over wget's own time, summed over the lines of the last RATE_WINDOW seconds, once they cover
+# RATE_MIN_SPAN seconds (or ROWS_KEPT lines, a lot of data in little time).
+RATE_WINDOW = 3.0
+RATE_MIN_SPAN = 0.5
+ROWS_KEPT = 4096
+
 
 def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text) if "\x1b" in text else text
@@ -130,7 +138,13 @@ class ProgressTracker:
         self.waiting_for: str | None = None
         self.evidence: deque[str] = deque(maxlen=self.EVIDENCE_KEPT)
         self._dot_size = 1024
+        self._dot_size_learned = False  # from the step between two lines' offsets
         self._last_dot: tuple[int, int] | None = None  # (offset, dots) of the last wget dot line
+        self._total_exact = False  # the total was stated (not worked out from a percentage)
+        self._total_bounds: tuple[float, float] | None = None  # (above, at most) from percents
+        self._rows: deque[tuple[int, float]] = deque()  # wget dot lines: (new bytes, seconds)
+        self._rows_bytes = 0
+        self._rows_seconds = 0.0
         self._rate_sample: tuple[float, int] | None = None  # (time, bytes) for computed rates
         self._computed_rate: float | None = None
         self._cause: tuple[str, str] | None = None  # the specific reason of this run's failure
@@ -174,11 +188,13 @@ class ProgressTracker:
         if u.file:
             self.file = u.file
         if u.total is not None:
-            self.total = u.total
+            self._set_total(u.total)
         if u.done is not None:
             self._set_done(u.done, at)
+            if u.percent is not None:
+                self._total_from_percent(u.done, u.percent)
         self.rate = u.rate if u.rate is not None else self._computed_rate
-        self._set_eta(u)
+        self._set_eta(u.eta)
         self.updated_at = at
         self.version += 1
 
@@ -253,14 +269,17 @@ class ProgressTracker:
             self.failure_code = self.failure = None
             self.done = None
             self.total = None
+            self._total_exact = False
             self._rate_sample = None
             self._last_dot = None
+        self._total_bounds = None
+        self._forget_rows()  # a new response: the rate starts over
         self.failure_code = self.failure = None
         self.waiting_for = None
         if restarted:
             self._cause = None
         if u.total is not None:
-            self.total = u.total
+            self._set_total(u.total)
         if u.done is not None:
             self.done = u.done
             self.has_bytes = True
@@ -294,41 +313,114 @@ class ProgressTracker:
         self.waiting_for = None
         self.phase = DownloadPhase.DOWNLOADING
         done = u.done
-        if u.dots is not None and done is not None:
-            done = self._wget_dots(done, u.dots)
-            if u.message == "100%" and self.total is None:
-                self.total = done
         if u.total is not None:
-            self.total = u.total
+            self._set_total(u.total)
+        if u.dots is not None and done is not None:
+            done = self._wget_dots(done, u)
         if done is not None:
+            if u.percent is not None:
+                self._total_from_percent(done, u.percent)
             self._set_done(done, at)
         elif self.last_change_at is None:
             self.last_change_at = at
+        if u.dots is not None:
+            # wget's figure is one line's burst: bytes over time across lines, and the ETA
+            # from that rate (wget's own ETA suffers from the same bursts: "0s" at 8 %).
+            self.rate = self._wget_rate(u)
+            finished = u.eta == 0.0 and u.percent in (None, 100)  # "=2.5s" ends the transfer
+            self._set_eta(0.0 if finished else None)
+            return
         if u.rate is not None:
             self.rate = u.rate
         elif done is not None:
             self.rate = self._computed_rate
-        self._set_eta(u)
+        self._set_eta(u.eta)
 
-    def _set_eta(self, u: Update) -> None:
+    def _set_total(self, total: int) -> None:
+        self.total = total
+        self._total_exact = True
+        self._total_bounds = None
+
+    def _total_from_percent(self, done: int, percent: int) -> None:
+        """The total as wget's rounded-down percentages bound it, when no line stated it.
+
+        ``percent`` = floor(100 * done / total), so total lies in (100 done / (p + 1),
+        100 done / p]; the bounds of successive lines narrow it down (a contradiction, as
+        after a new response, starts over).
+        """
+        if self._total_exact or percent < 0:
+            return
+        if percent >= 100:
+            self.total = done
+            self._total_bounds = None
+            return
+        above = 100.0 * done / (percent + 1)
+        at_most = 100.0 * done / percent if percent else float("inf")
+        bounds = self._total_bounds
+        if bounds is not None:
+            narrowed = (max(above, bounds[0]), min(at_most, bounds[1]))
+            if narrowed[0] < narrowed[1]:
+                above, at_most = narrowed
+        self._total_bounds = (above, at_most)
+        if at_most != float("inf"):
+            self.total = max(done, round((above + at_most) / 2))
+
+    def _set_eta(self, reported: float | None) -> None:
         """The downloader's own ETA, else one from the rate and what is left."""
-        if u.eta is not None:
-            self.eta = u.eta
+        if reported is not None:
+            self.eta = reported
         elif self.rate and self.total and self.done is not None:
             self.eta = max(0.0, (self.total - self.done) / self.rate)
         else:
             self.eta = None
 
-    def _wget_dots(self, offset: int, dots: int) -> int:
+    def _wget_dots(self, offset: int, u: Update) -> int:
+        """Where a dot line ends; learns the bytes per dot from the step between offsets."""
         last = self._last_dot
         if last is not None and offset > last[0] and last[1] > 0:
             # A full line's worth of dots spans exactly the step between offsets; wget's dot
             # styles use 1K (default), 8K (binary), 64K (mega) or 1M (giga) per dot.
             size = (offset - last[0]) // last[1]
             if size in _WGET_DOT_SIZES:
+                if size != self._dot_size:
+                    self._total_bounds = None  # worked out with the wrong size
                 self._dot_size = size
+                self._dot_size_learned = True
+        if not self._dot_size_learned and u.dot_size is not None:
+            self._dot_size = u.dot_size
+        dots = u.dots or 0
         self._last_dot = (offset, dots)
         return offset + dots * self._dot_size
+
+    def _forget_rows(self) -> None:
+        self._rows.clear()
+        self._rows_bytes = 0
+        self._rows_seconds = 0.0
+
+    def _wget_rate(self, u: Update) -> float | None:
+        """Bytes over wget's own time for the lines of the last ``RATE_WINDOW`` seconds.
+
+        Each line's time is its bytes over its speed, so a burst line weighs what it lasted
+        (microseconds), not what it claims. None until the lines cover enough time.
+        """
+        new = ((u.dots or 0) - (u.skipped or 0)) * self._dot_size
+        if u.rate and new > 0:
+            rows = self._rows
+            seconds = new / u.rate
+            rows.append((new, seconds))
+            self._rows_bytes += new
+            self._rows_seconds += seconds
+            while len(rows) > ROWS_KEPT or (
+                len(rows) > 1 and self._rows_seconds - rows[0][1] >= RATE_WINDOW
+            ):
+                old_bytes, old_seconds = rows.popleft()
+                self._rows_bytes -= old_bytes
+                self._rows_seconds -= old_seconds
+        if not self._rows or self._rows_seconds <= 0:
+            return None
+        if self._rows_seconds < RATE_MIN_SPAN and len(self._rows) < ROWS_KEPT:
+            return None
+        return self._rows_bytes / self._rows_seconds
 
     def _finish(self, u: Update, at: float) -> None:
         self.phase = DownloadPhase.DONE
@@ -341,7 +433,7 @@ class ProgressTracker:
         elif self.total is not None:
             self.done = self.total
         if u.total is not None:
-            self.total = u.total
+            self._set_total(u.total)
         self.eta = 0.0
         self.last_change_at = at
         size = f" ({format_bytes(u.done)})" if u.done else ""

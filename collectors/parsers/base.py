@@ -42,6 +42,9 @@ class Update(NamedTuple):
     message: str | None = None
     code: str | None = None  # failure code for kind="error"
     dots: int | None = None  # wget dot style: dots on this line (``done`` is the line's offset)
+    percent: int | None = None  # the tool's own percentage (wget: rounded down), for the total
+    dot_size: int | None = None  # wget dot style: bytes per dot as the grouping suggests
+    skipped: int | None = None  # wget dot style: dots of this line that a resume skipped (",")
 
 
 _UNIT_POWER = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}

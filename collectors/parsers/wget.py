@@ -48,21 +48,20 @@ def _rate(text: str) -> float | None:
 
 
 def parse_bar(text: str) -> Update | None:
+    """A bar update. The percentage is wget's (rounded down), the size is rounded to three
+    digits: the tracker works the total out from both unless the ``Length:`` line gave it."""
     if "%[" in text:
         match = _BAR.search(text)
         if not match:
             return None
-        done = size_text(match["done"])
-        pct = int(match["pct"])
-        total = int(done * 100 / pct) if done and pct else None
         mode, when = match["mode"], match["time"]
         return Update(
             "progress",
             SOURCE,
-            done=done,
-            total=total,
+            done=size_text(match["done"]),
             rate=_rate(match["rate"]),
             eta=duration_text(when) if mode == "eta" and when else (0.0 if mode == "in" else None),
+            percent=int(match["pct"]),
         )
     if "<=>" in text:
         match = _BAR_NOLEN.search(text)
@@ -73,10 +72,18 @@ def parse_bar(text: str) -> Update | None:
     return None
 
 
+# Bytes per dot by the size of a group of dots: default 10 x 1K, binary 16 x 8K, mega 8 x 64K
+# (48 a line), giga 8 x 1M (32 a line; told from mega by the offsets, in the tracker).
+_DOT_SIZE_BY_GROUP = {10: 1024, 16: 8192, 8: 65536}
+
+
 def parse_dot(text: str) -> Update | None:
     """A dot line: ``done`` is the line's starting offset and ``dots`` how many follow.
 
-    Parsed by hand (this is the line wget writes thousands of times per download).
+    ``rate`` is wget's speed over this one line: a line of ten 1 KiB groups can take a
+    microsecond when the data comes from the page cache, so it can read "47.7G"; the tracker
+    measures the rate over many lines instead of showing one. Parsed by hand (this is the line
+    wget writes thousands of times per download).
     """
     s = text.lstrip()
     space = s.find(" ")
@@ -95,22 +102,28 @@ def parse_dot(text: str) -> Update | None:
     rest = s[space:]
     after = rest.lstrip(" .,")
     region = rest[: len(rest) - len(after)]
-    dots = region.count(".") + region.count(",")
+    skipped = region.count(",")
+    dots = region.count(".") + skipped
     if not dots:
         return None
+    groups = region.split()
     fields = after.split()
     pct = None
     if fields and fields[0].endswith("%"):
-        pct = fields.pop(0)
-        if not pct[:-1].isdigit():
+        pct_text = fields.pop(0)[:-1]
+        if not pct_text.isdigit():
             return None
+        pct = int(pct_text)
     if not fields or len(fields) > 2:
         return None
     rate_text, _, took = fields[0].partition("=")
+    if not took and len(fields) == 2 and fields[1].startswith("="):
+        took = fields[1][1:]  # a rate under 1 KiB/s has a blank unit: "512 =2.5s"
     rate = size_text(rate_text)
     if rate is None:
         return None
     eta = 0.0 if took else (duration_text(fields[1]) if len(fields) == 2 else None)
+    dot_size = _DOT_SIZE_BY_GROUP.get(len(groups[0])) if len(groups) > 1 else None
     return Update(
         "progress",
         SOURCE,
@@ -118,8 +131,9 @@ def parse_dot(text: str) -> Update | None:
         dots=dots,
         rate=float(rate),
         eta=eta,
-        # 100% with "=2.5s" ends the transfer; the total follows from the bytes.
-        message="100%" if pct == "100%" else None,
+        percent=pct,
+        dot_size=dot_size,
+        skipped=skipped or None,
     )
 
 
