@@ -22,6 +22,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)
 
 _WGET_DOT_SIZES = frozenset({1024, 8192, 65536, 1048576})
 
+# An ETA past this is no promise anyone can plan with: shown as unknown.
+MAX_ETA = 7 * 86400.0
+# Below this many bytes a second nothing moves: no ETA at all (a stalled transfer whose
+# downloader still reports a decaying rate would otherwise promise centuries).
+MIN_RATE = 1.0
 # wget's dot lines each carry the speed over that one line, which a burst from the page cache
 # makes absurd ("47.7G", or "470M" between the pauses of --limit-rate); the rate shown is bytes
 # over wget's own time, summed over the lines of the last RATE_WINDOW seconds, once they cover
@@ -366,13 +371,20 @@ class ProgressTracker:
             self.total = max(done, round((above + at_most) / 2))
 
     def _set_eta(self, reported: float | None) -> None:
-        """The downloader's own ETA, else one from the rate and what is left."""
-        if reported is not None:
-            self.eta = reported
-        elif self.rate and self.total and self.done is not None:
-            self.eta = max(0.0, (self.total - self.done) / self.rate)
+        """The downloader's own ETA, else one from the rate and what is left; none while
+        nothing moves or when it would be more than ``MAX_ETA`` away."""
+        rate = self.rate
+        if reported == 0.0:
+            eta: float | None = 0.0  # finished ("in 17s", "=2.5s")
+        elif rate is not None and rate < MIN_RATE:
+            eta = None
+        elif reported is not None:
+            eta = reported
+        elif rate and self.total and self.done is not None:
+            eta = max(0.0, (self.total - self.done) / rate)
         else:
-            self.eta = None
+            eta = None
+        self.eta = eta if eta is None or eta <= MAX_ETA else None
 
     def _wget_dots(self, offset: int, u: Update) -> int:
         """Where a dot line ends; learns the bytes per dot from the step between offsets."""

@@ -25,14 +25,19 @@ import yaml
 
 from collectors.cluster import ClusterError, ConnectionSettings, connect
 from collectors.live import LiveFeed, options_from_args
-from collectors.model import ClusterSnapshot, DownloadProgress, LogLine
+from collectors.model import ClusterSnapshot, DownloadPhase, DownloadProgress, LogLine
+from collectors.progress import MAX_ETA
 from collectors.report import attention, iso, snapshot_dict, used_fraction
 from collectors.units import format_bytes
 from collectors.values import ValuesError
+from tui.format import format_eta
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1
 EXIT_ERROR = 2
+
+
+_MOVING = (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
 
 
 def exit_code(snapshot: ClusterSnapshot) -> int:
@@ -51,10 +56,15 @@ def _progress_text(p: DownloadProgress | None) -> str:
     if p.bytes_done is not None:
         total = f"/{format_bytes(p.bytes_total)}" if p.bytes_total else ""
         parts.append(f"{format_bytes(p.bytes_done)}{total}")
-    if p.rate:
-        parts.append(f"{format_bytes(p.rate)}/s")
-    if p.eta_seconds and p.fraction is not None and p.fraction < 1:
-        parts.append(f"ETA {p.eta_seconds:.0f}s")
+    if p.phase in _MOVING:
+        # As the dashboard writes it; a stalled download has no rate or ETA worth showing.
+        if p.rate:
+            parts.append(f"{format_bytes(p.rate)}/s")
+        eta = p.eta_seconds
+        if eta and eta <= MAX_ETA and (p.fraction is None or p.fraction < 1):
+            parts.append(f"ETA {format_eta(eta)}")
+    elif p.phase is not DownloadPhase.DONE:
+        parts.append(p.phase.value)
     if p.attempt and p.attempt > 1:
         parts.append(f"attempt {p.attempt}")
     return " ".join(parts) or p.phase.value
