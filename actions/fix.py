@@ -273,6 +273,7 @@ def _removal_fix(
         decision=d.kind,
         summary=f"Evidence: {d.why}. {summary}" + (f" ({host.note})" if host.note else ""),
         destructive=True,
+        irreversible=True,
         warnings=warnings,
         permissions=registry.spec(registry.FIX).permissions(ns) + host.permissions,
         affected_pods=(pod.name,),

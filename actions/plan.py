@@ -85,7 +85,9 @@ class ActionPlan:
     namespace: str
     steps: tuple[Step, ...] = ()
     summary: str = ""  # why, in a sentence: the evidence behind the decision
-    destructive: bool = False
+    destructive: bool = False  # changes the cluster
+    irreversible: bool = False  # deletes what cannot be brought back (a model, cache files)
+    way_back: str = ""  # how to undo a reversible change, when there is a way
     warnings: tuple[str, ...] = ()
     refused: str | None = None  # set when the action must not run, and why
     permissions: tuple[Permission, ...] = ()

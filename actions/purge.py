@@ -156,6 +156,7 @@ def _assemble(
             + (f" ({host.note})" if host.note else "")
         ),
         destructive=True,
+        irreversible=True,
         warnings=tuple(warnings),
         permissions=spec.permissions(ns) + host.permissions,
         affected_pods=tuple(u.name for u in users),
@@ -190,6 +191,7 @@ def _plan_emptydir(
             "the pod removes the model with it; the new pod downloads it again."
         ),
         destructive=True,
+        irreversible=True,
         warnings=warnings,
         permissions=spec.permissions(ns),
         affected_pods=(pod.name,),

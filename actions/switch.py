@@ -210,6 +210,7 @@ def plan_switch(
             f"{container}. Way back: asr-cache-tui switch --back."
         ),
         destructive=True,
+        way_back="asr-cache-tui switch --back",
         warnings=tuple(warnings),
         permissions=spec.permissions(ns),
         affected_pods=tuple(p.name for p in release_pods(snapshot, api_name)),

@@ -425,7 +425,8 @@ def sample_plan(action_id: str, pod_name: str | None, **changes: object) -> Acti
         namespace=NS,
         steps=steps,
         summary="the download has not moved for 130s; the partial can resume",
-        destructive=action_id in ("purge", "restart-pod", "rollout-restart"),
+        destructive=action_id in ("purge", "restart-pod", "rollout-restart", "fix", "switch"),
+        irreversible=action_id == "purge",
         permissions=(Permission("delete", "pods", NS),),
         affected_pods=(pod_name,) if pod_name else (),
     )

@@ -169,6 +169,8 @@ async def test_stalled_download_fixed_from_the_dashboard_resumes_from_the_partia
         assert f"target: pod/{stuck} (namespace {NS})" in text
         assert f"DELETE pods/{stuck} (namespace {NS})" in text
         assert "kept and resumed" in text
+        # A restart changes the cluster, but nothing is lost: it is not "cannot be undone".
+        assert "⚠ This changes the cluster." in text and "cannot be undone" not in text, text
         result = await confirm(pilot, recorder)
         assert result.ok, result.message
 
@@ -302,6 +304,8 @@ async def test_blue_green_switch_refused_while_v2_downloads_then_allowed(
         )
         _, text = await confirmation(pilot, "s")
         assert "Refused" not in text and V2_URL in text, text
+        assert "⚠ This changes the cluster. Way back: asr-cache-tui switch --back." in text
+        assert "cannot be undone" not in text, text
         result = await confirm(pilot, recorder)
         assert result.ok, result.message
         await until(
