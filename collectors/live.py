@@ -217,8 +217,10 @@ class LiveFeed:
         return list_cache_files(self.cluster, pod, container, info.model.cache_dir or path)
 
     def disk_usage(self, pod: str) -> VolumeUsage:
-        _info, container, path = self._cache_of(pod)
-        return self.poller.measure_in_pod(pod, container, path, "asked for", self.clock())
+        info, container, path = self._cache_of(pod)
+        return self.poller.measure_in_pod(
+            pod, container, path, None, self.clock(), quota=self._quota_of(info)
+        )
 
     # -- beyond the protocol ---------------------------------------------------------------------
 
@@ -667,6 +669,15 @@ class LiveFeed:
             if mounted and not running:
                 return mounted[0]
         return running[0] if running else None
+
+    def _quota_of(self, info: PodInfo) -> int | None:
+        """The quota the overview shows the pod's cache volume against, else the pod's own."""
+        snapshot = self.snapshot()
+        key = info.cache_claim if info.cache_kind == "pvc" else f"{info.name}/{info.cache_volume}"
+        volume = next((v for v in snapshot.volumes if v.name == key), None) if snapshot else None
+        if volume is not None and volume.quota_bytes:
+            return volume.quota_bytes
+        return info.model.max_cache_size
 
     def _cache_of(self, pod: str) -> tuple[PodInfo, str | None, str]:
         snapshot = self.snapshot()

@@ -20,6 +20,7 @@ from collectors import execs
 from collectors.cluster import Cluster
 from collectors.execs import ExecError
 from collectors.model import VolumeUsage
+from collectors.units import format_bytes
 
 ABSURD_BYTES = 2**60  # 1 EiB: no real disk; elastic file systems report 8 EiB
 NODE_RETRY_AFTER = 300.0  # a node whose stats are refused is asked again after this long
@@ -48,6 +49,21 @@ class VolumeTarget:
         """Where to exec a fallback: a ready pod if any, else a running one; stable choice."""
         running = sorted((m for m in self.mounts if m.running), key=lambda m: (not m.ready, m.pod))
         return running[0] if running else None
+
+
+def _note(*clauses: str | None) -> str:
+    """A note of whole clauses, each true on its own, joined by semicolons."""
+    return "; ".join(c for c in clauses if c)
+
+
+def _nobody_to_measure_in(target: VolumeTarget) -> str:
+    if not target.mounts:
+        return "no pod mounts it"
+    names = sorted({m.pod for m in target.mounts})
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    # The pods may well be "Running" (a crash loop restarts its container): what is missing
+    # is a container that runs now, to exec df or du in.
+    return f"no container is running to measure it in (mounted by {shown})"
 
 
 def _int(value: Any) -> int | None:
@@ -210,18 +226,31 @@ class VolumePoller:
         mount = target.measuring_pod()
         if mount is None:
             usage = VolumeUsage(
-                source="none", measured_at=now, note=f"{why}; no running pod mounts it"
+                source="none", measured_at=now, note=_note(why, _nobody_to_measure_in(target))
             )
         else:
-            usage = self.measure_in_pod(mount.pod, mount.container, mount.mount_path, why, now)
+            usage = self.measure_in_pod(
+                mount.pod, mount.container, mount.mount_path, why, now, quota=target.quota
+            )
         if usage.source != "none":  # a failure is not remembered: try again next poll
             self._fallbacks[target.key] = usage
         return usage
 
     def measure_in_pod(
-        self, pod: str, container: str | None, path: str, why: str, now: float
+        self,
+        pod: str,
+        container: str | None,
+        path: str,
+        why: str | None,
+        now: float,
+        *,
+        quota: int | None = None,
     ) -> VolumeUsage:
-        """``df -P -B1 path`` in the pod; ``du`` of it when df's size means nothing."""
+        """``df -P -B1 path`` in the pod; ``du`` of it when df's size means nothing.
+
+        ``why`` says why the kubelet's figure is not used (None: nobody asked it, as when a
+        person opens a pod's cache); ``quota`` is what a ``du`` figure is shown against.
+        """
         try:
             df = execs.run(
                 self.cluster,
@@ -232,7 +261,7 @@ class VolumePoller:
                 cancel=self.cancel,
             )
         except ExecError as exc:
-            return VolumeUsage(source="none", measured_at=now, note=f"{why}; {exc}")
+            return VolumeUsage(source="none", measured_at=now, note=_note(why, str(exc)))
         parsed = parse_df(df.stdout) if df.ok else None
         if parsed is not None and parsed[0] < ABSURD_BYTES:
             total, used, avail = parsed
@@ -242,22 +271,29 @@ class VolumePoller:
                 capacity_bytes=total,
                 available_bytes=avail,
                 measured_at=now,
-                note=f"{why}; measured with df in pod {pod}",
+                note=_note(why, f"measured with df in pod {pod}"),
             )
         if parsed is not None:
-            why = f"{why}; df shows an 8 EiB file system (EFS)"
-        elif not df.ok:
-            why = f"{why}; df failed ({df.first_error()})"
+            df_said = "df shows an 8 EiB file system (EFS), a size that means nothing"
+        else:
+            df_said = f"df failed ({df.first_error()})" if not df.ok else "df said nothing usable"
         measured = self.du(pod, container, path)
         if measured is None:
             return VolumeUsage(
-                source="none", measured_at=now, note=f"{why}; du of {path} in pod {pod} failed"
+                source="none",
+                measured_at=now,
+                note=_note(why, df_said, f"du of {path} in pod {pod} failed"),
             )
+        against = (
+            f"shown against the cache quota ({format_bytes(quota)})"
+            if quota
+            else "no cache quota (MODEL_CACHE_MAX_SIZE) to show it against"
+        )
         return VolumeUsage(
             source="du",
             used_bytes=measured,
             measured_at=now,
-            note=f"{why}; measured {path} with du in pod {pod}, shown against the cache quota",
+            note=_note(why, df_said, f"measured {path} with du in pod {pod}", against),
         )
 
     def du(self, pod: str, container: str | None, path: str) -> int | None:
