@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from collectors.model import ClusterSnapshot, ModelState
+from collectors.model import ClusterSnapshot, ModelState, PodInfo
 
 
 @dataclass(frozen=True)
@@ -14,25 +14,54 @@ class Health:
     text: str
 
 
+def _job_of(pod: PodInfo) -> str | None:
+    """The Job a pod belongs to (a pre-warm Job's pod is in the view, not among the servers)."""
+    owner = pod.owner or ""
+    return owner[4:] if owner.startswith("Job/") else None
+
+
+def _jobs(n: int) -> str:
+    return f"{n} pre-warm job{'s' if n != 1 else ''}"
+
+
 def health(snapshot: ClusterSnapshot | None) -> Health:
-    """``bad`` when any pod needs attention, ``busy`` while models move, ``ok`` when all ready."""
+    """``bad`` when any pod needs attention, ``busy`` while models move, ``ok`` when all ready.
+
+    "ready" counts the serving pods (the selector's, the Deployments'); pre-warm Job pods are
+    told apart: they are never Ready when done (they complete), and one running before any
+    ASR pod exists is no ASR pod.
+    """
     if snapshot is None:
         return Health("unknown", "connecting…")
-    pods = snapshot.pods
-    if not pods:
+    serving = [p for p in snapshot.pods if _job_of(p) is None]
+    active_job_pods = [
+        p
+        for p in snapshot.pods
+        if _job_of(p) is not None and not p.deleting and p.phase in ("Pending", "Running")
+    ]
+    troubled_jobs = Counter(p.model_state for p in active_job_pods if p.model_state.needs_attention)
+    running_jobs = {_job_of(p) for p in active_job_pods if not p.model_state.needs_attention}
+    failed_jobs = sum(1 for j in snapshot.jobs if j.kind == "Job" and j.state == "Failed")
+    if not serving and not active_job_pods and not failed_jobs:
         level = "stale" if snapshot.stale else "unknown"
         return Health(level, "no pods match")
-    counts = Counter(p.model_state for p in pods)
-    ready = sum(1 for p in pods if p.ready)
-    parts = [f"{ready}/{len(pods)} ready"]
+    counts = Counter(p.model_state for p in serving)
+    ready = sum(1 for p in serving if p.ready)
+    parts = [f"{ready}/{len(serving)} ready" if serving else "no ASR pods"]
     for state in ModelState:
         if state is not ModelState.READY and counts.get(state):
             parts.append(f"{counts[state]} {state.value}")
+    if running_jobs:
+        parts.append(f"{_jobs(len(running_jobs))} running")
+    for state, n in sorted(troubled_jobs.items(), key=lambda kv: kv[0].urgency):
+        parts.append(f"{_jobs(n)} {state.value}")
+    if failed_jobs:
+        parts.append(f"{_jobs(failed_jobs)} failed")
     if snapshot.stale:
         level = "stale"
-    elif any(s.needs_attention for s in counts):
+    elif any(s.needs_attention for s in counts) or troubled_jobs or failed_jobs:
         level = "bad"
-    elif ready < len(pods):
+    elif ready < len(serving) or running_jobs:
         level = "busy"
     else:
         level = "ok"
