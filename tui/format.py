@@ -5,6 +5,9 @@ No widget code here, so every rule can be unit-tested and every screen writes nu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from rich.text import Text
 
 from collectors.model import DownloadPhase, DownloadProgress, ModelState, VolumeInfo
@@ -96,7 +99,11 @@ def bar(fraction: float | None, width: int) -> str:
 
 
 def progress_cell(
-    progress: DownloadProgress | None, state: ModelState, width: int = 10, with_bytes: bool = True
+    progress: DownloadProgress | None,
+    state: ModelState,
+    width: int = 10,
+    with_bytes: bool = True,
+    with_rate: bool = True,
 ) -> Text:
     """``█████░░░░░  42% 1.2/2.9 GiB 85.3 MiB/s ETA 21s`` coloured by the pod's state."""
     if progress is None:
@@ -107,17 +114,106 @@ def progress_cell(
         return Text("✓ done", style=STATE_STYLE[ModelState.READY])
     text = Text(bar(frac, width), style=style)
     pct = f"{frac * 100:3.0f}%" if frac is not None else "  ?%"
-    text.append(f" {pct}")
+    text.append(f" {pct}" if width > 0 else pct.lstrip())
     if with_bytes and progress.bytes_done is not None:
         text.append(f" {format_pair(progress.bytes_done, progress.bytes_total)}")
     if progress.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING):
-        if progress.rate is not None:
+        if with_rate and progress.rate is not None:
             text.append(f" {format_rate(progress.rate)}")
         if progress.eta_seconds is not None:
             text.append(f" ETA {format_eta(progress.eta_seconds)}")
     elif progress.phase not in (DownloadPhase.DONE,):
         text.append(f" {progress.phase.value}", style="italic")
     return text
+
+
+# What the parts of a progress cell take at most: " 100%", " 46.6/46.6 GiB", " 1023.9 MiB/s",
+# " ETA 59m59s". A column's width picks which parts it shows, the same for every row.
+_PCT, _BYTES, _RATE, _ETA = 5, 14, 13, 11
+PROGRESS_FULL = 8 + _PCT + _BYTES + _RATE + _ETA
+
+
+def progress_fit(progress: DownloadProgress | None, state: ModelState, room: int) -> Text:
+    """The progress cell that fits ``room`` cells: the bytes give way first, then the rate, then
+    the bar shortens and goes; the percentage and the ETA stay."""
+    if room >= PROGRESS_FULL:
+        return progress_cell(progress, state, width=8)
+    if room >= 8 + _PCT + _RATE + _ETA:
+        return progress_cell(progress, state, width=8, with_bytes=False)
+    bar_width = min(8, room - _PCT - _ETA)
+    if bar_width < 3:
+        bar_width = 0
+    return progress_cell(progress, state, width=bar_width, with_bytes=False, with_rate=False)
+
+
+def shorten_middle(name: str, width: int) -> str:
+    """``lightning-asr-b…-64c95596b9-x2k9f``: generated names differ at their end (the
+    replicaset hash and the pod's suffix), so a name too long for its column loses its middle,
+    never its end."""
+    if len(name) <= width:
+        return name
+    if width <= 1:
+        return "…"[:width]
+    parts = name.rsplit("-", 2)
+    tail = "-" + "-".join(parts[1:]) if len(parts) == 3 else ""
+    if not tail or len(tail) + 2 > width:
+        return "…" + name[-(width - 1) :]
+    return name[: width - 1 - len(tail)] + "…" + tail
+
+
+def fit_text(text: Text, width: int) -> Text:
+    """A cell cut to its column's width with an ellipsis (the gap after it stays empty)."""
+    if text.cell_len > width:
+        text = text.copy()
+        text.truncate(width, overflow="ellipsis")
+    return text
+
+
+@dataclass(frozen=True)
+class ColumnFit:
+    """How one column gives way when the table is narrow.
+
+    ``minimum`` is the narrowest it is useful at, ``comfortable`` what it needs to be read
+    well, ``want`` what shows all of it. ``drop``: 0 never, else columns with the highest
+    number are dropped first, until every column left has its comfortable width. ``grow``:
+    the width left over goes to the lowest numbers first.
+    """
+
+    key: str
+    minimum: int
+    comfortable: int
+    want: int
+    drop: int = 0
+    grow: int = 9
+
+
+def fit_columns(available: int, fits: Sequence[ColumnFit], gap: int = 2) -> dict[str, int]:
+    """Content width per column key (0 = dropped), each column followed by ``gap`` cells."""
+    limits = {f.key: _limits(f) for f in fits}  # minimum, comfortable, want
+
+    def total(keys: Sequence[str], level: int) -> int:
+        return sum(limits[k][level] + gap for k in keys)
+
+    shown = [f.key for f in fits]
+    for f in sorted((f for f in fits if f.drop), key=lambda f: -f.drop):
+        if total(shown, 1) <= available:
+            break
+        shown.remove(f.key)
+    widths = {k: limits[k][0] for k in shown}
+    spare = available - total(shown, 0)
+    growing = [f.key for f in sorted(fits, key=lambda f: f.grow) if f.key in widths]
+    for level in (1, 2):  # every column to its comfortable width first, then to all of it
+        for key in growing:
+            add = min(spare, limits[key][level] - widths[key])
+            if add > 0:
+                widths[key] += add
+                spare -= add
+    return {f.key: widths.get(f.key, 0) for f in fits}
+
+
+def _limits(f: ColumnFit) -> tuple[int, int, int]:
+    want = max(f.want, f.minimum)
+    return f.minimum, min(max(f.comfortable, f.minimum), want), want
 
 
 def state_cell(state: ModelState) -> Text:

@@ -1,19 +1,93 @@
-"""The pods table: what needs attention first (model state urgency, then name), by state colour."""
+"""The pods table: what needs attention first (model state urgency, then name), by state colour.
+
+Also ``FittedTable``, the keyed table whose columns share out the width they are given (the
+volumes and jobs tables use it too).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import BindingType
+from textual.widgets.data_table import ColumnKey
 
 from collectors.model import DownloadPhase, ModelState, PodInfo
 from tui import commands
-from tui.format import STATE_STYLE, format_age, progress_cell, state_cell
+from tui.format import (
+    PROGRESS_FULL,
+    STATE_STYLE,
+    ColumnFit,
+    fit_columns,
+    fit_text,
+    format_age,
+    progress_fit,
+    shorten_middle,
+    state_cell,
+)
 from tui.widgets.keyed_table import KeyedTable
 
 _AT_REST = (DownloadPhase.DONE, DownloadPhase.FAILED)
+GAP = 2  # empty cells after each column
+Layout = tuple[tuple[str, int], ...]  # (column key, content width); 0 = not shown
+
+
+class FittedTable(KeyedTable):
+    """A keyed table whose columns give way in order of importance when it is narrow.
+
+    The first column is the row key, zero cells wide (the table re-sorts by it, so it must read
+    exactly as the key); the name shown beside it can then be shortened. Cells have no padding:
+    each column's width is its content plus ``GAP``, so a dropped column takes no room at all.
+    The layout is worked out again only when the table's width or the widest values change;
+    a new layout is part of every row's source, so each row is built again once.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cell_padding", 0)
+        super().__init__(**kwargs)
+        self.column_layout: Layout = tuple((key, width) for key, _, width in self.COLUMNS)
+        self._fit_for: tuple[int, tuple[ColumnFit, ...]] | None = None
+
+    def column_fits(self) -> Sequence[ColumnFit]:
+        """Subclasses: how each shown column (all but the key) gives way."""
+        return ()
+
+    def redraw(self) -> None:
+        """Subclasses: sync again with the last rows shown (after the layout changed)."""
+
+    def widths(self) -> dict[str, int]:
+        return dict(self.column_layout)
+
+    def fit(self) -> bool:
+        """Work the layout out for the current width; True when it changed."""
+        available = self.size.width
+        if available <= 0:
+            return False
+        if not self.show_vertical_scrollbar:
+            available -= 1  # room for the scrollbar, so that its coming does not re-lay out
+        fits = tuple(self.column_fits())
+        if self._fit_for == (available, fits):
+            return False
+        self._fit_for = (available, fits)
+        widths = fit_columns(available, fits, GAP)
+        layout = tuple((key, widths.get(key, 0)) for key, _, _ in self.COLUMNS)
+        if layout == self.column_layout:
+            return False
+        self.column_layout = layout
+        for key, width in layout:
+            column = self.columns.get(ColumnKey(key))
+            if column is not None:
+                column.width = width + GAP if width else 0
+        self._require_update_dimensions = True
+        self._clear_caches()
+        self.refresh()
+        return True
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.fit():
+            self.redraw()
 
 
 def pod_order(pod: PodInfo) -> tuple[int, str]:
@@ -39,45 +113,88 @@ def ready_text(pod: PodInfo) -> str:
     return f"{phase} {ready}/{len(main)}"
 
 
-class PodsTable(KeyedTable):
+class PodsTable(FittedTable):
     """One row per pod, keyed by pod name."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(commands.bindings("table"))
+    # Help and quit first: the footer lists the focused table's keys before the app's, and
+    # cuts the end of the line on a narrow terminal.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *commands.bindings("table"),
+        commands.BY_ID["help"].binding(),
+        commands.BY_ID["quit"].binding(),
+    ]
 
     COLUMNS = (
+        ("key", "", 0),
         ("name", "POD", 32),
         ("node", "NODE", 10),
         ("status", "STATUS", 11),
         ("restarts", "RST", 3),
         ("version", "MODEL", 7),
         ("state", "STATE", 13),
-        ("progress", "PROGRESS", 49),
+        ("progress", "PROGRESS", PROGRESS_FULL),
         ("age", "AGE", 5),
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._wants: tuple[int, int, int] = (20, 10, 5)  # longest name, node, version
+        self._last: tuple[Sequence[PodInfo], float, str] = ((), 0.0, "")
+
+    def column_fits(self) -> Sequence[ColumnFit]:
+        name, node, version = self._wants
+        return (
+            ColumnFit("name", 20, 32, name, grow=0),
+            ColumnFit("node", 6, 10, node, drop=5, grow=4),
+            ColumnFit("status", 11, 11, 15, drop=1, grow=3),
+            ColumnFit("restarts", 3, 3, 3, drop=3),
+            ColumnFit("version", 5, 7, version, drop=4, grow=5),
+            ColumnFit("state", 13, 13, 13),
+            ColumnFit("progress", 15, 22, PROGRESS_FULL, grow=1),
+            ColumnFit("age", 4, 5, 5, drop=2, grow=2),
+        )
+
     def show(self, pods: Sequence[PodInfo], now: float, needle: str = "") -> bool:
         """Show the pods that match the filter, most urgent first; True when something changed."""
+        self._last = (pods, now, needle)
         shown = sorted((p for p in pods if matches(p, needle)), key=pod_order)
-        rows = [(p.name, (p, format_age(now - p.created_at))) for p in shown]
+        wants = (
+            max((len(p.name) for p in shown), default=3),
+            min(30, max((len(p.node or "-") for p in shown), default=4)),
+            max((len(p.model.version or "-") for p in shown), default=5),
+        )
+        if wants != self._wants:
+            self._wants = wants
+            self.fit()
+        layout = self.column_layout
+        rows = [(p.name, (p, format_age(now - p.created_at), layout)) for p in shown]
         return self.sync(rows, _cells)
+
+    def redraw(self) -> None:
+        self.show(*self._last)
 
 
 def _cells(source: Any) -> tuple[Any, ...]:
-    pod, age = source
+    pod, age, layout = source
+    widths = dict(layout)
     state: ModelState = pod.model_state
     name_style = "strike grey50" if pod.deleting else ""
     restarts = Text(str(pod.restarts), style="bold red" if pod.restarts >= 3 else "")
-    progress = progress_cell(pod.progress, state, width=8)
+    room = widths["progress"]
+    progress = progress_fit(pod.progress, state, room)
     # A verify result the user asked for beats a download that is not moving ("?% failed"
     # for a crash-looping pod would hide the mismatch); a live download still shows itself.
     if pod.verification is not None and (not pod.progress or pod.progress.phase in _AT_REST):
         ok = pod.verification.ok
+        what = "verified" if ok else "mismatch"
         progress = Text(
-            "✓ checksum verified" if ok else "✗ checksum mismatch",
+            f"✓ checksum {what}" if ok else f"✗ checksum {what}",
             style="green" if ok else STATE_STYLE[ModelState.CORRUPT],
         )
-    return (
-        Text(pod.name, style=name_style),
+        if progress.cell_len > room:
+            progress = Text(f"{'✓' if ok else '✗'} {what}", style=progress.style)
+    cells: tuple[Any, ...] = (
+        Text(shorten_middle(pod.name, widths["name"]), style=name_style),
         pod.node or "-",
         ready_text(pod),
         restarts,
@@ -86,3 +203,13 @@ def _cells(source: Any) -> tuple[Any, ...]:
         progress,
         age,
     )
+    return (pod.name, *fitted(cells, layout[1:]))
+
+
+def fitted(cells: Sequence[Any], layout: Layout) -> list[Hashable]:
+    """Each cell cut to its column (a dropped column's cells are empty)."""
+    out: list[Hashable] = []
+    for cell, (_, width) in zip(cells, layout, strict=True):
+        text = cell if isinstance(cell, Text) else Text(str(cell))
+        out.append(fit_text(text, width) if width else Text(""))
+    return out
