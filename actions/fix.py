@@ -61,6 +61,20 @@ TOPICS = {
 }
 
 
+# Each decision in words, shown in the dialog (the id stays in plan.decision, the audit and JSON).
+DIAGNOSES = {
+    CORRUPT: "the model is corrupt; it must be deleted and downloaded again",
+    DISK_FULL: "the download ran out of space",
+    UNRESUMABLE: "the partial download cannot be resumed; it must start again",
+    LOCK_RELEASED: "the download lock was released; the waiting pod goes on by itself",
+    LOCK_HELD: "another pod holds the download lock and is still there",
+    URL_REFUSED: "the model server refuses the URL; a restart would be refused again",
+    STALLED: "the download stalled; it can resume",
+    FAILED: "the download failed; a restart tries again",
+    NOTHING: "nothing is wrong with the download",
+}
+
+
 def topic(kind: str, pod: str) -> str:
     return TOPICS.get(kind, f"Fix pod {pod}")
 
@@ -171,6 +185,7 @@ def plan_fix(
     plan = dataclasses.replace(
         refused(registry.FIX, f"pod/{pod.name}", ns, "", summary=why + "."),
         title=topic(d.kind, pod.name),
+        diagnosis=DIAGNOSES.get(d.kind, ""),
     )
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.
@@ -198,6 +213,7 @@ def _as_fix(plan: ActionPlan, d: Diagnosis) -> ActionPlan:
         plan,
         action=registry.FIX,
         decision=d.kind,
+        diagnosis=DIAGNOSES.get(d.kind, ""),
         summary=summary,
         permissions=perms,
         title=f"{topic(d.kind, plan.target)}: {_lower_first(plan.title)}",
@@ -271,6 +287,7 @@ def _removal_fix(
         namespace=ns,
         steps=tuple(steps),
         decision=d.kind,
+        diagnosis=DIAGNOSES.get(d.kind, ""),
         summary=f"Evidence: {d.why}. {summary}" + (f" ({host.note})" if host.note else ""),
         destructive=True,
         irreversible=True,
@@ -359,6 +376,7 @@ def plan_eviction(
         return dataclasses.replace(
             refused(registry.FIX, where, ns, reason),
             decision=DISK_FULL,
+            diagnosis=DIAGNOSES[DISK_FULL],
             title=topic(DISK_FULL, pod.name),
         )
 

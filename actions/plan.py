@@ -93,6 +93,7 @@ class ActionPlan:
     permissions: tuple[Permission, ...] = ()
     affected_pods: tuple[str, ...] = ()
     decision: str = ""  # which branch an evidence-driven action took (fix: restart, evict, ...)
+    diagnosis: str = ""  # that decision in words, for people ("the download stalled; ...")
 
     @property
     def runnable(self) -> bool:
@@ -100,7 +101,9 @@ class ActionPlan:
 
     def describe(self) -> str:
         lines = [self.title, f"target: {self.target} (namespace {self.namespace})"]
-        if self.decision:
+        if self.diagnosis:
+            lines.append(f"diagnosis: {self.diagnosis}")
+        elif self.decision:
             lines.append(f"decision: {self.decision}")
         if self.summary:
             lines.append(self.summary)

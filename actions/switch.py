@@ -158,7 +158,7 @@ def plan_switch(
             release = pod.release if pod and pod.release else t.name
         why = readiness(snapshot, release)
         if why:
-            return refused(registry.SWITCH, where, ns, f"Refusing to switch to {release}: {why}")
+            return refused(registry.SWITCH, where, ns, why)  # it names the release
         new_url = options.switch_url or release_url(release)
     if new_url == current:
         return refused(

@@ -169,6 +169,9 @@ async def test_stalled_download_fixed_from_the_dashboard_resumes_from_the_partia
         assert f"target: pod/{stuck} (namespace {NS})" in text
         assert f"DELETE pods/{stuck} (namespace {NS})" in text
         assert "kept and resumed" in text
+        assert "diagnosis: the download stalled; it can resume" in text, text
+        assert "stalled-resumable" not in text and "Fix (" not in text, text
+        assert "Fix the stalled download: restart pod" in text, text
         # A restart changes the cluster, but nothing is lost: it is not "cannot be undone".
         assert "⚠ This changes the cluster." in text and "cannot be undone" not in text, text
         result = await confirm(pilot, recorder)
@@ -283,9 +286,10 @@ async def test_blue_green_switch_refused_while_v2_downloads_then_allowed(
         )
         dialog, text = await confirmation(pilot, "s")
         refused = str(dialog.query_one("#confirm-refused", Static).content)
-        assert refused.startswith("Refused: Refusing to switch to lightning-asr-v2"), refused
-        assert "still getting the model" in refused
-        assert "Refused: Refusing to switch to lightning-asr-v2" in text  # and on the screen
+        assert refused.startswith("Refused: lightning-asr-v2 is not ready"), refused
+        assert "still getting the model" in refused and "Refusing" not in refused
+        assert "Refused: lightning-asr-v2 is not ready" in text  # and on the screen
+        assert text.count("still getting the model") == 1, text  # said once, not twice
         assert "Close (esc)" in text and "Confirm (y)" not in text
         assert not app.screen.query("#confirm-yes")
         await pilot.press("y")  # nothing to confirm

@@ -89,6 +89,8 @@ async def test_switch_without_a_second_release_says_so_in_words(
         assert "lightning-asr-v2" in text and "lightning-asr serves now" in text, text
         assert "None" not in text and "No target given" not in text, text
         assert dialog.query_one("#confirm-box").border_subtitle == "deployment/api-server"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen), "dialog closed")
 
 
 @pytest.mark.root
@@ -111,3 +113,5 @@ async def test_fix_on_a_volume_smaller_than_the_model_says_too_small_not_full(
         assert "the model needs 4.0 MiB, the volume holds 2.0 MiB in all" in text, text
         assert "Grow PVC models-ebs-pvc to at least 4.0 MiB" in text, text
         assert "volume is full" not in text and "stalled" not in text, text
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen), "dialog closed")

@@ -20,13 +20,15 @@ from actions.plan import ActionPlan
 
 
 def plan_text(plan: ActionPlan) -> Text:
-    """``plan.describe()`` with its REFUSED and warning lines coloured."""
+    """``plan.describe()`` with its warning lines coloured; the REFUSED line is left out, as
+    the dialog says why above the plan (once is enough)."""
     text = Text()
-    for i, line in enumerate(plan.describe().splitlines()):
+    lines = [line for line in plan.describe().splitlines() if not line.startswith("REFUSED: ")]
+    for i, line in enumerate(lines):
         if i:
             text.append("\n")
-        if line.startswith("REFUSED"):
-            text.append(line, style="bold red")
+        if line.startswith("warning:"):
+            text.append(line, style="dark_orange")
         elif line.startswith("warning:"):
             text.append(line, style="dark_orange")
         elif i == 0:
