@@ -29,8 +29,6 @@ def plan_text(plan: ActionPlan) -> Text:
             text.append("\n")
         if line.startswith("warning:"):
             text.append(line, style="dark_orange")
-        elif line.startswith("warning:"):
-            text.append(line, style="dark_orange")
         elif i == 0:
             text.append(line, style="bold")
         else:
