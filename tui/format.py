@@ -155,8 +155,10 @@ def shorten_middle(name: str, width: int) -> str:
     if width <= 1:
         return "…"[:width]
     parts = name.rsplit("-", 2)
-    tail = "-" + "-".join(parts[1:]) if len(parts) == 3 else ""
-    if not tail or len(tail) + 2 > width:
+    if len(parts) < 3:  # not generated: its start says most
+        return name[: width - 1] + "…"
+    tail = "-" + "-".join(parts[1:])
+    if len(tail) + 2 > width:
         return "…" + name[-(width - 1) :]
     return name[: width - 1 - len(tail)] + "…" + tail
 
@@ -220,18 +222,27 @@ def state_cell(state: ModelState) -> Text:
     return Text(f"{STATE_ICON.get(state, '?')} {state.value}", style=STATE_STYLE.get(state, ""))
 
 
-def usage_cell(volume: VolumeInfo, width: int = 12) -> Text:
-    """Used bytes against the volume's honest denominator, with the source of the number."""
+def usage_cell(volume: VolumeInfo, width: int = 12, room: int | None = None) -> Text:
+    """Used bytes against the volume's honest denominator, with the source of the number.
+
+    ``width`` is the bar's (0: none); in ``room`` cells, "cap"/"quota" gives way before the
+    numbers do.
+    """
     usage = volume.usage
     if usage is None or usage.used_bytes is None:
         return Text("not measured", style="grey50")
     denom = volume.denominator
+    lead = f"{bar(None, width)} " if width else ""
     if not denom:
         used = format_bytes(usage.used_bytes)
-        return Text(f"{bar(None, width)} {used} of ?", style="grey62")
+        return Text(f"{lead}{used} of ?", style="grey62")
     frac = usage.used_bytes / denom
     style = "bold red" if frac >= 0.9 else ("dark_orange" if frac >= 0.75 else "green")
-    against = "cap" if usage.capacity_meaningful else "quota"
+    against = " cap" if usage.capacity_meaningful else " quota"
     text = Text(bar(frac, width), style=style)
-    text.append(f" {frac * 100:3.0f}% {format_pair(usage.used_bytes, denom)} {against}")
+    numbers = f"{frac * 100:3.0f}% {format_pair(usage.used_bytes, denom)}"
+    numbers = " " + numbers if width else numbers.lstrip()
+    if room is not None and text.cell_len + len(numbers) + len(against) > room:
+        against = ""
+    text.append(numbers + against)
     return text

@@ -71,7 +71,7 @@ async def test_narrow_overview_keeps_percent_eta_and_the_help_and_quit_keys(
         await pilot.pause()
         await pilot.pause()
         text = screen_text(app)
-        (row,) = [line for line in text.splitlines() if "8mz2p" in line]
+        (row,) = [line for line in text.splitlines() if "↓ downloading" in line]
         assert "42%" in row and "ETA 2m48s" in row, row
         footer = text.splitlines()[-1]
         assert "? help" in footer and "q quit" in footer, footer

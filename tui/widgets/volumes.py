@@ -11,12 +11,15 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from collectors.model import VolumeInfo
-from tui.format import usage_cell
-from tui.widgets.keyed_table import KeyedTable
+from tui.format import ColumnFit, shorten_middle, usage_cell
+from tui.widgets.pods import FittedTable, fitted
+
+USAGE_FULL = 8 + 1 + 26  # bar, then "100% 123.4/252.0 GiB quota"
 
 
-class VolumesTable(KeyedTable):
+class VolumesTable(FittedTable):
     COLUMNS = (
+        ("key", "", 0),
         ("name", "VOLUME", 44),
         ("kind", "KIND", 26),
         ("usage", "USAGE", 34),
@@ -24,22 +27,80 @@ class VolumesTable(KeyedTable):
         ("pods", "PODS", 22),
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._wants: tuple[int, int, int] = (20, 12, 8)  # longest name, kind, pods list
+        self._last: Sequence[VolumeInfo] = ()
+
+    def column_fits(self) -> Sequence[ColumnFit]:
+        name, kind, pods = self._wants
+        return (
+            ColumnFit("name", 16, 24, name, grow=1),
+            ColumnFit("kind", 8, 12, kind, drop=2, grow=3),
+            ColumnFit("usage", 14, 24, USAGE_FULL, grow=2),
+            ColumnFit("source", 7, 7, 7, drop=1, grow=4),
+            ColumnFit("pods", 8, 16, pods, grow=0),
+        )
+
     def show(self, volumes: Sequence[VolumeInfo]) -> bool:
-        rows = [(v.name, v) for v in sorted(volumes, key=lambda v: v.name)]
+        self._last = volumes
+        wants = (
+            max((len(v.name) for v in volumes), default=6),
+            max((len(_kind(v)) for v in volumes), default=4),
+            max((len(_pods(v, 999)) for v in volumes), default=4),
+        )
+        if wants != self._wants:
+            self._wants = wants
+            self.fit()
+        layout = self.column_layout
+        rows = [(v.name, (v, layout)) for v in sorted(volumes, key=lambda v: v.name)]
         return self.sync(rows, _cells)
 
+    def redraw(self) -> None:
+        self.show(self._last)
 
-def _cells(volume: Any) -> tuple[Any, ...]:
+
+def _kind(volume: VolumeInfo) -> str:
     kind = volume.kind
     if "ReadWriteMany" in volume.access_modes:
         kind += " RWX"
     if volume.storage_class:
         kind += f" {volume.storage_class}"
-    source = volume.usage.source if volume.usage else "none"
-    pods = (
-        f"{len(volume.pods)}: " + ", ".join(_short(p) for p in volume.pods) if volume.pods else "-"
+    return kind
+
+
+def _pods(volume: VolumeInfo, room: int) -> str:
+    """``4: 2schj, 69gwx +2``: the count, and as many pods as fit, by their suffix."""
+    if not volume.pods:
+        return "-"
+    head = f"{len(volume.pods)}: "
+    names = [_short(p) for p in volume.pods]
+    for shown in range(len(names), 0, -1):
+        more = f" +{len(names) - shown}" if shown < len(names) else ""
+        text = head + ", ".join(names[:shown]) + more
+        if len(text) <= room:
+            return text
+    return f"{len(names)} pods" if len(f"{len(names)} pods") <= room else head.strip()
+
+
+def _cells(source: Any) -> tuple[Any, ...]:
+    volume, layout = source
+    widths = dict(layout)
+    usage_source = volume.usage.source if volume.usage else "none"
+    cells = (
+        shorten_middle(volume.name, widths["name"]),
+        _kind(volume),
+        usage_cell(volume, width=_bar_width(widths["usage"]), room=widths["usage"]),
+        usage_source,
+        _pods(volume, widths["pods"]),
     )
-    return (volume.name, kind, usage_cell(volume, width=8), source, pods)
+    return (volume.name, *fitted(cells, layout[1:]))
+
+
+def _bar_width(room: int) -> int:
+    """The bar shortens, then goes, before the numbers do."""
+    bar = min(8, room - 27)
+    return bar if bar >= 3 else 0
 
 
 def _short(pod: str) -> str:
