@@ -176,6 +176,8 @@ class AsrCacheApp(App[int]):
             self.snapshot, self._incoming = self._incoming, None
         self.redrawn_at = time.monotonic()
         self.redraws += 1
+        if not self.screen_stack:  # shutting down (the feed is being stopped): nothing to draw on
+            return
         screen = self.screen
         if isinstance(screen, DataScreen):  # a dialog on top: redraw when it closes
             # While the app shuts down the screen's widgets may already be gone.

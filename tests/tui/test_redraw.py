@@ -128,3 +128,12 @@ async def test_the_heap_is_settled_once_the_first_data_is_on_screen(monkeypatch:
         feed.push(with_progress(sample_snapshot(), 50))
         await pilot.pause(0.3)
         assert calls == [1]
+
+
+def test_a_redraw_due_after_the_last_screen_is_gone_draws_nothing() -> None:
+    """While the app shuts down it awaits the feed's stop, and a redraw timer may still fire
+    with no screen left: that must not raise (ScreenStackError at exit)."""
+    app = make_app(FakeFeed(sample_snapshot()))
+    app._incoming = sample_snapshot()
+    app._redraw()
+    assert app.snapshot is not None and app.redraws == 1
