@@ -70,7 +70,7 @@ def plan_prewarm(
     try:
         name = prewarm_deployment(snapshot, target)
     except TargetError as exc:
-        return refused(registry.PREWARM, str(target), ns, str(exc))
+        return refused(registry.PREWARM, target or "no target", ns, str(exc))
     where = f"deployment/{name}"
     if deployment is None:
         return refused(

@@ -64,7 +64,9 @@ SPECS: tuple[ActionSpec, ...] = (
         True,
         (_GET_DEPLOY, _PATCH_DEPLOY),
     ),
-    ActionSpec(FIX, "f", "fix", "Fix the stalled download", True, (_GET_POD, _EXEC, _DELETE_POD)),
+    ActionSpec(
+        FIX, "f", "fix", "Fix the selected pod's download", True, (_GET_POD, _EXEC, _DELETE_POD)
+    ),
     ActionSpec(
         SWITCH,
         "s",

@@ -28,7 +28,7 @@ def plan_restart(
     try:
         t = parse_target(snapshot, target)
     except TargetError as exc:
-        return refused(registry.RESTART_POD, str(target), ns, str(exc))
+        return refused(registry.RESTART_POD, target or "no target", ns, str(exc))
     if t.kind == "deployment" or options.rollout:
         name = t.name
         if t.kind == "pod":

@@ -39,7 +39,7 @@ def plan_verify(
     try:
         pod = target_pod(snapshot, target, "Verify")
     except TargetError as exc:
-        return refused(registry.VERIFY, str(target), ns, str(exc))
+        return refused(registry.VERIFY, target or "no target", ns, str(exc))
     where = f"pod/{pod.name}"
     checksum = pod.model.checksum
     if not checksum or not _CHECKSUM.match(checksum):

@@ -121,7 +121,14 @@ COMMANDS: tuple[Command, ...] = (
         needs_selection=True,
         destructive=True,
     ),
-    _act(ids.FIX, "f", "fix", "Fix the stalled download", needs_selection=True, destructive=True),
+    _act(
+        ids.FIX,
+        "f",
+        "fix",
+        "Fix the selected pod's download",
+        needs_selection=True,
+        destructive=True,
+    ),
     _act(ids.SWITCH, "s", "switch", "Blue-green switch", destructive=True),
     Command("help", "question_mark", "?", "Help: every key", "app.help", short="help"),
     Command(

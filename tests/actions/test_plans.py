@@ -84,6 +84,8 @@ def test_restart_refuses_a_pod_without_controller_and_unknown_pods() -> None:
     snap = snapshot(pod("bare", owner=None))
     assert "not managed by any controller" in (plan_restart(snap, "bare", OPTS).refused or "")
     assert "not in namespace" in (plan_restart(snap, "pod/ghost", OPTS).refused or "")
+    for plan in (plan_restart(snap, None, OPTS), plan_verify(snap, None, OPTS)):
+        assert plan.refused and plan.target == "no target", plan  # never "None" on screen
     assert "No target" in (plan_restart(snap, "", OPTS).refused or "")
     assert "not supported" in (plan_restart(snap, "node/x", OPTS).refused or "")
 

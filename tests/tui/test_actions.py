@@ -133,7 +133,7 @@ async def test_read_only_offers_no_action(recorder: Recorder) -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         shown = " ".join(c.description for c, _ in app.screen.entries)
-        assert "Fix the stalled download" not in shown and "Filter pods" in shown
+        assert "Fix the selected pod's download" not in shown and "Filter pods" in shown
         assert "Actions are off: started with --read-only." in screen_text(app)
         offered = {c.id for c, _ in app.command_states()}
         assert not offered & {c.id for c in commands.ACTION_COMMANDS}
