@@ -1,10 +1,12 @@
 """Run the model server alone (benchmarks start it as a separate process).
 
     python -m simcluster.modelserver --size 1GiB --port 8900 [--rate-limit 50MB] [--tls-dir D]
+        [--slow-rate 10MB [--slow-requests 1]]
 
 Prints `url=...` then `sha256=...` (one line each, flushed) once it is serving -- and with
 --tls-dir, `ca=...`: the self-signed certificate a client must trust -- and runs until SIGINT
-or SIGTERM.
+or SIGTERM. SIGUSR1 sets the faults again, so that "the first K requests" count afresh (one
+slow connection per benchmark run), and prints `reset` once they are.
 """
 
 from __future__ import annotations
@@ -53,6 +55,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="content seed")
     p.add_argument("--rate-limit", type=_size, default=None, help="bytes/s per connection")
     p.add_argument(
+        "--slow-rate",
+        type=_size,
+        default=None,
+        help="bytes/s of the slow responses instead of --rate-limit (a straggling connection)",
+    )
+    p.add_argument(
+        "--slow-requests",
+        type=int,
+        default=1,
+        help="how many ranged responses (one-byte probes aside) are slow (default 1)",
+    )
+    p.add_argument(
         "--tls-dir",
         type=Path,
         default=None,
@@ -66,14 +80,24 @@ async def _serve(args: argparse.Namespace) -> None:
     tls = cert.server_context() if cert is not None else None
     server = ModelServer(args.host, args.port, tls=tls)
     f = server.add_file(args.path, args.size, args.seed)
-    if args.rate_limit:
-        server.set_faults(args.path, Faults(rate_limit=args.rate_limit))
+    faults = Faults(
+        rate_limit=args.rate_limit or None,
+        slow_rate=args.slow_rate or None,
+        slow_requests=args.slow_requests,
+    )
+    server.set_faults(args.path, faults)
     # Hash before serving so the benchmark's first download does not compete with it.
     digest = await asyncio.to_thread(lambda: f.sha256)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    def reset() -> None:
+        server.set_faults(args.path, faults)
+        print("reset", flush=True)
+
+    loop.add_signal_handler(signal.SIGUSR1, reset)
     async with server:
         print(f"url={server.url(args.path)}", flush=True)
         print(f"sha256={digest}", flush=True)
@@ -86,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.path.startswith("/"):
         print(f"error: --path must start with '/', got {args.path!r}", file=sys.stderr)
+        return 2
+    if args.slow_requests < 0:
+        print(
+            f"error: --slow-requests must not be negative, got {args.slow_requests}",
+            file=sys.stderr,
+        )
         return 2
     if not 0 <= args.port <= 65535:
         print(f"error: --port must be 0-65535, got {args.port}", file=sys.stderr)

@@ -23,6 +23,12 @@ class Faults:
 
     rate_limit: int | None = None
     """Bytes per second per response (so per connection)."""
+    slow_rate: int | None = None
+    """Bytes per second for the slow responses (see slow_requests), instead of rate_limit:
+    one straggling connection among fast ones."""
+    slow_requests: int | None = None
+    """How many responses are slow: those to the first K requests whose Range asks for more
+    than one byte (a downloader's one-byte probe, bytes=0-0, is not counted; None: all)."""
     stall_after: int | None = None
     """Stop sending after this many body bytes, until release_stalls() or the client leaves."""
     stall_requests: int | None = None
@@ -51,6 +57,8 @@ class Faults:
     def __post_init__(self) -> None:
         for name in (
             "rate_limit",
+            "slow_rate",
+            "slow_requests",
             "stall_after",
             "stall_requests",
             "drop_after",
@@ -64,6 +72,8 @@ class Faults:
                 raise ValueError(f"Faults.{name} must be a non-negative int, got {value!r}")
         if self.rate_limit == 0:
             raise ValueError("Faults.rate_limit must be positive (None means uncapped)")
+        if self.slow_rate == 0:
+            raise ValueError("Faults.slow_rate must be positive (None means no slow responses)")
         if self.fail_status is not None and not 300 <= self.fail_status <= 599:
             raise ValueError(
                 f"Faults.fail_status must be an HTTP status 300-599, got {self.fail_status!r}"
@@ -86,6 +96,8 @@ class RequestRecord:
     range: str | None
     status: int
     bytes_sent: int
+    slow: bool = False
+    """Sent at Faults.slow_rate."""
 
 
 @dataclass(frozen=True)
@@ -148,12 +160,13 @@ class PathState:
         self._seen = 0  # requests since faults were set
         self._stalled = 0
         self._dropped = 0
+        self._slowed = 0
         self._c = _Counters()
 
     def set_faults(self, faults: Faults) -> None:
         with self._lock:
             self.faults = faults
-            self._seen = self._stalled = self._dropped = 0
+            self._seen = self._stalled = self._dropped = self._slowed = 0
 
     def begin(self, method: str, has_range: bool) -> RequestPlan:
         """Count a new request and decide which request-level faults it gets."""
@@ -181,11 +194,13 @@ class PathState:
         with self._lock:
             self._c.active -= 1
 
-    def finish(self, method: str, range_header: str | None, status: int, sent: int) -> None:
+    def finish(
+        self, method: str, range_header: str | None, status: int, sent: int, slow: bool = False
+    ) -> None:
         with self._lock:
             c = self._c
             c.statuses[status] = c.statuses.get(status, 0) + 1
-            c.recent.append(RequestRecord(method, range_header, status, sent))
+            c.recent.append(RequestRecord(method, range_header, status, sent, slow))
 
     def add_bytes(self, n: int) -> None:
         with self._lock:
@@ -198,6 +213,14 @@ class PathState:
                 return False
             self._stalled += 1
             self._c.stalls += 1
+            return True
+
+    def take_slow(self, limit: int | None) -> bool:
+        """True when this response should be sent at slow_rate (and counts it)."""
+        with self._lock:
+            if limit is not None and self._slowed >= limit:
+                return False
+            self._slowed += 1
             return True
 
     def take_drop(self, limit: int | None) -> bool:

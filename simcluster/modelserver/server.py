@@ -355,15 +355,21 @@ class ModelServer:
             await self._drain(writer)
             state.finish(request.method, range_header, status, 0)
             return keep
+        slow = (
+            faults.slow_rate is not None
+            and _asks_more_than_one_byte(range_header, f.size)
+            and state.take_slow(faults.slow_requests)
+        )
+        rate = faults.slow_rate if slow else faults.rate_limit
         state.start_body()
         sent = 0
         try:
             sent, complete = await self._send_body(
-                f, start, end, faults, state, request.path, reader, writer
+                f, start, end, faults, rate, state, request.path, reader, writer
             )
         finally:
             state.end_body()
-            state.finish(request.method, range_header, status, sent)
+            state.finish(request.method, range_header, status, sent, slow)
         return keep and complete
 
     async def _answer_without_body(
@@ -411,18 +417,19 @@ class ModelServer:
         start: int,
         end: int,
         faults: Faults,
+        rate: int | None,
         state: PathState,
         path: str,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> tuple[int, bool]:
-        """Write [start, end) with the byte-level faults; (bytes sent, completed normally)."""
+        """Write [start, end) at ``rate`` bytes/s (None: uncapped) with the byte-level faults;
+        (bytes sent, completed normally)."""
         loop = asyncio.get_running_loop()
         transport = writer.transport
         total = end - start
         stall_at = _within(faults.stall_after, total)
         drop_at = _within(faults.drop_after, total)
-        rate = faults.rate_limit
         chunk = self._chunk if rate is None else max(4096, min(self._chunk, rate // 50))
         corrupt = faults.corrupt_byte_at
         written = 0  # handed to the transport
@@ -510,6 +517,15 @@ class ModelServer:
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def _asks_more_than_one_byte(range_header: str | None, size: int) -> bool:
+    """Whether a request's Range asks for a real piece of the file, not a one-byte probe."""
+    try:
+        span = parse_range(range_header, size)
+    except Unsatisfiable:
+        return False
+    return span is not None and span[1] - span[0] > 1
 
 
 def _within(limit: int | None, total: int) -> int | None:

@@ -39,6 +39,36 @@ async def test_rate_limit_caps_each_connection(server: ModelServer) -> None:
     assert 0.49 <= elapsed < 0.8, elapsed
 
 
+async def test_slow_rate_slows_the_first_k_ranged_responses_but_not_a_probe(
+    server: ModelServer,
+) -> None:
+    f = server.add_file("/m.bin", size=MIB)
+    server.set_faults(f.path, Faults(slow_rate=8 * MIB, slow_requests=2))
+    url = server.url(f.path)
+    async with httpx.AsyncClient(timeout=10) as client:
+        probe = await client.get(url, headers={"Range": "bytes=0-0"})
+        whole = await client.get(url)
+        await client.head(url, headers={"Range": "bytes=0-"})
+        first = await client.get(url, headers={"Range": "bytes=0-99999"})
+        second = await client.get(url, headers={"Range": "bytes=100000-"})
+        third = await client.get(url, headers={"Range": "bytes=0-"})
+    assert probe.content == f.read(0, 1) and whole.content == f.read(0, f.size)
+    assert first.content + second.content == third.content == f.read(0, f.size)
+    # The one-byte probe, the request without a Range and the HEAD do not count.
+    assert [r.slow for r in server.stats(f.path).recent] == [
+        False,
+        False,
+        False,
+        True,
+        True,
+        False,
+    ]
+    server.set_faults(f.path, Faults(slow_rate=8 * MIB, slow_requests=1))  # counts restart
+    async with httpx.AsyncClient(timeout=10) as client:
+        await client.get(url, headers={"Range": "bytes=10-20"})
+    assert server.stats(f.path).recent[-1].slow
+
+
 async def test_stall_holds_the_body_until_released(server: ModelServer) -> None:
     f = server.add_file("/m.bin", size=MIB)
     server.set_faults(f.path, Faults(stall_after=100_000, stall_requests=1))
@@ -217,6 +247,8 @@ async def test_reset_stats_and_faults_are_per_path(server: ModelServer) -> None:
     ("kwargs", "message"),
     [
         ({"rate_limit": 0}, "rate_limit must be positive"),
+        ({"slow_rate": 0}, "slow_rate must be positive"),
+        ({"slow_requests": -1}, "slow_requests must be a non-negative int"),
         ({"stall_after": -1}, "stall_after must be a non-negative int"),
         ({"fail_status": 200}, "fail_status must be an HTTP status"),
         ({"retry_after": -1}, "retry_after must not be negative"),

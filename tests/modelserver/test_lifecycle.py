@@ -199,10 +199,24 @@ def test_cli_rate_limit_is_applied() -> None:
     assert elapsed >= 0.24
 
 
+def test_cli_slow_rate_is_served_and_sigusr1_restarts_its_count() -> None:
+    proc, url, digest = _start_cli("--size", "1MiB", "--slow-rate", "8MiB", "--slow-requests", "1")
+    try:
+        assert proc.stdout is not None
+        for _ in range(2):
+            body = httpx.get(url, headers={"Range": "bytes=0-"}, timeout=10).content
+            assert hashlib.sha256(body).hexdigest() == digest
+            proc.send_signal(signal.SIGUSR1)
+            assert proc.stdout.readline().strip() == "reset"
+    finally:
+        assert _stop_cli(proc) == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--size", "lots"], "not a size: 'lots'"),
+        (["--size", "1M", "--slow-requests", "-1"], "--slow-requests must not be negative"),
         (["--size", "1M", "--host", "192.0.2.1"], "--host must be a loopback address"),
         (["--size", "1M", "--path", "model.bin"], "--path must start with '/'"),
     ],
