@@ -14,12 +14,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from actions.downloader.layout import make_layout
+from actions.downloader.ranges import RangeSet
+from actions.downloader.source import make_source
+from actions.downloader.stopflag import StopFlag
+from actions.downloader.transfer import FileInfo, Transfer
+from actions.downloader.verify import PrefixHasher
 from simcluster.modelserver import Faults, FileStats, ModelFile, ModelServer
 from simcluster.tls import ServerCert, TlsError, make_self_signed
 
@@ -185,6 +192,50 @@ def tls_model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsSe
         pytest.skip(str(exc))
     with ModelServer(tls=cert.server_context()).run_in_thread() as server:
         yield TlsServer(server, cert)
+
+
+@dataclass(frozen=True)
+class Origin:
+    server: ModelServer
+    env: dict[str, str]  # what the downloader needs to trust it
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.env)
+
+
+@pytest.fixture(params=["http", "https"])
+def origin(
+    request: pytest.FixtureRequest, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> Origin:
+    """The plain model server, then the HTTPS one (trusted in this process's environment)."""
+    if request.param == "http":
+        return Origin(model_server, {})
+    secure: TlsServer = request.getfixturevalue("tls_model_server")
+    monkeypatch.setenv("SSL_CERT_FILE", str(secure.ca))
+    return Origin(secure.server, {"SSL_CERT_FILE": str(secure.ca)})
+
+
+@contextmanager
+def transfer_for(
+    url: str,
+    tmp_path: Path,
+    stall_timeout: float = 10,
+    hashed: bool = False,
+    hash_in_stream: bool = True,
+) -> Iterator[Transfer]:
+    """The production source and Transfer for one URL, probed, writing into tmp_path."""
+    source = make_source(url, stall_timeout, workers=1)
+    layout = make_layout(tmp_path, None, "model.bin")
+    layout.directory.mkdir(parents=True, exist_ok=True)
+    info = FileInfo(name="model.bin", url=url, layout=layout)
+    hasher = PrefixHasher() if hashed else None
+    t = Transfer(info, source, source.probe(), RangeSet(), hasher, StopFlag(), hash_in_stream)
+    try:
+        yield t
+    finally:
+        t.close()
+        source.close()
 
 
 _paths = itertools.count(1)

@@ -11,49 +11,28 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from actions.downloader.errors import Cancelled, Interrupted, RetriableError, StallError
-from actions.downloader.http_source import HttpSource
-from actions.downloader.layout import make_layout
 from actions.downloader.pool import PieceSink
-from actions.downloader.ranges import RangeSet
-from actions.downloader.stopflag import StopFlag
-from actions.downloader.transfer import FileInfo, Transfer
-from actions.downloader.verify import PrefixHasher
+from actions.downloader.transfer import Transfer
 from simcluster.modelserver import Faults, ModelServer
 
-from .conftest import TlsServer, finish, serve, sha256_of, start_dl, wait_for
+from .conftest import (
+    Origin,
+    TlsServer,
+    finish,
+    serve,
+    sha256_of,
+    start_dl,
+    transfer_for,
+    wait_for,
+)
 from .proxy import TestProxy
 
 MIB = 1 << 20
-
-
-@dataclass(frozen=True)
-class Origin:
-    server: ModelServer
-    env: dict[str, str]  # what the downloader needs to trust it
-
-    @property
-    def tls(self) -> bool:
-        return bool(self.env)
-
-
-@pytest.fixture(params=["http", "https"])
-def origin(
-    request: pytest.FixtureRequest, model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
-) -> Origin:
-    """The plain model server, then the HTTPS one (trusted in this process's environment)."""
-    if request.param == "http":
-        return Origin(model_server, {})
-    secure: TlsServer = request.getfixturevalue("tls_model_server")
-    monkeypatch.setenv("SSL_CERT_FILE", str(secure.ca))
-    return Origin(secure.server, {"SSL_CERT_FILE": str(secure.ca)})
 
 
 class CountingSink(PieceSink):
@@ -73,27 +52,6 @@ class CountingSink(PieceSink):
     def splice(self, pipe: int, offset: int, count: int) -> None:
         super().splice(pipe, offset, count)
         self.spliced += count
-
-
-@contextmanager
-def transfer_for(
-    url: str,
-    tmp_path: Path,
-    stall_timeout: float = 10,
-    hashed: bool = False,
-    hash_in_stream: bool = True,
-) -> Iterator[Transfer]:
-    source = HttpSource(url, stall_timeout=stall_timeout)
-    layout = make_layout(tmp_path, None, "model.bin")
-    layout.directory.mkdir(parents=True, exist_ok=True)
-    info = FileInfo(name="model.bin", url=url, layout=layout)
-    hasher = PrefixHasher() if hashed else None
-    t = Transfer(info, source, source.probe(), RangeSet(), hasher, StopFlag(), hash_in_stream)
-    try:
-        yield t
-    finally:
-        t.close()
-        source.close()
 
 
 def fetch(t: Transfer, start: int, end: int) -> CountingSink:
