@@ -130,3 +130,8 @@ class RangeIgnored(Exception):
 
 class Cancelled(Exception):
     """The run is stopping (signal, timeout, another file's fatal error); stop quietly."""
+
+
+class PieceCut(Exception):
+    """Another worker took over the rest of this piece: its bytes up to the new end are written
+    and the response is dropped with the rest unread (not an error)."""

@@ -313,6 +313,9 @@ class FileJob:
         self.ctx.register(t)
         ramp = Ramp(pieces, config.workers, t.fetched, time.monotonic())
         feeding = threading.Lock()
+        # Idle workers take over halves of slow pieces only among parallel connections: the
+        # ramp keeps a fast one alone on purpose, and without Range nothing can be cut.
+        splittable = config.workers > 1 and remote.ranges and remote.size is not None
 
         def feed() -> None:
             # One lock around deciding and submitting: the job thread and a worker finishing
@@ -322,6 +325,8 @@ class FileJob:
                     return
                 for start, end in ramp.release(t.fetched, t.pending(), time.monotonic()):
                     self.pool.submit(t, start, end)
+                if ramp.parallel and splittable:
+                    t.pieces.enable_splits()
 
         t.on_idle = feed
         feed()

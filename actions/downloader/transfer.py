@@ -22,6 +22,7 @@ from .source import SPLICE_UNSUPPORTED, Remote, Source
 from .space import NO_SPACE_ERRNOS, disk_full
 from .state import CHECKPOINT_BYTES, CHECKPOINT_SECONDS, PartState, save_state
 from .stopflag import StopFlag
+from .tails import RunningPieces
 from .verify import PrefixHasher
 
 
@@ -83,6 +84,7 @@ class Transfer:
         self.fetched = 0
         self.failure: BaseException | None = None
         self.started = time.monotonic()
+        self.pieces = RunningPieces()  # what the workers are fetching, for tail splitting
         # Called (outside the lock) by the worker whose piece leaves none running, so the next
         # piece of a one-connection download starts at once, not at the job thread's next tick.
         self.on_idle: Callable[[], None] | None = None
