@@ -3,14 +3,15 @@
 A worker streams one piece at a time into its file, publishing progress every PUBLISH_BYTES,
 and retries that piece with backoff on retriable errors; an attempt that made progress resets
 the count, so a flaky connection that keeps delivering is not given up on. A worker that
-finds no piece waiting takes over half of the largest remainder of its file's running pieces
-(tails.py), while that pays.
+finds no piece waiting takes over the second half of its file's running piece expected to
+finish last (tails.py), while that pays.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 
 from .context import RunContext
 from .errors import (
@@ -25,7 +26,7 @@ from .errors import (
     ValidatorChanged,
 )
 from .retry import backoff_delay
-from .tails import Running
+from .tails import RECHECK, Running
 from .transfer import Transfer
 
 PUBLISH_BYTES = 1 << 20
@@ -68,14 +69,16 @@ class WorkerPool:
                 transfer.task_done()
 
     def _take_over_tails(self, t: Transfer) -> None:
-        """With no piece waiting, fetch second halves of the file's running pieces, one after
-        another, while any remainder is worth a new request. Still inside this task, so the
-        file is never seen idle while a half it handed over is running."""
+        """With no piece waiting, fetch second halves of the file's running pieces while any
+        cut pays, judging them again every RECHECK (or when one ends) until none is left.
+        Still inside this task, so the file is never seen idle while a half it handed over
+        is running."""
         while self._queue.empty() and not t.should_stop():
-            piece = t.pieces.steal()
-            if piece is None:
+            piece = t.pieces.steal(time.monotonic())
+            if piece is not None:
+                fetch_piece(self._ctx, t, piece)
+            elif not t.pieces.wait(RECHECK):
                 return
-            fetch_piece(self._ctx, t, piece)
 
 
 class PieceSink:
@@ -142,7 +145,7 @@ class PieceSink:
 
 def run_piece(ctx: RunContext, t: Transfer, start: int, end: int | None) -> None:
     """Fetch ``[start, end)`` of one file with retries; failures go to ``t.fail``."""
-    fetch_piece(ctx, t, t.pieces.begin(start, end))
+    fetch_piece(ctx, t, t.pieces.begin(start, end, time.monotonic()))
 
 
 def fetch_piece(ctx: RunContext, t: Transfer, piece: Running) -> None:
@@ -151,7 +154,7 @@ def fetch_piece(ctx: RunContext, t: Transfer, piece: Running) -> None:
     try:
         _fetch(ctx, t, piece)
     finally:
-        t.pieces.finish(piece)
+        t.pieces.finish(piece, time.monotonic())
 
 
 def _fetch(ctx: RunContext, t: Transfer, piece: Running) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,14 @@ from actions.downloader.errors import PieceCut
 from actions.downloader.pool import PieceSink
 from actions.downloader.ranges import plan_pieces
 from actions.downloader.state import load_state
-from actions.downloader.tails import CUT_ALIGN, MIN_HALF, Running, RunningPieces, split_point
+from actions.downloader.tails import (
+    CUT_ALIGN,
+    MIN_CUT,
+    MIN_HALF,
+    Running,
+    RunningPieces,
+    split_point,
+)
 from actions.downloader.transfer import Transfer
 from simcluster.modelserver import Faults, ModelServer, RequestRecord
 
@@ -34,8 +42,8 @@ from .conftest import (
 from .test_resume import _kill
 
 MIB = 1 << 20
-# One connection this slow among uncapped ones: far behind them, yet it delivers its last
-# half of a piece (at most 2 x MIN_HALF + CUT_ALIGN) in about a second.
+# One connection this slow among uncapped ones: far behind them, yet it delivers what is left
+# to it after the cuts (under 2 x MIN_HALF) in well under a second.
 SLOW = 6 * MIB
 
 
@@ -56,60 +64,98 @@ def _planned(size: int, workers: int) -> int:
 def test_split_point_halves_the_remainder_above_what_the_victim_reserved() -> None:
     assert split_point(0, 16 * MIB) == 8 * MIB
     # The middle is rounded up, never below what the victim holds.
-    assert split_point(MIB + 5, 16 * MIB) == 9 * MIB
+    assert split_point(MIB + 5, 16 * MIB) == 8 * MIB + 9 * CUT_ALIGN  # 8.5 MiB and 2 bytes
     for reserved in range(0, 8 * MIB, 333_333):
         mid = split_point(reserved, 24 * MIB)
         assert mid is not None and mid % CUT_ALIGN == 0
         assert mid - reserved >= MIN_HALF and 24 * MIB - mid >= MIN_HALF
-    # Either half under MIN_HALF: not worth a new request.
+    # A piece of unknown rate: halves under MIN_HALF are not worth a new request.
     assert split_point(0, 2 * MIN_HALF - 1) is None
-    assert split_point(MIB + 1, MIB + 2 * MIN_HALF) is None  # the victim's half one byte short
-    # Rounding the middle up leaves the thief's half short of MIN_HALF: no split either.
-    assert split_point(512 << 10, 8 * MIB + (600 << 10)) is None
     assert split_point(5 * MIB, 5 * MIB) is None
+    # Rounding the middle up can leave the thief's half short: no cut either.
+    assert split_point(1, 1 + 2 * MIN_HALF) is None
+
+
+def test_a_cut_pays_when_each_half_outlasts_a_new_request() -> None:
+    slow, fast = 10_000_000, 90_000_000
+    assert split_point(0, 4 * MIB, slow) == 2 * MIB  # 0.21 s a half at 10 MB/s
+    assert split_point(0, 3 * MIB, slow) is None
+    assert split_point(0, 32 * MIB, fast) is None  # 0.19 s a half at 90 MB/s
+    assert split_point(0, 40 * MIB, fast) == 20 * MIB
+    # A stalled victim gives up all but MIN_CUT, and never less.
+    assert split_point(5 * MIB, 7 * MIB, 0.0) == 6 * MIB
+    assert split_point(5 * MIB, 7 * MIB - 1, 0.0) is None
 
 
 def test_a_thief_never_gets_what_the_victim_reserved() -> None:
     pieces = RunningPieces()
-    victim = pieces.begin(0, 32 * MIB)
-    small = pieces.begin(32 * MIB, 40 * MIB)
-    unsized = pieces.begin(0, None)
-    assert pieces.steal() is None  # not before the file runs parallel connections
+    victim = pieces.begin(0, 32 * MIB, now=0.0)
+    small = pieces.begin(32 * MIB, 40 * MIB, now=0.0)
+    unsized = pieces.begin(0, None, now=0.0)
+    assert pieces.steal(now=0.1) is None  # not before the file runs parallel connections
     pieces.enable_splits()
-    assert pieces.claim(victim, 0, 3 * MIB + 7) == 3 * MIB + 7
-    thief = pieces.steal()  # the largest remainder: the victim's, from what it reserved
+    assert pieces.claim(victim, 0, 4 * MIB) == 4 * MIB
+    thief = pieces.steal(now=0.1)  # the longest remainder, cut above what was reserved
     assert thief is not None and (thief.start, thief.end) == (18 * MIB, 32 * MIB)
     assert victim.end == 18 * MIB and thief.reserved == thief.start
     # A chunk across the cut is granted only up to it; past it, nothing.
     assert pieces.claim(victim, 17 * MIB, 2 * MIB) == MIB
     assert pieces.claim(victim, 18 * MIB, MIB) == 0
     assert victim.reserved == 18 * MIB
-    # Then the thief's piece is the largest; once every remainder is under two halves, no more.
-    second = pieces.steal()
+    # Then the thief's piece is the longest; once no half would pay, no more cuts.
+    second = pieces.steal(now=0.1)
     assert second is not None and (second.start, second.end) == (25 * MIB, 32 * MIB)
     assert pieces.claim(small, 32 * MIB, 4 * MIB) == 4 * MIB
-    assert pieces.steal() is None
+    assert pieces.steal(now=0.1) is None
     assert pieces.claim(unsized, 0, 5 * MIB) == 5 * MIB  # a piece of unknown size: never cut
     for piece in (victim, small, unsized, thief, second):
-        pieces.finish(piece)
-    assert pieces.steal() is None
+        pieces.finish(piece, now=0.2)
+    assert pieces.steal(now=0.2) is None
+
+
+def test_the_piece_expected_to_finish_last_is_cut_first() -> None:
+    pieces = RunningPieces()
+    pieces.enable_splits()
+    fast = pieces.begin(0, 64 * MIB, now=0.0)
+    slow = pieces.begin(64 * MIB, 80 * MIB, now=0.0)
+    pieces.claim(fast, 0, 40 * MIB)  # 24 MiB to go at 42 MB/s: 0.6 s
+    pieces.claim(slow, 64 * MIB, 4 * MIB)  # 12 MiB to go at 4 MB/s: 3 s
+    first = pieces.steal(now=1.0)
+    assert first is not None and (first.start, first.end) == (74 * MIB, 80 * MIB)
+    second = pieces.steal(now=1.0)  # still the slow one: 6 MiB at 4 MB/s
+    assert second is not None and (second.start, second.end) == (71 * MIB, 74 * MIB)
+    assert fast.end == 64 * MIB and slow.end == 71 * MIB
+
+
+def test_a_young_piece_is_judged_by_the_rate_of_the_pieces_before_it() -> None:
+    pieces = RunningPieces()
+    pieces.enable_splits()
+    done = pieces.begin(0, 50 * MIB, now=0.0)
+    pieces.claim(done, 0, 50 * MIB)
+    pieces.finish(done, now=1.0)  # 52 MB/s
+    pieces.begin(50 * MIB, 66 * MIB, now=1.0)  # taken to move 52 MB/s too: 0.32 s to go
+    assert pieces.steal(now=1.1) is None  # halves of 8 MiB take it under NEW_REQUEST
+    slow = pieces.begin(66 * MIB, 72 * MIB, now=0.0)
+    pieces.claim(slow, 66 * MIB, MIB)  # 5 MiB to go at 1 MB/s: this one ends last
+    thief = pieces.steal(now=1.1)
+    assert thief is not None and (thief.start, thief.end) == (69 * MIB + MIB // 2, 72 * MIB)
 
 
 def _cut_at_7_mib(t: Transfer, content: bytes) -> PieceSink:
-    """A victim's sink for ``[0, 12 MiB)`` that wrote its first MiB, then a thief took the rest
+    """A victim's sink for ``[0, 13 MiB)`` that wrote its first MiB, then a thief took the rest
     from 7 MiB on."""
-    piece = t.pieces.begin(0, 12 * MIB)
-    sink = PieceSink(t, 0, piece, 12 * MIB)
+    piece = t.pieces.begin(0, 13 * MIB, now=0.0)
+    sink = PieceSink(t, 0, piece, 13 * MIB)
     sink.write(0, content[:MIB])
     t.pieces.enable_splits()
-    thief = t.pieces.steal()
+    thief = t.pieces.steal(now=0.0)
     assert thief is not None and thief.start == piece.end == 7 * MIB
     return sink
 
 
 def test_a_received_chunk_across_the_cut_is_written_only_below_it(tmp_path: Path) -> None:
     src = tmp_path / "src.bin"
-    content = os.urandom(12 * MIB)
+    content = os.urandom(13 * MIB)
     src.write_bytes(content)
     with transfer_for(f"file://{src}", tmp_path / "cache", hashed=True) as t:
         sink = _cut_at_7_mib(t, content)
@@ -117,7 +163,7 @@ def test_a_received_chunk_across_the_cut_is_written_only_below_it(tmp_path: Path
             sink.write(MIB, content[MIB : 8 * MIB])
         sink.flush()
         assert sink.pos == 7 * MIB and os.fstat(t.fd).st_size == 7 * MIB
-        assert t.missing() == [(7 * MIB, 12 * MIB)]
+        assert t.missing() == [(7 * MIB, 13 * MIB)]
         assert t.hasher is not None and t.hasher.pos == 7 * MIB  # hashed only what was written
         with pytest.raises(PieceCut):
             sink.write(7 * MIB, content[7 * MIB : 8 * MIB])  # past the cut: nothing at all
@@ -126,7 +172,7 @@ def test_a_received_chunk_across_the_cut_is_written_only_below_it(tmp_path: Path
 
 def test_spliced_bytes_past_the_cut_stay_in_the_pipe(tmp_path: Path) -> None:
     src = tmp_path / "src.bin"
-    content = os.urandom(12 * MIB)
+    content = os.urandom(13 * MIB)
     src.write_bytes(content)
     with transfer_for(f"file://{src}", tmp_path / "cache") as t:
         sink = _cut_at_7_mib(t, content)
@@ -142,7 +188,7 @@ def test_spliced_bytes_past_the_cut_stay_in_the_pipe(tmp_path: Path) -> None:
             os.close(write_end)
         sink.flush()
         assert sink.pos == 7 * MIB and os.fstat(t.fd).st_size == 7 * MIB
-        assert t.missing() == [(7 * MIB, 12 * MIB)]
+        assert t.missing() == [(7 * MIB, 13 * MIB)]
     with open(tmp_path / "cache" / "model.bin.part", "rb") as fh:
         assert fh.read() == content[: 7 * MIB]
 
@@ -153,7 +199,7 @@ def test_spliced_bytes_past_the_cut_stay_in_the_pipe(tmp_path: Path) -> None:
 def _cut_while_stalled(t: Transfer, server: ModelServer, path: str, size: int) -> None:
     """Fetch ``[0, size)`` as a victim whose response stalls after 1 MiB; cut it from another
     thread while it waits, let the response go on, then fetch the thief's half."""
-    piece = t.pieces.begin(0, size)
+    piece = t.pieces.begin(0, size, time.monotonic())
     sink = PieceSink(t, 0, piece, size)
     outcome: list[BaseException] = []
 
@@ -168,7 +214,7 @@ def _cut_while_stalled(t: Transfer, server: ModelServer, path: str, size: int) -
     try:
         wait_for(lambda: piece.reserved >= MIB)  # and no further: the response stalls there
         t.pieces.enable_splits()
-        thief = t.pieces.steal()
+        thief = t.pieces.steal(time.monotonic())
     finally:
         server.release_stalls(path)
         thread.join(20)
@@ -199,7 +245,7 @@ def test_a_piece_cut_mid_response_stops_exactly_at_the_cut(
         server = secure.server
     if way == "httpx":
         monkeypatch.setattr(http_source, "body_socket", lambda _response: None)
-    size = 12 * MIB
+    size = 13 * MIB
     # Capped, so that the victim's dropped response is seen unsent, not queued in socket buffers.
     faults = Faults(stall_after=MIB, stall_requests=1, rate_limit=32 * MIB)
     f, url = serve(server, size, seed=401, faults=faults)
@@ -218,10 +264,11 @@ def test_a_file_piece_cut_between_reads_stops_exactly_at_the_cut(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     src = tmp_path / "src.bin"
-    src.write_bytes(os.urandom(12 * MIB))
-    monkeypatch.setattr(file_source, "READ_BLOCK", 768 << 10)  # a read straddles the cut
+    src.write_bytes(os.urandom(13 * MIB))
+    block = 640 << 10
+    monkeypatch.setattr(file_source, "READ_BLOCK", block)
     with transfer_for(f"file://{src}", tmp_path / "cache") as t:
-        piece = t.pieces.begin(0, 12 * MIB)
+        piece = t.pieces.begin(0, 13 * MIB, now=0.0)
         t.pieces.enable_splits()
         stolen: list[Running | None] = []
 
@@ -229,15 +276,16 @@ def test_a_file_piece_cut_between_reads_stops_exactly_at_the_cut(
             def write(self, offset: int, data: bytes | memoryview) -> None:
                 super().write(offset, data)
                 if not stolen:  # a thief comes between the victim's first and second read
-                    stolen.append(t.pieces.steal())
+                    stolen.append(t.pieces.steal(now=0.0))
 
-        sink = Victim(t, 0, piece, 12 * MIB)
+        sink = Victim(t, 0, piece, 13 * MIB)
         with pytest.raises(PieceCut):
-            t.source.fetch(0, 12 * MIB, t.remote, sink)
-        thief = stolen[0]
-        assert thief is not None and thief.start == piece.end == sink.pos == 7 * MIB
-        assert os.fstat(t.fd).st_size == 7 * MIB
-        t.source.fetch(thief.start, 12 * MIB, t.remote, PieceSink(t, thief.start, thief, 12 * MIB))
+            t.source.fetch(0, 13 * MIB, t.remote, sink)
+        thief, cut = stolen[0], split_point(block, 13 * MIB)
+        assert cut is not None and cut % block  # so a read straddles the cut
+        assert thief is not None and thief.start == piece.end == sink.pos == cut
+        assert os.fstat(t.fd).st_size == cut
+        t.source.fetch(thief.start, 13 * MIB, t.remote, PieceSink(t, thief.start, thief, 13 * MIB))
     assert sha256_of(tmp_path / "cache" / "model.bin.part") == sha256_of(src)
 
 
@@ -300,7 +348,7 @@ def test_a_piece_cut_while_its_worker_waits_resumes_only_up_to_its_new_end(
         for r in settled(model_server, f.path).recent
         if (r.range or "").startswith(f"bytes={MIB}-")
     ]
-    assert len(retried) == 1 and MIN_HALF <= _span(retried[0]) < piece - MIB - MIN_HALF
+    assert len(retried) == 1 and MIN_CUT <= _span(retried[0]) < piece - MIB - MIN_HALF
     assert retried[0].bytes_sent == _span(retried[0])
 
 
