@@ -5,8 +5,9 @@ Run by hand (not part of the test run), from the repository root:
     .venv/bin/python -m benchmarks.bench_download [--runs 5] [--size 1GiB] [--only uncapped,...]
 
 It starts the model servers in separate processes (uncapped, or capping every connection at
-50 MB/s; plain HTTP, or HTTPS with a self-signed certificate that every tool is told to
-trust), then for each scenario runs every tool in turn, round after round
+50 MB/s, or that and one straggling connection per run at 10 MB/s; plain HTTP, or HTTPS with a
+self-signed certificate that every tool is told to trust), then for each scenario runs every
+tool in turn, round after round
 (alternating, so slow phases of a noisy machine hit every tool alike), to tmpfs and to disk,
 and prints a markdown table of medians. Throughput is the file size over the wall time of
 the whole command, start-up included. Peak memory is the child's own ru_maxrss (wait4).
@@ -33,7 +34,10 @@ from collectors.units import format_bytes, parse_size
 
 ROOT = Path(__file__).resolve().parents[1]
 CAP = 50_000_000  # bytes/s per connection, as S3 and CDNs cap them
-SCENARIOS = ("uncapped", "checksum", "capped", "verify", "https")
+# One connection per run this slow (the first ranged response, a probe's one byte aside): real
+# S3/CDN connections differ 3x in speed, and the download must not wait for the slowest one.
+STRAGGLER = 10_000_000
+SCENARIOS = ("uncapped", "checksum", "capped", "verify", "https", "straggler")
 
 
 @dataclass
@@ -43,15 +47,24 @@ class Server:
     proc: subprocess.Popen[str]
     ca: str | None = None  # the certificate to trust, when it serves HTTPS
 
+    def reset(self) -> None:
+        """Restart the server's fault counts (its next ranged response is the slow one)."""
+        assert self.proc.stdout is not None
+        self.proc.send_signal(signal.SIGUSR1)
+        if self.proc.stdout.readline().strip() != "reset":
+            raise SystemExit("the model server did not reset its faults")
+
 
 @contextmanager
 def model_server(
-    size: int, rate_limit: int | None, tls_dir: Path | None = None
+    size: int, rate_limit: int | None, tls_dir: Path | None = None, slow_rate: int | None = None
 ) -> Iterator[Server]:
     """The model server in its own process, so it does not share our GIL."""
     argv = [sys.executable, "-m", "simcluster.modelserver", "--size", str(size), "--port", "0"]
     if rate_limit:
         argv += ["--rate-limit", str(rate_limit)]
+    if slow_rate:
+        argv += ["--slow-rate", str(slow_rate), "--slow-requests", "1"]
     if tls_dir is not None:
         argv += ["--tls-dir", str(tls_dir)]
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -73,6 +86,7 @@ class Tool:
     label: str
     argv: Callable[[Path], list[str]]  # output dir -> command
     check: Callable[[Path], None] | None = None
+    prepare: Callable[[], None] | None = None  # before every run, untimed
 
 
 @dataclass
@@ -173,6 +187,8 @@ def measure(tools: list[Tool], target: Path, runs: int) -> dict[str, Samples]:
         for tool in tools[shift:] + tools[:shift]:
             out = Path(tempfile.mkdtemp(prefix="bench-", dir=target))
             os.sync()
+            if tool.prepare:
+                tool.prepare()
             try:
                 seconds, rss = run_once(tool.argv(out))
                 if tool.check:
@@ -406,6 +422,35 @@ def main(argv: list[str] | None = None) -> int:
                     f"(ideal {ideal:,.0f} MB/s)",
                     tools,
                     min(ideal, 1e9),
+                )
+
+    if "straggler" in only:
+        with model_server(size, CAP, slow_rate=STRAGGLER) as straggling:
+            check = verified(straggling.sha256)
+            for n in (4, 8):
+                tools = [
+                    Tool(
+                        f"ours, {n} workers",
+                        ours(straggling.url, "--workers", str(n), "--no-validate"),
+                        check,
+                        straggling.reset,
+                    )
+                ]
+                if have_aria:
+                    tools.append(
+                        Tool(
+                            f"aria2c -x{n} -s{n}",
+                            aria2c(straggling.url, n),
+                            check,
+                            straggling.reset,
+                        )
+                    )
+                ideal = n * CAP / 1e6
+                table(
+                    f"{CAP / 1e6:.0f} MB/s per connection but one at {STRAGGLER / 1e6:.0f} MB/s, "
+                    f"{n} connections (ideal nearly {ideal:,.0f} MB/s)",
+                    tools,
+                    ideal,
                 )
 
     print("\n## Results\n")
