@@ -349,6 +349,12 @@ class FileJob:
     def _place(self, t: Transfer) -> None:
         """Verify, fsync, rename atomically, record in the manifest, report done."""
         self.phase = "verifying"
+        gaps = t.missing() if t.remote.size is not None else []
+        if gaps:  # never expected: the last guard before a file with holes could be placed
+            raise DownloadError(
+                f"{self.name}: {sum(end - start for start, end in gaps)} bytes were never "
+                f"received (the first at byte {gaps[0][0]}); the partial is kept for a resume"
+            )
         total = t.remote.size if t.remote.size is not None else t.done_bytes()
         if os.fstat(t.fd).st_size != total:
             os.ftruncate(t.fd, total)

@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 
 from actions.downloader import file_source, http_source
-from actions.downloader.errors import PieceCut
+from actions.downloader.cli import run
+from actions.downloader.errors import EXIT_INTERNAL, PieceCut
+from actions.downloader.http_source import HttpSource
 from actions.downloader.pool import PieceSink
 from actions.downloader.ranges import plan_pieces
+from actions.downloader.source import Remote, Sink
 from actions.downloader.state import load_state
 from actions.downloader.tails import (
     CUT_ALIGN,
@@ -410,3 +413,23 @@ def test_a_server_without_range_support_never_splits(
     stats = settled(model_server, f.path)
     assert stats.range_requests == 1  # the probe only: one whole-body GET, never cut
     assert stats.statuses == {200: 2}
+
+
+def test_a_file_with_bytes_never_received_is_never_placed(
+    model_server: ModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last guard before the rename, for what the pool or a source might get wrong (here a
+    fetch that returns without writing its piece): a file with a hole is not put in place,
+    even with --no-validate, and the partial stays for a resume."""
+    _, url = serve(model_server, 3 * MIB)
+    fetch = HttpSource.fetch
+
+    def short(self: HttpSource, start: int, end: int | None, remote: Remote, sink: Sink) -> None:
+        if start == 0:
+            fetch(self, start, end, remote, sink)
+
+    monkeypatch.setattr(HttpSource, "fetch", short)
+    argv = [url, "--cache-dir", str(tmp_path), "--workers", "2", "--no-validate"]
+    assert run([*argv, "--progress", "none"]) == EXIT_INTERNAL
+    assert not (tmp_path / "model.bin").exists()
+    assert (tmp_path / "model.bin.part").exists()
