@@ -179,7 +179,9 @@ class PodDetailScreen(DataScreen):
                 yield Sparkline([], id="rate")
                 yield Static(id="df")
                 yield CacheFilesTable(id="files", show_cursor=False)
-            yield RichLog(id="log", max_lines=LOG_LINES, wrap=False, markup=False)
+            # Long lines (downloader JSON, validation errors) wrap at the pane's width, however
+            # narrow (min_width would otherwise wrap them at 78 and cut them).
+            yield RichLog(id="log", max_lines=LOG_LINES, wrap=True, min_width=20, markup=False)
         yield Static(id="events")
         yield Static(id="activity")
         yield Footer()
