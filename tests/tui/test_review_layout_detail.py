@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import dataclasses
 
+from textual.containers import VerticalScroll
 from textual.pilot import Pilot
 from textual.widgets import RichLog
 
-from collectors.model import ClusterSnapshot, LogLine
+from collectors.model import ClusterSnapshot, DownloadPhase, LogLine, ModelState
 from tests.tui.conftest import STALLED, make_app
-from tests.tui.fakes import NOW, FakeFeed, sample_log, sample_snapshot
+from tests.tui.fakes import (
+    NOW,
+    FakeActions,
+    FakeFeed,
+    GiB,
+    MiB,
+    progress,
+    sample_log,
+    sample_snapshot,
+)
 from tests.tui.screen import screen_text
 from tui.app import AsrCacheApp
 from tui.screens.detail import PodDetailScreen
+from tui.screens.help import HelpScreen
 
 KiB = 2**10
 HASH = "e9093aac4d5af59e2782acd754db7e22beb4ffb020a9fa3293344c5572f945a4"
@@ -61,3 +72,78 @@ async def test_long_log_lines_wrap_in_the_narrow_log_pane() -> None:
         shown = flat(screen_text(app))
         assert HASH[-12:] in shown, shown  # the end of the error line is on screen
         assert '"downloading-final-chunk"}' in shown  # and the end of the JSON line
+
+
+async def test_the_summary_evidence_is_whole_on_a_small_terminal() -> None:
+    evidence = tuple(
+        f"evidence {i}: the download of model.bin stopped at 9.6 GiB and the server still "
+        f"holds the connection open but sends nothing, end-of-evidence-{i}"
+        for i in range(4)
+    )
+    snap = with_pod(sample_snapshot(), STALLED, evidence=evidence)
+    app = make_app(FakeFeed(snap))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_detail(pilot, app, STALLED)
+        box = screen.query_one("#summary-box", VerticalScroll)
+        seen = flat(screen_text(app))
+        box.scroll_end(animate=False)
+        await pilot.pause()
+        seen += flat(screen_text(app))
+        for i in range(4):
+            assert f"end-of-evidence-{i}" in seen, seen
+        assert screen.query_one("#log").region.height >= 8  # the log keeps its room
+
+
+async def rate_label_of(snapshot: ClusterSnapshot, pod: str) -> str:
+    app = make_app(FakeFeed(snapshot))
+    async with app.run_test(size=(150, 42)) as pilot:
+        screen = await open_detail(pilot, app, pod)
+        return str(screen.query_one("#rate-label").render())
+
+
+async def test_a_stalled_download_has_no_rate_now() -> None:
+    snap = with_pod(
+        sample_snapshot(),
+        STALLED,
+        progress=progress(int(9.6 * GiB), 24 * GiB, 4.1 * KiB, DownloadPhase.STALLED),
+    )
+    label = await rate_label_of(snap, STALLED)
+    assert "now" not in label and "not moving" in label and "peak 4.1 KiB/s" in label, label
+
+
+async def test_a_finished_download_has_no_rate_now() -> None:
+    done = progress(24 * GiB, 24 * GiB, 24 * MiB, DownloadPhase.DONE)
+    snap = with_pod(sample_snapshot(), STALLED, progress=done, model_state=ModelState.READY)
+    label = await rate_label_of(snap, STALLED)
+    assert "now" not in label and "peak 24.0 MiB/s" in label, label
+
+
+async def test_a_moving_download_shows_its_rate_now() -> None:
+    moving = "lightning-asr-7d9f8c6b5-8mz2p"
+    label = await rate_label_of(sample_snapshot(), moving)
+    assert "now 85.0 MiB/s" in label, label
+
+
+async def test_help_lists_esc_once() -> None:
+    app = make_app(actions=FakeActions())
+    async with app.run_test(size=(150, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        rows = [ln for ln in screen_text(app).splitlines() if "  esc  " in ln]
+        assert len(rows) == 1, rows
+        assert "Back / clear the filter" in rows[0] and "Back to the overview" in rows[0]
+
+
+async def test_read_only_help_promises_no_actions_in_the_palette() -> None:
+    app = make_app(actions=FakeActions(), read_only=True)
+    async with app.run_test(size=(150, 50)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "offers every action" not in text.replace("Command palette: every action", "")
+        assert "Keys (read-only)" in text  # the box's title says so
+        assert "views only (--read-only)" in text
+        assert "esc / q / ? close" in text

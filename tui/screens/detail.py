@@ -14,14 +14,16 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, RichLog, Sparkline, Static
 
 from collectors.model import (
     CacheFile,
     ClusterSnapshot,
+    DownloadPhase,
     EventInfo,
     LogLine,
+    ModelState,
     PodInfo,
     VolumeUsage,
 )
@@ -44,6 +46,7 @@ LOG_LINES = 1000  # lines kept in the log view
 EVENTS_SHOWN = 12
 _KIND_STYLE = {"error": "bold red", "warning": "yellow", "progress": "cyan", "plain": ""}
 _KIND_MARK = {"error": "✗ ", "warning": "! ", "progress": "» ", "plain": "  "}
+_MOVING = (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
 
 
 def log_text(line: LogLine) -> Text:
@@ -117,6 +120,32 @@ def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
     return text
 
 
+def moving(pod: PodInfo | None) -> bool:
+    """Bytes are arriving now: a download that is running and not stalled."""
+    return (
+        pod is not None
+        and pod.progress is not None
+        and pod.progress.phase in _MOVING
+        and pod.model_state is not ModelState.STALLED
+    )
+
+
+def rate_label(rates: Sequence[float], pod: PodInfo | None) -> Text:
+    """The rate now only while bytes move; after the download (or while it is stalled) the
+    last sample is history, not "now"."""
+    label = Text("download rate ", style="bold")
+    if not rates:
+        label.append("no samples yet", style="grey50")
+        return label
+    if moving(pod) and rates[-1] > 0:
+        label.append(f"now {format_rate(rates[-1])}  ")
+    else:
+        label.append("not moving  ", style="grey62")
+    label.append(f"peak {format_rate(max(rates))}")
+    label.append(f"  ({len(rates)} samples)", style="grey50")
+    return label
+
+
 def df_text(mount: str, usage: VolumeUsage | None, error: str | None) -> Text:
     if error:
         return Text(f"df {mount}: {error}", style="red")
@@ -172,7 +201,8 @@ class PodDetailScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield ClusterHeader(id="header")
         yield StaleBanner(id="stale")
-        yield Static(id="summary")
+        with VerticalScroll(id="summary-box"):  # long evidence scrolls, never cut
+            yield Static(id="summary")
         with Horizontal(id="detail-body"):
             with Vertical(id="side"):
                 yield Static(id="rate-label")
@@ -187,7 +217,7 @@ class PodDetailScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#summary").border_title = f"Pod {self.pod_name}"
+        self.query_one("#summary-box").border_title = f"Pod {self.pod_name}"
         self.query_one("#side").border_title = "Cache"
         self.query_one("#log").border_title = "Log (following)"
         self.query_one("#events").border_title = "Events"
@@ -221,13 +251,7 @@ class PodDetailScreen(DataScreen):
         shape = len(rates) > 1 and max(rates) > 0
         if spark.display != shape:
             spark.display = shape
-        label = Text("download rate ", style="bold")
-        if rates:
-            label.append(f"now {format_rate(rates[-1])}  peak {format_rate(max(rates))}")
-            label.append(f"  ({len(rates)} samples)", style="grey50")
-        else:
-            label.append("no samples yet", style="grey50")
-        self._set("#rate-label", label)
+        self._set("#rate-label", rate_label(rates, pod))
         mount = (pod.model.cache_dir if pod else None) or "cache"
         self._set("#df", df_text(mount, self._usage, self._cache_error))
         self.query_one(CacheFilesTable).show(self._files, now)
