@@ -203,11 +203,15 @@ def model_state(
         # 9. unknown (nothing in the log about a download)
         if disk is not None and disk.size is not None:
             return _from_disk(pod, log, disk, now, stall_after, loop_note)
+        if running and log is None and not loop_note:
+            # A container that has just started, its log not read yet (the first seconds of
+            # every pod): starting, not a mystery to alarm anyone with.
+            return Verdict(
+                ModelState.PENDING, ("container running; its log is being read",), progress
+            )
         init_running = next((c for c in pod.containers if c.init and c.state == "running"), None)
         if loop_note:
             evidence = loop_note
-        elif running and log is None:
-            evidence = ["running, not Ready; its log is being read"]
         elif running:
             evidence = ["running, not Ready; the log says nothing about the model"]
         elif init_running is not None:
@@ -248,7 +252,12 @@ def model_state(
     since = log.last_change_at if log.last_change_at is not None else log.updated_at
     idle = now - since
     if idle >= stall_after:
-        stalled = dataclasses.replace(progress, phase=DownloadPhase.STALLED) if progress else None
+        # The downloader's last ETA promised bytes that stopped coming: none while stalled.
+        stalled = (
+            dataclasses.replace(progress, phase=DownloadPhase.STALLED, eta_seconds=None)
+            if progress
+            else None
+        )
         return Verdict(
             ModelState.STALLED,
             _with_log([f"no new bytes for {_age(idle)}{_bytes_text(progress)}"], log, 2),

@@ -96,6 +96,7 @@ def test_downloading_then_stalled_by_the_clock() -> None:
     assert v.state is ModelState.STALLED
     assert v.evidence[0].startswith("no new bytes for 61 s at 400 B of 1000 B")
     assert v.progress is not None and v.progress.phase is DownloadPhase.STALLED
+    assert v.progress.eta_seconds is None  # the downloader's last ETA no longer holds
 
 
 def test_stalled_when_the_downloader_says_so() -> None:
@@ -213,6 +214,11 @@ def test_lightning_only_log_uses_disk_growth() -> None:
 def test_running_with_silent_log_is_unknown() -> None:
     v = _decide(make_pod(), _log("hello"))
     assert v.state is ModelState.UNKNOWN and "says nothing" in v.evidence[0]
+
+
+def test_running_before_its_log_is_read_is_pending_not_unknown() -> None:
+    v = _decide(make_pod())
+    assert v.state is ModelState.PENDING and "its log is being read" in v.evidence[0]
 
 
 def test_job_pod_succeeded_is_ready() -> None:
