@@ -26,8 +26,8 @@ def help_table(entries: Sequence[tuple[Command, str | None]], read_only: bool = 
     """
     table = Table(box=None, expand=True, show_header=True, header_style="bold")
     table.add_column("KEY", style="bold cyan", no_wrap=True, width=7)
-    table.add_column("WHAT", ratio=3)
-    table.add_column("", ratio=2)
+    table.add_column("WHAT", width=48)  # room for a key bound twice: two descriptions
+    table.add_column("", ratio=1)
     order = {"nav": 0, "view": 1, "action": 2}
     rows: dict[tuple[str, str], list[tuple[Command, str | None]]] = {}
     for command, why_not in sorted(entries, key=lambda e: order[e[0].kind]):
@@ -69,7 +69,7 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(help_table(self.entries, self.read_only), id="help-keys")
             if self.read_only:
                 # The palette then offers views only: promising actions there would mislead.
-                foot = "READ-ONLY (--read-only): actions are off.  esc / q / ? close"
+                foot = "Actions are off: started with --read-only.  esc / q / ? close"
             else:
                 foot = "esc / q / ? close · ctrl+p offers every action by name"
             yield Static(foot, id="help-foot")
