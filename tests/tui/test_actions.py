@@ -119,6 +119,7 @@ async def test_read_only_offers_no_action(recorder: Recorder) -> None:
     app = make_app(actions=actions, recorder=recorder, read_only=True)
     async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
         await pilot.pause()
+        assert "READ-ONLY" in screen_text(app).splitlines()[0]  # the header says so first
         action_keys = {c.key for c in commands.ACTION_COMMANDS}
         assert not footer_keys(app) & action_keys
         assert "slash" in footer_keys(app) and "q" in footer_keys(app)

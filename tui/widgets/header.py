@@ -26,11 +26,19 @@ class ClusterHeader(Static):
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._last: str | None = None
 
-    def show(self, context: str, namespace: str, snapshot: ClusterSnapshot | None) -> None:
+    def show(
+        self,
+        context: str,
+        namespace: str,
+        snapshot: ClusterSnapshot | None,
+        read_only: bool = False,
+    ) -> None:
         h = health(snapshot)
         server = redact_url(snapshot.server) if snapshot and snapshot.server else ""
         text = Text()
         text.append(" asr-cache ", style="bold reverse")
+        if read_only:  # said where the eye lands first: no key here changes the cluster
+            text.append(" READ-ONLY ", style="bold black on yellow")
         text.append("  ctx ", style="grey62")
         text.append(context or "?", style="bold")
         text.append("  ns ", style="grey62")
