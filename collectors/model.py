@@ -157,6 +157,17 @@ class VolumeUsage:
         # EFS (and other elastic file systems) report 8 EiB: a percentage of it means nothing.
         return bool(self.capacity_bytes) and (self.capacity_bytes or 0) < 2**60
 
+    @property
+    def fraction_full(self) -> float | None:
+        """How full, as df's Use% counts it: used / (used + available).
+
+        Blocks reserved for root count as neither (5% on ext4, far more on some file systems),
+        so this, not used / size, is what reaches 100% when the pods' writes fail (ENOSPC)."""
+        if not self.capacity_meaningful or self.used_bytes is None or self.available_bytes is None:
+            return None
+        usable = self.used_bytes + self.available_bytes
+        return self.used_bytes / usable if usable > 0 else None
+
 
 @dataclass(frozen=True)
 class VolumeInfo:

@@ -39,6 +39,8 @@ def used_fraction(volume: VolumeInfo) -> float | None:
     denominator = volume.denominator
     if not denominator:
         return None
+    if denominator == volume.usage.capacity_bytes and volume.usage.fraction_full is not None:
+        return volume.usage.fraction_full  # as df counts it (reserved blocks are not free)
     return volume.usage.used_bytes / denominator
 
 
@@ -66,7 +68,7 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
             )
             continue
         if usage.capacity_meaningful and usage.capacity_bytes:
-            fraction = usage.used_bytes / usage.capacity_bytes
+            fraction = usage.fraction_full or usage.used_bytes / usage.capacity_bytes
             if fraction > NEARLY_FULL:
                 out.append(
                     f"volume {vol.name}: {fraction:.0%} full ({format_bytes(usage.used_bytes)} "

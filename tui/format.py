@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from collectors.model import DownloadPhase, DownloadProgress, ModelState, VolumeInfo
+from collectors.report import used_fraction
 from collectors.units import format_bytes
 
 STATE_STYLE: dict[ModelState, str] = {
@@ -236,7 +237,7 @@ def usage_cell(volume: VolumeInfo, width: int = 12, room: int | None = None) -> 
     if not denom:
         used = format_bytes(usage.used_bytes)
         return Text(f"{lead}{used} of ?", style="grey62")
-    frac = usage.used_bytes / denom
+    frac = used_fraction(volume) or 0.0
     style = "bold red" if frac >= 0.9 else ("dark_orange" if frac >= 0.75 else "green")
     against = " cap" if usage.capacity_meaningful else " quota"
     text = Text(bar(frac, width), style=style)

@@ -246,3 +246,22 @@ def test_attention_for_volumes() -> None:
         "volume a: 95% full (95 B of 100 B)",
         "volume b: 60 B used, over the cache quota of 50 B",
     ]
+
+
+def test_full_is_counted_as_df_counts_it() -> None:
+    """Reserved blocks are not free: 28 used + 74 available on a 252 (this machine's root) is
+    27% full, as df's Use% says, not 11% -- everywhere a fraction is shown or judged."""
+    from collectors.model import ClusterSnapshot, VolumeInfo, VolumeUsage
+    from collectors.report import used_fraction
+    from tui.format import usage_cell
+    from tui.screens.detail import df_text
+
+    usage = VolumeUsage("df", 28 * 2**30, 252 * 2**30, 74 * 2**30)
+    vol = VolumeInfo("root", "pvc", usage=usage)
+    assert usage.fraction_full == pytest.approx(28 / 102)
+    assert used_fraction(vol) == pytest.approx(28 / 102)
+    assert " 27% 28.0/252.0 GiB" in usage_cell(vol).plain
+    assert "28.0 GiB of 252.0 GiB (27% full), 74.0 GiB free" in df_text("/m", usage, None).plain
+    tight = VolumeInfo("t", "pvc", usage=VolumeUsage("df", 90, 200, 5))  # 95% of what pods get
+    snap = ClusterSnapshot("ctx", "smallest", "http://h", 0.0, volumes=(tight,))
+    assert attention(snap) == ["volume t: 95% full (90 B of 200 B)"]

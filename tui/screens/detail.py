@@ -154,8 +154,10 @@ def df_text(mount: str, usage: VolumeUsage | None, error: str | None) -> Text:
     text = Text(f"df {mount}  ", style="bold")
     used = format_bytes(usage.used_bytes) if usage.used_bytes is not None else "?"
     if usage.capacity_meaningful and usage.capacity_bytes:
-        pct = (usage.used_bytes or 0) / usage.capacity_bytes * 100
-        text.append(f"{used} of {format_bytes(usage.capacity_bytes)} ({pct:.0f}%)")
+        full = usage.fraction_full
+        if full is None:
+            full = (usage.used_bytes or 0) / usage.capacity_bytes
+        text.append(f"{used} of {format_bytes(usage.capacity_bytes)} ({full:.0%} full)")
     else:
         text.append(f"{used} used (size not meaningful)")
     if usage.available_bytes is not None and usage.capacity_meaningful:
