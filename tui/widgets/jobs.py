@@ -9,7 +9,7 @@ from rich.text import Text
 
 from collectors.model import JobInfo, ModelState
 from tui.format import ColumnFit, format_age, progress_cell, progress_fit, shorten_middle
-from tui.widgets.pods import FittedTable, fitted
+from tui.widgets.fitted_table import FittedTable, fitted
 
 JOB_PROGRESS_FULL = 6 + 5 + 13 + 11  # bar, " 100%", " 1023.9 MiB/s", " ETA 59m59s"
 _STATE_STYLE = {"Failed": "bold red", "Complete": "green", "Running": "cyan"}

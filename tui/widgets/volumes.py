@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from collectors.model import VolumeInfo
 from tui.format import ColumnFit, shorten_middle, usage_cell
-from tui.widgets.pods import FittedTable, fitted
+from tui.widgets.fitted_table import FittedTable, fitted
 
 USAGE_FULL = 8 + 1 + 26  # bar, then "100% 123.4/252.0 GiB quota"
 
