@@ -213,13 +213,13 @@ class LiveFeed:
             return tuple(self._rings.get(pod, ()))
 
     def cache_files(self, pod: str) -> Sequence[CacheFile]:
-        info, container, path = self._cache_of(pod)
-        return list_cache_files(self.cluster, pod, container, info.model.cache_dir or path)
+        info, host, container, path = self._cache_of(pod)
+        return list_cache_files(self.cluster, host, container, info.model.cache_dir or path)
 
     def disk_usage(self, pod: str) -> VolumeUsage:
-        info, container, path = self._cache_of(pod)
+        info, host, container, path = self._cache_of(pod)
         return self.poller.measure_in_pod(
-            pod, container, path, None, self.clock(), quota=self._quota_of(info)
+            host, container, path, None, self.clock(), quota=self._quota_of(info)
         )
 
     # -- beyond the protocol ---------------------------------------------------------------------
@@ -679,19 +679,45 @@ class LiveFeed:
             return volume.quota_bytes
         return info.model.max_cache_size
 
-    def _cache_of(self, pod: str) -> tuple[PodInfo, str | None, str]:
+    def _cache_of(self, pod: str) -> tuple[PodInfo, str, str | None, str]:
+        """The pod's cache and where to read it: (pod info, pod to exec in, container, path).
+
+        The pod itself while a container that mounts the cache runs; else, for a claim, a
+        running pod that mounts the same claim at the same path (the same files). A crash
+        loop that stops every such container is said in words, not as the API's 400."""
         snapshot = self.snapshot()
         info = snapshot.pod(pod) if snapshot else None
-        if info is None:
+        if snapshot is None or info is None:
             raise execs.ExecError(
                 f"pod {pod} is not in the current view of {self.cluster.namespace}"
             )
-        container = self._container_for_cache(info)
+        path = self._mount_path(info) or info.model.cache_dir or "/app/models"
+        if self._cache_container_runs(info):
+            return info, pod, self._container_for_cache(info), path
+        for other in snapshot.pods:
+            if (
+                other.name != pod
+                and info.cache_claim
+                and other.cache_claim == info.cache_claim
+                and self._mount_path(other) == path
+                and self._cache_container_runs(other)
+            ):
+                return info, other.name, self._container_for_cache(other), path
+        where = f"claim {info.cache_claim}" if info.cache_claim else "its cache"
+        raise execs.ExecError(
+            f"no running container sees {where} to read it in (pod {pod}'s container is not "
+            "running; a verify or delete reads it through a helper pod)"
+        )
+
+    def _mount_path(self, info: PodInfo) -> str | None:
         with self._lock:
-            obj = self._objects["pods"].get(pod) or {}
+            obj = self._objects["pods"].get(info.name) or {}
         where = pods.mount_path_of(obj, info.cache_volume) if info.cache_volume else None
-        path = where[1] if where else (info.model.cache_dir or "/app/models")
-        return info, container, path
+        return where[1] if where else None
+
+    def _cache_container_runs(self, info: PodInfo) -> bool:
+        container = self._container_for_cache(info)
+        return any(c.name == container and c.state == "running" for c in info.containers)
 
     # -- once, for `status` ------------------------------------------------------------------------
 
