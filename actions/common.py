@@ -130,10 +130,9 @@ def helper_host(
     pod: PodInfo,
     options: ActionOptions,
     facts: PodFacts,
-    purpose: str = "helper",
 ) -> ExecHost:
     """A helper pod on the same node, mounting the same claim at the same paths."""
-    name = dns_label(f"asr-cache-{purpose}-{short_id(pod.uid, snapshot.taken_at)}")
+    name = dns_label(f"asr-cache-helper-{short_id(pod.uid, snapshot.taken_at)}")
     ns = snapshot.namespace
     labels = {MANAGED_BY_LABEL: MANAGED_BY, ROLE_LABEL: "helper"}
     mounts = [
