@@ -224,21 +224,29 @@ def _follow(
     ended: str | None = None  # "timeout", "cancel" or "lost"; None: the command finished
     with contextlib.suppress(Exception):
         ws.sock.settimeout(FRAME_TIMEOUT)
+
+    def keep(chunk: bytes, errors: bytes) -> None:
+        out.add(chunk)
+        err.add(errors)
+        if on_line is not None and chunk:
+            for segment in lines.feed(chunk):
+                on_line(segment.text)
+
     while ws.is_open():
         ended = _gave_up(deadline, cancel)
         if ended is not None:
             break
         try:
             ws.update(timeout=POLL)
-            chunk, errors = ws.read_stdout(timeout=0), ws.read_stderr(timeout=0)
+            keep(ws.read_stdout(timeout=0), ws.read_stderr(timeout=0))
         except (WebSocketException, OSError):
             ended = "lost"
             break
-        out.add(chunk)
-        err.add(errors)
-        if on_line is not None and chunk:
-            for segment in lines.feed(chunk):
-                on_line(segment.text)
+    if ended is None:
+        # Every read may take in all the frames waiting, the close included: the last output
+        # can sit in the client's buffers after the loop sees the socket closed.
+        with contextlib.suppress(WebSocketException, OSError):
+            keep(ws.read_stdout(timeout=0), ws.read_stderr(timeout=0))
     if on_line is not None:
         for segment in lines.flush():
             on_line(segment.text)

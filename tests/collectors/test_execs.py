@@ -148,3 +148,49 @@ def test_a_refused_exec_is_one_sentence(sim: SimCluster, tmp_path: Path) -> None
     )
     with pytest.raises(execs.ExecError, match="the command is empty"):
         execs.run(_handle(sim, tmp_path), "asr", [])
+
+
+class _BufferingClient:
+    """What the official WSClient does, scripted: every update -- also the one a read of an
+    empty channel makes -- takes in all the frames waiting, the close included. Here they
+    arrive during the third update: the one inside ``read_stderr``."""
+
+    def __init__(self) -> None:
+        self.sock = None
+        self._updates = 0
+        self._open = True
+        self._channels: dict[int, bytes] = {}
+
+    def is_open(self) -> bool:
+        return self._open
+
+    def update(self, timeout: float = 0) -> None:
+        self._updates += 1
+        if self._open and self._updates == 3:
+            self._channels[1] = b"/app/models\n/app/models/v1/model.bin\n"
+            self._open = False  # the status and the close came in the same read
+
+    def _read(self, channel: int) -> bytes:
+        if channel not in self._channels:
+            self.update(0)
+        return self._channels.pop(channel, b"")
+
+    def read_stdout(self, timeout: float = 0) -> bytes:
+        return self._read(1)
+
+    def read_stderr(self, timeout: float = 0) -> bytes:
+        return self._read(2)
+
+    @property
+    def returncode(self) -> int:
+        return 0
+
+
+def test_output_that_arrives_with_the_close_is_kept() -> None:
+    """Seen once under load: realpath exited 0 and its output was lost (the close had been
+    read, with the output, inside the stderr read of the loop's last turn)."""
+    lines: list[str] = []
+    outcome = execs._follow(_BufferingClient(), time.monotonic() + 5, None, lines.append, 1 << 20)
+    assert outcome.exit_code == 0
+    assert outcome.stdout == "/app/models\n/app/models/v1/model.bin\n"
+    assert lines == ["/app/models", "/app/models/v1/model.bin"]
