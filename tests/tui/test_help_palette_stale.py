@@ -31,6 +31,9 @@ async def test_help_lists_every_key() -> None:
         for command in commands.COMMANDS:
             assert command.description in text, command.id
             assert f"  {command.key_display} " in text, command.key_display
+        esc_rows = [ln for ln in text.splitlines() if "  esc  " in ln]
+        assert len(esc_rows) == 1, esc_rows  # one row for a key with two uses
+        assert "Back / clear the filter" in esc_rows[0] and "Back to the overview" in esc_rows[0]
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)

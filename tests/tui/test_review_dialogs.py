@@ -5,8 +5,10 @@ no second release says so in words."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from tests.actions.test_e2e_disk_full import _require_tmpfs, needs_root
@@ -21,6 +23,7 @@ from tests.tui.test_e2e_scenarios import (
     select,
     until,
 )
+from tui.app import AsrCacheApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.overview import OverviewScreen
 
@@ -33,15 +36,21 @@ def said(dialog: ConfirmScreen) -> str:
     return " ".join(" ".join(parts).split())
 
 
+async def all_four_ready(pilot: Pilot[Any], app: AsrCacheApp) -> list[str]:
+    """efs-shared's four pods, once every one is ready (their names)."""
+    ready: list[str] = await until(
+        pilot, lambda: len(in_state(app, "ready")) == 4 and in_state(app, "ready"), "4 ready"
+    )
+    return ready
+
+
 async def test_delete_refuses_a_verified_model_and_warns_on_an_unverified_one(
     start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = start("efs-shared")
     app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
     async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
-        ready = await until(
-            pilot, lambda: len(in_state(app, "ready")) == 4 and in_state(app, "ready"), "4 ready"
-        )
+        ready = await all_four_ready(pilot, app)
         verified, other = ready[0], ready[1]
         select(app, verified)
         await confirmation(pilot, "v")
@@ -78,9 +87,7 @@ async def test_switch_without_a_second_release_says_so_in_words(
     world = start("efs-shared")
     app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
     async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
-        ready = await until(
-            pilot, lambda: len(in_state(app, "ready")) == 4 and in_state(app, "ready"), "4 ready"
-        )
+        ready = await all_four_ready(pilot, app)
         select(app, ready[0])
         dialog, _ = await confirmation(pilot, "s")
         text = said(dialog)

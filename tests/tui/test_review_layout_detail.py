@@ -24,7 +24,6 @@ from tests.tui.fakes import (
 from tests.tui.screen import screen_text
 from tui.app import AsrCacheApp
 from tui.screens.detail import PodDetailScreen
-from tui.screens.help import HelpScreen
 
 KiB = 2**10
 HASH = "e9093aac4d5af59e2782acd754db7e22beb4ffb020a9fa3293344c5572f945a4"
@@ -122,18 +121,6 @@ async def test_a_moving_download_shows_its_rate_now() -> None:
     moving = "lightning-asr-7d9f8c6b5-8mz2p"
     label = await rate_label_of(sample_snapshot(), moving)
     assert "now 85.0 MiB/s" in label, label
-
-
-async def test_help_lists_esc_once() -> None:
-    app = make_app(actions=FakeActions())
-    async with app.run_test(size=(150, 50)) as pilot:
-        await pilot.pause()
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        rows = [ln for ln in screen_text(app).splitlines() if "  esc  " in ln]
-        assert len(rows) == 1, rows
-        assert "Back / clear the filter" in rows[0] and "Back to the overview" in rows[0]
 
 
 async def test_read_only_help_promises_no_actions_in_the_palette() -> None:
