@@ -99,6 +99,17 @@ class ActionPlan:
     def runnable(self) -> bool:
         return self.refused is None
 
+    @property
+    def consequence(self) -> str:
+        """What confirming does to the cluster, in the dialog and at the CLI's prompt: "cannot
+        be undone" only when it deletes what cannot be brought back; else the way back, when
+        there is one."""
+        if self.irreversible:
+            return "This changes the cluster and cannot be undone."
+        if self.way_back:
+            return f"This changes the cluster. Way back: {self.way_back}."
+        return "This changes the cluster."
+
     def describe(self) -> str:
         lines = [self.title, f"target: {self.target} (namespace {self.namespace})"]
         if self.diagnosis:

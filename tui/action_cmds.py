@@ -111,7 +111,8 @@ def confirm(plan: ActionPlan, stdin: TextIO, err: TextIO) -> bool | None:
     """True/False from the user, or None when there is no terminal to ask on."""
     if not stdin.isatty():
         return None
-    prompt = "This is destructive. Proceed? [y/N] " if plan.destructive else "Proceed? [y/N] "
+    changes = plan.destructive or plan.irreversible
+    prompt = f"{plan.consequence} Proceed? [y/N] " if changes else "Proceed? [y/N] "
     print(prompt, end="", file=err, flush=True)
     answer = stdin.readline().strip().lower()
     return answer in ("y", "yes")

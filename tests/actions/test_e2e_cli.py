@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -9,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from actions.plan import ActionPlan
 from tests.actions.world import World, efs_shared, fingerprint
 from tui.action_cmds import (
     EXIT_FORBIDDEN,
     EXIT_NOT_CONFIRMED,
     EXIT_OK,
     EXIT_REFUSED,
+    confirm,
     run,
 )
 from tui.cli import build_parser
@@ -98,3 +101,20 @@ def test_read_only_refuses_every_subcommand(unchanged: Quiet) -> None:
     ):
         code, _out, err = cli(world, *argv, "--read-only")
         assert code == EXIT_REFUSED and "read-only" in err, (argv, err)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_prompt_says_what_confirming_does() -> None:
+    """As the dialogs do: "cannot be undone" only for what deletes files, else the way back."""
+    plan = ActionPlan(action="switch", title="t", target="x", namespace="ns", destructive=True)
+    err = io.StringIO()
+    assert confirm(dataclasses.replace(plan, irreversible=True), _Terminal("y\n"), err)
+    assert err.getvalue() == "This changes the cluster and cannot be undone. Proceed? [y/N] "
+    err = io.StringIO()
+    back = dataclasses.replace(plan, way_back="asr-cache-tui switch --back")
+    assert not confirm(back, _Terminal("\n"), err)
+    assert err.getvalue().startswith("This changes the cluster. Way back: asr-cache-tui switch")

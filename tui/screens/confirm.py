@@ -36,16 +36,6 @@ def plan_text(plan: ActionPlan) -> Text:
     return text
 
 
-def warning_text(plan: ActionPlan) -> str:
-    """The banner of a plan that changes the cluster: "cannot be undone" only when it deletes
-    what cannot be brought back; else the way back, when there is one."""
-    if plan.irreversible:
-        return "⚠ This changes the cluster and cannot be undone."
-    if plan.way_back:
-        return f"⚠ This changes the cluster. Way back: {plan.way_back}."
-    return "⚠ This changes the cluster."
-
-
 class ConfirmScreen(ModalScreen[bool]):
     """Dismisses with True only when the user confirms a runnable plan."""
 
@@ -65,7 +55,7 @@ class ConfirmScreen(ModalScreen[bool]):
             if plan.refused:
                 yield Static(Text(f"Refused: {plan.refused}", style="bold"), id="confirm-refused")
             elif self.destructive or plan.irreversible:
-                yield Static(Text(warning_text(plan), style="bold"), id="confirm-warning")
+                yield Static(Text(f"⚠ {plan.consequence}", style="bold"), id="confirm-warning")
             with VerticalScroll(id="confirm-plan"):
                 yield Static(plan_text(plan))
             with Horizontal(id="confirm-buttons"):
