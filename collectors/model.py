@@ -70,6 +70,11 @@ class DownloadProgress:
             return None
         return min(1.0, self.bytes_done / self.bytes_total)
 
+    @property
+    def in_flight(self) -> bool:
+        """Downloading or retrying: the phases where a rate and an ETA mean something."""
+        return self.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
+
 
 @dataclass(frozen=True)
 class ModelSettings:
@@ -159,13 +164,16 @@ class VolumeUsage:
 
     @property
     def fraction_full(self) -> float | None:
-        """How full, as df's Use% counts it: used / (used + available).
+        """How full, as df's Use% counts it: used / (used + available), else used / size when
+        what is available is not known; None when the size means nothing.
 
         Blocks reserved for root count as neither (5% on ext4, far more on some file systems),
         so this, not used / size, is what reaches 100% when the pods' writes fail (ENOSPC)."""
-        if not self.capacity_meaningful or self.used_bytes is None or self.available_bytes is None:
+        if not self.capacity_meaningful or self.used_bytes is None:
             return None
-        usable = self.used_bytes + self.available_bytes
+        usable = self.used_bytes + (self.available_bytes or 0)
+        if self.available_bytes is None or usable <= 0:
+            usable = self.capacity_bytes or 0
         return self.used_bytes / usable if usable > 0 else None
 
 

@@ -68,7 +68,7 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
             )
             continue
         if usage.capacity_meaningful and usage.capacity_bytes:
-            fraction = usage.fraction_full or usage.used_bytes / usage.capacity_bytes
+            fraction = usage.fraction_full or 0.0
             if fraction > NEARLY_FULL:
                 out.append(
                     f"volume {vol.name}: {fraction:.0%} full ({format_bytes(usage.used_bytes)} "

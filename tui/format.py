@@ -118,7 +118,7 @@ def progress_cell(
     text.append(f" {pct}" if width > 0 else pct.lstrip())
     if with_bytes and progress.bytes_done is not None:
         text.append(f" {format_pair(progress.bytes_done, progress.bytes_total)}")
-    if progress.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING):
+    if progress.in_flight:
         if with_rate and progress.rate is not None:
             text.append(f" {format_rate(progress.rate)}")
         if progress.eta_seconds is not None:

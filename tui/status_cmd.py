@@ -37,9 +37,6 @@ EXIT_ATTENTION = 1
 EXIT_ERROR = 2
 
 
-_MOVING = (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
-
-
 def exit_code(snapshot: ClusterSnapshot) -> int:
     return EXIT_ATTENTION if attention(snapshot) else EXIT_OK
 
@@ -56,7 +53,7 @@ def _progress_text(p: DownloadProgress | None) -> str:
     if p.bytes_done is not None:
         total = f"/{format_bytes(p.bytes_total)}" if p.bytes_total else ""
         parts.append(f"{format_bytes(p.bytes_done)}{total}")
-    if p.phase in _MOVING:
+    if p.in_flight:
         # As the dashboard writes it; a stalled download has no rate or ETA worth showing.
         if p.rate:
             parts.append(f"{format_bytes(p.rate)}/s")

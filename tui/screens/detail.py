@@ -20,7 +20,6 @@ from textual.widgets import Footer, RichLog, Sparkline, Static
 from collectors.model import (
     CacheFile,
     ClusterSnapshot,
-    DownloadPhase,
     EventInfo,
     LogLine,
     ModelState,
@@ -46,7 +45,6 @@ LOG_LINES = 1000  # lines kept in the log view
 EVENTS_SHOWN = 12
 _KIND_STYLE = {"error": "bold red", "warning": "yellow", "progress": "cyan", "plain": ""}
 _KIND_MARK = {"error": "✗ ", "warning": "! ", "progress": "» ", "plain": "  "}
-_MOVING = (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
 
 
 def log_text(line: LogLine) -> Text:
@@ -125,7 +123,7 @@ def moving(pod: PodInfo | None) -> bool:
     return (
         pod is not None
         and pod.progress is not None
-        and pod.progress.phase in _MOVING
+        and pod.progress.in_flight
         and pod.model_state is not ModelState.STALLED
     )
 
@@ -154,9 +152,7 @@ def df_text(mount: str, usage: VolumeUsage | None, error: str | None) -> Text:
     text = Text(f"df {mount}  ", style="bold")
     used = format_bytes(usage.used_bytes) if usage.used_bytes is not None else "?"
     if usage.capacity_meaningful and usage.capacity_bytes:
-        full = usage.fraction_full
-        if full is None:
-            full = (usage.used_bytes or 0) / usage.capacity_bytes
+        full = usage.fraction_full or 0.0
         text.append(f"{used} of {format_bytes(usage.capacity_bytes)} ({full:.0%} full)")
     else:
         text.append(f"{used} used (size not meaningful)")
