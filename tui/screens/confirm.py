@@ -47,14 +47,14 @@ class ConfirmScreen(ModalScreen[bool]):
     def __init__(self, plan: ActionPlan, *, destructive: bool = False) -> None:
         super().__init__(id="confirm")
         self.plan = plan
-        self.destructive = destructive or plan.destructive
+        self.destructive = destructive or plan.destructive or plan.irreversible
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical(id="confirm-box", classes="refused" if plan.refused else ""):
             if plan.refused:
                 yield Static(Text(f"Refused: {plan.refused}", style="bold"), id="confirm-refused")
-            elif self.destructive or plan.irreversible:
+            elif self.destructive:
                 yield Static(Text(f"⚠ {plan.consequence}", style="bold"), id="confirm-warning")
             with VerticalScroll(id="confirm-plan"):
                 yield Static(plan_text(plan))
@@ -63,7 +63,7 @@ class ConfirmScreen(ModalScreen[bool]):
                     yield Button(
                         "Confirm (y)",
                         id="confirm-yes",
-                        variant="error" if self.destructive or plan.irreversible else "primary",
+                        variant="error" if self.destructive else "primary",
                     )
                     yield Button("Cancel (n)", id="confirm-no")
                 else:
