@@ -60,9 +60,8 @@ class JobsTable(FittedTable):
             max((len(j.schedule or "-") for _, j in keyed), default=8),
             any(j.progress is not None for _, j in keyed),
         )
-        if wants != self._wants:
-            self._wants = wants
-            self.fit()
+        self._wants = wants
+        self.fit()  # nothing to do unless the widest values or the width changed
         layout = self.column_layout
         rows = [
             (key, (key, j, format_age(now - j.last_run) if j.last_run else "-", layout))

@@ -97,9 +97,8 @@ class PodsTable(FittedTable):
             min(30, max((len(p.node or "-") for p in shown), default=4)),
             max((len(p.model.version or "-") for p in shown), default=5),
         )
-        if wants != self._wants:
-            self._wants = wants
-            self.fit()
+        self._wants = wants
+        self.fit()  # nothing to do unless the widest values or the width changed
         layout = self.column_layout
         rows = [(p.name, (p, format_age(now - p.created_at), layout)) for p in shown]
         return self.sync(rows, _cells)

@@ -49,9 +49,8 @@ class VolumesTable(FittedTable):
             max((len(_kind(v)) for v in volumes), default=4),
             max((len(_pods(v, 999)) for v in volumes), default=4),
         )
-        if wants != self._wants:
-            self._wants = wants
-            self.fit()
+        self._wants = wants
+        self.fit()  # nothing to do unless the widest values or the width changed
         layout = self.column_layout
         rows = [(v.name, (v, layout)) for v in sorted(volumes, key=lambda v: v.name)]
         return self.sync(rows, _cells)
