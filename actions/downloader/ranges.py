@@ -13,6 +13,7 @@ MIB = 1 << 20
 MIN_PIECE = 16 * MIB
 MAX_PIECE = 256 * MIB
 PIECES_PER_WORKER = 4
+TAIL_PIECE = 4 * MIB
 
 
 class RangeSet:
@@ -98,13 +99,54 @@ def piece_size(missing_bytes: int, workers: int) -> int:
     return max(1, -(-missing_bytes // count))
 
 
+def piece_lengths(missing_bytes: int, workers: int) -> list[int]:
+    """The lengths of the pieces, in file order, that ``missing_bytes`` are cut into.
+
+    The last round (one piece per worker) is cut in halves, then quarters, ... down to
+    TAIL_PIECE: the hash follows the lowest piece still running, so when the download ends,
+    everything above it is still to be hashed -- with equal pieces, nearly a whole round
+    (1 GiB over 8 connections: 224 MiB, 0.17 s of hashing after the last byte). Small last
+    pieces end near the end of the file, for a few more requests per connection."""
+    if missing_bytes <= 0:
+        return []
+    size = piece_size(missing_bytes, workers)
+    if workers <= 1:
+        return [size]
+    tail = min(missing_bytes, workers * size)
+    head = missing_bytes - tail
+    lengths = [size] * (head // size) + ([head % size] if head % size else [])
+    for length in _tail_rounds(-(-tail // workers)):
+        for _ in range(workers):
+            take = min(length, tail)
+            if take:
+                lengths.append(take)
+                tail -= take
+    return lengths
+
+
+def _tail_rounds(size: int) -> list[int]:
+    """One round's piece length, halved while the halves stay at least TAIL_PIECE; the
+    smallest twice, so the rounds add up to ``size`` again (16 MiB: 8, 4, 4)."""
+    rounds = []
+    while size // 2 >= TAIL_PIECE:
+        size -= size // 2
+        rounds.append(size)
+    return [*rounds, size]
+
+
 def plan_pieces(gaps: list[tuple[int, int]], workers: int) -> list[tuple[int, int]]:
-    """Cut the gaps into pieces, in file order (so the hash can follow the front)."""
-    size = piece_size(sum(e - s for s, e in gaps), workers)
+    """Cut the gaps into pieces, in file order (so the hash can follow the front); a piece
+    that would span two gaps becomes one piece in each."""
+    lengths = iter(piece_lengths(sum(e - s for s, e in gaps), workers))
     pieces: list[tuple[int, int]] = []
+    owed = 0  # bytes of the current length not yet placed
     for start, end in gaps:
         pos = start
         while pos < end:
-            pieces.append((pos, min(end, pos + size)))
-            pos += size
+            if owed == 0:
+                owed = next(lengths)
+            step = min(owed, end - pos)
+            pieces.append((pos, pos + step))
+            pos += step
+            owed -= step
     return pieces

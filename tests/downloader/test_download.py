@@ -191,3 +191,18 @@ def test_a_per_connection_cap_gets_every_worker(model_server: ModelServer, tmp_p
     assert res.rc == 0, res.stderr
     assert settled(model_server, f.path).max_active == 4
     assert sha256_of(tmp_path / "model.bin") == f.sha256
+
+
+def test_with_parallel_connections_the_hash_ends_with_the_last_byte(
+    model_server: ModelServer, tmp_path: Path
+) -> None:
+    # Capped connections run in parallel, so bytes arrive out of order and are hashed behind.
+    # The last pieces are small and near the end of the file: when the last byte arrives, the
+    # hash is within them (86% here; with four equal last pieces it was in the first half).
+    size = 64 * MIB
+    f, url = serve(model_server, size, seed=32, faults=Faults(rate_limit=8 * MIB))
+    res = run_dl(url, "--cache-dir", str(tmp_path), "--workers", "4", timeout=60)
+    assert res.rc == 0, res.stderr
+    first_verify = res.of("verify")[0]
+    assert first_verify["done"] >= size * 5 // 8, first_verify
+    assert res.of("done")[0]["sha256"] == f.sha256

@@ -16,7 +16,7 @@ from actions.downloader.errors import UsageError
 from actions.downloader.layout import make_layout, name_from_url, sanitize_name
 from actions.downloader.progress import HumanReporter, progress_line
 from actions.downloader.ramp import FAST_CONNECTION, RECHECK_WINDOW, WINDOW, Ramp
-from actions.downloader.ranges import RangeSet, piece_size, plan_pieces
+from actions.downloader.ranges import TAIL_PIECE, RangeSet, piece_lengths, piece_size, plan_pieces
 from actions.downloader.retry import backoff_delay, parse_retry_after
 from actions.downloader.state import PartState, load_state, save_state
 from actions.downloader.trust import DeferredTrustContext, trust_source
@@ -49,6 +49,37 @@ def test_pieces_cover_the_gaps_in_order_and_balance_workers() -> None:
     assert 4 * MIB <= piece_size(1 << 30, 4) <= 64 * MIB
     assert (1 << 30) // piece_size(1 << 30, 8) % 8 == 0
     assert plan_pieces([(5, 17)], 1) == [(5, 17)]
+
+
+def test_the_last_round_of_pieces_halves_down_to_the_tail_piece() -> None:
+    lengths = piece_lengths(1 << 30, 8)
+    assert sum(lengths) == 1 << 30
+    assert lengths == sorted(lengths, reverse=True)  # never a big piece after a small one
+    # The pieces running when the download ends lie within the last few MiB of the file.
+    assert lengths[-8:] == [TAIL_PIECE] * 8 and lengths[0] == 32 * MIB
+    assert lengths[-16:-8] == [TAIL_PIECE] * 8 and lengths[-24:-16] == [8 * MIB] * 8
+    for total, workers in [(25 * 10**9, 8), (100 * MIB + 3, 4), (4 * MIB, 4), (7, 3)]:
+        assert sum(piece_lengths(total, workers)) == total
+    assert piece_lengths(5 * MIB, 1) == [5 * MIB]  # one connection: one request
+    assert piece_lengths(0, 4) == []
+    # Gaps take the lengths in order; a length that spans two gaps is cut at the gap's end.
+    gaps = [(0, 3 * MIB), (10 * MIB, 20 * MIB)]
+    pieces = plan_pieces(gaps, 2)
+    assert RangeSet(pieces).intervals() == gaps and pieces == sorted(pieces)
+    assert all(end <= 3 * MIB or start >= 10 * MIB for start, end in pieces)
+
+
+def test_a_lone_connection_takes_the_small_tail_pieces_joined() -> None:
+    pieces: list[tuple[int, int | None]] = [(0, 8), (8, 12), (12, 14), (14, 16), (20, 22)]
+    fast = Ramp(list(pieces), workers=4, fetched=0, now=0.0)
+    assert fast.release(0, 0, 0.0) == [(0, 8)]
+    moved = int(2 * FAST_CONNECTION * WINDOW)
+    assert fast.release(moved, 0, WINDOW) == [(8, 16)]  # up to the largest planned piece
+    assert fast.release(moved, 0, WINDOW) == [(20, 22)]  # never across a gap
+    # Parallel connections get the pieces as planned.
+    slow = Ramp(list(pieces), workers=4, fetched=0, now=0.0)
+    slow.release(0, 0, 0.0)
+    assert slow.release(0, 1, WINDOW) == pieces[1:]
 
 
 def test_ramp_keeps_one_fast_connection_and_opens_all_for_a_slow_one() -> None:
