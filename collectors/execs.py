@@ -5,7 +5,8 @@ A transport only: which commands run is the caller's choice (the collectors only
 
 - ``timeout`` is one deadline for the whole call, the opening included. The client library
   puts no timeout on the WebSocket connect and upgrade, so the opening runs in a thread of its
-  own and the caller stops waiting for it at the deadline;
+  own and the caller stops waiting for it at the deadline; each step of the opening gives up
+  after OPEN_TIMEOUT, so a server that never answers does not keep that thread for ever;
 - ``cancel`` ends the call within ``POLL`` seconds, during the opening too;
 - the output kept is bounded (stdout ``max_output`` bytes, stderr a sixteenth of that), and so
   is each line handed to ``on_line``;
@@ -28,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.stream import stream
-from websocket import WebSocketBadStatusException, WebSocketException
+from kubernetes.stream import stream, ws_client
+from websocket import WebSocket, WebSocketBadStatusException, WebSocketException
 
 from collectors.cluster import Cluster
 from collectors.lines import LineAssembler
@@ -39,6 +40,21 @@ MAX_LINE = 64 * 1024  # a longer line is cut when handed to on_line
 POLL = 0.1  # how often a waiting call looks at cancel and the deadline
 FRAME_TIMEOUT = 10.0  # a frame the server has begun to send must arrive within this
 CLOSE_WAIT = 1.0  # how long closing waits for the server's close frame
+OPEN_TIMEOUT = 30.0  # each step of opening (TCP connect, TLS, the upgrade's answer)
+
+
+class _BoundedWebSocket(WebSocket):
+    """The client's WebSocket with a timeout on every step of its opening: the client sets
+    none, and a server that accepted the connection but never answered the upgrade held the
+    opening thread (and its socket) for ever -- one more with every poll of a hung server."""
+
+    def connect(self, url: str, **options: Any) -> None:
+        options.setdefault("timeout", OPEN_TIMEOUT)
+        super().connect(url, **options)
+
+
+# The client builds every exec's WebSocket through this module-level name.
+ws_client.WebSocket = _BoundedWebSocket
 
 
 class ExecError(Exception):

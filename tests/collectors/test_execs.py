@@ -134,6 +134,19 @@ def test_the_abandoned_opening_ends_when_the_server_gives_up() -> None:
         time.sleep(0.05)
 
 
+def test_an_opening_the_server_never_answers_ends_on_its_own(
+    silent_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The caller stops waiting at its deadline; the opening thread itself gives up after
+    # OPEN_TIMEOUT instead of holding its socket for as long as the server stays silent.
+    monkeypatch.setattr(execs, "OPEN_TIMEOUT", 0.5)
+    assert execs.run(_unanswered(silent_server), "asr", ["true"], timeout=0.2).timed_out
+    deadline = time.monotonic() + 5
+    while any(t.name == "asr-cache-tui exec open" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the opening thread waits on a silent server"
+        time.sleep(0.05)
+
+
 def test_a_refused_exec_is_one_sentence(sim: SimCluster, tmp_path: Path) -> None:
     # A refused upgrade keeps its HTTP status and the server's message.
     with pytest.raises(execs.ExecError) as caught:
