@@ -10,7 +10,8 @@ self-signed certificate that every tool is told to trust), then for each scenari
 tool in turn, round after round
 (alternating, so slow phases of a noisy machine hit every tool alike), to tmpfs and to disk,
 and prints a markdown table of medians. Throughput is the file size over the wall time of
-the whole command, start-up included. Peak memory is the child's own ru_maxrss (wait4).
+the whole command, start-up included. Peak memory is the child's own ru_maxrss (wait4). The
+`startup` scenario times a 4 KiB download (launch to exit): the fixed cost every row pays.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ CAP = 50_000_000  # bytes/s per connection, as S3 and CDNs cap them
 # One connection per run this slow (the first ranged response, a probe's one byte aside): real
 # S3/CDN connections differ 3x in speed, and the download must not wait for the slowest one.
 STRAGGLER = 10_000_000
-SCENARIOS = ("uncapped", "checksum", "capped", "verify", "https", "straggler")
+SCENARIOS = ("uncapped", "checksum", "capped", "verify", "https", "straggler", "startup")
+STARTUP_FILE = 4096  # bytes: the whole command is its fixed cost
+STARTUP_RUNS = 20
 
 
 @dataclass
@@ -463,6 +466,38 @@ def main(argv: list[str] | None = None) -> int:
                     tools,
                     ideal,
                 )
+
+    if "startup" in only:
+        with model_server(STARTUP_FILE, None) as tiny:
+            check = verified(tiny.sha256)
+            tools = [
+                Tool("curl -o", curl(tiny.url), check),
+                Tool("ours, 1 worker", ours(tiny.url, "--workers", "1", "--no-validate"), check),
+                Tool("ours, 8 workers", ours(tiny.url, "--workers", "8", "--no-validate"), check),
+                Tool(
+                    "ours --checksum, 1 worker",
+                    ours(tiny.url, "--workers", "1", "--checksum", f"sha256:{tiny.sha256}"),
+                    check,
+                ),
+            ]
+            if have_aria:
+                tools.insert(1, Tool("aria2c -x8 -s8", aria2c(tiny.url, 8), check))
+            rows.append(
+                f"\n**Fixed cost: a {format_bytes(STARTUP_FILE)} file, launch to exit** "
+                f"(ms, median of {STARTUP_RUNS})\n"
+            )
+            rows.append("| tool | " + " | ".join(targets) + " |")
+            rows.append("| --- |" + " --- |" * len(targets))
+            per_target = {
+                name: measure(tools, path, STARTUP_RUNS) for name, path in targets.items()
+            }
+            for tool in tools:
+                medians = [
+                    f"{statistics.median(per_target[name][tool.label].seconds) * 1000:.0f}"
+                    for name in targets
+                ]
+                rows.append(f"| {tool.label} | " + " | ".join(medians) + " |")
+            print("\n".join(rows[-len(tools) - 3 :]), flush=True)
 
     print("\n## Results\n")
     print(f"Machine: {machine()}.")
