@@ -63,6 +63,7 @@ def plan_record(plan: ActionPlan) -> dict[str, Any]:
         "decision": plan.decision or None,
         "summary": redact_text(plan.summary),
         "destructive": plan.destructive,
+        "looks_only": plan.looks_only,
         "refused": plan.refused,
         "warnings": [redact_text(w) for w in plan.warnings],
         "steps": [s.describe() for s in plan.steps],
@@ -76,6 +77,7 @@ def result_record(result: ActionResult) -> dict[str, Any]:
         "ok": result.ok,
         "message": redact_text(result.message),
         "dry_run": result.dry_run,
+        "replan": result.replan,
         "details": json.loads(redact_text(json.dumps(dict(result.details), default=str))),
     }
 

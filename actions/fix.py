@@ -26,12 +26,21 @@ import re
 from dataclasses import dataclass
 
 from actions import evidence, purge, registry
-from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, refused
+from actions.common import (
+    ExecHost,
+    NoExecHost,
+    delete_pod_call,
+    exec_host,
+    is_helper_create,
+    refused,
+)
 from actions.confine import removal_steps
 from actions.context import ActionContext
+from actions.hostpod import with_host
+from actions.listing import listing_steps, read_listing
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
-from actions.plan import ActionPlan, ActionResult, ApiCall, Step
+from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
@@ -46,6 +55,9 @@ URL_REFUSED = "url-refused"
 STALLED = "stalled-resumable"
 FAILED = "failed-retry"
 NOTHING = "nothing"
+# Not a diagnosis: the first of the two steps of a disk-full fix on a volume no running pod
+# sees -- look at what the cache holds through a helper pod, then plan the eviction from it.
+LOOK = "disk-full-look"
 
 
 # What each fix is about, as the dialog's title (a refused fix included).
@@ -390,10 +402,13 @@ def plan_eviction(
         )
     grow = _grow_hint(snapshot, pod, d.why)
     try:
-        model_location(pod.model)
+        location = model_location(pod.model)
         host = exec_host(snapshot, pod, options, facts)
     except (PathRefused, NoExecHost) as exc:
         return no(f"The volume is full ({d.why}); {exc} {grow}")
+    if cache is None and host.helper:
+        # Only a helper pod can see the files, and planning starts none: look first.
+        return _plan_look(snapshot, pod, d, host, location.root, claim, grow)
     if cache is None or not cache.entries:
         if cache is None:
             why = (
@@ -451,6 +466,104 @@ def plan_eviction(
         restart="retry the download now",
         warnings=tuple(warnings),
     )
+
+
+def _plan_look(
+    snapshot: ClusterSnapshot,
+    pod: PodInfo,
+    d: Diagnosis,
+    host: ExecHost,
+    root: str,
+    claim: str,
+    grow: str,
+) -> ActionPlan:
+    """Step 1 of 2: a helper pod on the claim lists the cache as planning would in a running
+    pod, and is deleted; confirming it changes no file. Step 2 is planned from what it saw."""
+    ns = snapshot.namespace
+    return ActionPlan(
+        action=registry.FIX,
+        title=f"{topic(DISK_FULL, pod.name)}: look at what the cache holds (step 1 of 2)",
+        target=f"pod/{pod.name}",
+        namespace=ns,
+        steps=(*host.setup, *listing_steps(host.pod, ns, host.container, root), *host.teardown),
+        decision=LOOK,
+        diagnosis=DIAGNOSES[DISK_FULL],
+        summary=(
+            f"Evidence: {d.why}. No running pod sees the {claim}, so what its cache holds is "
+            "not known, and planning starts no pod to look. This step only looks: a helper "
+            f"pod mounts the claim at the same path, reads the cache manifest and the free "
+            f"space of {root}, and is deleted again; no file is changed. Then the eviction "
+            "(least recently used first, never a model a pod uses) is planned from what it "
+            f"saw and shown for a second confirmation. {grow}"
+        ),
+        destructive=False,
+        looks_only=True,
+        permissions=registry.spec(registry.FIX).permissions(ns) + host.permissions,
+    )
+
+
+def _look(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
+    """Bring the helper up, list the cache, take the helper down (also on failure or cancel)."""
+    host = ExecHost.of_plan(plan)
+    cat, df = (s for s in plan.steps if isinstance(s, ExecStep))
+    claim = _claim_of(plan)
+    details: dict[str, object] = {"decision": LOOK, "helper_pod": host.pod, "claim": claim}
+    if ctx.dry_run:
+        create = next(s for s in host.setup if s.verb == "create")
+        ctx.kube.call(create, dry_run=True)
+        return ActionResult(
+            plan,
+            True,
+            f"Dry run: the API server accepted creating helper pod {host.pod}; nothing was "
+            "looked at, so no eviction is planned.",
+            dry_run=True,
+            details=details,
+        )
+
+    def work() -> CacheFacts:
+        ctx.check()
+        ctx.say(f"listing the cache in helper pod {host.pod}")
+        return read_listing(
+            ctx.kube,
+            (cat, df),
+            df.argv[-1],
+            timeout=ctx.exec_timeout,
+            cancel=ctx.cancel,
+            where=f"seen by helper pod {host.pod} on claim {claim}",
+        )
+
+    seen = with_host(ctx, host, work)
+    details["cache_seen"] = seen.record()
+    free = (
+        f"{format_bytes(seen.available_bytes)} free"
+        if seen.available_bytes is not None
+        else "free space unknown"
+    )
+    listed = (
+        f"{len(seen.entries)} model(s) in its manifest"
+        if seen.source.startswith("manifest")
+        else "no cache manifest"
+    )
+    return ActionResult(
+        plan,
+        True,
+        f"Looked at the cache on claim {claim} through helper pod {host.pod}, deleted again: "
+        f"{listed}, {free}. What to evict follows, for a second confirmation.",
+        details=details,
+        replan=True,
+    )
+
+
+def _claim_of(plan: ActionPlan) -> str:
+    """The claim the plan's helper pod mounts."""
+    for step in plan.steps:
+        if is_helper_create(step):
+            assert isinstance(step, ApiCall)
+            for volume in ((step.body or {}).get("spec") or {}).get("volumes") or ():
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim:
+                    return str(claim)
+    return ""
 
 
 def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo, why: str = "") -> str:
@@ -518,7 +631,10 @@ def _norm(path: str) -> str:
 
 
 def execute(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
-    """Every fix branch is delete-files-then-restart, or a restart, or nothing at all."""
+    """Every fix branch is delete-files-then-restart, or a restart, or nothing at all -- or
+    the look that comes before an eviction on a volume no running pod sees."""
+    if plan.decision == LOOK:
+        return _look(plan, ctx)
     if not plan.steps:
         return ActionResult(
             plan,

@@ -161,3 +161,39 @@ class CacheFacts:
     available_bytes: int | None = None
     capacity_bytes: int | None = None
     source: str = "manifest"  # manifest | listing
+    read_at: float = 0.0  # time.time() of the reading (0: just now, as planning reads it)
+
+    def record(self) -> dict[str, Any]:
+        """As plain JSON, for an action's result (the audit log keeps what a look saw)."""
+        return {
+            "pod": self.pod,
+            "root": self.root,
+            "entries": [
+                {"path": e.path, "size": e.size, "version": e.version, "last_used": e.last_used}
+                for e in self.entries
+            ],
+            "available_bytes": self.available_bytes,
+            "capacity_bytes": self.capacity_bytes,
+            "source": self.source,
+            "read_at": self.read_at,
+        }
+
+    @staticmethod
+    def from_record(data: Mapping[str, Any]) -> CacheFacts:
+        return CacheFacts(
+            pod=str(data["pod"]),
+            root=str(data["root"]),
+            entries=tuple(
+                CacheEntry(
+                    path=str(e["path"]),
+                    size=int(e["size"]),
+                    version=e.get("version"),
+                    last_used=float(e.get("last_used") or 0.0),
+                )
+                for e in data.get("entries") or ()
+            ),
+            available_bytes=data.get("available_bytes"),
+            capacity_bytes=data.get("capacity_bytes"),
+            source=str(data.get("source") or "manifest"),
+            read_at=float(data.get("read_at") or 0.0),
+        )

@@ -94,6 +94,9 @@ class ActionPlan:
     affected_pods: tuple[str, ...] = ()
     decision: str = ""  # which branch an evidence-driven action took (fix: restart, evict, ...)
     diagnosis: str = ""  # that decision in words, for people ("the download stalled; ...")
+    # Confirming only looks: a helper pod comes and goes, no file changes, and what to do is
+    # planned from what it saw and confirmed separately (fix on a volume no running pod sees).
+    looks_only: bool = False
 
     @property
     def runnable(self) -> bool:
@@ -103,7 +106,13 @@ class ActionPlan:
     def consequence(self) -> str:
         """What confirming does to the cluster, in the dialog and at the CLI's prompt: "cannot
         be undone" only when it deletes what cannot be brought back; else the way back, when
-        there is one."""
+        there is one. A plan that only looks says so, and that a second confirmation follows."""
+        if self.looks_only:
+            return (
+                "This only looks: it creates one helper pod, lists the cache and deletes the pod "
+                "again; it changes no file. What to remove is shown next, for a second "
+                "confirmation."
+            )
         if self.irreversible:
             return "This changes the cluster and cannot be undone."
         if self.way_back:
@@ -136,6 +145,9 @@ class ActionResult:
     message: str
     dry_run: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
+    # The plan only looked: plan the same action on the same target again now (it is planned
+    # from what was seen) and ask for its confirmation separately.
+    replan: bool = False
 
 
 def _quote(arg: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,17 +19,18 @@ from actions.audit import AuditLog, event_body, os_user
 from actions.common import ExecHost, NoExecHost, exec_host
 from actions.context import ActionContext, ActionFailed, Cancelled
 from actions.kube import KubeGateway
+from actions.listing import listing_steps, read_listing
 from actions.options import ActionOptions as Options
-from actions.options import CacheEntry, CacheFacts, DeploymentFacts, PodFacts
+from actions.options import CacheFacts, DeploymentFacts, PodFacts
 from actions.paths import PathRefused, model_location
-from actions.plan import ActionPlan, ActionResult, ExecStep
+from actions.plan import ActionPlan, ActionResult
 from actions.rbac import AccessChecker, forbidden_reason
+from actions.sightings import CacheSightings
 from actions.targets import TargetError, cache_container, parse_target, pods_sharing_cache
 from actions.verifications import VerificationStore
 from collectors.cluster import Cluster
 from collectors.model import ClusterSnapshot, PodInfo, VerificationResult
 from collectors.redact import redact_text
-from collectors.units import parse_size
 
 EXECUTORS: dict[str, Callable[[ActionPlan, ActionContext], ActionResult]] = {
     registry.PREWARM: prewarm.execute,
@@ -41,7 +41,6 @@ EXECUTORS: dict[str, Callable[[ActionPlan, ActionContext], ActionResult]] = {
     registry.FIX: fix.execute,
     registry.SWITCH: switch.execute,
 }
-MANIFEST = ".asr-cache-manifest.json"
 READ_ONLY = "read-only mode: every action is off"
 
 
@@ -60,6 +59,8 @@ class ActionService:
         self.audit = audit or AuditLog()
         self.access = AccessChecker(self.kube)
         self.verifications = verifications or VerificationStore()
+        # What a fix's look saw through a helper pod, for the eviction planned right after.
+        self.sightings = CacheSightings()
         # Told of every verify outcome (pod name, result): e.g. the live feed's
         # ``record_verification``, so a mismatch shows the pod as corrupt at once.
         self.verification_listeners: list[Callable[[str, VerificationResult], None]] = []
@@ -116,7 +117,15 @@ class ActionService:
                     and not fix.volume_too_small(snapshot, pod, d.why)
                 ):
                     cache = self.cache_facts(snapshot, pod, options, facts)
-                return fix.plan_fix(snapshot, target, options, facts, cache, log)
+                    if cache is None:
+                        cache = self.seen_cache(ns, pod)
+                plan = fix.plan_fix(snapshot, target, options, facts, cache, log)
+                if plan.looks_only and self.read_only:
+                    # Even a look creates a pod: read-only mode refuses it at once.
+                    plan = dataclasses.replace(
+                        plan, refused=f"{READ_ONLY} (looking at the cache needs a helper pod)."
+                    )
+                return plan
         except (TargetError, ActionFailed, PathRefused) as exc:
             from actions.common import refused
 
@@ -155,7 +164,7 @@ class ActionService:
 
         Planning only reads: it never starts a helper pod, even one that only looks (a plan
         that is cancelled must leave the cluster as it was). None when no running pod sees
-        the cache at the same paths; the plan then says that what is stored is not known.
+        the cache at the same paths; the fix then looks first, as a step of its own.
         """
         try:
             location = model_location(pod.model)
@@ -164,30 +173,20 @@ class ActionService:
         host = self._reader(snapshot, pod, options, location.root)
         if host is None:
             return None
-        ns = snapshot.namespace
         ctx = ActionContext(self.kube)
-        cat = ExecStep(host.pod, ns, ("cat", f"{location.root}/{MANIFEST}"), host.container)
-        out = self.kube.exec(cat, timeout=ctx.exec_timeout)
-        entries: tuple[CacheEntry, ...] = ()
-        source = "none"
-        if out.exit_code == 0:
-            entries = parse_manifest(out.stdout)
-            source = "manifest"
-        df = ExecStep(host.pod, ns, ("df", "-P", "-B1", location.root), host.container)
-        avail = capacity = None
-        out = self.kube.exec(df, timeout=ctx.exec_timeout)
-        if out.exit_code == 0:
-            avail, capacity = parse_df(out.stdout)
-        if host.pod != pod.name:
-            source += f", read in pod {host.pod}, which shares the volume"
-        return CacheFacts(
-            pod=host.pod,
-            root=location.root,
-            entries=entries,
-            available_bytes=avail,
-            capacity_bytes=capacity,
-            source=source,
-        )
+        steps = listing_steps(host.pod, snapshot.namespace, host.container, location.root)
+        where = f"read in pod {host.pod}, which shares the volume" if host.pod != pod.name else ""
+        return read_listing(self.kube, steps, location.root, timeout=ctx.exec_timeout, where=where)
+
+    def seen_cache(self, namespace: str, pod: PodInfo) -> CacheFacts | None:
+        """What a look through a helper pod saw of ``pod``'s cache a moment ago, if anything."""
+        try:
+            root = model_location(pod.model).root
+        except PathRefused:
+            return None
+        if pod.cache_kind != "pvc" or not pod.cache_claim:
+            return None
+        return self.sightings.get(namespace, pod.cache_claim, root)
 
     @staticmethod
     def _reader(
@@ -243,6 +242,8 @@ class ActionService:
             )
         if plan.action == registry.VERIFY and not ctx.dry_run:
             self._keep_verification(plan, result)
+        if plan.action == registry.FIX and not ctx.dry_run:
+            self._keep_sighting(plan, result)
         if ctx.dry_run:
             return result  # nothing changed: no Event, no audit line
         return self._record(result, started)
@@ -260,6 +261,16 @@ class ActionService:
         for listener in list(self.verification_listeners):
             with contextlib.suppress(Exception):
                 listener(name, verification)
+
+    def _keep_sighting(self, plan: ActionPlan, result: ActionResult) -> None:
+        """Keep what a look saw for the eviction planned next; any other fix that ran may have
+        removed files, so what was seen in its namespace is forgotten."""
+        seen = result.details.get("cache_seen")
+        claim = result.details.get("claim")
+        if plan.decision == fix.LOOK and result.ok and isinstance(seen, Mapping) and claim:
+            self.sightings.put(plan.namespace, str(claim), CacheFacts.from_record(seen))
+        elif plan.decision != fix.LOOK and plan.steps:
+            self.sightings.forget(plan.namespace)
 
     def who(self) -> dict[str, Any]:
         return {"kube_user": self.cluster.user, "os_user": os_user()}
@@ -303,48 +314,6 @@ class ActionService:
         except OSError as exc:
             details["audit_error"] = f"could not write the audit log {self.audit.path}: {exc}"
         return dataclasses.replace(result, details=details)
-
-
-def parse_manifest(text: str) -> tuple[CacheEntry, ...]:
-    """Entries of the downloader's cache manifest; unreadable input reads as none."""
-    from actions.downloader.clock import parse_rfc3339
-
-    try:
-        raw = json.loads(text)
-        items = raw.get("entries") or []
-    except (ValueError, AttributeError):
-        return ()
-    entries = []
-    for item in items if isinstance(items, list) else ():
-        try:
-            last = item.get("last_used")
-            ts = parse_rfc3339(last) if isinstance(last, str) else float(last or 0)
-            entries.append(
-                CacheEntry(
-                    path=str(item["path"]),
-                    size=int(item["size"]),
-                    version=item.get("version"),
-                    last_used=ts,
-                )
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-    return tuple(entries)
-
-
-def parse_df(text: str) -> tuple[int | None, int | None]:
-    """(available, capacity) bytes from ``df -P -B1`` output."""
-    lines = [line.split() for line in text.strip().splitlines()[1:] if line.strip()]
-    if not lines or len(lines[-1]) < 4:
-        return None, None
-    fields = lines[-1]
-    try:
-        return int(fields[3]), int(fields[1])
-    except ValueError:
-        try:
-            return parse_size(fields[3]), parse_size(fields[1])
-        except ValueError:
-            return None, None
 
 
 def container_for(pod: PodInfo) -> str | None:
