@@ -176,14 +176,16 @@ def plan_fix(
     facts: PodFacts | None = None,
     cache: CacheFacts | None = None,
     log: str = "",
+    diagnosis: Diagnosis | None = None,
 ) -> ActionPlan:
-    """The fix for ``target``, from the snapshot's evidence plus its recent ``log`` if read."""
+    """The fix for ``target``, from the snapshot's evidence plus its recent ``log`` if read
+    (or from ``diagnosis`` when the caller already knows it)."""
     ns = snapshot.namespace
     try:
         pod = target_pod(snapshot, target, "Fix")
     except TargetError as exc:
         return refused(registry.FIX, target or "no target", ns, str(exc))
-    d = diagnose(snapshot, pod, log)
+    d = diagnosis or diagnose(snapshot, pod, log)
     if d.kind == CORRUPT:
         return _as_fix(purge.plan_purge(snapshot, pod.name, options, facts), d)
     if d.kind == DISK_FULL:
@@ -488,6 +490,7 @@ def _plan_look(
         steps=(*host.setup, *listing_steps(host.pod, ns, host.container, root), *host.teardown),
         decision=LOOK,
         diagnosis=DIAGNOSES[DISK_FULL],
+        evidence=d.why,
         summary=(
             f"Evidence: {d.why}. No running pod sees the {claim}, so what its cache holds is "
             "not known, and planning starts no pod to look. This step only looks: a helper "
@@ -507,7 +510,12 @@ def _look(plan: ActionPlan, ctx: ActionContext) -> ActionResult:
     host = ExecHost.of_plan(plan)
     cat, df = (s for s in plan.steps if isinstance(s, ExecStep))
     claim = _claim_of(plan)
-    details: dict[str, object] = {"decision": LOOK, "helper_pod": host.pod, "claim": claim}
+    details: dict[str, object] = {
+        "decision": LOOK,
+        "helper_pod": host.pod,
+        "claim": claim,
+        "evidence": plan.evidence,
+    }
     if ctx.dry_run:
         create = next(s for s in host.setup if s.verb == "create")
         ctx.kube.call(create, dry_run=True)

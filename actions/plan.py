@@ -94,6 +94,7 @@ class ActionPlan:
     affected_pods: tuple[str, ...] = ()
     decision: str = ""  # which branch an evidence-driven action took (fix: restart, evict, ...)
     diagnosis: str = ""  # that decision in words, for people ("the download stalled; ...")
+    evidence: str = ""  # the quoted evidence behind it, where a later step needs it again
     # Confirming only looks: a helper pod comes and goes, no file changes, and what to do is
     # planned from what it saw and confirmed separately (fix on a volume no running pod sees).
     looks_only: bool = False

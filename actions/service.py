@@ -109,6 +109,12 @@ class ActionService:
                 cache = None
                 log = self._recent_log(ns, pod) if pod is not None else ""
                 d = fix.diagnose(snapshot, pod, log) if pod is not None else None
+                if pod is not None and d is not None and d.kind == fix.NOTHING and not pod.ready:
+                    # Between the look and now its init container may be trying again, and
+                    # show no fault for that moment: the look was confirmed on this evidence.
+                    why = self.sightings.evidence_for(ns, pod.name)
+                    if why:
+                        d = fix.Diagnosis(fix.DISK_FULL, f"{why} (before the look)")
                 # A volume too small for the model needs no look inside: only growing helps.
                 if (
                     pod is not None
@@ -119,7 +125,7 @@ class ActionService:
                     cache = self.cache_facts(snapshot, pod, options, facts)
                     if cache is None:
                         cache = self.seen_cache(ns, pod)
-                plan = fix.plan_fix(snapshot, target, options, facts, cache, log)
+                plan = fix.plan_fix(snapshot, target, options, facts, cache, log, d)
                 if plan.looks_only and self.read_only:
                     # Even a look creates a pod: read-only mode refuses it at once.
                     plan = dataclasses.replace(
@@ -268,7 +274,10 @@ class ActionService:
         seen = result.details.get("cache_seen")
         claim = result.details.get("claim")
         if plan.decision == fix.LOOK and result.ok and isinstance(seen, Mapping) and claim:
-            self.sightings.put(plan.namespace, str(claim), CacheFacts.from_record(seen))
+            facts = CacheFacts.from_record(seen)
+            pod = plan.target.partition("/")[2]
+            evidence = str(result.details.get("evidence") or "")
+            self.sightings.put(plan.namespace, str(claim), facts, pod, evidence)
         elif plan.decision != fix.LOOK and plan.steps:
             self.sightings.forget(plan.namespace)
 
