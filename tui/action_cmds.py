@@ -2,7 +2,10 @@
 
 Prints the plan, asks for confirmation on a terminal (``--yes`` skips it; without a terminal
 and without ``--yes`` nothing runs), executes with progress on stderr, and prints the outcome,
-as text or as one JSON object (``-o json``). Exit codes:
+as text or as one JSON object (``-o json``). A fix on a full volume that no running pod sees
+goes in two steps, each printed and asked for: a look through a helper pod, then the eviction
+planned from what it saw. ``--yes`` confirms both, so ``fix POD --yes`` ends the same way
+whether or not a pod happened to run (and the look alone changes no file). Exit codes:
 
   0  done (or the dry run was accepted, or there was nothing to do)
   1  the action ran and failed (or did not finish within --timeout)
@@ -86,8 +89,19 @@ class _Printer:
         if not self.json_mode:
             print(plan.describe(), file=self.out, flush=True)
 
+    def step(self, result: ActionResult) -> None:
+        """The outcome of a first step (a fix's look) before the plan it leads to."""
+        if not self.json_mode:
+            print(result.message, file=self.out, flush=True)
+            self._recorded(result)
+
     def finish(
-        self, code: int, plan: ActionPlan | None, result: ActionResult | None, message: str
+        self,
+        code: int,
+        plan: ActionPlan | None,
+        result: ActionResult | None,
+        message: str,
+        look: tuple[ActionPlan, ActionResult] | None = None,
     ) -> int:
         if self.json_mode:
             doc: dict[str, Any] = {
@@ -95,23 +109,32 @@ class _Printer:
                 "message": message,
                 "plan": plan_record(plan) if plan else None,
                 "result": result_record(result) if result else None,
+                # A fix that had to look first: that step's plan and outcome.
+                "look": (
+                    {"plan": plan_record(look[0]), "result": result_record(look[1])}
+                    if look
+                    else None
+                ),
             }
             print(json.dumps(doc, indent=2, sort_keys=True), file=self.out, flush=True)
         else:
             stream = self.out if code == EXIT_OK else self.err
             print(message, file=stream, flush=True)
             if result is not None:
-                for key in ("event", "audit_log", "event_error", "audit_error"):
-                    if key in result.details:
-                        print(f"{key.replace('_', ' ')}: {result.details[key]}", file=self.out)
+                self._recorded(result)
         return code
+
+    def _recorded(self, result: ActionResult) -> None:
+        for key in ("event", "audit_log", "event_error", "audit_error"):
+            if key in result.details:
+                print(f"{key.replace('_', ' ')}: {result.details[key]}", file=self.out)
 
 
 def confirm(plan: ActionPlan, stdin: TextIO, err: TextIO) -> bool | None:
     """True/False from the user, or None when there is no terminal to ask on."""
     if not stdin.isatty():
         return None
-    changes = plan.destructive or plan.irreversible
+    changes = plan.destructive or plan.irreversible or plan.looks_only
     prompt = f"{plan.consequence} Proceed? [y/N] " if changes else "Proceed? [y/N] "
     print(prompt, end="", file=err, flush=True)
     answer = stdin.readline().strip().lower()
@@ -159,42 +182,68 @@ def run(
         except ClusterError as exc:
             return printer.finish(EXIT_USAGE, None, None, str(exc))
         plan = service.plan(aid, snapshot, args.target, options)
-        printer.plan(plan)
-        if plan.refused:
-            return printer.finish(EXIT_REFUSED, plan, None, f"Refused: {plan.refused}")
-        missing = service.access.missing(plan.permissions)
-        if missing:
-            return printer.finish(
-                EXIT_FORBIDDEN, plan, None, f"Forbidden: {forbidden_reason(missing)}."
-            )
-        if not plan.steps:
-            return printer.finish(EXIT_OK, plan, None, plan.summary or "Nothing to do.")
-        if not args.dry_run and not args.yes:
-            answer = confirm(plan, stdin, printer.err)
-            if answer is None:
-                return printer.finish(
-                    EXIT_NOT_CONFIRMED,
-                    plan,
-                    None,
-                    "Not confirmed: there is no terminal to ask on; pass --yes to run it.",
-                )
-            if not answer:
-                return printer.finish(
-                    EXIT_NOT_CONFIRMED, plan, None, "Not confirmed: nothing done."
-                )
-        cancel = threading.Event()
-        ctx = ActionContext(
-            service.kube,
-            dry_run=bool(args.dry_run),
-            cancel=cancel,
-            progress=printer.progress,
-            timeout=options.timeout,
-        )
-        with _cancel_on_sigint(cancel):
-            result = service.execute(plan, ctx)
-        return printer.finish(exit_code(result), plan, result, result.message)
+        code, result, message = _step(service, printer, plan, args, stdin, options)
+        look: tuple[ActionPlan, ActionResult] | None = None
+        if result is not None and result.ok and result.replan:
+            # The fix only looked (no running pod sees the volume): plan it again from what
+            # the look saw, and confirm that plan on its own; --yes covers it too.
+            look = (plan, result)
+            printer.step(result)
+            try:
+                snapshot = (snapshot_fn or take_snapshot)(cluster, args)
+            except ClusterError as exc:
+                return printer.finish(EXIT_USAGE, plan, result, str(exc), look=None)
+            plan = service.plan(aid, snapshot, args.target, options)
+            if plan.looks_only:
+                printer.plan(plan)
+                kept = "What the look saw was not kept: nothing removed."
+                return printer.finish(EXIT_FAILED, plan, None, kept, look)
+            code, result, message = _step(service, printer, plan, args, stdin, options)
+            if code == EXIT_NOT_CONFIRMED:
+                message += " The look's helper pod is already deleted."
+        return printer.finish(code, plan, result, message, look)
     finally:
         cluster.close()
+
+
+def _step(
+    service: ActionService,
+    printer: _Printer,
+    plan: ActionPlan,
+    args: argparse.Namespace,
+    stdin: TextIO,
+    options: ActionOptions,
+) -> tuple[int, ActionResult | None, str]:
+    """Print one plan, check it, ask for it (unless --yes or --dry-run) and execute it."""
+    printer.plan(plan)
+    if plan.refused:
+        return EXIT_REFUSED, None, f"Refused: {plan.refused}"
+    missing = service.access.missing(plan.permissions)
+    if missing:
+        return EXIT_FORBIDDEN, None, f"Forbidden: {forbidden_reason(missing)}."
+    if not plan.steps:
+        return EXIT_OK, None, plan.summary or "Nothing to do."
+    if not args.dry_run and not args.yes:
+        answer = confirm(plan, stdin, printer.err)
+        if answer is None:
+            return (
+                EXIT_NOT_CONFIRMED,
+                None,
+                "Not confirmed: there is no terminal to ask on; pass --yes to run it.",
+            )
+        if not answer:
+            return EXIT_NOT_CONFIRMED, None, "Not confirmed: nothing done."
+    cancel = threading.Event()
+    ctx = ActionContext(
+        service.kube,
+        dry_run=bool(args.dry_run),
+        cancel=cancel,
+        progress=printer.progress,
+        timeout=options.timeout,
+    )
+    with _cancel_on_sigint(cancel):
+        result = service.execute(plan, ctx)
+    return exit_code(result), result, result.message
 
 
 def exit_code(result: ActionResult) -> int:
