@@ -60,12 +60,14 @@ def copied(file_name: str) -> Scenario:
 
 
 def with_env(scenario: Scenario, deployment: str, **env: str) -> Scenario:
-    """The scenario with env variables set on every container of one Deployment."""
+    """The scenario with env variables set on every container (init containers too) of one
+    Deployment."""
     objects = []
     for spec in scenario.objects:
         obj: dict[str, Any] = copy.deepcopy(spec.obj)
         if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == deployment:
-            for container in obj["spec"]["template"]["spec"]["containers"]:
+            pod_spec = obj["spec"]["template"]["spec"]
+            for container in [*pod_spec.get("initContainers", ()), *pod_spec["containers"]]:
                 kept = [e for e in container.get("env") or () if e["name"] not in env]
                 container["env"] = kept + [{"name": k, "value": v} for k, v in env.items()]
         objects.append(dataclasses.replace(spec, obj=obj))
