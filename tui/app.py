@@ -309,7 +309,10 @@ class AsrCacheApp(App[int]):
     def on_action_planned(self, message: ActionPlanned) -> None:
         plan = message.plan
         command = commands.BY_ID.get(plan.action)
-        destructive = plan.destructive or bool(command and command.destructive)
+        # A plan that only looks (a fix's first step) changes no file, whatever its action does.
+        destructive = not plan.looks_only and (
+            plan.destructive or bool(command and command.destructive)
+        )
 
         def decided(confirmed: bool | None) -> None:
             if confirmed and plan.runnable:
@@ -354,6 +357,10 @@ class AsrCacheApp(App[int]):
             severity="information" if result.ok else "error",
             timeout=8 if result.ok else 15,
         )
+        if result.ok and result.replan and self.snapshot is not None and not result.dry_run:
+            # The action only looked: its real plan comes from what it saw, confirmed anew.
+            kind, _, name = result.plan.target.partition("/")
+            self._plan(result.plan.action, self.snapshot, name if kind == "pod" else None)
 
     def _show_activity(self) -> None:
         text = "  ·  ".join(f"⟳ {plan.title}: {line}" for plan, _, line in self.running.values())

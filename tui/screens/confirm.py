@@ -1,7 +1,8 @@
 """The confirmation dialog: exactly what an action will do, to which objects, before it runs.
 
 A refused plan (e.g. a blue-green switch to a release that is not ready) opens the same
-dialog with the reason and no way to confirm.
+dialog with the reason and no way to confirm. A plan that only looks (a fix's first step on a
+volume no running pod sees) says so, and that a second confirmation follows.
 """
 
 from __future__ import annotations
@@ -47,13 +48,17 @@ class ConfirmScreen(ModalScreen[bool]):
     def __init__(self, plan: ActionPlan, *, destructive: bool = False) -> None:
         super().__init__(id="confirm")
         self.plan = plan
-        self.destructive = destructive or plan.destructive or plan.irreversible
+        self.destructive = not plan.looks_only and (
+            destructive or plan.destructive or plan.irreversible
+        )
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         with Vertical(id="confirm-box", classes="refused" if plan.refused else ""):
             if plan.refused:
                 yield Static(Text(f"Refused: {plan.refused}", style="bold"), id="confirm-refused")
+            elif plan.looks_only:
+                yield Static(Text(f"ⓘ {plan.consequence}", style="bold"), id="confirm-look")
             elif self.destructive:
                 yield Static(Text(f"⚠ {plan.consequence}", style="bold"), id="confirm-warning")
             with VerticalScroll(id="confirm-plan"):
