@@ -8,7 +8,7 @@ import json
 import pytest
 
 from actions import registry
-from actions.fix import DISK_FULL, choose_evictions, diagnose, plan_fix, protected_paths
+from actions.fix import DISK_FULL, LOOK, choose_evictions, diagnose, plan_fix, protected_paths
 from actions.options import (
     PREVIOUS_URL_ANNOTATION,
     ActionOptions,
@@ -21,6 +21,7 @@ from actions.plan import ActionPlan, ApiCall, ExecStep
 from actions.prewarm import plan_prewarm
 from actions.purge import plan_purge
 from actions.restart import RESTARTED_AT, plan_restart
+from actions.sightings import KEEP_SECONDS, CacheSightings
 from actions.switch import plan_switch
 from actions.verify import plan_verify
 from collectors.model import (
@@ -445,6 +446,53 @@ def test_disk_full_without_a_listing_points_at_the_pvc() -> None:
     snap = disk_full_snapshot()
     plan = plan_fix(snap, "asr-v2", OPTS, cache=None)
     assert not plan.runnable and "is not known" in (plan.refused or "")
+
+
+def test_disk_full_where_only_a_helper_could_see_the_cache_plans_a_look_first() -> None:
+    words = "log: no space left for model.bin in /app/models/v2: 4.0 MiB more needed"
+    lone = pod(
+        "asr-v2",
+        release="lightning-asr-v2",
+        running=False,
+        state=ModelState.FAILED,
+        model=settings(version="v2"),
+        evidence=(words,),
+    )
+    snap = snapshot(lone)
+    look = plan_fix(snap, "asr-v2", OPTS, facts=pod_facts("asr-v2"), cache=None)
+    assert look.decision == LOOK and look.looks_only and look.runnable, look.describe()
+    assert not look.destructive and "only looks" in look.consequence
+    assert [c.verb for c in calls(look)] == ["create", "get", "delete"]
+    assert [e.argv[0] for e in execs(look)] == ["cat", "df"]
+    assert all(e.pod.startswith("asr-cache-helper-") for e in execs(look))
+    assert look.evidence == words
+    # What the look saw: the eviction, from the same evidence.
+    seen = CacheFacts(
+        pod="asr-cache-helper-x",
+        root="/app/models",
+        entries=(CacheEntry("v0/model.bin", 10, "v0", 1.0),),
+        available_bytes=0,
+    )
+    evict = plan_fix(snap, "asr-v2", OPTS, facts=pod_facts("asr-v2"), cache=seen)
+    assert evict.decision == DISK_FULL and not evict.looks_only and evict.irreversible
+    assert "/app/models/v0/model.bin" in execs(evict)[-1].argv
+
+
+def test_a_look_is_kept_briefly_for_its_claim_and_forgotten_after_files_change() -> None:
+    now = [1000.0]
+    kept = CacheSightings(clock=lambda: now[0])
+    facts = CacheFacts(pod="h", root="/app/models", read_at=1000.0)
+    kept.put(NS, "claim-a", facts, "asr-v2", "no space left")
+    assert kept.get(NS, "claim-a", "/app/models") == facts
+    assert kept.get(NS, "claim-b", "/app/models") is None
+    assert kept.get(NS, "claim-a", "/other") is None
+    assert kept.evidence_for(NS, "asr-v2") == "no space left"
+    now[0] += KEEP_SECONDS + 1
+    assert kept.get(NS, "claim-a", "/app/models") is None
+    assert kept.evidence_for(NS, "asr-v2") is None
+    now[0] = 1000.0
+    kept.forget(NS)
+    assert kept.get(NS, "claim-a", "/app/models") is None
 
 
 def test_disk_full_says_how_much_the_pvc_must_grow_in_the_downloaders_words() -> None:
