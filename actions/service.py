@@ -29,7 +29,7 @@ from actions.sightings import CacheSightings
 from actions.targets import TargetError, cache_container, parse_target, pods_sharing_cache
 from actions.verifications import VerificationStore
 from collectors.cluster import Cluster
-from collectors.model import ClusterSnapshot, PodInfo, VerificationResult
+from collectors.model import ClusterSnapshot, ContainerInfo, PodInfo, VerificationResult
 from collectors.redact import redact_text
 
 EXECUTORS: dict[str, Callable[[ActionPlan, ActionContext], ActionResult]] = {
@@ -42,6 +42,7 @@ EXECUTORS: dict[str, Callable[[ActionPlan, ActionContext], ActionResult]] = {
     registry.SWITCH: switch.execute,
 }
 READ_ONLY = "read-only mode: every action is off"
+MAX_INIT_LOGS = 4  # init containers whose logs a fix reads (two requests each)
 
 
 class ActionService:
@@ -109,12 +110,6 @@ class ActionService:
                 cache = None
                 log = self._recent_log(ns, pod) if pod is not None else ""
                 d = fix.diagnose(snapshot, pod, log) if pod is not None else None
-                if pod is not None and d is not None and d.kind == fix.NOTHING and not pod.ready:
-                    # Between the look and now its init container may be trying again, and
-                    # show no fault for that moment: the look was confirmed on this evidence.
-                    why = self.sightings.evidence_for(ns, pod.name)
-                    if why:
-                        d = fix.Diagnosis(fix.DISK_FULL, f"{why} (before the look)")
                 # A volume too small for the model needs no look inside: only growing helps.
                 if (
                     pod is not None
@@ -146,13 +141,23 @@ class ActionService:
         return snapshot.pod(t.name) if t.kind == "pod" else None
 
     def _recent_log(self, namespace: str, pod: PodInfo) -> str:
-        """The cache container's last lines, and its previous run's when there is one."""
-        container = cache_container(pod)
+        """The last lines of the unfinished init containers (the init-container strategy
+        downloads there) and of the cache container, each with its previous run's.
+
+        While an init container tries again after a failure, its current run shows nothing
+        yet and the main container has not started: only the previous run says why. One that
+        completed is skipped: its earlier failures are history."""
+        names = [c.name for c in pod.containers if c.init and not _completed(c)][:MAX_INIT_LOGS]
+        main = cache_container(pod)
+        if main is not None:
+            names.append(main)
         text = ""
-        # Always ask for the previous run too: the snapshot may predate the latest restart.
-        for previous in (True, False):
-            with contextlib.suppress(ActionFailed):
-                text += self.kube.log_tail(namespace, pod.name, container, 40, previous) + "\n"
+        for container in names:
+            # Always ask for the previous run too: the snapshot may predate the latest restart.
+            for previous in (True, False):
+                with contextlib.suppress(ActionFailed):
+                    text += self.kube.log_tail(namespace, pod.name, container, 40, previous)
+                    text += "\n"
         return redact_text(text)
 
     def _deployment(self, namespace: str, name: str) -> DeploymentFacts | None:
@@ -274,10 +279,7 @@ class ActionService:
         seen = result.details.get("cache_seen")
         claim = result.details.get("claim")
         if plan.decision == fix.LOOK and result.ok and isinstance(seen, Mapping) and claim:
-            facts = CacheFacts.from_record(seen)
-            pod = plan.target.partition("/")[2]
-            evidence = str(result.details.get("evidence") or "")
-            self.sightings.put(plan.namespace, str(claim), facts, pod, evidence)
+            self.sightings.put(plan.namespace, str(claim), CacheFacts.from_record(seen))
         elif plan.decision != fix.LOOK and plan.steps:
             self.sightings.forget(plan.namespace)
 
@@ -327,3 +329,7 @@ class ActionService:
 
 def container_for(pod: PodInfo) -> str | None:
     return cache_container(pod)
+
+
+def _completed(container: ContainerInfo) -> bool:
+    return container.state == "terminated" and container.exit_code == 0

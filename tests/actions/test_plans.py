@@ -482,14 +482,12 @@ def test_a_look_is_kept_briefly_for_its_claim_and_forgotten_after_files_change()
     now = [1000.0]
     kept = CacheSightings(clock=lambda: now[0])
     facts = CacheFacts(pod="h", root="/app/models", read_at=1000.0)
-    kept.put(NS, "claim-a", facts, "asr-v2", "no space left")
+    kept.put(NS, "claim-a", facts)
     assert kept.get(NS, "claim-a", "/app/models") == facts
     assert kept.get(NS, "claim-b", "/app/models") is None
     assert kept.get(NS, "claim-a", "/other") is None
-    assert kept.evidence_for(NS, "asr-v2") == "no space left"
     now[0] += KEEP_SECONDS + 1
     assert kept.get(NS, "claim-a", "/app/models") is None
-    assert kept.evidence_for(NS, "asr-v2") is None
     now[0] = 1000.0
     kept.forget(NS)
     assert kept.get(NS, "claim-a", "/app/models") is None
