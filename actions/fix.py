@@ -430,6 +430,8 @@ def plan_eviction(
     need = None
     if total is not None and cache.available_bytes is not None:
         need = max(1, total - done - cache.available_bytes)
+    else:
+        need = missing_room(d.why)
     chosen, freed = choose_evictions(cache.entries, keep, need)
     if not chosen:
         return no(
@@ -592,9 +594,47 @@ def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo, why: str = "") -> str:
     return text + "."
 
 
-_NEEDED = re.compile(
-    r"(\d+(?:\.\d+)? ?[KMGTPE]?i?B) more needed, (\d+(?:\.\d+)? ?[KMGTPE]?i?B) free"
+_QUANTITY = r"(\d+(?:\.\d+)? ?[KMGTPE]?i?B)"
+_NEEDED = re.compile(rf"{_QUANTITY} more needed, {_QUANTITY} free")
+_OVER_CAP = re.compile(
+    rf"\({_QUANTITY}\) does not fit under the cache cap {_QUANTITY}(?: \(|: ){_QUANTITY} in use"
 )
+_SHOWN = re.compile(r"(\d+)(?:\.(\d+))? ?([KMGTPE]?i?B)")
+FS_SLACK = 1 << 20  # room for the file system's own blocks beyond the file's bytes
+
+
+def missing_room(why: str) -> int | None:
+    """Bytes to free before the download fits, from the downloader's words ('4.0 MiB more
+    needed, 2.0 MiB free'; '(4.0 MiB) does not fit under the cache cap 14.0 MiB (12.0 MiB in
+    use)'), at the top of what its rounded figures can mean, plus FS_SLACK. None when the
+    words say neither: then every unused model is proposed."""
+    try:
+        m = _NEEDED.search(why)
+        if m:
+            return max(1, _at_most(m.group(1)) - _at_least(m.group(2)) + FS_SLACK)
+        m = _OVER_CAP.search(why)
+        if m:
+            size, cap, used = m.groups()
+            return max(1, _at_most(used) + _at_most(size) - _at_least(cap) + FS_SLACK)
+    except ValueError:
+        pass
+    return None
+
+
+def _half_step(shown: str) -> int:
+    """Half the last shown digit of a quantity, in bytes: '4.0 MiB' is 3.95-4.05 MiB."""
+    m = _SHOWN.fullmatch(shown.strip())
+    if not m:
+        raise ValueError(f"not a shown quantity: {shown!r}")
+    return parse_size(f"1 {m.group(3)}") // (2 * 10 ** len(m.group(2) or ""))
+
+
+def _at_most(shown: str) -> int:
+    return parse_size(shown) + _half_step(shown)
+
+
+def _at_least(shown: str) -> int:
+    return max(0, parse_size(shown) - _half_step(shown))
 
 
 def _needed(why: str) -> tuple[int, int] | None:

@@ -8,7 +8,16 @@ import json
 import pytest
 
 from actions import registry
-from actions.fix import DISK_FULL, LOOK, choose_evictions, diagnose, plan_fix, protected_paths
+from actions.fix import (
+    DISK_FULL,
+    FS_SLACK,
+    LOOK,
+    choose_evictions,
+    diagnose,
+    missing_room,
+    plan_fix,
+    protected_paths,
+)
 from actions.options import (
     PREVIOUS_URL_ANNOTATION,
     ActionOptions,
@@ -510,6 +519,18 @@ def test_disk_full_says_how_much_the_pvc_must_grow_in_the_downloaders_words() ->
         "Or grow PVC models-aws-efs-pvc (requests 2.0 MiB) by at least 2.0 MiB (the download "
         "needs 4.0 MiB more, 2.0 MiB are free)." in refused
     )
+
+
+def test_the_room_to_free_is_read_from_the_downloaders_words_rounded_up() -> None:
+    mib = 2**20
+    disk = "no space left for model.bin in /app/models: 4.0 MiB more needed, 2.0 MiB free; ..."
+    # 4.0 may be 4.05 and 2.0 may be 1.95: 2.1 MiB at most, plus the file system's slack.
+    half_digit = mib // 20
+    assert missing_room(disk) == 2 * mib + 2 * half_digit + FS_SLACK
+    cap = "model.bin (4.0 MiB) does not fit under the cache cap 14.0 MiB (12.0 MiB in use) and"
+    assert missing_room(cap) == 2 * mib + 3 * half_digit + FS_SLACK
+    assert missing_room("x: 25 GiB more needed, 512 B free") == 25 * 2**30 + 2**29 - 512 + FS_SLACK
+    assert missing_room("the download failed after 5 attempts") is None
 
 
 # -- pre-warm --------------------------------------------------------------------------------
