@@ -13,6 +13,10 @@ from typing import Any
 
 from collectors.redact import redact_text
 
+# A request body in a shown plan: indented, and cut after this many lines (a Job spec fits).
+BODY_LINES = 60
+BODY_LINE_CHARS = 160
+
 
 @dataclass(frozen=True)
 class Permission:
@@ -43,12 +47,14 @@ class ApiCall:
     body: Mapping[str, Any] | None = None
     note: str = ""  # why this call, shown after it (e.g. "follow until Ready")
 
-    def describe(self) -> str:
+    def describe(self, inline_body: bool = True) -> str:
+        """One line, the body compact on it (the audit log's form); without ``inline_body``
+        the line only, for a shown plan, which prints the body apart (``body_block``)."""
         target = f"{self.resource}/{self.name}" if self.name else self.resource
         if self.subresource:
             target += f"/{self.subresource}"
         text = f"{self.verb.upper()} {target} (namespace {self.namespace})"
-        if self.body is not None:
+        if self.body is not None and inline_body:
             # Bodies can carry model URLs (pre-warm env): never show a signature or password.
             text += " " + redact_text(json.dumps(self.body, sort_keys=True, separators=(",", ":")))
         if self.note:
@@ -66,7 +72,7 @@ class ExecStep:
     container: str | None = None
     note: str = ""  # why this command, shown after it (e.g. "resolve paths in the pod")
 
-    def describe(self) -> str:
+    def describe(self, inline_body: bool = True) -> str:
         where = f"{self.pod}/{self.container}" if self.container else self.pod
         text = f"EXEC in {where}: " + " ".join(_quote(redact_text(a)) for a in self.argv)
         return text + (f"  # {self.note}" if self.note else "")
@@ -131,9 +137,16 @@ class ActionPlan:
         if self.refused:
             lines.append(f"REFUSED: {self.refused}")
         lines.extend(f"warning: {w}" for w in self.warnings)
-        lines.extend(f"{i}. {step.describe()}" for i, step in enumerate(self.steps, 1))
+        lines.extend(
+            f"{i}. {step.describe(inline_body=False)}" for i, step in enumerate(self.steps, 1)
+        )
         if self.affected_pods:
             lines.append("pods affected: " + ", ".join(self.affected_pods))
+        # Bodies come after every step, so a long Job or Pod spec never hides the steps.
+        for i, step in enumerate(self.steps, 1):
+            if isinstance(step, ApiCall) and step.body is not None:
+                lines.append(f"body of step {i} ({step.verb.upper()} {step.resource}):")
+                lines.append(body_block(step.body))
         return "\n".join(lines)
 
 
@@ -149,6 +162,20 @@ class ActionResult:
     # The plan only looked: plan the same action on the same target again now (it is planned
     # from what was seen) and ask for its confirmation separately.
     replan: bool = False
+
+
+def body_block(body: Mapping[str, Any], indent: str = "     ") -> str:
+    """A request body as indented JSON, secrets redacted, at most ``BODY_LINES`` lines of at
+    most ``BODY_LINE_CHARS``: a patch reads at a glance, and a huge spec cannot flood a
+    dialog or a terminal."""
+    lines = redact_text(json.dumps(body, sort_keys=True, indent=2)).splitlines()
+    shown = [
+        line if len(line) <= BODY_LINE_CHARS else line[: BODY_LINE_CHARS - 1] + "…"
+        for line in lines[:BODY_LINES]
+    ]
+    if len(lines) > BODY_LINES:
+        shown.append(f"… {len(lines) - BODY_LINES} more lines")
+    return "\n".join(indent + line for line in shown)
 
 
 def _quote(arg: str) -> str:

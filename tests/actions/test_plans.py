@@ -26,7 +26,7 @@ from actions.options import (
     DeploymentFacts,
     PodFacts,
 )
-from actions.plan import ActionPlan, ApiCall, ExecStep
+from actions.plan import BODY_LINE_CHARS, BODY_LINES, ActionPlan, ApiCall, ExecStep
 from actions.prewarm import plan_prewarm
 from actions.purge import plan_purge
 from actions.restart import RESTARTED_AT, plan_restart
@@ -560,6 +560,25 @@ def test_prewarm_job_mounts_the_deployment_volume_with_its_model_env() -> None:
     # The signed URL never shows in the plan text.
     assert "secret" not in plan.describe() and "REDACTED" in plan.describe()
     assert "secret" not in plan.summary
+
+
+def test_a_shown_plan_prints_bodies_indented_bounded_and_redacted() -> None:
+    url = "https://bucket.example/model.bin?X-Amz-Signature=secret"
+    env = [{"name": f"K{i}", "value": "v"} for i in range(200)] + [{"name": "U", "value": url}]
+    call = ApiCall("create", "jobs", "smallest", "j", "batch", body={"spec": {"env": env}})
+    plan = ActionPlan("prewarm", "t", "deployment/x", "smallest", steps=(call,))
+    shown = plan.describe().splitlines()
+    assert shown[2] == "1. CREATE jobs/j (namespace smallest)"
+    assert shown[3] == "body of step 1 (CREATE jobs):"
+    assert shown[4:7] == ["     {", '       "spec": {', '         "env": [']
+    assert shown[-1].startswith("     … ") and shown[-1].endswith(" more lines")
+    assert len(shown) == 4 + BODY_LINES + 1
+    long = ApiCall("patch", "deployments", "smallest", "d", body={"k": "x" * 500, "u": url})
+    text = dataclasses.replace(plan, steps=(long,)).describe()
+    assert "secret" not in text and "REDACTED" in text
+    assert max(len(line) for line in text.splitlines()) <= BODY_LINE_CHARS + 5
+    # The audit log keeps one line per step, the body compact on it.
+    assert "\n" not in call.describe() and '{"spec":{"env":[' in call.describe()
 
 
 def test_prewarm_with_a_schedule_adds_a_cronjob() -> None:

@@ -1,0 +1,37 @@
+"""Review findings from an on-call walkthrough of the demo, driven on the simulator: request
+bodies in a confirmation read as indented JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from actions.plan import BODY_LINE_CHARS, BODY_LINES
+from tests.actions.world import World
+from tests.tui.conftest import SIZE, Recorder
+from tests.tui.test_e2e_scenarios import confirmation, dashboard, in_state, select, until
+from tui.screens.confirm import ConfirmScreen, plan_text
+
+
+async def test_a_job_body_in_the_confirmation_is_indented_json(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = start("efs-shared")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        ready = await until(pilot, lambda: in_state(app, "ready"), "a ready pod")
+        select(app, ready[0])
+        dialog, _ = await confirmation(pilot, "p")
+        assert isinstance(dialog, ConfirmScreen)
+        lines = plan_text(dialog.plan).plain.splitlines()
+        create = next(i for i, line in enumerate(lines) if ". CREATE jobs/" in line)
+        assert not lines[create].rstrip().endswith("}"), "the body is not on the step's line"
+        step = lines[create].split(".")[0]
+        create = lines.index(f"body of step {step} (CREATE jobs):")
+        body = lines[create + 1 :]
+        assert body[0] == "     {", body[:3]
+        assert '       "apiVersion": "batch/v1",' in body, body
+        assert '       "kind": "Job",' in body, body
+        assert all(len(line) <= BODY_LINE_CHARS + 5 for line in body), body
+        assert len([ln for ln in body if ln.startswith("     ")]) <= BODY_LINES + 1
