@@ -14,6 +14,8 @@ from collectors.model import CacheFile
 
 MANIFEST = ".asr-cache-manifest.json"
 MAX_FILES = 500
+PART = ".part"
+PART_STATE = ".part.json"  # the bundled downloader's resume state, beside NAME.part
 
 
 def _names(stdout: str) -> list[str]:
@@ -56,6 +58,18 @@ def _manifest(cluster: Cluster, pod: str, container: str | None, dirs: list[str]
     return {}
 
 
+def fold_part_states(files: list[CacheFile]) -> list[CacheFile]:
+    """A downloader's ``NAME.part.json`` belongs to the partial download ``NAME.part``: it is
+    folded into that row, never listed as a model file of its own. Alone (the partial is
+    gone), it is still the remains of a partial download, and shown as one."""
+    names = {f.name for f in files}
+    return [
+        f
+        for f in files
+        if not (f.name.endswith(PART_STATE) and f.name.removesuffix(".json") in names)
+    ]
+
+
 def list_cache_files(
     cluster: Cluster, pod: str, container: str | None, cache_dir: str
 ) -> list[CacheFile]:
@@ -93,9 +107,9 @@ def list_cache_files(
             if rel == MANIFEST or rel.endswith(".lock"):
                 continue
             sizes[rel] = size
-            files.append(
-                CacheFile(name=rel, size=size, modified_at=mtime, partial=rel.endswith(".part"))
-            )
+            partial = rel.endswith((PART, PART_STATE))
+            files.append(CacheFile(name=rel, size=size, modified_at=mtime, partial=partial))
+    files = fold_part_states(files)
     manifest = _manifest(cluster, pod, container, [cache_dir, posixpath.dirname(cache_dir)])
     verified: dict[str, int] = {}
     for entry in manifest.get("entries") or []:
@@ -105,7 +119,7 @@ def list_cache_files(
                 verified[entry["path"]] = entry_size
     out = []
     for f in files:
-        if f.partial or f.name.endswith(".part.json"):
+        if f.partial:
             out.append(f)
             continue
         known = [s for p, s in verified.items() if p == f.name or p.endswith("/" + f.name)]

@@ -320,7 +320,6 @@ def sample_log(pod_name: str) -> list[LogLine]:
 def sample_files() -> list[CacheFile]:
     return [
         CacheFile("v1/model.bin.part", 9 * GiB + 600 * MiB, NOW - 130, partial=True),
-        CacheFile("v1/model.bin.part.json", 812, NOW - 130),
         CacheFile("v0/model.bin", 23 * GiB, NOW - 86400 * 3, verified=True),
     ]
 
