@@ -128,6 +128,7 @@ class LiveFeed:
         self._runs: dict[str, dict[str, ContainerRun]] = {}  # pod -> container -> latest run
         self._run_since: dict[str, float] = {}  # pod -> when its latest restarted run began
         self._rings: dict[str, deque[LogLine]] = {}
+        self._read_to: dict[str, dict[str, float]] = {}  # pod -> container -> newest line read
         self._ring_open: dict[str, bool] = {}
         self._streams: dict[str, PodLogStream] = {}
         self._retired: list[PodLogStream] = []
@@ -338,6 +339,7 @@ class LiveFeed:
         self._runs.pop(name, None)
         self._run_since.pop(name, None)
         self._rings.pop(name, None)
+        self._read_to.pop(name, None)
         self._ring_open.pop(name, None)
         self._disk.pop(name, None)
         self._disk_due.pop(name, None)
@@ -379,7 +381,10 @@ class LiveFeed:
             ring = self._rings.setdefault(pod, deque(maxlen=self.options.ring_lines))
             open_last = self._ring_open.get(pod, False)
             since = self._run_since.get(pod)
+            read_to = self._read_to.setdefault(pod, {})
             for at, seg, text, written in items:
+                if written is not None and read_to.get(container, 0.0) < written:
+                    read_to[container] = written
                 if since is not None and written is not None and written < since:
                     # Written before the latest restart (a late read of an earlier run):
                     # shown, but no longer evidence of the pod's download.
@@ -519,6 +524,8 @@ class LiveFeed:
             with self._lock:
                 return self._objects["pods"].get(name)
 
+        with self._lock:
+            read_to = dict(self._read_to.get(name, {}))
         return PodLogStream(
             self.cluster,
             name,
@@ -527,6 +534,7 @@ class LiveFeed:
             follow=follow,
             tail_lines=self.options.tail_lines,
             clock=self.clock,
+            last_seen=read_to,
         )
 
     # -- polling -----------------------------------------------------------------------------------

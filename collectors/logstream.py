@@ -199,6 +199,7 @@ class PodLogStream:
         backoff: tuple[float, float] = (0.5, 5.0),
         max_segment: int = 16 * 1024,
         clock: Callable[[], float] = time.time,
+        last_seen: Mapping[str, float] | None = None,
     ) -> None:
         self.cluster = cluster
         self.pod = pod
@@ -211,7 +212,9 @@ class PodLogStream:
         self.max_segment = max_segment
         self.clock = clock
         self.done: set[tuple[str, int, str]] = set()
-        self.last_seen: dict[str, float] = {}  # container -> timestamp of its newest line
+        # container -> timestamp of its newest line; given, a new stream for a pod goes on
+        # where the last one stopped instead of reading (and appending) the log again.
+        self.last_seen: dict[str, float] = dict(last_seen or {})
         self.connects = 0
         self.bytes_read = 0
         self._stop = threading.Event()

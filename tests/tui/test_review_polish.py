@@ -1,17 +1,20 @@
 """Review findings from an on-call walkthrough of the demo, driven on the simulator: request
-bodies in a confirmation read as indented JSON."""
+bodies in a confirmation read as indented JSON; an init container's log comes first, each line
+labelled with its container."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
+from textual.widgets import RichLog
 
 from actions.plan import BODY_LINE_CHARS, BODY_LINES
 from tests.actions.world import World
 from tests.tui.conftest import SIZE, Recorder
 from tests.tui.test_e2e_scenarios import confirmation, dashboard, in_state, select, until
 from tui.screens.confirm import ConfirmScreen, plan_text
+from tui.screens.detail import PodDetailScreen
 
 
 async def test_a_job_body_in_the_confirmation_is_indented_json(
@@ -35,3 +38,27 @@ async def test_a_job_body_in_the_confirmation_is_indented_json(
         assert '       "kind": "Job",' in body, body
         assert all(len(line) <= BODY_LINE_CHARS + 5 for line in body), body
         assert len([ln for ln in body if ln.startswith("     ")]) <= BODY_LINES + 1
+
+
+async def test_an_init_containers_log_comes_first_labelled_by_container(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = start("s3-init")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        await until(pilot, lambda: len(in_state(app, "ready")) == 2, "both pods ready")
+        pod = in_state(app, "ready")[0]
+        select(app, pod)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PodDetailScreen), "the detail")
+        await pilot.pause()
+        screen = app.screen
+
+        def shown() -> str:
+            return "\n".join(s.text for s in screen.query_one("#log", RichLog).lines)
+
+        await until(pilot, lambda: "Server ready" in shown(), "the log in the detail")
+        text = shown()
+        init = text.index("fetch-model │ download: s3://")
+        main = text.index("lightning-asr │ INFO: Starting Lightning ASR server")
+        assert init < main, text

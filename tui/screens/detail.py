@@ -47,12 +47,22 @@ _KIND_STYLE = {"error": "bold red", "warning": "yellow", "progress": "cyan", "pl
 _KIND_MARK = {"error": "✗ ", "warning": "! ", "progress": "» ", "plain": "  "}
 
 
-def log_text(line: LogLine) -> Text:
-    """One log line as shown: errors marked and red, progress highlighted."""
+def log_text(line: LogLine, labelled: bool = False) -> Text:
+    """One log line as shown: errors marked and red, progress highlighted; ``labelled`` names
+    its container first, for a pod whose log comes from more than one (an init container)."""
     kind = line.kind if line.kind in _KIND_STYLE else "plain"
     text = Text(_KIND_MARK[kind], style=_KIND_STYLE[kind] or "grey50")
+    if labelled and line.container:
+        text.append(f"{line.container} │ ", style="grey50")
     text.append(line.text.rstrip("\r\n"), style=_KIND_STYLE[kind])
     return text
+
+
+def several_containers(pod: PodInfo | None, lines: Sequence[LogLine]) -> bool:
+    """The log mixes (or will mix) containers: the pod has more than one, or lines say so."""
+    if pod is not None and len(pod.containers) > 1:
+        return True
+    return len({line.container for line in lines}) > 1
 
 
 class CacheFilesTable(KeyedTable):
@@ -194,6 +204,7 @@ class PodDetailScreen(DataScreen):
         self._files: tuple[CacheFile, ...] = ()
         self._cache_error: str | None = None
         self._last_texts: dict[str, str] = {}
+        self._labelled = False  # once lines name their container, they all do
         self.log_lines_written = 0
 
     def compose(self) -> ComposeResult:
@@ -308,8 +319,12 @@ class PodDetailScreen(DataScreen):
 
     def _write(self, lines: Sequence[LogLine]) -> None:
         log = self.query_one("#log", RichLog)
+        if not self._labelled:
+            snapshot = self.dash.snapshot
+            pod = snapshot.pod(self.pod_name) if snapshot else None
+            self._labelled = several_containers(pod, lines)
         for line in lines:
-            log.write(log_text(line))
+            log.write(log_text(line, self._labelled))
         self.log_lines_written += len(lines)
 
     # The cache listing -----------------------------------------------------------------------
