@@ -49,6 +49,9 @@ from collectors.watch import KINDS, KindWatcher
 MAX_EVENTS_KEPT = 1000
 MAX_LINE_TEXT = 2000
 PUBLISH_MIN_INTERVAL = 0.25
+# Ready pods whose log was never read get one read to its end (what they did to get the
+# model), at most this many at a time.
+ONE_SHOT_READS = 4
 SERVING_RECHECK = 60.0
 _BYTELESS = (DownloadPhase.STARTING, DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
 
@@ -132,6 +135,8 @@ class LiveFeed:
         self._ring_open: dict[str, bool] = {}
         self._streams: dict[str, PodLogStream] = {}
         self._retired: list[PodLogStream] = []
+        self._one_shots: dict[str, PodLogStream] = {}  # ready pods' logs, read once
+        self._read_once: set[str] = set()
         self._finished: dict[str, str] = {}
         self._followed: set[str] = set()
         self._disk: dict[str, DiskFacts] = {}
@@ -189,9 +194,10 @@ class LiveFeed:
         for watcher in self._watchers:
             watcher.interrupt()
         with self._lock:
-            streams = list(self._streams.values()) + self._retired
+            streams = [*self._streams.values(), *self._retired, *self._one_shots.values()]
             self._streams.clear()
             self._retired = []
+            self._one_shots.clear()
         for stream in streams:
             stream.stop()
         deadline = time.monotonic() + 2.0
@@ -248,7 +254,10 @@ class LiveFeed:
     def threads(self) -> list[threading.Thread]:
         """Threads still alive (for tests: none after ``stop``)."""
         with self._lock:
-            streams = [s.thread for s in list(self._streams.values()) + self._retired]
+            streams = [
+                s.thread
+                for s in [*self._streams.values(), *self._retired, *self._one_shots.values()]
+            ]
         return [t for t in self._threads + streams if t.is_alive()]
 
     # -- WatchSink ---------------------------------------------------------------------------------
@@ -331,10 +340,11 @@ class LiveFeed:
 
     def _forget_pod(self, name: str) -> None:
         """The pod is gone: its stream stops, its memory goes (lock held)."""
-        stream = self._streams.pop(name, None)
-        if stream is not None:
-            stream.stop()
-            self._retired.append(stream)
+        for stream in (self._streams.pop(name, None), self._one_shots.pop(name, None)):
+            if stream is not None:
+                stream.stop()
+                self._retired.append(stream)
+        self._read_once.discard(name)
         self._trackers.pop(name, None)
         self._runs.pop(name, None)
         self._run_since.pop(name, None)
@@ -518,6 +528,30 @@ class LiveFeed:
                 stream = self._new_stream(name, follow=True)
                 self._streams[name] = stream
                 stream.start()
+            self._read_ready_once(snapshot)
+
+    def _read_ready_once(self, snapshot: ClusterSnapshot) -> None:
+        """A pod already Ready when first seen (a baked model, a restart of the dashboard) has
+        its log read once, so its download state is known as for the pods watched while they
+        got the model, not only for the one whose detail was opened (lock held)."""
+        self._one_shots = {n: s for n, s in self._one_shots.items() if s.thread.is_alive()}
+        for pod in snapshot.pods:
+            if len(self._one_shots) >= ONE_SHOT_READS:
+                return
+            name = pod.name
+            if (
+                pod.model_state is not ModelState.READY
+                or pod.deleting
+                or not pod.node
+                or name in self._read_once
+                or name in self._streams
+                or name in self._trackers
+            ):
+                continue
+            self._read_once.add(name)
+            stream = self._new_stream(name, follow=False)
+            self._one_shots[name] = stream
+            stream.start()
 
     def _new_stream(self, name: str, follow: bool) -> PodLogStream:
         def get_pod() -> dict[str, Any] | None:

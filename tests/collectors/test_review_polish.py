@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from collectors.logstream import PodLogStream
-from collectors.model import ModelState
+from collectors.model import DownloadPhase, ModelState
 from tests.polling import wait_until
 
 MiB = 1024**2
@@ -95,3 +95,26 @@ def test_a_new_log_stream_goes_on_where_the_last_one_stopped(start, start_feed):
     texts = [(ln.container, ln.text) for ln in feed.recent_log(pod)]
     assert sum(1 for _, t in texts if "Server ready" in t) == 1, texts
     assert texts[0][0] == "fetch-model", texts
+
+
+def test_ready_pods_of_a_baked_image_all_show_their_verified_start(start, start_feed):
+    """baked-image: pods Ready before their log was followed still have it read once, so each
+    shows the same download state; opening one pod's detail is not needed."""
+    world = start("baked-image")
+    feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(
+        lambda s: (
+            len(s.pods) == 2
+            and all(
+                p.model_state is ModelState.READY
+                and p.progress is not None
+                and p.progress.phase is DownloadPhase.DONE
+                for p in s.pods
+            )
+        ),
+        30,
+        "both pods ready, each with its start read from its log",
+    )
+    assert {p.progress.source for p in snap.pods if p.progress} == {"lightning"}
+    assert not feed._followed, "no pod was followed (no detail opened)"
+    wait_until(lambda: not feed._one_shots, 10, "the one-time reads ended")

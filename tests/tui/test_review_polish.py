@@ -1,6 +1,6 @@
 """Review findings from an on-call walkthrough of the demo, driven on the simulator: request
 bodies in a confirmation read as indented JSON; an init container's log comes first, each line
-labelled with its container."""
+labelled with its container; every pod of a baked image shows the same state."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from textual.widgets import RichLog
 from actions.plan import BODY_LINE_CHARS, BODY_LINES
 from tests.actions.world import World
 from tests.tui.conftest import SIZE, Recorder
-from tests.tui.test_e2e_scenarios import confirmation, dashboard, in_state, select, until
+from tests.tui.test_e2e_scenarios import confirmation, dashboard, in_state, rows, select, until
 from tui.screens.confirm import ConfirmScreen, plan_text
 from tui.screens.detail import PodDetailScreen
+from tui.screens.overview import OverviewScreen
 
 
 async def test_a_job_body_in_the_confirmation_is_indented_json(
@@ -62,3 +63,18 @@ async def test_an_init_containers_log_comes_first_labelled_by_container(
         init = text.index("fetch-model │ download: s3://")
         main = text.index("lightning-asr │ INFO: Starting Lightning ASR server")
         assert init < main, text
+
+
+async def test_every_pod_of_a_baked_image_shows_done_without_opening_it(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = start("baked-image")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        await until(pilot, lambda: len(in_state(app, "ready")) == 2, "both pods ready")
+        await until(
+            pilot,
+            lambda: all(r["progress"] == "✓ done" for r in rows(app).values()),
+            "every pod shown done",
+        )
+        assert isinstance(app.screen, OverviewScreen), "no detail was opened"
