@@ -27,6 +27,7 @@ class ActionSpec:
     title: str
     destructive: bool
     needs: tuple[tuple[str, str, str, str | None], ...]  # (verb, resource, group, subresource)
+    changes_cache: bool = False  # writes or deletes files in a model cache (usage moves)
 
     def permissions(self, namespace: str) -> tuple[Permission, ...]:
         return tuple(
@@ -50,10 +51,17 @@ SPECS: tuple[ActionSpec, ...] = (
         "Pre-warm the model cache with a Job",
         destructive=False,
         needs=(_GET_DEPLOY, ("create", "jobs", "batch", None), ("get", "pods", "", "log")),
+        changes_cache=True,
     ),
     ActionSpec(VERIFY, "v", "verify", "Verify the model checksum", False, (_GET_POD, _EXEC)),
     ActionSpec(
-        PURGE, "d", "purge", "Delete the corrupt model", True, (_GET_POD, _EXEC, _DELETE_POD)
+        PURGE,
+        "d",
+        "purge",
+        "Delete the corrupt model",
+        True,
+        (_GET_POD, _EXEC, _DELETE_POD),
+        changes_cache=True,
     ),
     ActionSpec(RESTART_POD, "r", "restart", "Restart the pod", True, (_GET_POD, _DELETE_POD)),
     ActionSpec(
@@ -65,7 +73,13 @@ SPECS: tuple[ActionSpec, ...] = (
         (_GET_DEPLOY, _PATCH_DEPLOY),
     ),
     ActionSpec(
-        FIX, "f", "fix", "Fix the selected pod's download", True, (_GET_POD, _EXEC, _DELETE_POD)
+        FIX,
+        "f",
+        "fix",
+        "Fix the selected pod's download",
+        True,
+        (_GET_POD, _EXEC, _DELETE_POD),
+        changes_cache=True,  # evicts old versions, or removes a partial to start afresh
     ),
     ActionSpec(
         SWITCH,

@@ -197,6 +197,9 @@ class SyntheticFeed:
     def disk_usage(self, pod: str) -> VolumeUsage:
         return VolumeUsage("df", 20 * GiB, 100 * GiB, 80 * GiB, time.time())
 
+    def refresh_volumes(self, names: Sequence[str]) -> None:
+        pass
+
 
 def _settle(shown: asyncio.Future[float]) -> None:
     """Record the end of the frame that showed the move (once; a cancelled wait stays so)."""

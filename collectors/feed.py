@@ -36,3 +36,7 @@ class ClusterFeed(Protocol):
 
     def disk_usage(self, pod: str) -> VolumeUsage:
         """Blocking (``df`` via exec in the pod): call from a worker thread."""
+
+    def refresh_volumes(self, names: Sequence[str]) -> None:
+        """Measure these volumes (``VolumeInfo.name``) again now, not from a cached figure: an
+        action changed them. Returns at once; the feed's own poller does the measuring."""

@@ -53,6 +53,9 @@ PUBLISH_MIN_INTERVAL = 0.25
 # model), at most this many at a time.
 ONE_SHOT_READS = 4
 SERVING_RECHECK = 60.0
+# A volume an action changed is measured again at once; while nothing runs to measure it in
+# (the action replaced the pods), again each second, this many times in all.
+REMEASURE_TRIES = 15
 _BYTELESS = (DownloadPhase.STARTING, DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
 
 
@@ -152,6 +155,8 @@ class LiveFeed:
         self._last_published: ClusterSnapshot | None = None
         self._dirty = threading.Event()
         self._stop = threading.Event()
+        self._poll_now = threading.Event()  # wakes the poller: volumes to measure again
+        self._remeasure: dict[str, int] = {}  # volume -> measurements left to try
         self._synced = threading.Event()
         self._published = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -191,6 +196,7 @@ class LiveFeed:
     def stop(self) -> None:
         self._stop.set()
         self._dirty.set()
+        self._poll_now.set()
         for watcher in self._watchers:
             watcher.interrupt()
         with self._lock:
@@ -228,6 +234,11 @@ class LiveFeed:
         return self.poller.measure_in_pod(
             host, container, path, None, self.clock(), quota=self._quota_of(info)
         )
+
+    def refresh_volumes(self, names: Sequence[str]) -> None:
+        with self._lock:
+            self._remeasure.update(dict.fromkeys(names, REMEASURE_TRIES))
+        self._poll_now.set()
 
     # -- beyond the protocol ---------------------------------------------------------------------
 
@@ -576,12 +587,18 @@ class LiveFeed:
     def _poll_loop(self) -> None:
         next_volumes = 0.0
         while not self._stop.is_set():
+            self._poll_now.clear()
             if self._synced.is_set() and self.snapshot() is not None:
                 try:
                     now = self.clock()
+                    with self._lock:
+                        asked, self._remeasure = self._remeasure, {}
                     if now >= next_volumes:
-                        self.poll_volumes()
+                        self.poll_volumes(fresh=bool(asked))
                         next_volumes = self.clock() + self.options.refresh
+                    elif asked:
+                        self.poll_volumes(set(asked), fresh=True)
+                    self._remeasure_unmeasured(asked)
                     self.poll_disks()
                     self.poll_serving()
                     with self._lock:
@@ -591,19 +608,29 @@ class LiveFeed:
                         self._notes["poll"] = f"polling failed: {type(exc).__name__}: {exc}"
                     self._dirty.set()
             delay = min(1.0, max(0.05, next_volumes - self.clock()))
-            self._stop.wait(delay)
+            self._poll_now.wait(delay)
 
-    def poll_volumes(self) -> None:
+    def poll_volumes(self, only: set[str] | None = None, fresh: bool = False) -> None:
+        """Measure every cache volume, or only those named in ``only`` (kept with the rest)."""
         with self._lock:
-            targets = list(self._targets)
+            targets = [t for t in self._targets if only is None or t.key in only]
         if not targets:
             return
-        usage = self.poller.poll(targets)
+        usage = self.poller.poll(targets, fresh=fresh)
         if self._stop.is_set():
             return
         with self._lock:
-            self._usage = usage
+            self._usage = usage if only is None else {**self._usage, **usage}
         self._dirty.set()
+
+    def _remeasure_unmeasured(self, asked: dict[str, int]) -> None:
+        """Ask again for a volume the last try could not measure (no container ran), while
+        tries are left."""
+        with self._lock:
+            for key, left in asked.items():
+                usage = self._usage.get(key)
+                if left > 1 and (usage is None or usage.source == "none"):
+                    self._remeasure.setdefault(key, left - 1)
 
     def _needs_disk_check(self, pod: PodInfo) -> bool:
         """Running (or initialising) and the log gives no byte counts."""

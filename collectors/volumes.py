@@ -172,7 +172,9 @@ class VolumePoller:
 
     # -- one poll ---------------------------------------------------------------------------
 
-    def poll(self, targets: Iterable[VolumeTarget]) -> dict[str, VolumeUsage]:
+    def poll(self, targets: Iterable[VolumeTarget], fresh: bool = False) -> dict[str, VolumeUsage]:
+        """Usage per target key; ``fresh`` measures again what a fallback measured lately (an
+        action just changed the volume)."""
         targets = list(targets)
         now = self.clock()
         nodes = sorted({m.node for t in targets for m in t.mounts if m.node})
@@ -207,7 +209,7 @@ class VolumePoller:
                 if usage is not None
                 else self._no_stats_reason(target)
             )
-            out[target.key] = self.fallback(target, why, now)
+            out[target.key] = self.fallback(target, why, now, fresh)
         return out
 
     def _no_stats_reason(self, target: VolumeTarget) -> str:
@@ -218,10 +220,13 @@ class VolumePoller:
             return f"kubelet stats unavailable ({sorted(p for p in problems if p)[0]})"
         return "the kubelet publishes no stats for this volume"
 
-    def fallback(self, target: VolumeTarget, why: str, now: float) -> VolumeUsage:
-        """df (then du when the size is absurd) in one pod; cached for ``fallback_interval``."""
+    def fallback(
+        self, target: VolumeTarget, why: str, now: float, fresh: bool = False
+    ) -> VolumeUsage:
+        """df (then du when the size is absurd) in one pod; cached for ``fallback_interval``
+        unless ``fresh``."""
         cached = self._fallbacks.get(target.key)
-        if cached is not None and now - cached.measured_at < self.fallback_interval:
+        if not fresh and cached is not None and now - cached.measured_at < self.fallback_interval:
             return cached
         mount = target.measuring_pod()
         if mount is None:

@@ -23,6 +23,7 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 
+from actions.effects import cache_volumes, may_have_changed
 from actions.plan import ActionPlan, ActionResult
 from collectors.feed import ClusterFeed
 from collectors.model import ClusterSnapshot
@@ -101,6 +102,7 @@ class AsrCacheApp(App[int]):
         # None until RBAC answered; then action id -> None (allowed) or why forbidden.
         self.permissions: dict[str, str | None] | None = None
         self.running: dict[int, tuple[ActionPlan, threading.Event, str]] = {}
+        self._volumes_of: dict[int, tuple[str, ...]] = {}  # running plan -> volumes it changes
         self.redraw_interval = redraw_interval
         self._incoming: ClusterSnapshot | None = None  # newer than ``snapshot``, not drawn yet
         self._settle_heap = settle_heap  # still to do, once the first data is on screen
@@ -323,6 +325,7 @@ class AsrCacheApp(App[int]):
     def on_action_confirmed(self, message: ActionConfirmed) -> None:
         cancel = threading.Event()
         self.running[id(message.plan)] = (message.plan, cancel, "starting")
+        self._volumes_of[id(message.plan)] = cache_volumes(message.plan, self.snapshot)
         self._show_activity()
         self.notify(f"Started: {message.plan.title}", timeout=3)
         self._execute(message.plan, cancel)
@@ -350,6 +353,9 @@ class AsrCacheApp(App[int]):
         result = message.result
         self.running.pop(id(result.plan), None)
         self._show_activity()
+        volumes = self._volumes_of.pop(id(result.plan), ())
+        if volumes and may_have_changed(result):
+            self.feed.refresh_volumes(volumes)  # returns at once; the feed's poller measures
         prefix = "Dry run: " if result.dry_run else ""
         self.notify(
             prefix + redact_text(result.message),

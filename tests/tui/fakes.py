@@ -356,6 +356,7 @@ class FakeFeed:
         self.started = threading.Event()
         self.stopped = threading.Event()
         self.followed: list[str] = []
+        self.refreshed: list[tuple[str, ...]] = []  # volumes asked to be measured again
         self.listing_threads: list[str] = []
         self.lock = threading.Lock()
 
@@ -402,6 +403,10 @@ class FakeFeed:
         if self.fail_listing:
             raise RuntimeError(self.fail_listing)
         return self.usage
+
+    def refresh_volumes(self, names: Sequence[str]) -> None:
+        with self.lock:
+            self.refreshed.append(tuple(names))
 
 
 def sample_plan(action_id: str, pod_name: str | None, **changes: object) -> ActionPlan:

@@ -1,18 +1,30 @@
 """Review findings from an on-call walkthrough of the demo, driven on the simulator: request
 bodies in a confirmation read as indented JSON; an init container's log comes first, each line
-labelled with its container; every pod of a baked image shows the same state."""
+labelled with its container; every pod of a baked image shows the same state; a volume an
+action changed is measured again at once."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
 from textual.widgets import RichLog
 
 from actions.plan import BODY_LINE_CHARS, BODY_LINES
+from tests.actions.conftest import MODEL
 from tests.actions.world import World
 from tests.tui.conftest import SIZE, Recorder
-from tests.tui.test_e2e_scenarios import confirmation, dashboard, in_state, rows, select, until
+from tests.tui.test_e2e_scenarios import (
+    confirm,
+    confirmation,
+    dashboard,
+    in_state,
+    rows,
+    select,
+    until,
+)
+from tui.app import AsrCacheApp
 from tui.screens.confirm import ConfirmScreen, plan_text
 from tui.screens.detail import PodDetailScreen
 from tui.screens.overview import OverviewScreen
@@ -78,3 +90,38 @@ async def test_every_pod_of_a_baked_image_shows_done_without_opening_it(
             "every pod shown done",
         )
         assert isinstance(app.screen, OverviewScreen), "no detail was opened"
+
+
+def _measured_at(app: AsrCacheApp, claim: str = "models-aws-efs-pvc") -> float:
+    snapshot = app.snapshot
+    volume = next((v for v in snapshot.volumes if v.name == claim), None) if snapshot else None
+    usage = volume.usage if volume else None
+    return usage.measured_at if usage and usage.source != "none" else 0.0
+
+
+async def test_deleting_a_corrupt_model_measures_its_volume_again_at_once(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """corrupt-model, volumes polled every 5 minutes: once ``d`` has deleted the copy (and the
+    pods fetched a good one), the panel shows the volume measured after the action, not the
+    figure from before it."""
+    world = start("corrupt-model")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "300")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        looping = await until(
+            pilot,
+            lambda: len(in_state(app, "corrupt")) == 2 and in_state(app, "corrupt"),
+            "both pods shown corrupt",
+        )
+        select(app, looping[0])
+        await confirmation(pilot, "d")
+        # The next periodic poll is minutes away: a figure newer than this comes from the
+        # measurement the finished action asked for.
+        confirmed = time.time()
+        result = await confirm(pilot, recorder)
+        assert result.ok, result.message
+        await until(pilot, lambda: _measured_at(app) >= confirmed, "the volume measured again", 20)
+        assert app.snapshot is not None
+        volume = next(v for v in app.snapshot.volumes if v.name == "models-aws-efs-pvc")
+        used = volume.usage.used_bytes if volume.usage else None
+        assert used is not None and MODEL <= used < 2 * MODEL, volume  # the good copy, once
