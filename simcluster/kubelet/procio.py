@@ -117,7 +117,9 @@ class ThreadIO:
             raise Cancelled
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        self.check()
+        if self._cancel.is_set():
+            coro.close()  # never scheduled: close it, or Python warns it was never awaited
+            raise Cancelled
         fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
         while True:
             try:
