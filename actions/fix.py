@@ -44,7 +44,7 @@ from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
-from collectors.units import format_bytes, parse_size
+from collectors.units import format_bytes, format_written, parse_size
 
 CORRUPT = "corrupt"
 DISK_FULL = "disk-full"
@@ -586,7 +586,7 @@ def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo, why: str = "") -> str:
     total = pod.progress.bytes_total if pod.progress else None
     text = f"Or grow PVC {pod.cache_claim}"
     if size:
-        text += f" (requests {format_bytes(size)})"
+        text += f" (requests {format_written(size)})"
     if short:
         text += f" {short}"
     elif total:

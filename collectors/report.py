@@ -14,7 +14,7 @@ from typing import Any
 
 from collectors.model import ClusterSnapshot, ModelState, VolumeInfo
 from collectors.state import crash_loop
-from collectors.units import format_bytes
+from collectors.units import format_bytes, written_in_decimal
 
 SCHEMA_VERSION = 1
 NEARLY_FULL = 0.9
@@ -62,9 +62,10 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
         if usage is None or usage.used_bytes is None:
             continue
         if vol.quota_bytes and usage.used_bytes > vol.quota_bytes:
+            decimal = written_in_decimal(vol.quota_bytes)
             out.append(
-                f"volume {vol.name}: {format_bytes(usage.used_bytes)} used, over the cache "
-                f"quota of {format_bytes(vol.quota_bytes)}"
+                f"volume {vol.name}: {format_bytes(usage.used_bytes, decimal)} used, over the "
+                f"cache quota of {format_bytes(vol.quota_bytes, decimal)}"
             )
             continue
         if usage.capacity_meaningful and usage.capacity_bytes:

@@ -25,11 +25,39 @@ def parse_size(text: str) -> int:
     return int(float(number) * base**power)
 
 
-def format_bytes(n: int | float) -> str:
-    """Binary units with one decimal: ``1.5 GiB``; what every screen and log line uses."""
+BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+
+
+def format_bytes(n: int | float, decimal: bool = False) -> str:
+    """One decimal: ``1.5 GiB``, binary as every screen and log line measures; ``decimal``
+    for a figure shown beside a size someone wrote in decimal units (``13.2 GB of 50.0 GB``)."""
+    base, units = (1000, DECIMAL_UNITS) if decimal else (1024, BINARY_UNITS)
     value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(value) < 1024 or unit == "PiB":
+    for unit in units:
+        if abs(value) < base or unit == units[-1]:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
+        value /= base
     raise AssertionError("unreachable")
+
+
+def written_in_decimal(n: int) -> bool:
+    """Whether a size someone wrote (a PVC's ``50G``, ``MODEL_CACHE_MAX_SIZE=50GB``) reads back
+    exactly in decimal units and not in binary ones: it is then shown as ``50.0 GB``, not as
+    ``46.6 GiB``, which nobody wrote."""
+    return _round_in(n, 1000) and not _round_in(n, 1024)
+
+
+def _round_in(n: int, base: int) -> bool:
+    """``n`` is a whole number of tenths of its largest ``base`` unit (``2.5 GiB``, ``50 GB``)."""
+    if n < base:
+        return False
+    unit = base
+    while unit * base <= n:
+        unit *= base
+    return (n * 10) % unit == 0
+
+
+def format_written(n: int) -> str:
+    """A size someone wrote, in the unit family it was written in."""
+    return format_bytes(n, decimal=written_in_decimal(n))

@@ -20,7 +20,7 @@ from collectors import execs
 from collectors.cluster import Cluster
 from collectors.execs import ExecError
 from collectors.model import VolumeUsage
-from collectors.units import format_bytes
+from collectors.units import format_written
 
 ABSURD_BYTES = 2**60  # 1 EiB: no real disk; elastic file systems report 8 EiB
 NODE_RETRY_AFTER = 300.0  # a node whose stats are refused is asked again after this long
@@ -290,7 +290,7 @@ class VolumePoller:
                 note=_note(why, df_said, f"du of {path} in pod {pod} failed"),
             )
         against = (
-            f"shown against the cache quota ({format_bytes(quota)})"
+            f"shown against the cache quota ({format_written(quota)})"
             if quota
             else "no cache quota (MODEL_CACHE_MAX_SIZE) to show it against"
         )

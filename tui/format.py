@@ -12,7 +12,7 @@ from rich.text import Text
 
 from collectors.model import DownloadPhase, DownloadProgress, ModelState, VolumeInfo
 from collectors.report import used_fraction
-from collectors.units import format_bytes
+from collectors.units import BINARY_UNITS, DECIMAL_UNITS, format_bytes, written_in_decimal
 
 STATE_STYLE: dict[ModelState, str] = {
     ModelState.CORRUPT: "bold white on red",
@@ -67,16 +67,19 @@ def format_eta(seconds: float | None) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
-def format_pair(done: int, total: int | None) -> str:
-    """``1.2/2.9 GiB``: both in the unit of the larger, so the column stays narrow."""
+def format_pair(done: int, total: int | None, decimal: bool = False) -> str:
+    """``1.2/2.9 GiB``: both in the unit of the larger, so the column stays narrow;
+    ``decimal`` (``13.2/50.0 GB``) when ``total`` is a size written in decimal units."""
     if not total:
-        return f"{format_bytes(done)}/?"
+        return f"{format_bytes(done, decimal)}/?"
+    base = 1000 if decimal else 1024
+    names = DECIMAL_UNITS if decimal else BINARY_UNITS
     value, unit = float(max(done, total)), 1
-    for name in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024 or name == "PiB":
+    for name in names:
+        if value < base or name == names[-1]:
             break
-        value /= 1024
-        unit *= 1024
+        value /= base
+        unit *= base
     if name == "B":
         return f"{done}/{total} B"
     return f"{done / unit:.1f}/{total / unit:.1f} {name}"
@@ -241,7 +244,10 @@ def usage_cell(volume: VolumeInfo, width: int = 12, room: int | None = None) -> 
     style = "bold red" if frac >= 0.9 else ("dark_orange" if frac >= 0.75 else "green")
     against = " cap" if usage.capacity_meaningful else " quota"
     text = Text(bar(frac, width), style=style)
-    numbers = f"{frac * 100:3.0f}% {format_pair(usage.used_bytes, denom)}"
+    # A quota is a size someone wrote: in its own units (50 GB, not 46.6 GiB); a capacity
+    # is measured.
+    decimal = not usage.capacity_meaningful and written_in_decimal(denom)
+    numbers = f"{frac * 100:3.0f}% {format_pair(usage.used_bytes, denom, decimal)}"
     numbers = " " + numbers if width else numbers.lstrip()
     if room is not None and text.cell_len + len(numbers) + len(against) > room:
         against = ""

@@ -28,7 +28,7 @@ from collectors.live import LiveFeed, options_from_args
 from collectors.model import ClusterSnapshot, DownloadPhase, DownloadProgress, LogLine
 from collectors.progress import MAX_ETA
 from collectors.report import attention, iso, snapshot_dict, used_fraction
-from collectors.units import format_bytes
+from collectors.units import format_bytes, written_in_decimal
 from collectors.values import ValuesError
 from tui.format import format_eta
 
@@ -132,11 +132,13 @@ def render_table(snapshot: ClusterSnapshot) -> str:
         rows = []
         for v in snapshot.volumes:
             u = v.usage
-            used = format_bytes(u.used_bytes) if u and u.used_bytes is not None else "?"
             denominator = v.denominator
-            of = format_bytes(denominator) if denominator else "-"
-            fraction = used_fraction(v)
             quota = " (quota)" if denominator and denominator == v.quota_bytes else ""
+            # A quota is shown as it was written (50 GB), and the usage in the same units.
+            decimal = bool(quota) and written_in_decimal(denominator or 0)
+            used = format_bytes(u.used_bytes, decimal) if u and u.used_bytes is not None else "?"
+            of = format_bytes(denominator, decimal) if denominator else "-"
+            fraction = used_fraction(v)
             rows.append(
                 [
                     v.name,

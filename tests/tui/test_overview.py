@@ -37,7 +37,7 @@ async def test_pods_are_sorted_by_urgency_then_name(recorder: Recorder) -> None:
         assert "1/6 ready · 1 corrupt · 1 stalled · 1 downloading" in text
         assert "42% 10.1/24.0 GiB 85.0 MiB/s ETA 2m48s" in text
         assert "✗ checksum mismatch" in text
-        assert "73% 34.0/46.6 GiB quota" in text  # EFS usage against the quota
+        assert "73% 36.5/50.0 GB quota" in text  # EFS usage against the quota
         assert "EFS reports 8 EiB; shown against the cache quota" in text
         assert "◀ live" in text and "api-server → http://lightning-asr:2269" in text
         assert "Scheduled 3✓" in text and "0 8 * * *" in text

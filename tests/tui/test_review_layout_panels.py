@@ -51,7 +51,7 @@ async def test_narrow_volumes_keep_usage_numbers_and_the_pods(size: tuple[int, i
         await pilot.pause()
         text = screen_text(app)
         row = line_with(text, "models-aws-efs-pvc  ")
-        assert "73% 34.0/46.6 GiB" in row, row
+        assert "73% 36.5/50.0 GB" in row, row
         assert "4: 2schj" in row and "+" in row, row  # the count, the first pods, how many more
         if size[0] >= 100:  # (at 80 columns the jobs panel is 25 wide)
             # A CronJob and a Job of one name stay told apart, and named.

@@ -70,8 +70,8 @@ def test_progress_cell_shows_percent_bytes_rate_eta() -> None:
 def test_usage_is_against_the_quota_when_capacity_is_meaningless() -> None:
     efs, empty_dir = sample_volumes()
     efs_text = usage_cell(efs).plain
-    # 34 GiB against the 50 GB quota (46.6 GiB), not against EFS's 8 EiB.
-    assert "73%" in efs_text and "quota" in efs_text and "34.0/46.6 GiB" in efs_text
+    # 34 GiB against the 50 GB quota, not against EFS's 8 EiB; in the quota's own units.
+    assert "73%" in efs_text and "quota" in efs_text and "36.5/50.0 GB" in efs_text
     assert "2%" in usage_cell(empty_dir).plain and "cap" in usage_cell(empty_dir).plain
     unmeasured = dataclasses.replace(efs, usage=None)
     assert usage_cell(unmeasured).plain == "not measured"
