@@ -7,6 +7,7 @@ import threading
 
 from textual.widgets import Button
 
+from tests.polling import pilot_until
 from tests.tui.conftest import CORRUPT, SIZE, STALLED, Recorder, make_app
 from tests.tui.fakes import FakeActions
 from tests.tui.screen import screen_text
@@ -23,6 +24,17 @@ from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 
 
+async def confirmation(pilot, *keys: str) -> ConfirmScreen:
+    """Press keys that plan an action and wait for its confirmation. The plan is made in a
+    worker thread, so a fixed pause is not enough on a busy machine: wait for the screen."""
+    await pilot.press(*keys)
+    screen = await pilot_until(
+        pilot, lambda: pilot.app.screen if isinstance(pilot.app.screen, ConfirmScreen) else None
+    )
+    await pilot.pause()  # composed and drawn
+    return screen
+
+
 def footer_keys(app) -> set[str]:
     """Keys the footer offers (enabled or greyed)."""
     return {key for key, active in app.screen.active_bindings.items() if active.binding.show}
@@ -35,11 +47,8 @@ async def test_confirmation_shows_the_plan_and_executes_only_on_confirm(
     app = make_app(actions=actions, recorder=recorder)
     async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
         await pilot.pause()
-        await pilot.press("j", "f")  # the stalled pod, fix
-        await pilot.pause()
+        await confirmation(pilot, "j", "f")  # the stalled pod, fix
         assert actions.plan_calls == [("fix", STALLED)]
-        screen = app.screen
-        assert isinstance(screen, ConfirmScreen)
         text = screen_text(app)
         assert f"target: pod/{STALLED} (namespace smallest)" in text
         assert f"1. DELETE pods/{STALLED} (namespace smallest)" in text
@@ -49,11 +58,9 @@ async def test_confirmation_shows_the_plan_and_executes_only_on_confirm(
         assert isinstance(app.screen, OverviewScreen)
         assert actions.executed == [] and not recorder.of(ActionConfirmed)
 
-        await pilot.press("f")
-        await pilot.pause()
+        await confirmation(pilot, "f")
         await pilot.press("y")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot_until(pilot, lambda: f"fix done on pod/{STALLED}" in recorder.texts())
         assert [p.action for p in actions.executed] == ["fix"]
         assert recorder.of(ActionPlanned) and recorder.of(ActionConfirmed)
         assert [m.text for m in recorder.of(ActionProgressed)] == ["step 1 of 2"]
@@ -69,9 +76,7 @@ async def test_a_destructive_plan_warns_and_starts_on_cancel() -> None:
     app = make_app(actions=actions)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("d")  # the first row: the corrupt pod
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        await confirmation(pilot, "d")  # the first row: the corrupt pod
         text = screen_text(app)
         assert "⚠ This changes the cluster and cannot be undone." in text
         assert "EXEC in lightning-asr-7d9f8c6b5-tq5vn/lightning-asr: rm -f -- " in text
@@ -86,9 +91,7 @@ async def test_a_refused_plan_cannot_be_confirmed(recorder: Recorder) -> None:
     app = make_app(actions=actions, recorder=recorder)
     async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
         await pilot.pause()
-        await pilot.press("s")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        await confirmation(pilot, "s")
         text = screen_text(app)
         assert "Refused: lightning-asr-v2 has 0/1 pods ready" in text
         assert not app.screen.query("#confirm-yes")
@@ -105,11 +108,9 @@ async def test_clicking_confirm_runs_and_a_failure_is_notified(recorder: Recorde
     app = make_app(actions=actions, recorder=recorder)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("j", "r")
-        await pilot.pause()
-        app.screen.query_one("#confirm-yes", Button).press()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        screen = await confirmation(pilot, "j", "r")
+        screen.query_one("#confirm-yes", Button).press()
+        await pilot_until(pilot, lambda: ("API said 500", "error") in recorder.notes)
         assert [p.action for p in actions.executed] == ["restart-pod"]
         assert ("API said 500", "error") in recorder.notes
 
@@ -184,11 +185,10 @@ async def test_quitting_cancels_a_running_action_and_stops_the_feed() -> None:
     feed = app.feed
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("j", "f")
-        await pilot.pause()
+        await confirmation(pilot, "j", "f")
         await pilot.press("y")
-        await pilot.pause()
-        assert "⟳ fix pod/" in screen_text(app)  # the activity line shows progress
+        # the activity line shows progress
+        await pilot_until(pilot, lambda: "⟳ fix pod/" in screen_text(app))
         assert len(app.running) == 1
         running_cancel = next(iter(app.running.values()))[1]
         hold_release = threading.Timer(0.2, hold.set)
