@@ -8,6 +8,7 @@ import threading
 from textual.widgets import RichLog, Sparkline
 
 from collectors.model import LogLine
+from tests.polling import pilot_until
 from tests.tui.conftest import CORRUPT, SIZE, STALLED, Recorder, make_app
 from tests.tui.fakes import NOW, FakeFeed, progress, sample_log, sample_snapshot
 from tests.tui.screen import screen_text
@@ -23,6 +24,9 @@ async def open_stalled(pilot) -> PodDetailScreen:
     await pilot.pause()
     screen = pilot.app.screen
     assert isinstance(screen, PodDetailScreen)
+    # The log's history is read in a worker thread: wait for it, not for a fixed pause.
+    await pilot_until(pilot, lambda: screen._history_loaded)
+    await pilot.pause()
     return screen
 
 
@@ -33,6 +37,8 @@ async def test_enter_opens_the_detail_and_escape_goes_back(recorder: Recorder) -
         screen = await open_stalled(pilot)
         assert screen.pod_name == STALLED
         assert feed.followed == [STALLED]
+        # df of the cache mount and the files are listed in a worker thread too
+        await pilot_until(pilot, lambda: "df /app/models  34.0 GiB" in screen_text(app))
         text = screen_text(app)
         assert "‼ stalled" in text and "no new bytes for 130s (threshold 60s)" in text
         assert "40% 9.6/24.0 GiB stalled" in text
@@ -83,9 +89,9 @@ async def test_live_lines_follow_and_the_log_is_bounded(recorder: Recorder) -> N
                 STALLED,
                 [LogLine(STALLED, "c", f"line {i}.{j}", "plain", NOW + 2 + i) for j in range(100)],
             )
-        await pilot.pause(0.2)
+        # The bridge hands the lines over in batches, one after the app wrote the last.
+        await pilot_until(pilot, lambda: log.lines[-1].text.endswith("line 29.99"))
         assert len(log.lines) <= LOG_LINES
-        assert log.lines[-1].text.endswith("line 29.99")
         assert all(m.pod == STALLED for m in recorder.of(LogLinesReceived))
 
 
@@ -123,8 +129,7 @@ async def test_listing_failure_is_shown_not_raised() -> None:
     app = make_app(feed)
     async with app.run_test(size=SIZE) as pilot:
         await open_stalled(pilot)
-        text = screen_text(app)
-        assert "df failed: exec forbidden: pods/exec" in text
+        await pilot_until(pilot, lambda: "df failed: exec forbidden: pods/exec" in screen_text(app))
 
 
 async def test_a_slow_listing_never_blocks_the_keys() -> None:
@@ -155,8 +160,8 @@ async def test_l_opens_the_log_of_the_selected_pod() -> None:
         screen = app.screen
         assert isinstance(screen, PodDetailScreen) and screen.pod_name == STALLED
         assert screen.query_one("#log", RichLog).has_focus
-        # The downloader's .part.json is folded into its .part row.
-        assert screen.query_one(CacheFilesTable).row_count == 2
+        # Listed in a worker thread; the downloader's .part.json is folded into its .part row.
+        await pilot_until(pilot, lambda: screen.query_one(CacheFilesTable).row_count == 2)
 
 
 async def test_the_pod_going_away_is_said() -> None:
