@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList
 
+from tests.polling import pilot_until
 from tests.tui.conftest import SIZE, STALLED, Recorder, make_app
 from tests.tui.fakes import NOW, FakeActions, FakeFeed, sample_snapshot
 from tests.tui.screen import screen_text
@@ -48,14 +49,22 @@ async def test_the_palette_offers_every_action_by_name() -> None:
         await pilot.pause()
         assert CommandPalette.is_open(app)  # type: ignore[arg-type]  # App is invariant
         await pilot.press(*"verify")
-        await pilot.pause(0.3)
         options = app.screen.query_one(OptionList)
-        prompts = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-        assert any("Verify the model checksum (v)" in p for p in prompts)
+
+        def prompts() -> list[str]:
+            return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+
+        def verify_highlighted() -> bool:
+            at = options.highlighted
+            return at is not None and "Verify" in str(options.get_option_at_index(at).prompt)
+
+        # The palette searches in a worker (results come in batches, the list of an earlier
+        # keystroke's search may still show), and the plan is made in a thread: wait for each.
+        await pilot_until(pilot, verify_highlighted)
+        assert any("Verify the model checksum (v)" in p for p in prompts())
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert actions.plan_calls and actions.plan_calls[0][0] == "verify"
-        assert isinstance(app.screen, ConfirmScreen)
 
 
 async def test_palette_entries_follow_read_only_and_rbac() -> None:
@@ -107,9 +116,10 @@ async def test_the_stale_banner_comes_and_goes() -> None:
         text = screen_text(app)
         assert "API unreachable for 5s: showing data 6s old. Reconnecting…" in text
         assert "connection refused" in text
-        now[0] += 60
-        await pilot.pause(0.2)
-        assert "API unreachable for 1m: showing data 1m old." in screen_text(app)
+        now[0] += 60  # the next tick (every 0.05 s) redraws with the new time
+        await pilot_until(
+            pilot, lambda: "API unreachable for 1m: showing data 1m old." in screen_text(app)
+        )
         feed.push(sample_snapshot(taken_at=now[0]))
         await pilot.pause()
         assert not banner.display
@@ -165,21 +175,18 @@ async def test_n_switches_namespace_and_c_switches_context(recorder: Recorder) -
         assert "is not a DNS label" in screen_text(app)
         box.value = "staging"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.pause()
+        # Switching connects in a worker thread, which may not have started when the key has
+        # been handled: wait for its outcome (the new feed's first data drawn, which comes
+        # after the old feed is stopped), not for the workers running at that moment.
+        await pilot_until(pilot, lambda: app.snapshot and app.snapshot.namespace == "staging")
         assert switcher.calls == [("kind-asr", "staging")]
         assert first.stopped.is_set()
-        assert app.snapshot is not None and app.snapshot.namespace == "staging"
         assert "ns staging" in screen_text(app)
         await pilot.press("c")
-        await app.workers.wait_for_complete()
+        await pilot_until(pilot, lambda: isinstance(app.screen, ContextPicker))
         await pilot.pause()
-        assert isinstance(app.screen, ContextPicker)
         await pilot.press("down", "enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        await pilot.pause()
+        await pilot_until(pilot, lambda: app.snapshot and app.snapshot.context == "prod-eu")
         assert switcher.calls[-1] == ("prod-eu", "staging")
         assert "ctx prod-eu" in screen_text(app)
         assert "MainThread" not in switcher.threads
@@ -187,9 +194,7 @@ async def test_n_switches_namespace_and_c_switches_context(recorder: Recorder) -
         await pilot.pause()
         app.screen.query_one(Input).value = "nowhere"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert "namespace 'nowhere' does not exist" in recorder.texts()
+        await pilot_until(pilot, lambda: "namespace 'nowhere' does not exist" in recorder.texts())
         assert "ctx prod-eu" in screen_text(app)  # still on the last good connection
 
 

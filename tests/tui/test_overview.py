@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from collectors.model import ModelState
+from tests.polling import pilot_until
 from tests.tui.conftest import CORRUPT, SIZE, STALLED, Recorder, make_app
 from tests.tui.fakes import FakeFeed, GiB, MiB, progress, sample_snapshot
 from tests.tui.screen import screen_text
@@ -151,9 +152,8 @@ async def test_ages_move_with_the_injected_clock() -> None:
         await pilot.pause()
         table = app.screen.query_one(PodsTable)
         assert table.get_cell(READY, "age").plain == "2h"
-        now[0] += 3600
-        await pilot.pause(0.2)
-        assert table.get_cell(READY, "age").plain == "3h"
+        now[0] += 3600  # the next tick (every 0.05 s) redraws with the new time
+        await pilot_until(pilot, lambda: table.get_cell(READY, "age").plain == "3h")
         assert table.get_cell(CORRUPT, "age").plain == "2h"
 
 
