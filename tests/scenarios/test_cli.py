@@ -193,10 +193,28 @@ def test_kubectl_walkthrough_on_efs_shared(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
+        # Read until all four pods' logs are in (kubectl opens one stream per pod), rather
+        # than for a fixed 3 s: a loaded machine may take longer to start kubectl.
+        followed: queue.Queue[str] = queue.Queue()
+
+        def pump() -> None:
+            assert follow.stdout is not None
+            for line in follow.stdout:
+                followed.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        got: list[str] = []
+
+        def all_in() -> bool:
+            while not followed.empty():
+                got.append(followed.get())
+            logs = "".join(got)
+            return logs.count("INFO: Server ready on port 2269") >= 4 and '"event": "done"' in logs
+
         try:
-            time.sleep(3)
+            wait_until(all_in, 30, "kubectl logs -f to show the four pods' logs")
         finally:
             follow.terminate()
-            logs, err = follow.communicate(timeout=10)
-        assert logs.count("INFO: Server ready on port 2269") >= 4, err
-        assert '"event": "done"' in logs
+            follow.wait(10)
+            assert follow.stderr is not None
+            follow.stderr.close()
