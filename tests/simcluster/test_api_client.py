@@ -513,12 +513,21 @@ def test_outage_drop_and_listener_restart(sim: SimCluster, tmp_path: Path) -> No
     api = api_client(sim, tmp_path)
     api.configuration.retries = False
     v1 = client.CoreV1Api(api)
-    sim.set_api_outage(0.5, status=503)
+    # Long enough that the first request surely falls inside it on a loaded machine.
+    sim.set_api_outage(1.5, status=503)
     with pytest.raises(client.ApiException) as exc:
         v1.list_namespaced_pod(NS)
     assert exc.value.status == 503 and status_of(exc.value)["reason"] == "ServiceUnavailable"
-    time.sleep(0.6)
-    v1.list_namespaced_pod(NS)
+
+    def served() -> bool:
+        try:
+            v1.list_namespaced_pod(NS)
+        except client.ApiException as e:
+            assert e.status == 503, e
+            return False
+        return True
+
+    wait_until(served, what="the outage to end on its own")
     port = sim.port
     sim.run(sim.stop_api())
     with pytest.raises(urllib3.exceptions.MaxRetryError):
