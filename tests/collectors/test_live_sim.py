@@ -12,6 +12,7 @@ from simcluster.kubelet.programs.standins import standin_commands
 from simcluster.modelserver import Faults
 from tests.collectors.conftest import feed_threads
 from tests.collectors.setups import MiB, asr_deployment, job, pvc
+from tests.polling import wait_until
 
 
 @pytest.fixture
@@ -51,13 +52,21 @@ def test_volume_usage_from_kubelet_stats_one_request_per_node(make_sim, start_fe
     assert vol.usage is not None and vol.usage.capacity_meaningful
     assert vol.quota_bytes == 50_000_000_000
     assert vol.denominator == vol.usage.capacity_bytes
-    before = feed.cluster.counters.requests("get", "nodes/proxy")
-    polls = feed.poller.summary_requests
+
+    def settled() -> tuple[int, float] | None:
+        """The stats/summary requests the API client made, when they equal the ones the
+        poller asked for. The poller counts a request just before the client does, so the
+        two agree only between polls: a reading in the middle of one is not a mismatch."""
+        made = feed.cluster.counters.requests("get", "nodes/proxy")
+        asked = feed.poller.summary_requests
+        return (made, time.monotonic()) if made == asked else None
+
+    before, since = wait_until(settled, 5, "the client's count to match the poller's")
     time.sleep(2.0)
+    after, until = wait_until(settled, 5, "the client's count to match the poller's")
     # One stats/summary per node (one node here) per refresh interval, never more.
-    made = feed.cluster.counters.requests("get", "nodes/proxy") - before
-    assert made == feed.poller.summary_requests - polls
-    assert 1 <= made <= 2.0 / 0.5 + 1
+    made = after - before
+    assert 1 <= made <= (until - since) / 0.5 + 1
 
     # On demand (the detail view): the cache files and df of one pod's cache mount.
     pod = snap.pods[0].name
