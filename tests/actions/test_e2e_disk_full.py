@@ -78,7 +78,9 @@ def test_disk_full_on_a_claim_smaller_than_the_model_says_how_much_it_must_grow(
     )
     pod = _failing(snap, "lightning-asr")
     assert pod is not None and "no space left" in pod.evidence[0].lower()
-    plan = world.plan(registry.FIX, pod.name)
+    # Planned on the snapshot that showed it failing: the container restarts (and downloads
+    # again for a moment) between failures, and a fresh snapshot may catch it doing that.
+    plan = world.plan(registry.FIX, pod.name, on=snap)
     assert plan.decision == "disk-full" and not plan.runnable, plan.describe()
     refusal = plan.refused or ""
     # The volume is empty: it is not full, it is too small for the model.
@@ -126,7 +128,7 @@ def test_disk_full_evicts_an_unused_version_and_the_download_finishes(
     words = "no space left" if full == "enospc" else "cache"
     assert words in " ".join(failing.evidence).lower(), failing.evidence
 
-    plan = world.plan(registry.FIX, failing.name)
+    plan = world.plan(registry.FIX, failing.name, on=snap)  # as above: the failing state
     assert plan.decision == "disk-full" and plan.runnable, plan.describe()
     rm = next(s for s in plan.steps if isinstance(s, ExecStep) and s.argv[0] == "rm")
     assert "/app/models/v0/model.bin" in rm.argv

@@ -136,8 +136,17 @@ class World:
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def plan(self, action_id: str, target: str | None, **options: Any) -> ActionPlan:
-        return self.service.plan(action_id, self.snapshot(), target, ActionOptions(**options))
+    def plan(
+        self,
+        action_id: str,
+        target: str | None,
+        on: ClusterSnapshot | None = None,
+        **options: Any,
+    ) -> ActionPlan:
+        """Plan on ``on`` (a snapshot the test already checked) or on a fresh one. A state a
+        crash loop passes through (failed, then downloading again) may be gone from the next."""
+        snap = on if on is not None else self.snapshot()
+        return self.service.plan(action_id, snap, target, ActionOptions(**options))
 
     def execute(
         self, plan: ActionPlan, dry_run: bool = False, timeout: float = 40.0
