@@ -310,7 +310,10 @@ class FileJob:
             self.name, self.spec.url, remote.size, resumed_from, config.workers, config.version
         )
         if remote.ranges and remote.size is not None:
-            pieces: list[tuple[int, int | None]] = list(plan_pieces(t.missing(), config.workers))
+            hashed = t.hasher is not None
+            pieces: list[tuple[int, int | None]] = list(
+                plan_pieces(t.missing(), config.workers, small_tail=hashed)
+            )
         else:
             pieces = [(0, remote.size)] if remote.size != 0 else []
         self.ctx.register(t)

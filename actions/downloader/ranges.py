@@ -99,20 +99,21 @@ def piece_size(missing_bytes: int, workers: int) -> int:
     return max(1, -(-missing_bytes // count))
 
 
-def piece_lengths(missing_bytes: int, workers: int) -> list[int]:
+def piece_lengths(missing_bytes: int, workers: int, small_tail: bool = False) -> list[int]:
     """The lengths of the pieces, in file order, that ``missing_bytes`` are cut into.
 
-    The last round (one piece per worker) is cut in halves, then quarters, ... down to
-    TAIL_PIECE: the hash follows the lowest piece still running, so when the download ends,
-    everything above it is still to be hashed -- with equal pieces, nearly a whole round
-    (1 GiB over 8 connections: 224 MiB, 0.17 s of hashing after the last byte). Small last
-    pieces end near the end of the file, for a few more requests per connection."""
+    With ``small_tail`` (the file is hashed as it arrives), the last round (one piece per
+    worker) is cut in halves, then quarters, ... down to TAIL_PIECE: the hash follows the
+    lowest piece still running, so when the download ends, everything above it is still to be
+    hashed -- with equal pieces, nearly a whole round (1 GiB over 8 connections: 224 MiB,
+    0.17 s of hashing after the last byte). Small last pieces end near the end of the file,
+    for a few more requests per connection, which buy nothing when nothing is hashed."""
     if missing_bytes <= 0:
         return []
     size = piece_size(missing_bytes, workers)
     if workers <= 1:
         return [size]
-    tail = min(missing_bytes, workers * size)
+    tail = min(missing_bytes, workers * size) if small_tail else 0
     head = missing_bytes - tail
     lengths = [size] * (head // size) + ([head % size] if head % size else [])
     for length in _tail_rounds(-(-tail // workers)):
@@ -134,10 +135,12 @@ def _tail_rounds(size: int) -> list[int]:
     return [*rounds, size]
 
 
-def plan_pieces(gaps: list[tuple[int, int]], workers: int) -> list[tuple[int, int]]:
+def plan_pieces(
+    gaps: list[tuple[int, int]], workers: int, small_tail: bool = False
+) -> list[tuple[int, int]]:
     """Cut the gaps into pieces, in file order (so the hash can follow the front); a piece
     that would span two gaps becomes one piece in each."""
-    lengths = iter(piece_lengths(sum(e - s for s, e in gaps), workers))
+    lengths = iter(piece_lengths(sum(e - s for s, e in gaps), workers, small_tail))
     pieces: list[tuple[int, int]] = []
     owed = 0  # bytes of the current length not yet placed
     for start, end in gaps:

@@ -52,19 +52,22 @@ def test_pieces_cover_the_gaps_in_order_and_balance_workers() -> None:
 
 
 def test_the_last_round_of_pieces_halves_down_to_the_tail_piece() -> None:
-    lengths = piece_lengths(1 << 30, 8)
+    lengths = piece_lengths(1 << 30, 8, small_tail=True)
     assert sum(lengths) == 1 << 30
     assert lengths == sorted(lengths, reverse=True)  # never a big piece after a small one
     # The pieces running when the download ends lie within the last few MiB of the file.
     assert lengths[-8:] == [TAIL_PIECE] * 8 and lengths[0] == 32 * MIB
     assert lengths[-16:-8] == [TAIL_PIECE] * 8 and lengths[-24:-16] == [8 * MIB] * 8
     for total, workers in [(25 * 10**9, 8), (100 * MIB + 3, 4), (4 * MIB, 4), (7, 3)]:
+        assert sum(piece_lengths(total, workers, small_tail=True)) == total
         assert sum(piece_lengths(total, workers)) == total
     assert piece_lengths(5 * MIB, 1) == [5 * MIB]  # one connection: one request
     assert piece_lengths(0, 4) == []
+    # Nothing hashed, nothing to gain from small last pieces: equal pieces, fewer requests.
+    assert piece_lengths(1 << 30, 8) == [32 * MIB] * 32
     # Gaps take the lengths in order; a length that spans two gaps is cut at the gap's end.
     gaps = [(0, 3 * MIB), (10 * MIB, 20 * MIB)]
-    pieces = plan_pieces(gaps, 2)
+    pieces = plan_pieces(gaps, 2, small_tail=True)
     assert RangeSet(pieces).intervals() == gaps and pieces == sorted(pieces)
     assert all(end <= 3 * MIB or start >= 10 * MIB for start, end in pieces)
 
