@@ -34,6 +34,15 @@ needs_root = pytest.mark.skipif(
 not_root = pytest.mark.skipif(
     TMPFS, reason="as root the claim is a tmpfs that fills before the cap: the ENOSPC case runs"
 )
+# What is full: the disk itself (a tmpfs of the claim's size: root only), or, without root,
+# the downloader's cache size cap standing in for it.
+FULL_KINDS = pytest.mark.parametrize(
+    "full",
+    [
+        pytest.param("enospc", marks=[pytest.mark.root, needs_root]),
+        pytest.param("cache-cap", marks=not_root),
+    ],
+)
 
 
 def _failing(snap: ClusterSnapshot, release: str) -> PodInfo | None:
@@ -98,13 +107,7 @@ def test_disk_full_on_a_claim_smaller_than_the_model_says_how_much_it_must_grow(
     assert world.snapshot().pod(pod.name) is not None, "the pod was not restarted"
 
 
-@pytest.mark.parametrize(
-    "full",
-    [
-        pytest.param("enospc", marks=[pytest.mark.root, needs_root]),
-        pytest.param("cache-cap", marks=not_root),
-    ],
-)
+@FULL_KINDS
 def test_disk_full_evicts_an_unused_version_and_the_download_finishes(
     start: Callable[..., World], full: str
 ) -> None:

@@ -31,7 +31,7 @@ from actions.service import READ_ONLY, ActionService
 from collectors.model import ClusterSnapshot, ContainerInfo, ModelState
 from simcluster.scenarios import Scenario
 from tests.actions.conftest import MODEL
-from tests.actions.test_e2e_disk_full import _failing, needs_root, not_root
+from tests.actions.test_e2e_disk_full import FULL_KINDS, _failing
 from tests.actions.variants import copied, with_env
 from tests.actions.world import NS, World
 from tests.polling import wait_until
@@ -206,13 +206,7 @@ def context(world: World, cancel: threading.Event | None = None) -> ActionContex
     )
 
 
-@pytest.mark.parametrize(
-    "full",
-    [
-        pytest.param("enospc", marks=[pytest.mark.root, needs_root]),
-        pytest.param("cache-cap", marks=not_root),
-    ],
-)
+@FULL_KINDS
 def test_fix_looks_through_one_helper_pod_then_evicts_least_recently_used(
     start: Callable[..., World], full: str
 ) -> None:
