@@ -427,7 +427,7 @@ def plan_eviction(
     keep = protected_paths(snapshot, pod, cache.root)
     total = pod.progress.bytes_total if pod.progress else None
     done = (pod.progress.bytes_done or 0) if pod.progress else 0
-    need = None
+    need: int | None
     if total is not None and cache.available_bytes is not None:
         need = max(1, total - done - cache.available_bytes)
     else:
