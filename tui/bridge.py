@@ -87,8 +87,11 @@ class FeedBridge:
             self._log_backlog.clear()
 
     def follow(self, pod: str | None) -> None:
-        """Forward log lines of this pod only (the one whose detail is open); None stops."""
+        """Forward log lines of this pod only (the one whose detail is open); None stops.
+
+        A batch already posted stays in flight: when the app has handled it, what the new pod
+        sent meanwhile follows, so even a quick switch of pods keeps one log message queued.
+        """
         with self._lock:
             self._following = pod
             self._log_backlog.clear()
-            self._log_in_flight = False

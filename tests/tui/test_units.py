@@ -184,6 +184,23 @@ def test_bridge_forwards_only_the_followed_pod_and_bounds_the_backlog() -> None:
     assert len(posted) == 2
 
 
+def test_switching_pods_keeps_one_log_batch_in_flight() -> None:
+    posted: list[Message] = []
+    bridge = FeedBridge(posted.append)
+    bridge.follow("a")
+    bridge.log_lines_received("a", [LogLine("a", "c", "from a")])
+    bridge.follow("b")  # a's batch is still in the app's queue
+    bridge.log_lines_received("b", [LogLine("b", "c", "from b")])
+    assert len(posted) == 1, "a second log message queued beside a's"
+    bridge.logs_handled()  # the app handled a's batch (and dropped it: a is closed)
+    batch = posted[-1]
+    assert isinstance(batch, LogLinesReceived) and batch.pod == "b"
+    assert [ln.text for ln in batch.lines] == ["from b"]
+    bridge.logs_handled()
+    bridge.log_lines_received("b", [LogLine("b", "c", "again")])
+    assert len(posted) == 3
+
+
 def test_snapshot_messages_replace_each_other_but_not_others() -> None:
     a = SnapshotUpdated(sample_snapshot())
     b = SnapshotUpdated(sample_snapshot())
