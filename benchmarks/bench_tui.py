@@ -188,6 +188,10 @@ class SyntheticFeed:
     def follow_pod(self, pod: str) -> None:
         self.followed = pod
 
+    def unfollow_pod(self, pod: str) -> None:
+        if self.followed == pod:
+            self.followed = None
+
     def recent_log(self, pod: str) -> Sequence[LogLine]:
         return ()
 

@@ -29,6 +29,11 @@ class ClusterFeed(Protocol):
     def follow_pod(self, pod: str) -> None:
         """Make sure this pod's log is streamed (the detail view asks for it)."""
 
+    def unfollow_pod(self, pod: str) -> None:
+        """The detail view closed: stream this pod's log only if the feed would anyway (it
+        may be downloading), so opened details do not take the streams of pods that are.
+        Returns at once."""
+
     def recent_log(self, pod: str) -> Sequence[LogLine]: ...
 
     def cache_files(self, pod: str) -> Sequence[CacheFile]:

@@ -221,6 +221,11 @@ class LiveFeed:
             self._finished.pop(pod, None)
         self._dirty.set()
 
+    def unfollow_pod(self, pod: str) -> None:
+        with self._lock:
+            self._followed.discard(pod)
+        self._dirty.set()
+
     def recent_log(self, pod: str) -> Sequence[LogLine]:
         with self._lock:
             return tuple(self._rings.get(pod, ()))

@@ -118,3 +118,21 @@ def test_ready_pods_of_a_baked_image_all_show_their_verified_start(start, start_
     assert {p.progress.source for p in snap.pods if p.progress} == {"lightning"}
     assert not feed._followed, "no pod was followed (no detail opened)"
     wait_until(lambda: not feed._one_shots, 10, "the one-time reads ended")
+
+
+def test_a_closed_detail_gives_its_stream_back(start, start_feed):
+    """A Ready pod is streamed while its detail is open, and no longer once it closes: the
+    details a user opened must not keep streams the downloading pods need."""
+    world = start("s3-init", speed=1 * MiB)
+    feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(
+        lambda s: sum(p.model_state is ModelState.READY for p in s.pods) == 2, 30, "both ready"
+    )
+    pod = snap.pods[0].name
+    wait_until(lambda: pod not in feed._streams, 10, "the ready pod's stream ended")
+    feed.follow_pod(pod)
+    stream = wait_until(lambda: feed._streams.get(pod), 10, "a stream for the followed pod")
+    feed.unfollow_pod(pod)
+    wait_until(lambda: pod not in feed._streams, 10, "the stream stopped after unfollow")
+    wait_until(lambda: not stream.thread.is_alive(), 10, "the stream's thread ended")
+    assert pod not in feed._followed

@@ -356,6 +356,7 @@ class FakeFeed:
         self.started = threading.Event()
         self.stopped = threading.Event()
         self.followed: list[str] = []
+        self.unfollowed: list[str] = []
         self.refreshed: list[tuple[str, ...]] = []  # volumes asked to be measured again
         self.listing_threads: list[str] = []
         self.lock = threading.Lock()
@@ -388,6 +389,10 @@ class FakeFeed:
     def follow_pod(self, pod: str) -> None:
         with self.lock:
             self.followed.append(pod)
+
+    def unfollow_pod(self, pod: str) -> None:
+        with self.lock:
+            self.unfollowed.append(pod)
 
     def recent_log(self, pod: str) -> Sequence[LogLine]:
         return list(self.logs.get(pod, ()))

@@ -36,7 +36,7 @@ async def test_enter_opens_the_detail_and_escape_goes_back(recorder: Recorder) -
     async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
         screen = await open_stalled(pilot)
         assert screen.pod_name == STALLED
-        assert feed.followed == [STALLED]
+        assert feed.followed == [STALLED] and feed.unfollowed == []
         # df of the cache mount and the files are listed in a worker thread too
         await pilot_until(pilot, lambda: "df /app/models  34.0 GiB" in screen_text(app))
         text = screen_text(app)
@@ -52,6 +52,7 @@ async def test_enter_opens_the_detail_and_escape_goes_back(recorder: Recorder) -
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, OverviewScreen)
+        assert feed.unfollowed == [STALLED]  # its stream is the feed's choice again
 
 
 async def test_the_log_marks_errors_and_highlights_progress() -> None:

@@ -240,6 +240,7 @@ class PodDetailScreen(DataScreen):
 
     def on_unmount(self) -> None:
         self.dash.bridge.follow(None)
+        self.dash.feed.unfollow_pod(self.pod_name)
 
     @property
     def selected_pod(self) -> str | None:
