@@ -44,7 +44,15 @@ def test_stalled_download_sits_at_forty_percent_until_someone_acts(
     wait_until(lambda: w.stats("v1").stalls >= 1, 20, "the model server to stall a response")
     (pod,) = w.pods()
     stuck = pod.metadata.name
-    first = wait_until(lambda: part_size(w, stuck), 10, "the partial file")
+    wait_until(lambda: part_size(w, stuck), 10, "the partial file")
+    # Bytes sent before the stall may still be in transit: wait until two reads agree.
+    sizes: list[int] = []
+
+    def settled() -> int | None:
+        sizes.append(part_size(w, stuck))
+        return sizes[-1] if len(sizes) >= 2 and sizes[-1] == sizes[-2] else None
+
+    first = wait_until(settled, 10, "the partial to stop growing", every=0.3)
     time.sleep(1.5)
     assert part_size(w, stuck) == first  # nothing moves
     assert 0.3 * MODEL <= first <= 0.45 * MODEL
