@@ -14,6 +14,31 @@ from tui.action_flags import add_action_flags
 
 ACTION_COMMANDS = ("prewarm", "verify", "purge", "restart", "fix", "switch")
 
+# One line for `asr-cache-tui --help`, and the target each action takes (its own --help).
+ACTION_HELP = {
+    "prewarm": (
+        "download the model onto the Deployment's cache volume ahead of its pods (a Job)",
+        "deployment/NAME, or a pod of it (default: lightning-asr)",
+    ),
+    "verify": ("checksum the model file a pod sees against MODEL_CHECKSUM", "the pod (pod/NAME)"),
+    "purge": (
+        "delete a corrupt model file, then restart the pods that load it",
+        "the pod whose cache holds the file (pod/NAME)",
+    ),
+    "restart": (
+        "delete a pod so its ReplicaSet replaces it (a Deployment: rollout restart)",
+        "pod/NAME, or deployment/NAME for a rollout restart",
+    ),
+    "fix": (
+        "read a stuck or failed download's evidence and apply the fix it calls for",
+        "the pod whose download is stuck or failed (pod/NAME)",
+    ),
+    "switch": (
+        "point the api-server at another release (blue-green), or --back",
+        "the release's Deployment to send traffic to (deployment/NAME)",
+    ),
+}
+
 
 def add_connection_flags(parser: argparse.ArgumentParser, *, in_subcommand: bool = False) -> None:
     """kubectl's conventions, shared by every command.
@@ -85,16 +110,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="print the cluster's model-cache state and exit")
     add_connection_flags(status, in_subcommand=True)
-    status.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
+    status.add_argument(
+        "-o",
+        "--output",
+        choices=("table", "json", "yaml"),
+        default="table",
+        help="format (default: table)",
+    )
     status.add_argument("--watch", action="store_true", help="keep printing as things change")
 
     for name in ACTION_COMMANDS:
-        action = sub.add_parser(name, help=f"the {name} action (see README)")
+        summary, target = ACTION_HELP[name]
+        action = sub.add_parser(
+            name,
+            help=summary,
+            description=f"{summary[0].upper()}{summary[1:]}. The plan (every API call and "
+            "exec argv) is shown and confirmed before anything changes.",
+        )
         add_connection_flags(action, in_subcommand=True)
-        action.add_argument("target", nargs="?", help="pod or deployment the action applies to")
+        action.add_argument(
+            "target", nargs="?", help=f"{target}; a bare name is a pod if one has it"
+        )
         action.add_argument("--yes", action="store_true", help="do not ask for confirmation")
         action.add_argument("--dry-run", action="store_true", help="show the plan, change nothing")
-        action.add_argument("-o", "--output", choices=("text", "json"), default="text")
+        action.add_argument(
+            "-o",
+            "--output",
+            choices=("text", "json"),
+            default="text",
+            help="the plan and the result as text or as one JSON object (default: text)",
+        )
         action.add_argument(
             "--read-only", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )

@@ -29,7 +29,7 @@ from simcluster.modelserver import Faults
 from tests.polling import pilot_until
 from tests.tui.screen import screen_text
 from tests.tui.sim import NS, MiB, chart_objects
-from tui.cli import build_parser
+from tui.cli import ACTION_HELP, build_parser
 from tui.launch import EXIT_USAGE, build_app, connect, run
 from tui.screens.detail import PodDetailScreen
 from tui.widgets.header import StaleBanner
@@ -42,6 +42,22 @@ def launch(argv: list[str]) -> tuple[int, str]:
     err = io.StringIO()
     code = run(build_parser().parse_args(argv), err=err)
     return code, err.getvalue()
+
+
+def test_every_subcommand_says_what_it_does_and_what_it_acts_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # no hyphenated words broken across lines
+    top = build_parser().format_help()
+    for name, (summary, target) in ACTION_HELP.items():
+        assert summary.split()[0] in top and "see README" not in top
+        parser = build_parser()
+        with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:
+            parser.parse_args([name, "--help"])
+        text = " ".join(out.getvalue().split())
+        assert summary[1:] in text and target in text, text
+        assert "shown and confirmed before anything changes" in text
+        assert "-o {text,json}, --output {text,json} the plan and the result" in text
 
 
 def free_port() -> int:
