@@ -7,8 +7,9 @@ import dataclasses
 from collectors.model import ModelState
 from tests.polling import pilot_until
 from tests.tui.conftest import CORRUPT, SIZE, STALLED, Recorder, make_app
-from tests.tui.fakes import FakeFeed, GiB, MiB, progress, sample_snapshot
+from tests.tui.fakes import FakeActions, FakeFeed, GiB, MiB, progress, sample_snapshot
 from tests.tui.screen import screen_text
+from tui.app import AsrCacheApp
 from tui.messages import SnapshotUpdated
 from tui.widgets.pods import PodsTable
 
@@ -164,3 +165,20 @@ async def test_no_data_yet_says_connecting() -> None:
         text = screen_text(app)
         assert "Connecting to https://127.0.0.1:6443… no data yet." in text
         assert pod_rows(app) == []
+
+
+async def jobs_subtitle(app: AsrCacheApp) -> str:
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.screen.query_one("#jobs-panel")
+        return str(await pilot_until(pilot, lambda: panel.border_subtitle))
+
+
+async def test_the_jobs_panel_counts_its_jobs_or_says_how_to_make_one() -> None:
+    none_yet = dataclasses.replace(sample_snapshot(), jobs=())
+    assert await jobs_subtitle(make_app(FakeFeed(none_yet), actions=FakeActions())) == (
+        "none · p pre-warms"
+    )
+    read_only = make_app(FakeFeed(none_yet), actions=FakeActions(), read_only=True)
+    assert await jobs_subtitle(read_only) == "none"
+    some = await jobs_subtitle(make_app(actions=FakeActions()))
+    assert some == str(len(sample_snapshot().jobs)) and some != "0"

@@ -68,7 +68,14 @@ class OverviewScreen(DataScreen):
         self.query_one(RolloutsPanel).show(
             snapshot.rollouts if snapshot else (), snapshot.serving_url if snapshot else None
         )
-        self.query_one(JobsTable).show(snapshot.jobs if snapshot else (), now)
+        jobs = snapshot.jobs if snapshot else ()
+        self.query_one(JobsTable).show(jobs, now)
+        jobs_panel = self.query_one("#jobs-panel")
+        can_prewarm = not (self.dash.read_only or self.dash.actions is None)
+        none = "none · p pre-warms" if can_prewarm else "none"
+        jobs_subtitle = "" if snapshot is None else (f"{len(jobs)}" if jobs else none)
+        if jobs_panel.border_subtitle != jobs_subtitle:
+            jobs_panel.border_subtitle = jobs_subtitle
 
     # Keys ----------------------------------------------------------------------------------
     def action_filter(self) -> None:
