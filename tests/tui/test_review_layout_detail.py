@@ -123,6 +123,13 @@ async def test_a_moving_download_shows_its_rate_now() -> None:
     assert "now 85.0 MiB/s" in label, label
 
 
+async def test_a_pod_never_seen_downloading_promises_no_rate() -> None:
+    cached = progress(24 * GiB, 24 * GiB, None, DownloadPhase.DONE)
+    snap = with_pod(sample_snapshot(), STALLED, progress=cached, model_state=ModelState.READY)
+    label = await rate_label_of(snap, STALLED)
+    assert "none (not downloading while watched)" in label and "yet" not in label, label
+
+
 async def test_read_only_help_promises_no_actions_in_the_palette() -> None:
     app = make_app(actions=FakeActions(), read_only=True)
     async with app.run_test(size=(150, 50)) as pilot:

@@ -143,7 +143,10 @@ def rate_label(rates: Sequence[float], pod: PodInfo | None) -> Text:
     last sample is history, not "now"."""
     label = Text("download rate ", style="bold")
     if not rates:
-        label.append("no samples yet", style="grey50")
+        # A pod that found the model cached, or finished before the dashboard started, has
+        # no rate to show, and will never have one: "yet" would promise one.
+        wait = "no samples yet" if moving(pod) else "none (not downloading while watched)"
+        label.append(wait, style="grey50")
         return label
     if moving(pod) and rates[-1] > 0:
         label.append(f"now {format_rate(rates[-1])}  ")
