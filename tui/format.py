@@ -5,6 +5,7 @@ No widget code here, so every rule can be unit-tested and every screen writes nu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -137,9 +138,38 @@ _PCT, _BYTES, _RATE, _ETA = 5, 14, 13, 11
 PROGRESS_FULL = 8 + _PCT + _BYTES + _RATE + _ETA
 
 
+# "Download failed after 3 attempts (<cause>)": the Lightning server's wrapper round a cause.
+_FAILED_AFTER = re.compile(r"^download failed after \d+ attempts?\s*\((.*)\)\.?$", re.I)
+
+
+def failure_gist(message: str) -> str:
+    """The cause a failure message gives, on one line: without the wrapper a server puts round
+    it, nor the advice after a ';' (the detail shows the whole message)."""
+    text = " ".join(message.split())
+    wrapped = _FAILED_AFTER.match(text)
+    if wrapped:
+        text = wrapped.group(1)
+    return text.split("; ")[0].strip() or message.strip()
+
+
+def failed_cell(progress: DownloadProgress, state: ModelState, room: int) -> Text:
+    """A failed download's row says why: the cause is what on-call needs from it, and a bar
+    at "?%" says nothing; the bar stays only when the bytes are known and there is room."""
+    text = Text()
+    frac = progress.fraction
+    if frac is not None and room >= PROGRESS_FULL:
+        text.append(bar(frac, 8), style=STATE_STYLE.get(state, ""))
+        text.append(f" {frac * 100:3.0f}% ")
+    text.append(failure_gist(progress.message or "failed"), style="italic")
+    return text
+
+
 def progress_fit(progress: DownloadProgress | None, state: ModelState, room: int) -> Text:
     """The progress cell that fits ``room`` cells: the bytes give way first, then the rate, then
-    the bar shortens and goes; the percentage and the ETA stay."""
+    the bar shortens and goes; the percentage and the ETA stay. A failed download shows its
+    cause instead."""
+    if progress is not None and progress.phase is DownloadPhase.FAILED and progress.message:
+        return failed_cell(progress, state, room)
     if room >= PROGRESS_FULL:
         return progress_cell(progress, state, width=8)
     if room >= 8 + _PCT + _RATE + _ETA:

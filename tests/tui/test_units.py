@@ -12,7 +12,17 @@ from collectors.model import DownloadPhase, LogLine, ModelState
 from tests.tui.fakes import NOW, GiB, MiB, pod, progress, sample_snapshot, sample_volumes
 from tui import actions_port, commands
 from tui.bridge import FeedBridge
-from tui.format import bar, format_age, format_eta, format_pair, progress_cell, usage_cell
+from tui.format import (
+    PROGRESS_FULL,
+    bar,
+    failure_gist,
+    format_age,
+    format_eta,
+    format_pair,
+    progress_cell,
+    progress_fit,
+    usage_cell,
+)
 from tui.health import health
 from tui.history import RateHistory
 from tui.messages import LogLinesReceived, SnapshotUpdated
@@ -277,3 +287,28 @@ def test_the_detail_names_how_the_run_before_a_restart_ended_after_the_evidence(
         "↻ previous run ended with: checksum mismatch (exit code 1 (Error))",
     ]
     assert "↻" not in summary_text(dataclasses.replace(info, previous_run=None), "x", NOW).plain
+
+
+def test_a_failed_download_shows_its_cause_not_a_question_mark() -> None:
+    wrapped = (
+        "Download failed after 3 attempts (no space left for model.bin in /app/models: "
+        "256.0 MiB more needed, 128.0 MiB free; the partial download is kept for a later resume)"
+    )
+    cause = "no space left for model.bin in /app/models: 256.0 MiB more needed, 128.0 MiB free"
+    assert failure_gist(wrapped) == cause
+    assert failure_gist("ERROR 403: Forbidden.\n") == "ERROR 403: Forbidden."
+    assert failure_gist(";") == ";"  # nothing but advice: the message as written
+    unknown = dataclasses.replace(
+        progress(0, 24 * GiB, None, DownloadPhase.FAILED), bytes_done=None, message=wrapped
+    )
+    cell = progress_fit(unknown, ModelState.FAILED, PROGRESS_FULL).plain
+    assert cell == cause and "?%" not in cell
+    half = dataclasses.replace(
+        progress(12 * GiB, 24 * GiB, None, DownloadPhase.FAILED), message="HTTP 403"
+    )
+    assert (
+        progress_fit(half, ModelState.FAILED, PROGRESS_FULL).plain == f"{bar(0.5, 8)}  50% HTTP 403"
+    )
+    assert progress_fit(half, ModelState.FAILED, 20).plain == "HTTP 403"  # no room for the bar
+    silent = dataclasses.replace(half, message=None)
+    assert "failed" in progress_fit(silent, ModelState.FAILED, PROGRESS_FULL).plain
