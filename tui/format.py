@@ -138,17 +138,22 @@ _PCT, _BYTES, _RATE, _ETA = 5, 14, 13, 11
 PROGRESS_FULL = 8 + _PCT + _BYTES + _RATE + _ETA
 
 
-# "Download failed after 3 attempts (<cause>)": the Lightning server's wrapper round a cause.
-_FAILED_AFTER = re.compile(r"^download failed after \d+ attempts?\s*\((.*)\)\.?$", re.I)
+# Wrappers round a cause: the Lightning server's "Download failed after 3 attempts (<cause>)"
+# and the collectors' "download attempt 2 failed: <cause>".
+_WRAPPERS = (
+    re.compile(r"^download failed after \d+ attempts?\s*\((.*)\)\.?$", re.I),
+    re.compile(r"^download attempt ?\d* failed: (.*)$", re.I),
+)
 
 
 def failure_gist(message: str) -> str:
     """The cause a failure message gives, on one line: without the wrapper a server puts round
     it, nor the advice after a ';' (the detail shows the whole message)."""
     text = " ".join(message.split())
-    wrapped = _FAILED_AFTER.match(text)
-    if wrapped:
-        text = wrapped.group(1)
+    for wrapper in _WRAPPERS:
+        wrapped = wrapper.match(text)
+        if wrapped:
+            text = wrapped.group(1)
     return text.split("; ")[0].strip() or message.strip()
 
 

@@ -312,3 +312,30 @@ def test_a_failed_download_shows_its_cause_not_a_question_mark() -> None:
     assert progress_fit(half, ModelState.FAILED, 20).plain == "HTTP 403"  # no room for the bar
     silent = dataclasses.replace(half, message=None)
     assert "failed" in progress_fit(silent, ModelState.FAILED, PROGRESS_FULL).plain
+
+
+def test_the_detail_shows_one_cause_once() -> None:
+    cause = "no space left for model.bin in /app/models: 256.0 MiB more needed, 128.0 MiB free"
+    wrapped = f"Download failed after 1 attempts ({cause}; the partial is kept)"
+    failed = dataclasses.replace(
+        progress(0, 256 * MiB, None, DownloadPhase.FAILED), bytes_done=None, message=wrapped
+    )
+    evidence = (
+        f"log: {wrapped}",
+        "container lightning-asr in CrashLoopBackOff (5 restarts)",
+        f"log: download attempt 1 failed: {cause}; the partial is kept",
+        f"log: {cause}; the partial is kept",
+        "log: HTTP 503 from the server",
+    )
+    info = pod("p", ModelState.FAILED, progress=failed, evidence=evidence, restarts=5)
+    text = summary_text(info, "p", NOW).plain
+    assert text.count("256.0 MiB more needed") == 1, text
+    bullets = [ln for ln in text.splitlines() if ln.startswith("• ")]
+    assert bullets == [
+        "• container lightning-asr in CrashLoopBackOff (5 restarts)",
+        "• log: HTTP 503 from the server",
+    ]
+    # Without the cause on the progress line, the first line that quotes it is kept.
+    quiet = dataclasses.replace(info, progress=None)
+    bullets = [ln for ln in summary_text(quiet, "p", NOW).plain.splitlines() if ln[:2] == "• "]
+    assert bullets[0] == f"• log: {wrapped}" and len(bullets) == 3, bullets

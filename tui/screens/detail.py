@@ -31,6 +31,7 @@ from collectors.units import format_bytes
 from tui import commands
 from tui.format import (
     STATE_STYLE,
+    failure_gist,
     format_age,
     format_rate,
     progress_cell,
@@ -43,6 +44,7 @@ from tui.widgets.keyed_table import KeyedTable
 
 LOG_LINES = 1000  # lines kept in the log view
 EVENTS_SHOWN = 12
+EVIDENCE_SHOWN = 4
 _KIND_STYLE = {"error": "bold red", "warning": "yellow", "progress": "cyan", "plain": ""}
 _KIND_MARK = {"error": "✗ ", "warning": "! ", "progress": "» ", "plain": "  "}
 
@@ -91,6 +93,21 @@ def _file_cells(source: Any) -> tuple[Any, ...]:
     return (f.name, format_bytes(f.size), age, status)
 
 
+def telling_evidence(pod: PodInfo) -> list[str]:
+    """The evidence lines that add something. A server's wrapper, the downloader's retry line
+    and its error often quote one cause ("no space left …"); it is shown once, on the progress
+    line when that has it, and the bullets keep room for what else is known."""
+    shown = [pod.progress.message] if pod.progress is not None and pod.progress.message else []
+    telling: list[str] = []
+    for line in pod.evidence:
+        cause = failure_gist(line.removeprefix("log: "))
+        if any(cause in seen for seen in shown):
+            continue
+        shown.append(line)
+        telling.append(line)
+    return telling
+
+
 def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
     if pod is None:
         return Text(f"{name}: gone from the namespace (deleted or replaced).", style="bold red")
@@ -121,7 +138,7 @@ def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
         text.append(f"\n{mark} {v.path}", style=style)
         if v.message:
             text.append(f"  {v.message}", style=style)
-    for line in pod.evidence[:4]:
+    for line in telling_evidence(pod)[:EVIDENCE_SHOWN]:
         text.append(f"\n• {redact_text(line)}", style="grey70")
     if pod.previous_run:
         text.append(f"\n↻ {redact_text(pod.previous_run)}", style="grey50")
