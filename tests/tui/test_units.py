@@ -26,7 +26,7 @@ from tui.format import (
 from tui.health import health
 from tui.history import RateHistory
 from tui.messages import LogLinesReceived, SnapshotUpdated
-from tui.screens.detail import summary_text
+from tui.screens.detail import failures_text, summary_text
 from tui.screens.prompts import namespace_error
 from tui.widgets.pods import matches, pod_order
 
@@ -339,3 +339,9 @@ def test_the_detail_shows_one_cause_once() -> None:
     quiet = dataclasses.replace(info, progress=None)
     bullets = [ln for ln in summary_text(quiet, "p", NOW).plain.splitlines() if ln[:2] == "• "]
     assert bullets[0] == f"• log: {wrapped}" and len(bullets) == 3, bullets
+
+
+def test_two_failures_for_one_reason_are_one_sentence() -> None:
+    assert failures_text({"df": "no pod", "listing": "no pod"}) == "df and listing failed: no pod"
+    assert failures_text({"df": "a", "listing": "b"}) == "df failed: a; listing failed: b"
+    assert failures_text({"listing": "b"}) == "listing failed: b"

@@ -174,6 +174,15 @@ def rate_label(rates: Sequence[float], pod: PodInfo | None) -> Text:
     return label
 
 
+def failures_text(failed: dict[str, str]) -> str:
+    """``df failed: …; listing failed: …``, or one sentence when both failed for one reason
+    (no running container sees the volume): the same paragraph twice reads as two faults."""
+    reasons = set(failed.values())
+    if len(failed) > 1 and len(reasons) == 1:
+        return f"{' and '.join(failed)} failed: {reasons.pop()}"
+    return "; ".join(f"{what} failed: {why}" for what, why in failed.items())
+
+
 def df_text(mount: str, usage: VolumeUsage | None, error: str | None) -> Text:
     if error:
         return Text(f"df {mount}: {error}", style="red")
@@ -359,16 +368,16 @@ class PodDetailScreen(DataScreen):
         feed = self.dash.feed
         usage: VolumeUsage | None = None
         files: Sequence[CacheFile] | None = None
-        errors = []
+        failed: dict[str, str] = {}
         try:
             usage = feed.disk_usage(self.pod_name)
         except Exception as exc:
-            errors.append(f"df failed: {exc}")
+            failed["df"] = str(exc)
         try:
             files = feed.cache_files(self.pod_name)
         except Exception as exc:
-            errors.append(f"listing failed: {exc}")
-        error = redact_text("; ".join(errors)) if errors else None
+            failed["listing"] = str(exc)
+        error = redact_text(failures_text(failed)) if failed else None
         self.post_message(CacheListed(self.pod_name, usage, files, error))
 
     def on_cache_listed(self, message: CacheListed) -> None:
