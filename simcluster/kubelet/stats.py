@@ -1,7 +1,8 @@
 """The kubelet's stats/summary (stats/v1alpha1 Summary) for one node.
 
 Per pod: `podRef`, and `volume[]` (singular key, as the kubelet spells it) with capacity,
-used and available bytes and inodes for PVCs (with `pvcRef`), emptyDirs and configMaps.
+used and available bytes and inodes for PVCs (with `pvcRef`), emptyDirs and configMaps; an
+emptyDir's used bytes are its own (the kubelet measures it with du), not its file system's.
 EFS-like storage classes publish nothing, as the EFS CSI driver without
 `--vol-metrics-opt-in` does. Usage is measured in a thread: it walks directories.
 """
@@ -13,7 +14,7 @@ import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from simcluster.kubelet.usage import Usage, mount_usage, statvfs_usage
+from simcluster.kubelet.usage import Usage, statvfs_usage, volume_stats_usage
 
 if TYPE_CHECKING:
     from simcluster.kubelet.node import Kubelet
@@ -46,7 +47,7 @@ def summary(kubelet: Kubelet) -> dict[str, Any]:
             if vol.kind == "pvc" and "efs" in vol.storage_class.lower():
                 continue
             try:
-                u = mount_usage(vol.mount("/"), kubelet.root)
+                u = volume_stats_usage(vol.mount("/"), kubelet.root)
             except OSError:
                 continue
             entry = {**_fs(u, when), "name": vol.name}

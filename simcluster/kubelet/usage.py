@@ -99,3 +99,22 @@ def mount_usage(mount: Mount | None, root: Path) -> Usage:
             inodes_free=inodes - size.inodes,
         )
     return statvfs_usage(mount.host_path, "/dev/root")
+
+
+def volume_stats_usage(mount: Mount, root: Path) -> Usage:
+    """What the kubelet's stats/summary says of a volume. An emptyDir on the node's disk is a
+    directory, measured as the kubelet's du-based metrics do: its own bytes and inodes used,
+    the file system's capacity and free space. Everything else as ``df`` sees it."""
+    if mount.kind != "emptydir" or mount.tmpfs:
+        return mount_usage(mount, root)
+    fs = statvfs_usage(mount.host_path, "/dev/root")
+    size = tree_size(mount.host_path)
+    return Usage(
+        filesystem=fs.filesystem,
+        capacity=fs.capacity,
+        used=size.disk,
+        available=fs.available,
+        inodes=fs.inodes,
+        inodes_used=size.inodes,
+        inodes_free=fs.inodes_free,
+    )

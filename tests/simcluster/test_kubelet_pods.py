@@ -189,6 +189,8 @@ def test_stats_summary_through_the_node_proxy(h: KubeletHarness) -> None:
     )
     h.wait(lambda: _conditions(h, "p").get("Ready") == "True", what="Ready")
     (h.kubelet.volumes.pvc_path("default", "models") / "model.bin").write_bytes(b"m" * 3 * MiB)
+    (worker,) = [w for w in h.kubelet.pods.values() if w.name == "p"]
+    (worker.volumes["tmp"].mount("/").host_path / "scratch").write_bytes(b"t" * 2 * MiB)
     resp = h.core().connect_get_node_proxy_with_path(
         "node-1", "stats/summary", _preload_content=False
     )
@@ -204,6 +206,11 @@ def test_stats_summary_through_the_node_proxy(h: KubeletHarness) -> None:
     assert m["usedBytes"] >= 3 * MiB
     assert m["availableBytes"] <= 61 * MiB
     assert "pvcRef" not in vols["tmp"]
+    # An emptyDir's usage is its own bytes (du), against its file system's size and free space.
+    tmp = vols["tmp"]
+    assert 2 * MiB <= tmp["usedBytes"] < 3 * MiB, tmp
+    assert tmp["capacityBytes"] == summary["node"]["fs"]["capacityBytes"]
+    assert tmp["availableBytes"] <= summary["node"]["fs"]["availableBytes"] + 4 * MiB
     # The slash may also arrive unencoded (kubectl get --raw).
     import urllib.request
 
