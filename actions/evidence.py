@@ -9,11 +9,12 @@ an HTTP status.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from collectors.model import ClusterSnapshot, PodInfo
+from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.parsers import base
 from collectors.parsers.failures import CHECKSUM_MISMATCH_TEXT, NO_SPACE_TEXT
 from collectors.progress import parse_segment
@@ -43,6 +44,10 @@ _NOT_A_FAILURE = frozenset({"interrupted"})
 _NO_SPACE_EXITS = (6, 7)
 # What a log says when a download begins again, or has ended well.
 _FRESH_START = frozenset({"start", "done", "ready"})
+_ENDED_WELL = frozenset({"done", "ready"})
+# The pod's model states in which its current attempt has not said how it ends: only then does
+# the run before a restart speak for it (a failed, stalled or waiting attempt speaks for itself).
+_UNDECIDED = frozenset({ModelState.DOWNLOADING, ModelState.PENDING, ModelState.UNKNOWN})
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,52 @@ class Finding:
     signal: str
     quote: str  # the evidence, as written (shortened)
     holder: str | None = None  # the lock holder's host, for WAITING
+    # Said by the run before the container's last restart, which this names: "container X
+    # restarted 2 times; the last run failed"; '' for the current attempt.
+    previous_run: str = ""
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the latest attempt in one run's log said: its findings (newest first), and whether
+    it ended well (the download done, or the server ready)."""
+
+    findings: tuple[Finding, ...] = ()
+    ended_well: bool = False
+
+    @property
+    def undecided(self) -> bool:
+        """Neither failed nor done: how it ends is not known yet."""
+        return not self.findings and not self.ended_well
+
+
+@dataclass(frozen=True)
+class ContainerLog:
+    """The recent log of one container, its current run kept apart from the run before its last
+    restart: only that says which run a failure belongs to."""
+
+    container: str
+    current: str = ""
+    previous: str = ""  # '' when it never restarted (or the kubelet keeps no earlier run)
+    restarts: int = 0
+    init: bool = False
+    exited: str | None = None  # how the run before ended (lastState): "exit code 6 (Error)"
+
+    def history(self) -> tuple[Finding, ...]:
+        """The failures of the run before the last restart, each saying it comes from there;
+        none when the container never restarted."""
+        if not self.restarts and not self.previous:
+            return ()
+        said = [*read_log(self.previous), *filter(None, [read_line(self.exited or "")])]
+        times = max(self.restarts, 1)
+        who = f"{'init container' if self.init else 'container'} {self.container}"
+        run = f"{who} restarted {times} time{'s' if times != 1 else ''}; the last run failed"
+        return tuple(dataclasses.replace(f, previous_run=run) for f in said if f.signal != WAITING)
+
+
+def as_logs(log: str | Sequence[ContainerLog]) -> tuple[ContainerLog, ...]:
+    """A bare text is one container's current run, with no history known."""
+    return (ContainerLog("", current=log),) if isinstance(log, str) else tuple(log)
 
 
 def _patterns(*alternatives: str) -> re.Pattern[str]:
@@ -103,21 +154,29 @@ def read_line(line: str) -> Finding | None:
 
 
 def read_log(log: str) -> tuple[Finding, ...]:
-    """The findings of the log's latest attempt, newest first.
+    """The findings of the log's latest attempt, newest first (see ``read_attempt``)."""
+    return read_attempt(log).findings
+
+
+def read_attempt(log: str) -> Attempt:
+    """The log's latest attempt.
 
     A line that starts the download again, or says it is done or the server ready, makes what
-    came before it history: the previous run's failure no longer says what is wrong now.
+    came before it in the same run history: an earlier attempt's failure, retried, no longer
+    says what is wrong now.
     """
     found: list[Finding] = []
+    ended_well = False
     for line in log.splitlines()[-MAX_LOG_LINES:]:
         text = line.strip()
         update = parse_segment(text)  # any format: to see where the latest attempt began
         if update is not None and update.kind in _FRESH_START:
             found.clear()
+            ended_well = update.kind in _ENDED_WELL
         finding = _from_event(update) if text.startswith("{") else _from_text(text)
         if finding is not None:
             found.append(finding)
-    return tuple(reversed(found))
+    return Attempt(tuple(reversed(found)), ended_well and not found)
 
 
 def _from_event(update: base.Update | None) -> Finding | None:
@@ -166,11 +225,20 @@ def _quote(text: str) -> str:
     return text.strip()[:_QUOTE_LENGTH]
 
 
-def pod_findings(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> tuple[Finding, ...]:
+def pod_findings(
+    snapshot: ClusterSnapshot, pod: PodInfo, log: str | Sequence[ContainerLog] = ""
+) -> tuple[Finding, ...]:
     """Everything known about the pod's download, read: the collectors' evidence first, then
-    its recent ``log`` (newest first), its progress, its containers and the events about it."""
+    its recent ``log`` (newest first), its progress, its containers and the events about it.
+
+    When none of it tells of a failure and the current attempt has not ended, a container that
+    restarted speaks through its run before: a crash loop caught while it downloads again has
+    not failed this time yet, but its last run did (and this one likely will)."""
+    logs = as_logs(log)
+    attempts = [read_attempt(c.current) for c in logs]
     found = [f for f in map(read_line, pod.evidence) if f is not None]
-    found.extend(read_log(log))
+    for attempt in reversed(attempts):  # the cache container's (read last) first
+        found.extend(attempt.findings)
     lines = [pod.progress.message] if pod.progress is not None and pod.progress.message else []
     for c in pod.containers:
         lines.extend(x for x in (c.reason, c.message) if x)
@@ -182,6 +250,10 @@ def pod_findings(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> tupl
         if c.exit_code in _NO_SPACE_EXITS:
             meaning = DOWNLOADER_EXIT_CODES[c.exit_code]
             found.append(Finding(NO_SPACE, f"container {c.name} exited {c.exit_code} ({meaning})"))
+    if not found and pod.model_state in _UNDECIDED:
+        for container, attempt in reversed(list(zip(logs, attempts, strict=True))):
+            if attempt.undecided:
+                found.extend(container.history())
     return tuple(found)
 
 

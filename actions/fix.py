@@ -16,6 +16,10 @@ error code, other tools' lines by precise patterns. The rules, in order (``diagn
    untrusted TLS certificate)                its credentials, or the CA the pod must trust)
 6. stalled, or failed after retries       -> restart the pod: the partial is kept and resumed
 7. anything else                          -> nothing to fix (refused, with the pod's state)
+
+The evidence is the current attempt's. A container that restarted and is trying again (no
+failure yet, not done) is judged by its last run instead -- a crash loop caught downloading
+again -- and the evidence says so: "container X restarted 2 times; the last run failed: …".
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from actions import evidence, purge, registry
@@ -95,10 +100,22 @@ def topic(kind: str, pod: str) -> str:
 class Diagnosis:
     kind: str
     why: str  # the evidence, in a sentence
+    previous_run: bool = False  # the evidence is the run's before the container's last restart
 
 
-def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosis:
-    """Apply the rules to the snapshot's evidence and, when given, the pod's recent log."""
+def _found(kind: str, finding: evidence.Finding, why: str | None = None) -> Diagnosis:
+    """A diagnosis from one finding: its quote, or ``why`` made of it, and which run said it."""
+    said = finding.quote if why is None else why
+    run = finding.previous_run
+    return Diagnosis(kind, f"{run}: {said}" if run else said, bool(run))
+
+
+def diagnose(
+    snapshot: ClusterSnapshot, pod: PodInfo, log: str | Sequence[evidence.ContainerLog] = ""
+) -> Diagnosis:
+    """Apply the rules to the snapshot's evidence and, when given, the pod's recent log: a text
+    (the current run's), or each container's runs apart, so that a crash loop caught while it
+    downloads again is judged by its last run's failure (see ``evidence.pod_findings``)."""
     found = evidence.pod_findings(snapshot, pod, log)
     phase = pod.progress.phase if pod.progress else None
     first = (pod.evidence[0] if pod.evidence else "") or (
@@ -106,19 +123,20 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
     )
     corrupt = evidence.first(found, evidence.CHECKSUM)
     if pod.model_state == ModelState.CORRUPT or corrupt:
-        why = corrupt.quote if corrupt else first
-        return Diagnosis(CORRUPT, why or "the model does not match MODEL_CHECKSUM")
+        if corrupt:
+            return _found(CORRUPT, corrupt)
+        return Diagnosis(CORRUPT, first or "the model does not match MODEL_CHECKSUM")
     full = evidence.first(found, evidence.NO_SPACE)
     if full:
-        return Diagnosis(DISK_FULL, full.quote)
+        return _found(DISK_FULL, full)
     unresumable = evidence.first(found, evidence.UNRESUMABLE)
     if unresumable:
-        return Diagnosis(UNRESUMABLE, unresumable.quote)
+        return _found(UNRESUMABLE, unresumable)
     if pod.model_state == ModelState.WAITING or phase == DownloadPhase.WAITING:
         return _waiting(snapshot, evidence.first(found, evidence.WAITING))
     refusal = evidence.first(found, evidence.REFUSED)
     if refusal:
-        return Diagnosis(URL_REFUSED, _refusal(refusal.quote))
+        return _found(URL_REFUSED, refusal, _refusal(refusal.quote))
     if pod.model_state == ModelState.STALLED or phase == DownloadPhase.STALLED:
         done = pod.progress.bytes_done if pod.progress else None
         # An emptyDir goes with its pod: only a volume that outlives the pod keeps the partial.
@@ -131,6 +149,9 @@ def diagnose(snapshot: ClusterSnapshot, pod: PodInfo, log: str = "") -> Diagnosi
             STALLED, "no new bytes" + (f" since {format_bytes(done)}" if done else "") + after
         )
     failed = evidence.first(found, evidence.FAILED)
+    if failed and failed.previous_run:
+        # The snapshot's words are the current attempt's, which has not failed (yet).
+        return _found(FAILED, failed)
     if pod.model_state == ModelState.FAILED or failed:
         return Diagnosis(FAILED, first or (failed.quote if failed else "the download failed"))
     return Diagnosis(NOTHING, f"pod {pod.name} is {pod.model_state.value}")
@@ -175,7 +196,7 @@ def plan_fix(
     options: ActionOptions,
     facts: PodFacts | None = None,
     cache: CacheFacts | None = None,
-    log: str = "",
+    log: str | Sequence[evidence.ContainerLog] = "",
     diagnosis: Diagnosis | None = None,
 ) -> ActionPlan:
     """The fix for ``target``, from the snapshot's evidence plus its recent ``log`` if read

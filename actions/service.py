@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from actions import fix, prewarm, purge, registry, restart, switch, verify
+from actions import evidence, fix, prewarm, purge, registry, restart, switch, verify
 from actions.audit import AuditLog, event_body, os_user
 from actions.common import ExecHost, NoExecHost, exec_host
 from actions.context import ActionContext, ActionFailed, Cancelled
@@ -29,6 +29,7 @@ from actions.sightings import CacheSightings
 from actions.targets import TargetError, cache_container, parse_target, pods_sharing_cache
 from actions.verifications import VerificationStore
 from collectors.cluster import Cluster
+from collectors.logstream import container_runs
 from collectors.model import ClusterSnapshot, ContainerInfo, PodInfo, VerificationResult
 from collectors.redact import redact_text
 
@@ -101,14 +102,15 @@ class ActionService:
                 )
                 return restart.plan_restart(snapshot, target, opts)
             pod = self._target_pod(snapshot, target)
-            facts = self._pod_facts(ns, pod) if pod is not None else None
+            obj = self.kube.pod_object(ns, pod.name) if pod is not None else None
+            facts = PodFacts.from_object(obj, pod.cache_volume) if pod is not None and obj else None
             if action_id == registry.VERIFY:
                 return verify.plan_verify(snapshot, target, options, facts)
             if action_id == registry.PURGE:
                 return purge.plan_purge(snapshot, target, options, facts)
             if action_id == registry.FIX:
                 cache = None
-                log = self._recent_log(ns, pod) if pod is not None else ""
+                log = self._recent_logs(ns, pod, obj) if pod is not None else ()
                 d = fix.diagnose(snapshot, pod, log) if pod is not None else None
                 # A volume too small for the model needs no look inside: only growing helps.
                 if (
@@ -140,33 +142,47 @@ class ActionService:
             return None
         return snapshot.pod(t.name) if t.kind == "pod" else None
 
-    def _recent_log(self, namespace: str, pod: PodInfo) -> str:
+    def _recent_logs(
+        self, namespace: str, pod: PodInfo, obj: Mapping[str, Any] | None
+    ) -> tuple[evidence.ContainerLog, ...]:
         """The last lines of the unfinished init containers (the init-container strategy
-        downloads there) and of the cache container, each with its previous run's.
+        downloads there) and of the cache container, each with its previous run's, apart.
 
-        While an init container tries again after a failure, its current run shows nothing
-        yet and the main container has not started: only the previous run says why. One that
-        completed is skipped: its earlier failures are history."""
+        While a container tries again after a failure, its current run has said nothing of it
+        yet (and while an init container does, the main container has not started): only the
+        previous run says why. One that completed is skipped: its earlier failures are history.
+        ``obj``, the pod as read just now, says how many restarts and how the last run ended."""
         names = [c.name for c in pod.containers if c.init and not _completed(c)][:MAX_INIT_LOGS]
         main = cache_container(pod)
         if main is not None:
             names.append(main)
-        text = ""
+        runs = container_runs(obj) if obj else {}
+        infos = {c.name: c for c in pod.containers}
+        logs = []
         for container in names:
+            info, run = infos.get(container), runs.get(container)
             # Always ask for the previous run too: the snapshot may predate the latest restart.
-            for previous in (True, False):
-                with contextlib.suppress(ActionFailed):
-                    text += self.kube.log_tail(namespace, pod.name, container, 40, previous)
-                    text += "\n"
-        return redact_text(text)
+            logs.append(
+                evidence.ContainerLog(
+                    container,
+                    previous=self._log_tail(namespace, pod, container, previous=True),
+                    current=self._log_tail(namespace, pod, container, previous=False),
+                    restarts=run.restarts if run else info.restarts if info else 0,
+                    init=info.init if info else False,
+                    exited=run.exited if run else None,
+                )
+            )
+        return tuple(logs)
+
+    def _log_tail(self, namespace: str, pod: PodInfo, container: str, previous: bool) -> str:
+        """One run's last lines, redacted; '' when there is none (or it cannot be read)."""
+        with contextlib.suppress(ActionFailed):
+            return redact_text(self.kube.log_tail(namespace, pod.name, container, 40, previous))
+        return ""
 
     def _deployment(self, namespace: str, name: str) -> DeploymentFacts | None:
         obj = self.kube.deployment(namespace, name)
         return DeploymentFacts.from_object(obj) if obj else None
-
-    def _pod_facts(self, namespace: str, pod: PodInfo) -> PodFacts | None:
-        obj = self.kube.pod_object(namespace, pod.name)
-        return PodFacts.from_object(obj, pod.cache_volume) if obj else None
 
     def cache_facts(
         self, snapshot: ClusterSnapshot, pod: PodInfo, options: Options, facts: PodFacts | None

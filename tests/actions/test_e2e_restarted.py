@@ -1,5 +1,7 @@
-"""A container fails with a telling line, the kubelet restarts it, and the new run downloads: the
-failure belongs to the run before and is no longer evidence, for the dashboard or for fix.
+"""A container fails with a telling line, the kubelet restarts it, and the new run downloads: for
+the dashboard the failure belongs to the run before, and is history; for fix, which must say what
+to do before the new run ends, it is the evidence until that run says otherwise -- named as the
+last run's.
 
 corrupt-model's pods find a corrupt copy on the claim, log the checksum mismatch and crash-loop.
 Here the bad copy goes away behind their back (no pod is replaced), so the next run of the same
@@ -49,7 +51,7 @@ def _mentions_the_mismatch(text: str | None) -> bool:
     return bool(text) and ("checksum" in str(text).lower() or "mismatch" in str(text).lower())
 
 
-def test_a_restarted_container_that_downloads_leaves_its_checksum_failure_behind(
+def test_a_restarted_container_downloading_again_shows_its_run_and_is_fixed_by_the_last(
     start: Callable[..., World],
 ) -> None:
     scenario = with_env(held("corrupt-model", "v1", at_percent=50), "lightning-asr", **ONE_CONN)
@@ -64,9 +66,12 @@ def test_a_restarted_container_that_downloads_leaves_its_checksum_failure_behind
 
     world.claim_dir().joinpath(*FILE).unlink()
     snap = world.wait_snapshot(
-        lambda s: len(_rerun(s, before)) == 2 and any(_fetching(p) for p in _rerun(s, before)),
+        lambda s: (
+            sorted(p.model_state for p in _rerun(s, before)) == sorted(AFTER)
+            and any(_fetching(p) for p in _rerun(s, before))
+        ),
         30,
-        "the same pods downloading again, in a later run",
+        "the same pods in a later run: one downloading, the other waiting for its lock",
     )
     for pod in _rerun(snap, before):
         where = f"{pod.name}: {pod.model_state.value} {pod.evidence} {pod.progress}"
@@ -75,11 +80,21 @@ def test_a_restarted_container_that_downloads_leaves_its_checksum_failure_behind
         assert pod.progress is None or not _mentions_the_mismatch(pod.progress.message), where
         # ...which is kept apart, as history.
         assert pod.previous_run and "checksum mismatch" in pod.previous_run, pod.previous_run
-        # And fix no longer picks the old cause, from the snapshot alone or with the logs of
-        # both runs (what the service reads).
+        # From the snapshot alone (the new run's words), fix does not pick the old cause.
         assert fix.diagnose(snap, pod).kind != fix.CORRUPT, where
-        plan = world.plan(registry.FIX, pod.name)
-        assert plan.decision != fix.CORRUPT, plan.describe()
-        assert not plan.runnable or not plan.steps, "nothing to change: " + plan.describe()
     downloading = next(p for p in _rerun(snap, before) if _fetching(p))
+    waiting = next(p for p in _rerun(snap, before) if p.model_state == ModelState.WAITING)
     assert fix.diagnose(snap, downloading).kind == fix.NOTHING
+
+    # With the logs of both runs (what the service reads): the downloading run has not failed
+    # yet, so its last run's mismatch is the evidence, and the plan says whose it is.
+    plan = world.plan(registry.FIX, downloading.name, on=snap)
+    assert plan.decision == fix.CORRUPT, plan.describe()
+    n = downloading.restarts  # held half way: no restart between the snapshot and the plan
+    restarted = f"container lightning-asr restarted {n} time{'s' if n > 1 else ''}"
+    assert plan.summary.startswith(f"Evidence: {restarted}; the last run failed: "), plan.summary
+    assert "checksum mismatch" in plan.summary, plan.summary
+    # The run waiting for the lock speaks for itself: nothing to change there.
+    plan = world.plan(registry.FIX, waiting.name, on=snap)
+    assert plan.decision in (fix.LOCK_HELD, fix.LOCK_RELEASED), plan.describe()
+    assert not plan.steps, "nothing to change: " + plan.describe()

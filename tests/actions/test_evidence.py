@@ -3,13 +3,15 @@ tools' lines by precise patterns, and never a port or a byte count read as an HT
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from actions import evidence
-from actions.fix import diagnose
+from actions.fix import Diagnosis, diagnose, plan_fix
+from actions.options import ActionOptions
 from collectors.model import DownloadPhase, DownloadProgress, EventInfo, ModelState
 from tests.actions.builders import pod, snapshot, stalled
 
@@ -175,7 +177,7 @@ def test_malformed_lines_among_good_ones_do_not_hide_them() -> None:
 
 
 def test_a_new_attempt_makes_the_previous_failure_history() -> None:
-    """The previous run's log ends in no space; this run started again and is downloading."""
+    """An attempt ended in no space; the same run (no restart) started again and downloads."""
     failed = error("disk_full", "no space left on device", exit_code=6)
     again = event("start", url=URL, total=100, resumed_from=10)
     moving = event("progress", done=20, total=100, rate=1.0, eta=80.0)
@@ -183,6 +185,108 @@ def test_a_new_attempt_makes_the_previous_failure_history() -> None:
     assert kind_of("\n".join([failed, again, moving]), ModelState.DOWNLOADING) == "nothing"
     lightning_again = "INFO: Downloading model from URL..."
     assert kind_of("\n".join([failed, lightning_again]), ModelState.DOWNLOADING) == "nothing"
+
+
+FULL = error("disk_full", "no space left for model.bin: 4.0 MiB more needed, 2.0 MiB free", 6)
+AGAIN = "\n".join(
+    [
+        event("start", url=URL, total=100, resumed_from=10),
+        event("progress", done=20, total=100, rate=1.0, eta=80.0),
+    ]
+)
+
+
+def runs(current: str, previous: str = "", restarts: int = 0, **kw: Any) -> evidence.ContainerLog:
+    return evidence.ContainerLog("lightning-asr", current, previous, restarts, **kw)
+
+
+def diagnosed(state: ModelState, *logs: evidence.ContainerLog) -> Diagnosis:
+    snap = snapshot(pod("asr-a", state=state))
+    return diagnose(snap, snap.pods[0], logs)
+
+
+def test_a_crash_loop_caught_downloading_again_is_judged_by_its_last_run() -> None:
+    d = diagnosed(ModelState.DOWNLOADING, runs(AGAIN, previous=FULL, restarts=2))
+    assert d.kind == "disk-full" and d.previous_run
+    assert d.why.startswith("container lightning-asr restarted 2 times; the last run failed: ")
+    assert d.why.endswith(
+        "disk_full: no space left for model.bin: 4.0 MiB more needed, 2.0 MiB free"
+    )
+    # A run that has not written a line yet has not said how it ends either.
+    assert diagnosed(ModelState.UNKNOWN, runs("", previous=FULL, restarts=1)).kind == "disk-full"
+
+
+def test_without_a_restart_an_attempt_under_way_has_nothing_to_fix() -> None:
+    """The failure and the new start are one run's (the server retried by itself)."""
+    in_one_run = "\n".join([FULL, AGAIN])
+    assert diagnosed(ModelState.DOWNLOADING, runs(in_one_run)).kind == "nothing"
+    assert evidence.ContainerLog("lightning-asr", AGAIN).history() == ()
+
+
+def test_the_current_attempts_own_failure_wins_over_the_last_runs() -> None:
+    refused = "\n".join([AGAIN, error("http_refused", "403 Forbidden", 4)])
+    d = diagnosed(ModelState.DOWNLOADING, runs(refused, previous=FULL, restarts=2))
+    # Disk full would come first among the rules: only the current attempt's words count.
+    assert d.kind == "url-refused" and not d.previous_run
+    assert "403 Forbidden" in d.why and "restarted" not in d.why
+    # Also when another container's current attempt is the one that failed.
+    fetch = evidence.ContainerLog("fetch-model", refused, init=True)
+    d = diagnosed(ModelState.DOWNLOADING, fetch, runs(AGAIN, previous=FULL, restarts=2))
+    assert d.kind == "url-refused" and not d.previous_run
+
+
+@pytest.mark.parametrize(
+    ("state", "current", "expected"),
+    [
+        # Done, or the server ready: nothing is pending, whatever the last run did...
+        (ModelState.VERIFYING, "\n".join([AGAIN, event("done", sha256="ab")]), "nothing"),
+        # ...also when the snapshot was taken before the download ended.
+        (ModelState.DOWNLOADING, "\n".join([AGAIN, event("done", sha256="ab")]), "nothing"),
+        (ModelState.READY, "INFO: Server ready on port 2269", "nothing"),
+        # A stalled or waiting attempt speaks for itself.
+        (ModelState.STALLED, AGAIN, "stalled-resumable"),
+        (ModelState.WAITING, event("wait", holder="pid 7 on host asr-b"), "lock-released"),
+    ],
+)
+def test_an_attempt_that_said_how_it_stands_is_not_judged_by_the_last_run(
+    state: ModelState, current: str, expected: str
+) -> None:
+    assert diagnosed(state, runs(current, previous=FULL, restarts=3)).kind == expected
+
+
+def test_the_last_runs_exit_code_speaks_when_its_log_is_gone() -> None:
+    fetch = runs("", restarts=1, init=True, exited="exit code 6 (Error)")
+    fetch = dataclasses.replace(fetch, container="fetch-model")
+    d = diagnosed(ModelState.PENDING, fetch, runs(""))
+    assert d.kind == "disk-full"
+    assert (
+        d.why
+        == "init container fetch-model restarted 1 time; the last run failed: exit code 6 (Error)"
+    )
+    # Exit code 1 tells nothing by itself.
+    generic = runs(AGAIN, restarts=1, exited="exit code 1 (Error)")
+    assert diagnosed(ModelState.DOWNLOADING, generic).kind == "nothing"
+
+
+def test_the_plan_says_the_refusal_was_the_last_runs() -> None:
+    refused = "\n".join(["ERROR 403: Forbidden.", "ERROR: Download failed after 1 attempts"])
+    snap = snapshot(pod("asr-a", state=ModelState.DOWNLOADING))
+    logs = (runs(AGAIN, previous=refused, restarts=4),)
+    plan = plan_fix(snap, "asr-a", ActionOptions(), log=logs)
+    assert plan.decision == "url-refused" and not plan.runnable
+    assert (plan.refused or "").startswith(
+        "Container lightning-asr restarted 4 times; the last run failed: the model server "
+        "refuses the URL (ERROR 403: Forbidden.)"
+    ), plan.refused
+    # A plain failure is restarted, with the last run's words, not the snapshot's.
+    failed = error("download_failed", "connection reset after 3 retries")
+    snap = snapshot(pod("asr-a", state=ModelState.DOWNLOADING, evidence=("log: downloading",)))
+    plan = plan_fix(snap, "asr-a", ActionOptions(), log=(runs(AGAIN, failed, 1),))
+    assert plan.decision == "failed-retry" and plan.runnable
+    assert plan.summary.startswith(
+        "Evidence: container lightning-asr restarted 1 time; the last run failed: "
+        "download_failed: connection reset after 3 retries."
+    ), plan.summary
 
 
 @pytest.mark.parametrize(
