@@ -92,6 +92,13 @@ DIAGNOSES = {
 }
 
 
+# Instead of purge's "not known to be corrupt" when the container's last run saw the mismatch.
+MISMATCH_BEFORE_RESTART = (
+    "the checksum mismatch was reported by the run before the last restart; the file may have "
+    "changed since (press v to verify it first)"
+)
+
+
 def topic(kind: str, pod: str) -> str:
     return TOPICS.get(kind, f"Fix pod {pod}")
 
@@ -208,7 +215,14 @@ def plan_fix(
         return refused(registry.FIX, target or "no target", ns, str(exc))
     d = diagnosis or diagnose(snapshot, pod, log)
     if d.kind == CORRUPT:
-        return _as_fix(purge.plan_purge(snapshot, pod.name, options, facts), d)
+        plan = _as_fix(purge.plan_purge(snapshot, pod.name, options, facts), d)
+        if d.previous_run:  # a log did report the mismatch: the run's before the restart
+            warnings = (
+                MISMATCH_BEFORE_RESTART if w == purge.NOT_KNOWN_CORRUPT else w
+                for w in plan.warnings
+            )
+            plan = dataclasses.replace(plan, warnings=tuple(warnings))
+        return plan
     if d.kind == DISK_FULL:
         return plan_eviction(snapshot, pod, options, d, facts, cache)
     if d.kind == UNRESUMABLE:

@@ -94,6 +94,7 @@ def test_a_restarted_container_downloading_again_shows_its_run_and_is_fixed_by_t
     restarted = f"container lightning-asr restarted {n} time{'s' if n > 1 else ''}"
     assert plan.summary.startswith(f"Evidence: {restarted}; the last run failed: "), plan.summary
     assert "checksum mismatch" in plan.summary, plan.summary
+    assert fix.MISMATCH_BEFORE_RESTART in plan.warnings, plan.warnings
     # The run waiting for the lock speaks for itself: nothing to change there.
     plan = world.plan(registry.FIX, waiting.name, on=snap)
     assert plan.decision in (fix.LOCK_HELD, fix.LOCK_RELEASED), plan.describe()

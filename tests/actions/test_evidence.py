@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from actions import evidence
-from actions.fix import Diagnosis, diagnose, plan_fix
+from actions.fix import MISMATCH_BEFORE_RESTART, Diagnosis, diagnose, plan_fix
 from actions.options import ActionOptions
+from actions.purge import NOT_KNOWN_CORRUPT
 from collectors.model import DownloadPhase, DownloadProgress, EventInfo, ModelState
 from tests.actions.builders import pod, snapshot, stalled
 
@@ -323,3 +324,13 @@ def test_only_a_lock_holder_is_read_as_one() -> None:
 def test_a_downloader_container_that_exited_6_is_out_of_space() -> None:
     assert kind_of("", ModelState.FAILED, running=False, exit_code=6) == "disk-full"
     assert kind_of("", ModelState.FAILED, running=False, exit_code=60) == "failed-retry"
+
+
+def test_a_mismatch_from_the_last_run_is_not_called_unreported() -> None:
+    """Purge warns that no log reports a mismatch; here the last run's log did."""
+    mismatch = "ERROR: Model validation failed: checksum mismatch"
+    snap = snapshot(pod("asr-a", state=ModelState.DOWNLOADING))
+    plan = plan_fix(snap, "asr-a", ActionOptions(), log=(runs(AGAIN, mismatch, 1),))
+    assert plan.decision == "corrupt" and plan.runnable, plan.describe()
+    assert MISMATCH_BEFORE_RESTART in plan.warnings
+    assert NOT_KNOWN_CORRUPT not in plan.warnings
