@@ -54,6 +54,13 @@ def held(name: str, model: str, at_percent: float = 10.0) -> Scenario:
     return dataclasses.replace(scenario, faults=tuple(faults))
 
 
+def faulted(name: str, model: str, **fields: Any) -> Scenario:
+    """The named scenario with ``model``'s own faults replaced by ``fields`` (sizes may be
+    ``Size`` values): a server that fails the same way on every run of a container."""
+    kept = tuple(f for f in load_scenario(name).faults if f.model != model)
+    return dataclasses.replace(load_scenario(name), faults=(*kept, FaultSpec(model, fields)))
+
+
 def copied(file_name: str) -> Scenario:
     """A scenario file kept next to these tests (a copy of a built-in one, changed)."""
     return load_scenario(str(HERE / "scenarios" / file_name))
