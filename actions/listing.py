@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from actions.options import CacheEntry, CacheFacts
 from actions.plan import ExecStep
-from collectors.units import parse_size
+from collectors.diskfree import DfOutputError, parse_df
 
 if TYPE_CHECKING:
     from actions.kube import KubeGateway
@@ -54,7 +54,12 @@ def read_listing(
     avail = capacity = None
     out = kube.exec(df, timeout=timeout, cancel=cancel)
     if out.exit_code == 0:
-        avail, capacity = parse_df(out.stdout)
+        try:
+            figures = parse_df(out.stdout)
+        except DfOutputError:
+            pass  # the free space stays unknown, as when df fails
+        else:
+            avail, capacity = figures.available, figures.total
     return CacheFacts(
         pod=cat.pod,
         root=root,
@@ -91,18 +96,3 @@ def parse_manifest(text: str) -> tuple[CacheEntry, ...]:
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
     return tuple(entries)
-
-
-def parse_df(text: str) -> tuple[int | None, int | None]:
-    """(available, capacity) bytes from ``df -P -B1`` output."""
-    lines = [line.split() for line in text.strip().splitlines()[1:] if line.strip()]
-    if not lines or len(lines[-1]) < 4:
-        return None, None
-    fields = lines[-1]
-    try:
-        return int(fields[3]), int(fields[1])
-    except ValueError:
-        try:
-            return parse_size(fields[3]), parse_size(fields[1])
-        except ValueError:
-            return None, None

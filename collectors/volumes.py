@@ -10,6 +10,7 @@ nothing else, ``du`` of the mount tells how much the cache holds, shown against 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -18,6 +19,7 @@ from typing import Any
 
 from collectors import execs
 from collectors.cluster import Cluster
+from collectors.diskfree import DfOutputError, parse_df
 from collectors.execs import ExecError
 from collectors.model import VolumeUsage
 from collectors.units import format_written
@@ -102,18 +104,6 @@ def usage_from_stats(vol: Mapping[str, Any], now: float) -> VolumeUsage | None:
         available_bytes=_int(vol.get("availableBytes")),
         measured_at=now,
     )
-
-
-def parse_df(stdout: str) -> tuple[int, int, int] | None:
-    """(total, used, available) from ``df -P -B1`` (POSIX format: one line per file system)."""
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    for line in lines[1:]:
-        fields = line.split()
-        # A long device name may wrap onto its own line; numbers come in a run of three.
-        nums = [f for f in fields if f.isdigit()]
-        if len(nums) >= 3:
-            return int(nums[0]), int(nums[1]), int(nums[2])
-    return None
 
 
 def parse_du(stdout: str, unit: int = 1) -> int | None:
@@ -267,8 +257,11 @@ class VolumePoller:
             )
         except ExecError as exc:
             return VolumeUsage(source="none", measured_at=now, note=_note(why, str(exc)))
-        parsed = parse_df(df.stdout) if df.ok else None
-        if parsed is not None and parsed[0] < ABSURD_BYTES:
+        parsed = None
+        if df.ok:
+            with contextlib.suppress(DfOutputError):
+                parsed = parse_df(df.stdout)
+        if parsed is not None and parsed.total < ABSURD_BYTES:
             total, used, avail = parsed
             return VolumeUsage(
                 source="df",
