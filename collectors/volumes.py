@@ -10,22 +10,28 @@ nothing else, ``du`` of the mount tells how much the cache holds, shown against 
 
 from __future__ import annotations
 
-import contextlib
+import shlex
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from collectors import execs
 from collectors.cluster import Cluster
-from collectors.diskfree import DfOutputError, parse_df
-from collectors.execs import ExecError
+from collectors.diskfree import DfFigures, DfOutputError, parse_df
+from collectors.execs import ExecError, ExecOutcome
 from collectors.model import VolumeUsage
 from collectors.units import format_written
 
 ABSURD_BYTES = 2**60  # 1 EiB: no real disk; elastic file systems report 8 EiB
 NODE_RETRY_AFTER = 300.0  # a node whose stats are refused is asked again after this long
+MAX_WORDS = 80  # characters of a failed command's own words kept in a note
+MAX_FAILURE = 240  # characters of a whole failure clause (an exec error's sentence included)
+
+
+class MeasureError(Exception):
+    """A measuring command failed; one line saying which command, in which pod, and how."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,30 @@ class VolumeTarget:
 def _note(*clauses: str | None) -> str:
     """A note of whole clauses, each true on its own, joined by semicolons."""
     return "; ".join(c for c in clauses if c)
+
+
+def _one_line(text: object, limit: int = MAX_FAILURE) -> str:
+    """``text`` on one line (whitespace runs, newlines included, become one space), cut to
+    ``limit`` characters: a note is one line of the volumes panel, whatever a command printed."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _failed(argv: Sequence[str], pod: str, outcome: ExecOutcome, timeout: float) -> str:
+    """How a measuring command that ran went wrong: the command, its exit code and the first
+    line it printed on stderr (else stdout), or why there is no exit code."""
+    if outcome.timed_out:
+        how = f"no exit status within {timeout:g} s"
+    elif outcome.cancelled:
+        how = "cancelled"
+    elif outcome.exit_code is None:
+        how = "the stream ended without an exit status"
+    else:
+        how = f"exit code {outcome.exit_code}"
+        lines = (outcome.stderr or outcome.stdout).strip().splitlines()
+        if lines:
+            how += f" ({_one_line(lines[0], MAX_WORDS)})"
+    return _one_line(f"{shlex.join(argv)} in pod {pod} failed: {how}")
 
 
 def _nobody_to_measure_in(target: VolumeTarget) -> str:
@@ -109,7 +139,7 @@ def usage_from_stats(vol: Mapping[str, Any], now: float) -> VolumeUsage | None:
 def parse_du(stdout: str, unit: int = 1) -> int | None:
     for line in stdout.splitlines():
         head = line.split("\t", 1)[0].split(" ", 1)[0].strip()
-        if head.isdigit():
+        if head.isascii() and head.isdigit():
             return int(head) * unit
     return None
 
@@ -246,42 +276,41 @@ class VolumePoller:
         ``why`` says why the kubelet's figure is not used (None: nobody asked it, as when a
         person opens a pod's cache); ``quota`` is what a ``du`` figure is shown against.
         """
+        argv = ["df", "-P", "-B1", path]
         try:
             df = execs.run(
                 self.cluster,
                 pod,
-                ["df", "-P", "-B1", path],
+                argv,
                 container=container,
                 timeout=self.exec_timeout,
                 cancel=self.cancel,
             )
         except ExecError as exc:
-            return VolumeUsage(source="none", measured_at=now, note=_note(why, str(exc)))
-        parsed = None
-        if df.ok:
-            with contextlib.suppress(DfOutputError):
-                parsed = parse_df(df.stdout)
-        if parsed is not None and parsed.total < ABSURD_BYTES:
-            total, used, avail = parsed
-            return VolumeUsage(
-                source="df",
-                used_bytes=used,
-                capacity_bytes=total,
-                available_bytes=avail,
-                measured_at=now,
-                note=_note(why, f"measured with df in pod {pod}"),
-            )
-        if parsed is not None:
-            df_said = "df shows an 8 EiB file system (EFS), a size that means nothing"
+            return VolumeUsage(source="none", measured_at=now, note=_note(why, _one_line(exc)))
+        parsed: DfFigures | None = None
+        if not df.ok:
+            df_said = _failed(argv, pod, df, self.exec_timeout)
         else:
-            df_said = f"df failed ({df.first_error()})" if not df.ok else "df said nothing usable"
-        measured = self.du(pod, container, path)
-        if measured is None:
-            return VolumeUsage(
-                source="none",
-                measured_at=now,
-                note=_note(why, df_said, f"du of {path} in pod {pod} failed"),
-            )
+            try:
+                parsed = parse_df(df.stdout)
+            except DfOutputError as exc:
+                df_said = f"{shlex.join(argv)} in pod {pod} answered, but {_one_line(exc)}"
+        if parsed is not None:
+            if parsed.total < ABSURD_BYTES:
+                return VolumeUsage(
+                    source="df",
+                    used_bytes=parsed.used,
+                    capacity_bytes=parsed.total,
+                    available_bytes=parsed.available,
+                    measured_at=now,
+                    note=_note(why, f"measured with df in pod {pod}"),
+                )
+            df_said = "df shows an 8 EiB file system (EFS), a size that means nothing"
+        try:
+            measured = self.du(pod, container, path)
+        except MeasureError as exc:
+            return VolumeUsage(source="none", measured_at=now, note=_note(why, df_said, str(exc)))
         against = (
             f"shown against the cache quota ({format_written(quota)})"
             if quota
@@ -294,8 +323,13 @@ class VolumePoller:
             note=_note(why, df_said, f"measured {path} with du in pod {pod}", against),
         )
 
-    def du(self, pod: str, container: str | None, path: str) -> int | None:
-        """Bytes under ``path``: GNU ``du -s -B1``, else ``du -sb``, else BusyBox ``du -sk``."""
+    def du(self, pod: str, container: str | None, path: str) -> int:
+        """Bytes under ``path``: GNU ``du -s -B1``, else ``du -sb``, else BusyBox ``du -sk``.
+
+        ``MeasureError`` says how the last one tried failed: after flags a BusyBox ``du``
+        refuses, it is the one whose words name the real trouble."""
+        failure = f"du of {path} in pod {pod} did not run"
+        timeout = self.exec_timeout * 3
         for argv, unit in (
             (["du", "-s", "-B1", path], 1),
             (["du", "-sb", path], 1),
@@ -307,15 +341,19 @@ class VolumePoller:
                     pod,
                     argv,
                     container=container,
-                    timeout=self.exec_timeout * 3,
+                    timeout=timeout,
                     cancel=self.cancel,
                 )
-            except ExecError:
-                return None
+            except ExecError as exc:
+                raise MeasureError(_one_line(exc)) from None
             if result.ok:
                 value = parse_du(result.stdout, unit)
                 if value is not None:
                     return value
+                said = _one_line(result.stdout, MAX_WORDS) or "nothing"
+                failure = f"{shlex.join(argv)} in pod {pod} printed no size: {said!r}"
+            else:
+                failure = _failed(argv, pod, result, timeout)
             if result.exit_code is None:
-                return None
-        return None
+                break  # a timeout or a lost stream: the next form would fare no better
+        raise MeasureError(failure)
