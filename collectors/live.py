@@ -18,7 +18,7 @@ import dataclasses
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from collectors import execs, kube, pods, rollouts
@@ -56,6 +56,11 @@ SERVING_RECHECK = 60.0
 # A volume an action changed is measured again at once; while nothing runs to measure it in
 # (the action replaced the pods), again each second, this many times in all.
 REMEASURE_TRIES = 15
+# A volume not measured (nothing ran to measure it in yet: a pod Pending or crash-looping; or
+# new since the last poll) is tried again each second, this many times, instead of a whole
+# --refresh later. Once per spell of not being measured: one that cannot be measured at all
+# costs a few tries, not a poll a second.
+UNMEASURED_TRIES = 5
 _BYTELESS = (DownloadPhase.STARTING, DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
 
 
@@ -157,6 +162,7 @@ class LiveFeed:
         self._stop = threading.Event()
         self._poll_now = threading.Event()  # wakes the poller: volumes to measure again
         self._remeasure: dict[str, int] = {}  # volume -> measurements left to try
+        self._unmeasured: set[str] = set()  # volumes given their tries, not measured since
         self._synced = threading.Event()
         self._published = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -599,11 +605,12 @@ class LiveFeed:
                     with self._lock:
                         asked, self._remeasure = self._remeasure, {}
                     if now >= next_volumes:
-                        self.poll_volumes(fresh=bool(asked))
+                        self.poll_volumes(fresh=set(asked))
                         next_volumes = self.clock() + self.options.refresh
                     elif asked:
-                        self.poll_volumes(set(asked), fresh=True)
+                        self.poll_volumes(set(asked), fresh=set(asked))
                     self._remeasure_unmeasured(asked)
+                    self._retry_unmeasured()
                     self.poll_disks()
                     self.poll_serving()
                     with self._lock:
@@ -615,8 +622,9 @@ class LiveFeed:
             delay = min(1.0, max(0.05, next_volumes - self.clock()))
             self._poll_now.wait(delay)
 
-    def poll_volumes(self, only: set[str] | None = None, fresh: bool = False) -> None:
-        """Measure every cache volume, or only those named in ``only`` (kept with the rest)."""
+    def poll_volumes(self, only: set[str] | None = None, fresh: Collection[str] = ()) -> None:
+        """Measure every cache volume, or only those named in ``only`` (kept with the rest);
+        those in ``fresh`` again even if a fallback measured them lately."""
         with self._lock:
             targets = [t for t in self._targets if only is None or t.key in only]
         if not targets:
@@ -636,6 +644,19 @@ class LiveFeed:
                 usage = self._usage.get(key)
                 if left > 1 and (usage is None or usage.source == "none"):
                     self._remeasure.setdefault(key, left - 1)
+
+    def _retry_unmeasured(self) -> None:
+        """A volume that has just become not measured (the poll could not, or none has yet)
+        is asked again within a second, UNMEASURED_TRIES times, and only those volumes."""
+        with self._lock:
+            unmeasured = {
+                t.key
+                for t in self._targets
+                if (usage := self._usage.get(t.key)) is None or usage.source == "none"
+            }
+            for key in unmeasured - self._unmeasured:
+                self._remeasure.setdefault(key, UNMEASURED_TRIES)
+            self._unmeasured = unmeasured
 
     def _needs_disk_check(self, pod: PodInfo) -> bool:
         """Running (or initialising) and the log gives no byte counts."""

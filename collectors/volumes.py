@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,9 +192,11 @@ class VolumePoller:
 
     # -- one poll ---------------------------------------------------------------------------
 
-    def poll(self, targets: Iterable[VolumeTarget], fresh: bool = False) -> dict[str, VolumeUsage]:
-        """Usage per target key; ``fresh`` measures again what a fallback measured lately (an
-        action just changed the volume)."""
+    def poll(
+        self, targets: Iterable[VolumeTarget], fresh: Collection[str] = ()
+    ) -> dict[str, VolumeUsage]:
+        """Usage per target key; the keys in ``fresh`` are measured again even if a fallback
+        measured them lately (an action just changed the volume), and only those."""
         targets = list(targets)
         now = self.clock()
         nodes = sorted({m.node for t in targets for m in t.mounts if m.node})
@@ -229,7 +231,7 @@ class VolumePoller:
                 if usage is not None
                 else self._no_stats_reason(target)
             )
-            out[target.key] = self.fallback(target, why, now, fresh)
+            out[target.key] = self.fallback(target, why, now, target.key in fresh)
         return out
 
     def _no_stats_reason(self, target: VolumeTarget) -> str:

@@ -1,19 +1,26 @@
-"""Measuring cache volumes against the simulated cluster: a failed df or du says why.
+"""Measuring cache volumes against the simulated cluster: a volume that could not be measured
+at first is measured again soon, not a whole --refresh later; a failed df or du says why.
 
 The EFS-like claim gets no kubelet stats, so every figure comes from df/du run in a pod."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 import pytest
 
+from collectors.live import UNMEASURED_TRIES
 from collectors.model import ClusterSnapshot, VolumeUsage
 from simcluster.kubelet.commands import EXTRA_COMMANDS
 from simcluster.kubelet.context import ProcContext
 from tests.collectors.setups import MiB, asr_deployment, pvc
+from tests.polling import wait_until
 
 STALE = "Transport endpoint is not connected"  # what a stale NFS/EFS mount answers
+WAITER = {"name": "gate", "image": "busybox", "command": ["wait-for-gate"]}
 
 
 def _usage(s: ClusterSnapshot) -> VolumeUsage | None:
@@ -28,6 +35,109 @@ def _efs_cluster(make_sim, init_containers: list[dict] | None = None):
         deployment["spec"]["template"]["spec"]["initContainers"] = init_containers
     sim.apply([pvc(), deployment])
     return sim
+
+
+@dataclass
+class Gate:
+    """``wait-for-gate``: a command that says it started, then exits 0 once ``opened`` is set."""
+
+    started: threading.Event = field(default_factory=threading.Event)
+    opened: threading.Event = field(default_factory=threading.Event)
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    g = Gate()
+
+    async def wait_for_gate(_argv: list[str], _ctx: ProcContext) -> int:
+        g.started.set()
+        while not g.opened.is_set():  # noqa: ASYNC110 - set from the test's thread, not this loop
+            await asyncio.sleep(0.05)
+        return 0
+
+    monkeypatch.setitem(EXTRA_COMMANDS, "wait-for-gate", wait_for_gate)
+    yield g
+    g.opened.set()
+
+
+def test_a_volume_not_measurable_at_first_is_measured_well_before_the_refresh(
+    make_sim, start_feed, gate: Gate
+) -> None:
+    # The pod waits in its init container: the container that mounts the cache is not
+    # running, so the first poll has nowhere to run df or du.
+    sim = _efs_cluster(make_sim, [WAITER])
+    _feed, rec = start_feed(sim, refresh=30)
+    snap = rec.wait(
+        lambda s: (u := _usage(s)) is not None and u.source == "none",
+        15,
+        "the first poll, which could not measure the volume",
+    )
+    note = (_usage(snap) or VolumeUsage("none")).note or ""
+    assert "cannot exec df in pod" in note or "no container is running" in note, note
+
+    gate.opened.set()  # the cache container starts now; the next full poll is 30 s away
+    snap = rec.wait(
+        lambda s: (u := _usage(s)) is not None and u.source in ("df", "du"),
+        8,
+        "the volume measured once a container runs, long before the 30 s refresh",
+    )
+    measured = _usage(snap)
+    assert measured is not None and measured.used_bytes is not None
+
+
+def test_quick_tries_are_a_few_then_the_refresh_decides(make_sim, start_feed, gate: Gate) -> None:
+    """A volume that cannot be measured at all (the gate never opens) is tried again a few
+    times, then waits for the next full poll: no poll a second for ever."""
+    sim = _efs_cluster(make_sim, [WAITER])
+    assert gate.started.wait(15), "the pod waits in its init container"
+    feed, _rec = start_feed(sim, refresh=30)
+    # The first full poll, then one per try: each asks the one node for its stats/summary.
+    polls = 1 + UNMEASURED_TRIES
+    wait_until(lambda: feed.poller.summary_requests >= polls, 15, "the quick tries")
+    with pytest.raises(AssertionError, match="timed out"):
+        wait_until(lambda: feed.poller.summary_requests > polls, 2.5, "a try too many")
+    assert feed.poller.summary_requests == polls
+
+
+def test_a_volume_measured_fine_is_not_measured_again_for_the_others_tries(
+    make_sim, start_feed, gate: Gate
+) -> None:
+    """Full polls that come while another volume has tries left keep what df/du measured
+    (cached for fallback_interval): only the volumes tried are measured anew."""
+    sim = make_sim()
+    f = sim.model_server.add_file("/models/v1/model.bin", size=1 * MiB, seed=6)
+    url = sim.model_server.url(f.path)
+    gated = asr_deployment(url, f.sha256, name="asr-b", replicas=1, claim="models-b-efs")
+    gated["spec"]["template"]["spec"]["initContainers"] = [WAITER]
+    sim.apply(
+        [
+            pvc("models-a-efs"),
+            pvc("models-b-efs"),
+            asr_deployment(url, f.sha256, name="asr-a", replicas=1, claim="models-a-efs"),
+            gated,
+        ]
+    )
+    feed, rec = start_feed(sim, refresh=2, fallback_interval=60)
+
+    def usage_of(s: ClusterSnapshot, name: str) -> VolumeUsage | None:
+        return next((v.usage for v in s.volumes if v.name == name), None)
+
+    snap = rec.wait(
+        lambda s: (
+            (a := usage_of(s, "models-a-efs")) is not None
+            and a.source == "du"
+            and (b := usage_of(s, "models-b-efs")) is not None
+            and b.source == "none"
+        ),
+        20,
+        "one volume measured, the other not",
+    )
+    first = usage_of(snap, "models-a-efs")
+    polls = feed.poller.summary_requests
+    wait_until(lambda: feed.poller.summary_requests >= polls + 4, 10, "four more polls")
+    seen = {usage_of(s, "models-a-efs") for s in list(rec.snapshots)[rec.snapshots.index(snap) :]}
+    assert seen == {first}, seen
+    assert usage_of(feed.build_snapshot(), "models-a-efs") == first
 
 
 @pytest.fixture
