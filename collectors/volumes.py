@@ -352,8 +352,9 @@ class VolumePoller:
                 value = parse_du(result.stdout, unit)
                 if value is not None:
                     return value
-                said = _one_line(result.stdout, MAX_WORDS) or "nothing"
-                failure = f"{shlex.join(argv)} in pod {pod} printed no size: {said!r}"
+                said = _one_line(result.stdout, MAX_WORDS)
+                printed = f"no size: {said!r}" if said else "nothing"
+                failure = f"{shlex.join(argv)} in pod {pod} printed {printed}"
             else:
                 failure = _failed(argv, pod, result, timeout)
             if result.exit_code is None:

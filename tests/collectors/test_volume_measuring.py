@@ -1,7 +1,8 @@
-"""Measuring cache volumes against the simulated cluster: a volume that could not be measured
-at first is measured again soon, not a whole --refresh later; a failed df or du says why.
+"""Measuring cache volumes: a volume that could not be measured at first is measured again
+soon, not a whole --refresh later; a failed df or du says why.
 
-The EFS-like claim gets no kubelet stats, so every figure comes from df/du run in a pod."""
+Against the simulated cluster, whose EFS-like claim gets no kubelet stats (every figure comes
+from df/du run in a pod); the last tests feed the poller command output directly."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pytest
 
+from collectors import execs
+from collectors.execs import ExecOutcome
 from collectors.live import UNMEASURED_TRIES
 from collectors.model import ClusterSnapshot, VolumeUsage
+from collectors.volumes import VolumePoller
 from simcluster.kubelet.commands import EXTRA_COMMANDS
 from simcluster.kubelet.context import ProcContext
 from tests.collectors.setups import MiB, asr_deployment, pvc
@@ -206,3 +211,43 @@ def test_a_timed_out_measurement_says_so(make_sim, start_feed, monkeypatch) -> N
     assert f"df -P -B1 /app/models in pod {pod.name} failed: no exit status within 0.5 s" in note
     # A du that gives no exit status is not tried in its other forms.
     assert f"du -s -B1 /app/models in pod {pod.name} failed: no exit status within 1.5 s" in note
+
+
+def _answering(monkeypatch: pytest.MonkeyPatch, answers: dict[str, ExecOutcome]) -> VolumePoller:
+    """A poller whose execs get ``answers`` by command name (no cluster: output parsing only)."""
+    monkeypatch.setattr(execs, "run", lambda _cluster, _pod, argv, **_kw: answers[argv[0]])
+    return VolumePoller(cast(Any, None))
+
+
+def test_df_output_that_cannot_be_read_is_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    odd = ExecOutcome(0, "Filesystem Size\nsomething\todd\n", "")
+    poller = _answering(monkeypatch, {"df": odd, "du": ExecOutcome(0, "123\t/app/models\n", "")})
+    usage = poller.measure_in_pod("asr-1", None, "/app/models", None, 100.0)
+    assert usage.source == "du" and usage.used_bytes == 123
+    assert (
+        "df -P -B1 /app/models in pod asr-1 answered, but df printed no byte counts: "
+        "'something odd'" in (usage.note or "")
+    ), usage.note
+
+
+@pytest.mark.parametrize(
+    ("du", "said"),
+    [
+        (ExecOutcome(0, "", ""), "du -sk /app/models in pod asr-1 printed nothing"),
+        (ExecOutcome(0, "total: many\n", ""), "printed no size: 'total: many'"),
+        (ExecOutcome(None, "", ""), "du -s -B1 /app/models in pod asr-1 failed: the stream ended"),
+    ],
+)
+def test_du_that_gives_no_size_says_what_it_did(
+    monkeypatch: pytest.MonkeyPatch, du: ExecOutcome, said: str
+) -> None:
+    efs = ExecOutcome(
+        0,
+        "Filesystem 1-blocks Used Available Capacity Mounted on\n"
+        "fs-1:/ 9223372036854771712 0 9223372036854771712 0% /app/models\n",
+        "",
+    )
+    poller = _answering(monkeypatch, {"df": efs, "du": du})
+    usage = poller.measure_in_pod("asr-1", None, "/app/models", None, 100.0)
+    assert usage.source == "none" and said in (usage.note or ""), usage.note
+    assert (usage.note or "").startswith("df shows an 8 EiB file system (EFS)")
