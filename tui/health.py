@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from tui.format import relapsing
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     for state in ModelState:
         if state is not ModelState.READY and counts.get(state):
             parts.append(f"{counts[state]} {state.value}")
+    again = sum(1 for p in serving if relapsing(p))
+    if again:
+        parts.append(f"{again} ↻ after a failed run")
     if running_jobs:
         parts.append(f"{_jobs(len(running_jobs))} running")
     for state, n in sorted(troubled_jobs.items(), key=lambda kv: kv[0].urgency):

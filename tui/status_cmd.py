@@ -30,7 +30,7 @@ from collectors.progress import MAX_ETA
 from collectors.report import attention, iso, snapshot_dict, used_fraction
 from collectors.units import format_bytes, written_in_decimal
 from collectors.values import ValuesError
-from tui.format import format_eta
+from tui.format import format_eta, relapsing
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1
@@ -112,7 +112,7 @@ def render_table(snapshot: ClusterSnapshot) -> str:
             [
                 p.name,
                 p.node or "-",
-                p.model_state.value,
+                f"↻ {p.model_state.value}" if relapsing(p) else p.model_state.value,
                 _progress_text(p.progress),
                 ready,
                 str(p.restarts),

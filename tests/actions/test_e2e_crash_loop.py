@@ -22,6 +22,8 @@ from tests.actions.variants import faulted
 from tests.actions.world import NS, World
 from tui.action_cmds import EXIT_NOT_CONFIRMED, EXIT_REFUSED, run
 from tui.cli import build_parser
+from tui.format import relapsing
+from tui.health import health
 
 HALF_WAY = {"stall_after": Size(percent=50)}
 FAILURES = pytest.mark.parametrize(
@@ -90,6 +92,8 @@ def test_fix_during_a_crash_loops_next_download_names_the_last_runs_failure(
     # The dashboard shows the run under way; the failure is the run before's, kept apart.
     assert pod.previous_run and cause in pod.previous_run, pod.previous_run
     assert fix.diagnose(snap, pod).kind == fix.NOTHING, "the snapshot alone tells of no failure"
+    # ...but the dashboard marks it as a crash loop caught between crashes.
+    assert relapsing(pod) and "1 ↻ after a failed run" in health(snap).text
 
     n = pod.restarts  # no restart while the run is held
     last_run = f"container lightning-asr restarted {n} time{'s' if n > 1 else ''}; the last run"

@@ -21,6 +21,8 @@ from tui.format import (
     format_pair,
     progress_cell,
     progress_fit,
+    relapsing,
+    state_cell,
     usage_cell,
 )
 from tui.health import health
@@ -345,3 +347,21 @@ def test_two_failures_for_one_reason_are_one_sentence() -> None:
     assert failures_text({"df": "no pod", "listing": "no pod"}) == "df and listing failed: no pod"
     assert failures_text({"df": "a", "listing": "b"}) == "df failed: a; listing failed: b"
     assert failures_text({"listing": "b"}) == "listing failed: b"
+
+
+def test_a_crash_loop_caught_between_crashes_is_marked() -> None:
+    again = pod(
+        "again",
+        ModelState.DOWNLOADING,
+        restarts=2,
+        progress=progress(GiB, 24 * GiB, 50 * MiB),
+    )
+    again = dataclasses.replace(again, previous_run="previous run ended with: disk_full: …")
+    fresh = dataclasses.replace(again, name="fresh", restarts=0, previous_run=None)
+    broken = dataclasses.replace(again, name="broken", model_state=ModelState.FAILED)
+    assert relapsing(again) and not relapsing(fresh) and not relapsing(broken)
+    assert state_cell(ModelState.DOWNLOADING, again=True).plain == "↻ downloading"
+    assert state_cell(ModelState.DOWNLOADING).plain == "↓ downloading"
+    snap = dataclasses.replace(sample_snapshot(), pods=(again, fresh, broken))
+    assert "1 ↻ after a failed run" in health(snap).text
+    assert "↻" not in health(dataclasses.replace(snap, pods=(fresh,))).text

@@ -35,6 +35,7 @@ from tui.format import (
     format_age,
     format_rate,
     progress_cell,
+    relapsing,
     state_cell,
 )
 from tui.messages import CacheListed, RecentLogLoaded
@@ -114,7 +115,7 @@ def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
     text = Text()
     text.append(pod.name, style="bold")
     text.append("  ")
-    text.append_text(state_cell(pod.model_state))
+    text.append_text(state_cell(pod.model_state, again=relapsing(pod)))
     text.append(f"   {pod.phase}{' ready' if pod.ready else ''}  restarts {pod.restarts}")
     text.append(f"  node {pod.node or '-'}  age {format_age(now - pod.created_at)}")
     m = pod.model

@@ -16,6 +16,7 @@ from tui.format import (
     ColumnFit,
     format_age,
     progress_fit,
+    relapsing,
     shorten_middle,
     state_cell,
 )
@@ -132,7 +133,7 @@ def _cells(source: Any) -> tuple[Any, ...]:
         ready_text(pod),
         restarts,
         pod.model.version or "-",
-        state_cell(state),
+        state_cell(state, again=relapsing(pod)),
         progress,
         age,
     )
