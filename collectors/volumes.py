@@ -293,6 +293,11 @@ class VolumePoller:
         parsed: DfFigures | None = None
         if not df.ok:
             df_said = _failed(argv, pod, df, self.exec_timeout)
+            if df.exit_code is None:
+                # A mount that does not answer df (a hung NFS/EFS mount) would hang du too, for
+                # three times as long, holding up every other volume's poll.
+                hung = "du not tried: a mount that does not answer df would not answer du"
+                return VolumeUsage(source="none", measured_at=now, note=_note(why, df_said, hung))
         else:
             try:
                 parsed = parse_df(df.stdout)

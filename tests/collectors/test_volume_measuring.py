@@ -190,27 +190,42 @@ def test_a_failed_measurement_says_which_command_and_why(
     assert detail.source == "none" and f"(df: /app/models: {STALE})" in (detail.note or "")
 
 
-def test_a_timed_out_measurement_says_so(make_sim, start_feed, monkeypatch) -> None:
-    async def hang(_argv: list[str], _ctx: ProcContext) -> int:
-        await asyncio.sleep(5)
-        return 0
+async def _hang(_argv: list[str], _ctx: ProcContext) -> int:
+    await asyncio.sleep(5)
+    return 0
 
-    monkeypatch.setitem(EXTRA_COMMANDS, "df", hang)
-    monkeypatch.setitem(EXTRA_COMMANDS, "du", hang)
+
+def _timed_out_note(make_sim, start_feed) -> tuple[str, str]:
+    """The volume's note once a measurement timed out, and the pod's name."""
     sim = _efs_cluster(make_sim)
     _feed, rec = start_feed(sim, refresh=1, exec_timeout=0.5)
     snap = rec.wait(
         lambda s: (u := _usage(s)) is not None and "no exit status" in (u.note or ""),
         20,
-        "df and du timing out",
+        "a measurement timing out",
     )
     (pod,) = snap.pods
     usage = _usage(snap)
     assert usage is not None and usage.source == "none"
-    note = usage.note or ""
-    assert f"df -P -B1 /app/models in pod {pod.name} failed: no exit status within 0.5 s" in note
-    # A du that gives no exit status is not tried in its other forms.
-    assert f"du -s -B1 /app/models in pod {pod.name} failed: no exit status within 1.5 s" in note
+    return usage.note or "", pod.name
+
+
+def test_a_mount_that_does_not_answer_df_is_not_asked_du(make_sim, start_feed, monkeypatch):
+    monkeypatch.setitem(EXTRA_COMMANDS, "df", _hang)
+    monkeypatch.setitem(EXTRA_COMMANDS, "du", _hang)
+    note, pod = _timed_out_note(make_sim, start_feed)
+    assert f"df -P -B1 /app/models in pod {pod} failed: no exit status within 0.5 s" in note
+    assert "du not tried" in note and "du -s" not in note, note
+
+
+def test_a_timed_out_du_says_so_and_is_not_tried_in_other_forms(
+    make_sim, start_feed, monkeypatch
+) -> None:
+    monkeypatch.setitem(EXTRA_COMMANDS, "du", _hang)  # df answers: EFS's 8 EiB
+    note, pod = _timed_out_note(make_sim, start_feed)
+    assert "df shows an 8 EiB file system" in note, note
+    assert f"du -s -B1 /app/models in pod {pod} failed: no exit status within 1.5 s" in note
+    assert "du -sb" not in note, note
 
 
 def _answering(monkeypatch: pytest.MonkeyPatch, answers: dict[str, ExecOutcome]) -> VolumePoller:
