@@ -4,7 +4,7 @@ and which volume holds the model cache. Pure; the model state is decided in ``st
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from collectors import kube
@@ -213,13 +213,19 @@ def pod_info(
     )
 
 
-def mount_path_of(pod: kube.Obj, volume: str) -> tuple[str, str] | None:
-    """(container, mountPath) where ``volume`` is mounted, main containers first."""
-    for c in kube.containers(kube.spec(pod)):
-        for m in kube.items(c.get("volumeMounts")):
-            if isinstance(m, Mapping) and m.get("name") == volume and m.get("mountPath"):
-                return str(c.get("name")), str(m["mountPath"])
-    return None
+def mount_path_of(
+    pod: kube.Obj, volume: str, prefer: Collection[str] = ()
+) -> tuple[str, str] | None:
+    """(container, mountPath) where ``volume`` is mounted, main containers first; a container
+    named in ``prefer`` (those running: an init container downloading into the cache while the
+    main one waits) before any other."""
+    found = [
+        (str(c.get("name")), str(m["mountPath"]))
+        for c in kube.containers(kube.spec(pod))
+        for m in kube.items(c.get("volumeMounts"))
+        if isinstance(m, Mapping) and m.get("name") == volume and m.get("mountPath")
+    ]
+    return next((w for w in found if w[0] in prefer), found[0] if found else None)
 
 
 def is_downloader(pod: kube.Obj, container: str) -> bool:

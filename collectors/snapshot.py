@@ -189,10 +189,15 @@ class SnapshotBuilder:
             pod = all_pods.get(info.name)
             if pod is None or info.cache_volume is None:
                 continue
-            where = pods.mount_path_of(pod, info.cache_volume)
+            runs = (
+                set()
+                if info.deleting
+                else {c.name for c in info.containers if c.state == "running"}
+            )
+            where = pods.mount_path_of(pod, info.cache_volume, prefer=runs)
             if where is None:
                 continue
-            running = not info.deleting and any(c.state == "running" for c in info.containers)
+            running = where[0] in runs
             mount = PodMount(info.name, info.node, where[0], where[1], running, info.ready)
             if info.cache_kind == "pvc" and info.cache_claim:
                 by_claim.setdefault(info.cache_claim, []).append(mount)

@@ -90,6 +90,25 @@ def test_a_volume_not_measurable_at_first_is_measured_well_before_the_refresh(
     assert measured is not None and measured.used_bytes is not None
 
 
+def test_an_init_container_filling_the_cache_is_where_it_is_measured(
+    make_sim, start_feed, gate: Gate
+) -> None:
+    """s3-init's way: the init container that writes the model mounts the cache while the
+    server's container waits; that is when the volume fills, so it is measured there."""
+    fetcher = {**WAITER, "volumeMounts": [{"name": "models", "mountPath": "/app/models"}]}
+    sim = _efs_cluster(make_sim, [fetcher])
+    assert gate.started.wait(15), "the pod waits in its init container"
+    _feed, rec = start_feed(sim, refresh=30)
+    snap = rec.wait(
+        lambda s: (u := _usage(s)) is not None and u.source == "du",
+        15,
+        "the volume measured in the running init container",
+    )
+    (pod,) = snap.pods
+    assert not any(c.state == "running" for c in pod.containers if not c.init)
+    assert f"in pod {pod.name}" in ((_usage(snap) or VolumeUsage("none")).note or "")
+
+
 def test_quick_tries_are_a_few_then_the_refresh_decides(make_sim, start_feed, gate: Gate) -> None:
     """A volume that cannot be measured at all (the gate never opens) is tried again a few
     times, then waits for the next full poll: no poll a second for ever."""
