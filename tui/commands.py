@@ -101,6 +101,9 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("filter", "slash", "/", "Filter pods", "filter", "overview", "nav", short="filter"),
     Command(
+        "log-filter", "slash", "/", "Filter the log", "filter", "detail", "nav", short="filter"
+    ),
+    Command(
         "logs", "l", "l", "Logs of the selected pod", "app.logs", needs_selection=True, short="logs"
     ),
     Command("namespace", "n", "n", "Switch namespace", "app.switch_namespace", footer=False),

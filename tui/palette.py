@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from tui.app import AsrCacheApp
 
 
+# Moves worth finding by name: the filters (a cursor move or "back" is not).
+_NAV_BY_NAME = frozenset({"filter", "log-filter"})
+
+
 def palette_commands(
     app: AsrCacheApp, screen_id: str | None = "overview"
 ) -> list[tuple[Command, str | None]]:
@@ -22,7 +26,7 @@ def palette_commands(
     return [
         (c, why)
         for c, why in app.command_states()
-        if c.kind != "nav" or c.id == "filter"
+        if c.kind != "nav" or c.id in _NAV_BY_NAME
         if c.scope == "app" or c.scope == screen_id
     ]
 

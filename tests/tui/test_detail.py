@@ -177,3 +177,35 @@ async def test_the_pod_going_away_is_said() -> None:
         feed.push(dataclasses.replace(snap, pods=tuple(p for p in snap.pods if p.name != STALLED)))
         await pilot.pause()
         assert "gone from the namespace" in screen_text(app)
+
+
+def log_shown(screen: PodDetailScreen) -> list[str]:
+    return [strip.text.strip() for strip in screen.query_one("#log", RichLog).lines]
+
+
+async def test_slash_filters_the_log_and_escape_clears_it_before_going_back() -> None:
+    feed = FakeFeed(sample_snapshot(), logs={STALLED: sample_log(STALLED)})
+    app = make_app(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_stalled(pilot)
+        everything = log_shown(screen)
+        assert len(everything) == 6, everything
+        await pilot.press("slash", *"ERROR")
+        await pilot_until(pilot, lambda: screen.log_needle == "ERROR")
+        assert log_shown(screen) == ["✗ ERROR download stalled: no bytes for 120s"]
+        title = str(screen.query_one("#log", RichLog).border_title)
+        assert "filter 'ERROR': 1 of 6" in title, title
+        await pilot.press("enter")  # the filter stays, the log has the keys again
+        assert screen.query_one("#log", RichLog).has_focus
+        # A live line: kept whatever the filter, shown only if it matches.
+        feed.push_logs(STALLED, [LogLine(STALLED, "lightning-asr", "INFO still here")])
+        feed.push_logs(STALLED, [LogLine(STALLED, "lightning-asr", "ERROR again", kind="error")])
+        await pilot_until(pilot, lambda: len(log_shown(screen)) == 2)
+        assert log_shown(screen)[-1] == "✗ ERROR again"
+        await pilot.press("escape")  # clears the filter: every line, the new ones too
+        await pilot_until(pilot, lambda: len(log_shown(screen)) == 8)
+        assert isinstance(app.screen, PodDetailScreen)
+        assert str(screen.query_one("#log", RichLog).border_title) == "Log (following)"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, OverviewScreen)

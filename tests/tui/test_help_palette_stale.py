@@ -82,12 +82,13 @@ async def test_palette_entries_follow_read_only_and_rbac() -> None:
             "open",
             "back",
             "detail-back",
+            "log-filter",  # the detail's
             "palette",
         } == set(entries)
         assert entries["fix"] == "forbidden: needs delete pods in smallest"
         assert entries["verify"] is None
         on_detail = {c.id for c, _ in palette_commands(app, "detail")}
-        assert "filter" not in on_detail and {"logs", "fix", "help"} <= on_detail
+        assert "filter" not in on_detail and {"logs", "fix", "help", "log-filter"} <= on_detail
     read_only = make_app(actions=FakeActions(), read_only=True)
     async with read_only.run_test(size=SIZE) as pilot:
         await pilot.pause()

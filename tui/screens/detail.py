@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, RichLog, Sparkline, Static
+from textual.widgets import Footer, Input, RichLog, Sparkline, Static
 
 from collectors.model import (
     CacheFile,
@@ -59,6 +60,12 @@ def log_text(line: LogLine, labelled: bool = False) -> Text:
         text.append(f"{line.container} │ ", style="grey50")
     text.append(line.text.rstrip("\r\n"), style=_KIND_STYLE[kind])
     return text
+
+
+def log_matches(line: LogLine, needle: str) -> bool:
+    """A line the log filter keeps: ``needle`` in its text or its container, any case."""
+    wanted = needle.casefold()
+    return wanted in line.text.casefold() or wanted in line.container.casefold()
 
 
 def several_containers(pod: PodInfo | None, lines: Sequence[LogLine]) -> bool:
@@ -235,6 +242,8 @@ class PodDetailScreen(DataScreen):
         self._cache_error: str | None = None
         self._last_texts: dict[str, str] = {}
         self._labelled = False  # once lines name their container, they all do
+        self._kept: deque[LogLine] = deque(maxlen=LOG_LINES)  # what the log shows unfiltered
+        self.log_needle = ""
         self.log_lines_written = 0
 
     def compose(self) -> ComposeResult:
@@ -248,9 +257,13 @@ class PodDetailScreen(DataScreen):
                 yield Sparkline([], id="rate")
                 yield Static(id="df")
                 yield CacheFilesTable(id="files", show_cursor=False)
-            # Long lines (downloader JSON, validation errors) wrap at the pane's width, however
-            # narrow (min_width would otherwise wrap them at 78 and cut them).
-            yield RichLog(id="log", max_lines=LOG_LINES, wrap=True, min_width=20, markup=False)
+            with Vertical(id="log-pane"):
+                yield Input(
+                    placeholder="filter the log: text in a line, e.g. error", id="log-filter"
+                )
+                # Long lines (downloader JSON, validation errors) wrap at the pane's width,
+                # however narrow (min_width would otherwise wrap them at 78 and cut them).
+                yield RichLog(id="log", max_lines=LOG_LINES, wrap=True, min_width=20, markup=False)
         yield Static(id="events")
         yield Static(id="activity")
         yield Footer()
@@ -259,6 +272,7 @@ class PodDetailScreen(DataScreen):
         self.query_one("#summary-box").border_title = f"Pod {self.pod_name}"
         self.query_one("#side").border_title = "Cache"
         self.query_one("#log").border_title = "Log (following)"
+        self.query_one("#log-filter", Input).display = False
         self.query_one("#events").border_title = "Events"
         self.query_one("#activity", Static).display = False
         self.query_one("#log", RichLog).focus()
@@ -277,7 +291,49 @@ class PodDetailScreen(DataScreen):
         return self.pod_name
 
     def action_back(self) -> None:
+        """Esc clears the log filter first, as in the overview; then goes back."""
+        box = self.query_one("#log-filter", Input)
+        if box.display or self.log_needle:
+            box.value = ""
+            box.display = False
+            self._set_log_needle("")
+            self.query_one("#log", RichLog).focus()
+            return
         self.dismiss()
+
+    # The log filter --------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#log-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#log-filter")
+    def _log_filter_changed(self, event: Input.Changed) -> None:
+        self._set_log_needle(event.value.strip())
+
+    @on(Input.Submitted, "#log-filter")
+    def _log_filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.display = False
+        self.query_one("#log", RichLog).focus()
+
+    def _set_log_needle(self, needle: str) -> None:
+        """Show the kept lines again, only those that match (all for an empty needle)."""
+        if needle == self.log_needle:
+            return
+        self.log_needle = needle
+        log = self.query_one("#log", RichLog)
+        log.clear()
+        shown = [ln for ln in self._kept if log_matches(ln, needle)] if needle else self._kept
+        for line in shown:
+            log.write(log_text(line, self._labelled))
+        self._title_log(len(shown) if needle else None)
+
+    def _title_log(self, shown: int | None) -> None:
+        title = "Log (following)"
+        if shown is not None:
+            title = f"Log (following · filter {self.log_needle!r}: {shown} of {len(self._kept)})"
+        self.query_one("#log", RichLog).border_title = title
 
     # Snapshot and clock ----------------------------------------------------------------------
     def draw(self, snapshot: ClusterSnapshot | None, now: float) -> None:
@@ -354,9 +410,14 @@ class PodDetailScreen(DataScreen):
             snapshot = self.dash.snapshot
             pod = snapshot.pod(self.pod_name) if snapshot else None
             self._labelled = several_containers(pod, lines)
-        for line in lines:
+        self._kept.extend(lines)
+        needle = self.log_needle
+        shown = [ln for ln in lines if log_matches(ln, needle)] if needle else lines
+        for line in shown:
             log.write(log_text(line, self._labelled))
         self.log_lines_written += len(lines)
+        if needle:
+            self._title_log(sum(1 for ln in self._kept if log_matches(ln, needle)))
 
     # The cache listing -----------------------------------------------------------------------
     def _list_cache(self) -> None:
