@@ -7,6 +7,7 @@ report the 8 EiB file system AWS EFS shows. Everything here blocks: call it in a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat as stat_mod
 from dataclasses import dataclass
@@ -107,14 +108,6 @@ def volume_stats_usage(mount: Mount, root: Path) -> Usage:
     the file system's capacity and free space. Everything else as ``df`` sees it."""
     if mount.kind != "emptydir" or mount.tmpfs:
         return mount_usage(mount, root)
-    fs = statvfs_usage(mount.host_path, "/dev/root")
     size = tree_size(mount.host_path)
-    return Usage(
-        filesystem=fs.filesystem,
-        capacity=fs.capacity,
-        used=size.disk,
-        available=fs.available,
-        inodes=fs.inodes,
-        inodes_used=size.inodes,
-        inodes_free=fs.inodes_free,
-    )
+    fs = statvfs_usage(mount.host_path, "/dev/root")
+    return dataclasses.replace(fs, used=size.disk, inodes_used=size.inodes)
