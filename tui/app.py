@@ -30,8 +30,10 @@ from collectors.model import ClusterSnapshot
 from collectors.redact import redact_text
 from tui import commands, heap
 from tui.actions_port import ActionProvider
+from tui.bell import TroubleBell, action_ended_is_news
 from tui.bridge import FeedBridge
 from tui.commands import Command
+from tui.health import health
 from tui.history import RateHistory
 from tui.messages import (
     ActionConfirmed,
@@ -108,6 +110,7 @@ class AsrCacheApp(App[int]):
         self._settle_heap = settle_heap  # still to do, once the first data is on screen
         self.redrawn_at = -math.inf  # time.monotonic() of the last redraw
         self._redraw_due: Timer | None = None  # the one redraw waiting for its turn
+        self.trouble_bell = TroubleBell()
         self.snapshots_received = 0  # (tests and benchmarks read these)
         self.redraws = 0
 
@@ -176,6 +179,8 @@ class AsrCacheApp(App[int]):
             self._redraw_due = None
         if self._incoming is not None:  # ``snapshot`` is what the screens show
             self.snapshot, self._incoming = self._incoming, None
+            if self.trouble_bell.should_ring(health(self.snapshot).level, time.monotonic()):
+                self.bell()
         self.redrawn_at = time.monotonic()
         self.redraws += 1
         if not self.screen_stack:  # shutting down (the feed is being stopped): nothing to draw on
@@ -337,11 +342,12 @@ class AsrCacheApp(App[int]):
         def progress(text: str) -> None:
             self.post_message(ActionProgressed(plan, text))
 
+        started = time.monotonic()
         try:
             result = self.actions.execute(plan, progress, cancel)
         except Exception as exc:
             result = ActionResult(plan, ok=False, message=redact_text(str(exc)) or repr(exc))
-        self.post_message(ActionFinished(result))
+        self.post_message(ActionFinished(result, time.monotonic() - started))
 
     def on_action_progressed(self, message: ActionProgressed) -> None:
         entry = self.running.get(id(message.plan))
@@ -357,6 +363,8 @@ class AsrCacheApp(App[int]):
         if volumes and may_have_changed(result):
             self.feed.refresh_volumes(volumes)  # returns at once; the feed's poller measures
         prefix = "Dry run: " if result.dry_run else ""
+        if action_ended_is_news(message.seconds, result.dry_run):
+            self.bell()
         self.notify(
             prefix + redact_text(result.message),
             title=result.plan.title,
@@ -441,6 +449,7 @@ class AsrCacheApp(App[int]):
         self.namespace_name = connection.namespace
         self.server_name = connection.server
         self.snapshot = self._incoming = None
+        self.trouble_bell = TroubleBell()  # another namespace's first view is no news
         self.permissions = None
         self.bridge.close()
         self.bridge = FeedBridge(self.post_message)  # drops what the old feed still sends

@@ -110,11 +110,12 @@ class ActionProgressed(Message):
 
 
 class ActionFinished(Message):
-    """An executed plan's outcome."""
+    """An executed plan's outcome, and how long it ran (seconds)."""
 
-    def __init__(self, result: ActionResult) -> None:
+    def __init__(self, result: ActionResult, seconds: float = 0.0) -> None:
         super().__init__()
         self.result = result
+        self.seconds = seconds
 
 
 class ContextsListed(Message):
