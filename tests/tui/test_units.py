@@ -328,19 +328,24 @@ def test_the_detail_shows_one_cause_once() -> None:
         f"log: download attempt 1 failed: {cause}; the partial is kept",
         f"log: {cause}; the partial is kept",
         "log: HTTP 503 from the server",
+        "log: ready",  # too short to be taken for a part of another line ("already")
     )
     info = pod("p", ModelState.FAILED, progress=failed, evidence=evidence, restarts=5)
+    info = dataclasses.replace(
+        info, progress=dataclasses.replace(failed, message=wrapped + " already")
+    )
     text = summary_text(info, "p", NOW).plain
     assert text.count("256.0 MiB more needed") == 1, text
     bullets = [ln for ln in text.splitlines() if ln.startswith("• ")]
     assert bullets == [
         "• container lightning-asr in CrashLoopBackOff (5 restarts)",
         "• log: HTTP 503 from the server",
+        "• log: ready",
     ]
     # Without the cause on the progress line, the first line that quotes it is kept.
     quiet = dataclasses.replace(info, progress=None)
     bullets = [ln for ln in summary_text(quiet, "p", NOW).plain.splitlines() if ln[:2] == "• "]
-    assert bullets[0] == f"• log: {wrapped}" and len(bullets) == 3, bullets
+    assert bullets[0] == f"• log: {wrapped}" and len(bullets) == 4, bullets
 
 
 def test_two_failures_for_one_reason_are_one_sentence() -> None:

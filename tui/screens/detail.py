@@ -47,6 +47,7 @@ from tui.widgets.keyed_table import KeyedTable
 LOG_LINES = 1000  # lines kept in the log view
 EVENTS_SHOWN = 12
 EVIDENCE_SHOWN = 4
+SAME_CAUSE_MIN = 16  # characters: a shorter cause ("ready") may sit inside another by chance
 _KIND_STYLE = {"error": "bold red", "warning": "yellow", "progress": "cyan", "plain": ""}
 _KIND_MARK = {"error": "✗ ", "warning": "! ", "progress": "» ", "plain": "  "}
 
@@ -109,7 +110,7 @@ def telling_evidence(pod: PodInfo) -> list[str]:
     telling: list[str] = []
     for line in pod.evidence:
         cause = failure_gist(line.removeprefix("log: "))
-        if any(cause in seen for seen in shown):
+        if len(cause) >= SAME_CAUSE_MIN and any(cause in seen for seen in shown):
             continue
         shown.append(line)
         telling.append(line)
