@@ -51,6 +51,27 @@ _UNDECIDED = frozenset({ModelState.DOWNLOADING, ModelState.PENDING, ModelState.U
 
 
 @dataclass(frozen=True)
+class Download:
+    """A file that failed validation right after its run downloaded it, not one found in the
+    cache: the source (MODEL_URL) does not match MODEL_CHECKSUM, so a new download will most
+    likely fail the same way."""
+
+    size: int | None = None  # bytes, when the log says
+    expected: str | None = None  # the sha256 asked for (hex), when the log says
+    actual: str | None = None  # the sha256 the download had (hex), when the log says
+    # The bad file stays at its final path (a server that validates after downloading); the
+    # bundled downloader discards a mismatching download and places nothing.
+    kept: bool = True
+    # The run before the container's last restart, when it downloaded and mismatched too.
+    before: Download | None = None
+
+    @property
+    def twice(self) -> bool:
+        """Two runs downloaded the same wrong bytes: the source's fault is certain."""
+        return bool(self.before and self.actual and self.before.actual == self.actual)
+
+
+@dataclass(frozen=True)
 class Finding:
     signal: str
     quote: str  # the evidence, as written (shortened)
@@ -58,6 +79,7 @@ class Finding:
     # Said by the run before the container's last restart, which this names: "container X
     # restarted 2 times; the last run failed"; '' for the current attempt.
     previous_run: str = ""
+    download: Download | None = None  # for CHECKSUM: the run had just downloaded the file
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,17 @@ class ContainerLog:
         run = f"{who} restarted {times} time{'s' if times != 1 else ''}; the last run failed"
         return tuple(dataclasses.replace(f, previous_run=run) for f in said if f.signal != WAITING)
 
+    def attempt(self) -> Attempt:
+        """The current run's latest attempt. A download that failed validation is set beside
+        the run before's: the same wrong sha256 twice leaves no doubt about the source."""
+        now = read_attempt(self.current)
+        fetched = downloaded(now.findings)
+        before = downloaded(read_log(self.previous)) if fetched and self.previous else None
+        if fetched is None or before is None:
+            return now
+        both = dataclasses.replace(fetched, before=before)
+        return dataclasses.replace(now, findings=_with_download(now.findings, both))
+
 
 def as_logs(log: str | Sequence[ContainerLog]) -> tuple[ContainerLog, ...]:
     """A bare text is one container's current run, with no history known."""
@@ -135,6 +168,9 @@ _REFUSED_STATUS = frozenset({"401", "403", "404", "410"})
 # The bundled downloader (or a text line that passes its reason on) dropping the partial
 # itself: the file starts again from zero, so the partial is no longer a problem.
 _STARTS_OVER = _patterns(r"\bstarting over\b")
+# The bundled downloader's words for a mismatching download: "it was discarded and nothing
+# was placed at …".
+_NOTHING_PLACED = _patterns(r"\bnothing was placed\b")
 _HOLDER = _patterns(r"\bon (?:host )?([a-z0-9][a-z0-9.-]*)")
 _HELD_BY = _patterns(r"\bheld by (?:pid \d+ )?on (?:host )?([a-z0-9][a-z0-9.-]*)")
 # A refusal that is ours, not the server's: the downloader's "the TLS certificate of HOST is
@@ -163,20 +199,109 @@ def read_attempt(log: str) -> Attempt:
 
     A line that starts the download again, or says it is done or the server ready, makes what
     came before it in the same run history: an earlier attempt's failure, retried, no longer
-    says what is wrong now.
+    says what is wrong now. A checksum mismatch that follows the attempt's own download (its
+    start or progress lines) carries what the log says of that download (``Download``).
     """
     found: list[Finding] = []
     ended_well = False
+    fetch = _Fetch()
     for line in log.splitlines()[-MAX_LOG_LINES:]:
         text = line.strip()
         update = parse_segment(text)  # any format: to see where the latest attempt began
-        if update is not None and update.kind in _FRESH_START:
-            found.clear()
-            ended_well = update.kind in _ENDED_WELL
+        if update is not None:
+            if update.kind in _FRESH_START:
+                found.clear()
+                ended_well = update.kind in _ENDED_WELL
+            fetch = fetch.after(update)
         finding = _from_event(update) if text.startswith("{") else _from_text(text)
         if finding is not None:
             found.append(finding)
-    return Attempt(tuple(reversed(found)), ended_well and not found)
+            if finding.signal == CHECKSUM:
+                fetch = fetch.mismatched(text, update)
+    findings = tuple(reversed(found))
+    download = fetch.download()
+    if download is not None:
+        findings = _with_download(findings, download)
+    return Attempt(findings, ended_well and not found)
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """What the latest attempt has said of its own download so far, line by line."""
+
+    downloading: bool = False  # a start, or bytes moving, since the attempt began
+    size: int | None = None
+    expected: str | None = None
+    actual: str | None = None
+    discarded: bool = False
+    mismatch: bool = False  # a checksum mismatch after the download
+
+    def after(self, update: base.Update) -> _Fetch:
+        """A start begins a download; bytes moving show one. The download's end ("Model
+        downloaded") keeps it: a server validates after it. The server ready, or a file found
+        done with no download under way (a cache hit), ends it."""
+        if update.kind == "start":
+            return _Fetch(True, update.total)
+        if update.kind == "progress" and update.done is not None:
+            return dataclasses.replace(self, downloading=True, size=update.total or self.size)
+        if update.kind == "done" and self.downloading:
+            return dataclasses.replace(self, size=update.total or self.size)
+        if update.kind in _ENDED_WELL:
+            return _Fetch()
+        return self
+
+    def mismatched(self, text: str, update: base.Update | None) -> _Fetch:
+        """A checksum mismatch: what it says of the hashes and of the file it left."""
+        if not self.downloading:
+            return self
+        said = (update.message or "") if text.startswith("{") and update else text
+        expected, actual = mismatch_hashes(said)
+        # The bundled downloader's error event: its download was discarded, never placed.
+        bundled = update is not None and update.source == "bundled" and update.kind == "error"
+        return dataclasses.replace(
+            self,
+            mismatch=True,
+            expected=expected or self.expected,
+            actual=actual or self.actual,
+            discarded=self.discarded or bundled or bool(_NOTHING_PLACED.search(said)),
+        )
+
+    def download(self) -> Download | None:
+        if not self.mismatch:
+            return None
+        return Download(self.size, self.expected, self.actual, kept=not self.discarded)
+
+
+def _with_download(findings: tuple[Finding, ...], download: Download) -> tuple[Finding, ...]:
+    return tuple(
+        dataclasses.replace(f, download=download) if f.signal == CHECKSUM else f for f in findings
+    )
+
+
+def downloaded(found: Iterable[Finding]) -> Download | None:
+    """The download a checksum mismatch followed, if any of ``found`` says so."""
+    return next((f.download for f in found if f.signal == CHECKSUM and f.download), None)
+
+
+_SHA256 = re.compile(r"(?<![0-9a-f])(?:sha256:)?([0-9a-f]{64})(?![0-9a-f])", re.IGNORECASE)
+# What introduces each hash, with a word between at most ("expected checksum E").
+_EXPECTED = _patterns(r"\bexpected\W+(?:\w+\W+)?$")
+_ACTUAL = _patterns(r"\b(?:has|had|got|actual|calculated|computed)\W+(?:\w+\W+)?$")
+
+
+def mismatch_hashes(text: str) -> tuple[str | None, str | None]:
+    """(expected, actual) sha256 hex as a mismatch message gives them: "expected E but the
+    download has A", "Expected checksum E did not match calculated checksum: A". Each is the
+    hash its words introduce; two hashes with no such words are read in that order."""
+    found = [
+        (m.group(1).lower(), text[max(0, m.start() - 40) : m.start()])
+        for m in _SHA256.finditer(text)
+    ]
+    expected = next((h for h, before in found if _EXPECTED.search(before)), None)
+    actual = next((h for h, before in found if _ACTUAL.search(before)), None)
+    if expected is None and actual is None and len(found) == 2:
+        return found[0][0], found[1][0]
+    return expected, actual
 
 
 def _from_event(update: base.Update | None) -> Finding | None:
@@ -235,7 +360,7 @@ def pod_findings(
     restarted speaks through its run before: a crash loop caught while it downloads again has
     not failed this time yet, but its last run did (and this one likely will)."""
     logs = as_logs(log)
-    attempts = [read_attempt(c.current) for c in logs]
+    attempts = [c.attempt() for c in logs]
     found = [f for f in map(read_line, pod.evidence) if f is not None]
     for attempt in reversed(attempts):  # the cache container's (read last) first
         found.extend(attempt.findings)

@@ -1,0 +1,152 @@
+"""A checksum mismatch of a file downloaded in the same run is the source's (or the checksum's)
+fault, not a cached file gone bad: a purge downloads it again to fail the same way.
+
+The log tells the two apart: the download's own lines (the bundled downloader's `start` and
+`progress` events, Lightning's "Downloading model from URL..." / "Model downloaded: …") come
+before the mismatch in the same attempt, or they do not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from actions import evidence
+from tests.actions.builders import CHECKSUM
+from tests.actions.test_evidence import URL, error, event, runs
+
+EXPECTED = CHECKSUM.removeprefix("sha256:")
+ACTUAL = "c0" * 32
+OTHER = "d1" * 32
+SIZE = 4 * 2**20
+FILE = "/app/models/model.bin"
+
+
+def discarded(actual: str = ACTUAL) -> str:
+    """The bundled downloader's words for a download that does not match (job.py)."""
+    return (
+        f"model.bin: sha256 mismatch, expected {EXPECTED} but the download has {actual}; it "
+        f"was discarded and nothing was placed at {FILE}"
+    )
+
+
+def bundled_run(actual: str = ACTUAL) -> str:
+    """One run of the bundled downloader (JSON progress) whose download mismatches."""
+    return "\n".join(
+        [
+            event("start", url=URL, total=SIZE, resumed_from=0, workers=1),
+            event("progress", done=SIZE // 2, total=SIZE, rate=1.0, eta=2.0),
+            event("verify", done=SIZE, total=SIZE, sha256=actual),
+            error("checksum_mismatch", discarded(actual), 5),
+        ]
+    )
+
+
+# Lightning ASR downloading by itself: it validates after the download and leaves the file.
+LIGHTNING = "\n".join(
+    [
+        "INFO: Starting Lightning ASR server (model cache: /app/models)",
+        "INFO: Downloading model from URL...",
+        "INFO: Model downloaded: 23.5GB",
+        "ERROR: Model validation failed: checksum mismatch",
+    ]
+)
+# Lightning's words around the bundled downloader's events (the simulated server).
+WRAPPED = "\n".join(
+    [
+        "INFO: Downloading model from URL...",
+        bundled_run(),
+        "ERROR: Model validation failed: checksum mismatch",
+    ]
+)
+# The bundled downloader with --progress human: its error as a plain line.
+HUMAN = "\n".join(
+    [
+        "model.bin  50% 2.0 MiB/4.0 MiB  1.0 MiB/s  ETA 2s",
+        f"error: {discarded()}",
+    ]
+)
+# A cached file that fails validation: no download in the run (the corrupt-model scenario).
+CACHED_LIGHTNING = "\n".join(
+    [
+        "INFO: Starting Lightning ASR server (model cache: /app/models)",
+        f"ERROR: Model validation failed: checksum mismatch: {FILE}: sha256 mismatch, expected "
+        f"{EXPECTED} but {FILE} has {ACTUAL}",
+    ]
+)
+CACHED_BUNDLED = "\n".join(
+    [
+        event("verify", done=SIZE, total=SIZE, sha256=ACTUAL),
+        error("checksum_mismatch", f"model.bin: sha256 mismatch, expected {EXPECTED} but …", 5),
+    ]
+)
+# A file found in the cache after an earlier attempt's download had ended.
+FOUND_IN_CACHE = "\n".join(
+    [
+        "INFO: Downloading model from URL...",
+        "INFO: Server ready on port 2269",
+        "INFO: Model found in cache: /app/models/model.bin",
+        "ERROR: Model validation failed: checksum mismatch",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        pytest.param(
+            bundled_run(),
+            evidence.Download(SIZE, EXPECTED, ACTUAL, kept=False),
+            id="bundled-json",
+        ),
+        pytest.param(LIGHTNING, evidence.Download(23_500_000_000, kept=True), id="lightning-text"),
+        pytest.param(
+            WRAPPED, evidence.Download(SIZE, EXPECTED, ACTUAL, kept=False), id="lightning-wraps"
+        ),
+        pytest.param(
+            HUMAN, evidence.Download(SIZE, EXPECTED, ACTUAL, kept=False), id="bundled-human"
+        ),
+        pytest.param(CACHED_LIGHTNING, None, id="cached-lightning"),
+        pytest.param(CACHED_BUNDLED, None, id="cached-bundled"),
+        pytest.param(FOUND_IN_CACHE, None, id="found-in-cache"),
+    ],
+)
+def test_a_mismatch_right_after_the_runs_download_says_so(
+    log: str, expected: evidence.Download | None
+) -> None:
+    attempt = evidence.read_attempt(log)
+    assert [f.signal for f in attempt.findings][:1] == [evidence.CHECKSUM]
+    assert evidence.downloaded(attempt.findings) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (discarded(), (EXPECTED, ACTUAL)),
+        (
+            f"Expected checksum {EXPECTED} did not match calculated checksum: {ACTUAL}",
+            (EXPECTED, ACTUAL),
+        ),
+        (f"checksum mismatch: got sha256:{ACTUAL}, expected sha256:{EXPECTED}", (EXPECTED, ACTUAL)),
+        (f"checksum mismatch {EXPECTED} != {ACTUAL}", (EXPECTED, ACTUAL)),
+        (f"checksum mismatch for {EXPECTED}", (None, None)),  # which one it is, nobody says
+        ("ERROR: Model validation failed: checksum mismatch", (None, None)),
+    ],
+)
+def test_the_hashes_are_read_by_the_words_that_introduce_them(
+    text: str, expected: tuple[str | None, str | None]
+) -> None:
+    assert evidence.mismatch_hashes(text) == expected
+
+
+def test_the_same_wrong_sha256_in_two_runs_is_told_as_such() -> None:
+    twice = runs(bundled_run(), previous=bundled_run(), restarts=1).attempt()
+    download = evidence.downloaded(twice.findings)
+    assert download is not None and download.twice and download.actual == ACTUAL
+    other = runs(bundled_run(), previous=bundled_run(OTHER), restarts=1).attempt()
+    download = evidence.downloaded(other.findings)
+    assert download is not None and not download.twice
+    assert download.before is not None and download.before.actual == OTHER
+    # A run before that found the file cached tells nothing of a download.
+    cached = runs(bundled_run(), previous=CACHED_LIGHTNING, restarts=1).attempt()
+    download = evidence.downloaded(cached.findings)
+    assert download is not None and download.before is None and not download.twice
