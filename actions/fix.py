@@ -52,6 +52,7 @@ from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
 from collectors.units import format_bytes, format_written, parse_size
 
 CORRUPT = "corrupt"
+SOURCE_MISMATCH = "source-mismatch"
 DISK_FULL = "disk-full"
 UNRESUMABLE = "partial-unresumable"
 LOCK_RELEASED = "lock-released"
@@ -68,6 +69,7 @@ LOOK = "disk-full-look"
 # What each fix is about, as the dialog's title (a refused fix included).
 TOPICS = {
     CORRUPT: "Fix the corrupt model",
+    SOURCE_MISMATCH: "Fix the download that fails its checksum",
     DISK_FULL: "Fix the download that ran out of space",
     UNRESUMABLE: "Fix the download that cannot resume",
     LOCK_RELEASED: "Fix the download waiting on a lock",
@@ -81,6 +83,10 @@ TOPICS = {
 # Each decision in words, shown in the dialog (the id stays in plan.decision, the audit and JSON).
 DIAGNOSES = {
     CORRUPT: "the model is corrupt; it must be deleted and downloaded again",
+    SOURCE_MISMATCH: (
+        "the model just downloaded from MODEL_URL does not match MODEL_CHECKSUM; downloading "
+        "it again will most likely fail the same way"
+    ),
     DISK_FULL: "the download ran out of space",
     UNRESUMABLE: "the partial download cannot be resumed; it must start again",
     LOCK_RELEASED: "the download lock was released; the waiting pod goes on by itself",
@@ -108,6 +114,7 @@ class Diagnosis:
     kind: str
     why: str  # the evidence, in a sentence
     previous_run: bool = False  # the evidence is the run's before the container's last restart
+    download: evidence.Download | None = None  # SOURCE_MISMATCH: the download that mismatched
 
 
 def _found(kind: str, finding: evidence.Finding, why: str | None = None) -> Diagnosis:
@@ -130,6 +137,9 @@ def diagnose(
     )
     corrupt = evidence.first(found, evidence.CHECKSUM)
     if pod.model_state == ModelState.CORRUPT or corrupt:
+        fetched = evidence.downloaded(found)
+        if corrupt and fetched:
+            return dataclasses.replace(_found(SOURCE_MISMATCH, corrupt), download=fetched)
         if corrupt:
             return _found(CORRUPT, corrupt)
         return Diagnosis(CORRUPT, first or "the model does not match MODEL_CHECKSUM")
@@ -223,6 +233,9 @@ def plan_fix(
             )
             plan = dataclasses.replace(plan, warnings=tuple(warnings))
         return plan
+    if d.kind == SOURCE_MISMATCH:
+        fetched = d.download or evidence.Download()
+        return _plan_source_mismatch(snapshot, pod, options, facts, d, fetched)
     if d.kind == DISK_FULL:
         return plan_eviction(snapshot, pod, options, d, facts, cache)
     if d.kind == UNRESUMABLE:
@@ -230,12 +243,7 @@ def plan_fix(
     if d.kind in (STALLED, FAILED):
         plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
         return _as_fix(plan, d)
-    why = d.why[:1].upper() + d.why[1:]  # not str.capitalize: it lowercases the evidence
-    plan = dataclasses.replace(
-        refused(registry.FIX, f"pod/{pod.name}", ns, "", summary=why + "."),
-        title=topic(d.kind, pod.name),
-        diagnosis=DIAGNOSES.get(d.kind, ""),
-    )
+    plan = _refused_fix(snapshot, pod, d)
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.
         return dataclasses.replace(
@@ -245,12 +253,112 @@ def plan_fix(
             destructive=False,
             title=f"Pod {pod.name} waits on a released lock",
         )
-    reason = why + ": nothing to fix." if d.kind == NOTHING else why + "."
-    return dataclasses.replace(plan, refused=reason, decision=d.kind)
+    if d.kind == NOTHING:
+        return dataclasses.replace(plan, refused=plan.summary[:-1] + ": nothing to fix.")
+    return plan
+
+
+def _refused_fix(
+    snapshot: ClusterSnapshot, pod: PodInfo, d: Diagnosis, reason: str = ""
+) -> ActionPlan:
+    """A fix that must not run: its evidence is the reason, unless ``reason`` says more."""
+    why = _upper_first(d.why) + "."
+    summary = f"Evidence: {d.why}." if reason else why
+    plan = refused(registry.FIX, f"pod/{pod.name}", snapshot.namespace, reason or why, summary)
+    return dataclasses.replace(
+        plan, title=topic(d.kind, pod.name), diagnosis=DIAGNOSES.get(d.kind, ""), decision=d.kind
+    )
+
+
+def _plan_source_mismatch(
+    snapshot: ClusterSnapshot,
+    pod: PodInfo,
+    options: ActionOptions,
+    facts: PodFacts | None,
+    d: Diagnosis,
+    fetched: evidence.Download,
+) -> ActionPlan:
+    """A file downloaded in the same run failed validation: the source, or MODEL_CHECKSUM, is
+    wrong, and a new download will most likely fail the same way. Purging only gets a bad file
+    out of the way (a server that validates after downloading leaves it in place); when the
+    downloader placed nothing, there is nothing to purge and the fix is refused."""
+    size = fetched.size or (pod.progress.bytes_total if pod.progress else None)
+    again = "a new download" + (f" of {format_bytes(size)}" if size else "")
+    what = _what_was_downloaded(fetched, d.previous_run)
+    check = _check_first(pod, fetched)
+    bad_file_seen = pod.verification is not None and not pod.verification.ok
+    if not fetched.kept and not bad_file_seen:
+        said = (
+            f"{_upper_first(d.why)}. {_upper_first(what)}. The downloader discarded it and "
+            f"placed nothing, so there is nothing to delete, and {again} would most likely fail "
+            f"the same way: nothing a restart can fix. {check}"
+        )
+        return _refused_fix(snapshot, pod, d, said)
+    purging = purge.plan_purge(snapshot, pod.name, options, facts)
+    if purging.refused:
+        return _as_fix(purging, d)
+    left = "The server left the bad download in place" if fetched.kept else "Verify found it"
+    stays = (
+        f"{left}: only deleting it gets it out of the way, best once MODEL_CHECKSUM or the "
+        "source is fixed. "
+    )
+    plan = _as_fix(dataclasses.replace(purging, summary=stays + purging.summary), d)
+    # A log did report the mismatch: purge's "not known to be corrupt" does not apply.
+    unreported = MISMATCH_BEFORE_RESTART if d.previous_run else None
+    kept = (unreported if w == purge.NOT_KNOWN_CORRUPT else w for w in plan.warnings)
+    again_fails = (
+        f"{what}: deleting it makes every pod that loads it start {again}, which will most "
+        "likely fail the same way"
+    )
+    return dataclasses.replace(plan, warnings=(again_fails, check, *filter(None, kept)))
+
+
+def _what_was_downloaded(fetched: evidence.Download, previous_run: bool) -> str:
+    """Which run downloaded the file that failed validation (and the one before it, too)."""
+    if fetched.twice:
+        return (
+            "the file was downloaded in this run and in the one before, and failed validation "
+            f"twice, the same sha256 {fetched.actual}: the source serves the same wrong bytes "
+            "each time"
+        )
+    run = "the last run" if previous_run else "this run"
+    text = f"the file was downloaded in {run} and failed validation"
+    earlier = fetched.before.actual if fetched.before else None
+    if earlier and fetched.actual:
+        text += (
+            f"; the run before downloaded it too and got another sha256 ({earlier}): the bytes "
+            "change between downloads, so look at the transfer too"
+        )
+    elif fetched.before:
+        text += "; the run before downloaded it too, and it failed then as well"
+    return text
+
+
+def _check_first(pod: PodInfo, fetched: evidence.Download) -> str:
+    """What to compare before anything is downloaded again."""
+    expected = f"sha256:{fetched.expected}" if fetched.expected else pod.model.checksum
+    url = pod.model.url
+    text = (
+        "Check first that MODEL_CHECKSUM"
+        + (f" ({expected})" if expected else "")
+        + " is the sha256 of the file at MODEL_URL"
+        + (f" ({url})" if url else "")
+    )
+    if fetched.actual and not fetched.twice:
+        text += f"; the download had sha256 {fetched.actual}"
+    return text + (
+        ". If the file is the right one, fix the checksum in the values; else replace the "
+        "copy on the server."
+    )
 
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
+
+
+def _upper_first(text: str) -> str:
+    """Not str.capitalize: it lowercases the evidence."""
+    return text[:1].upper() + text[1:]
 
 
 def _as_fix(plan: ActionPlan, d: Diagnosis) -> ActionPlan:

@@ -37,7 +37,8 @@ def kind_of(log: str, state: ModelState = ModelState.UNKNOWN, **kw: Any) -> str:
 @pytest.mark.parametrize(
     ("code", "expected"),
     [
-        ("checksum_mismatch", "corrupt"),
+        # After the run's own start: the download itself mismatched (test_source_mismatch.py).
+        ("checksum_mismatch", "source-mismatch"),
         ("disk_full", "disk-full"),
         ("cache_full", "disk-full"),
         ("download_failed", "failed-retry"),

@@ -8,11 +8,18 @@ before the mismatch in the same attempt, or they do not.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from actions import evidence
-from tests.actions.builders import CHECKSUM
-from tests.actions.test_evidence import URL, error, event, runs
+from actions.fix import MISMATCH_BEFORE_RESTART, SOURCE_MISMATCH, diagnose, plan_fix
+from actions.options import ActionOptions
+from actions.plan import ActionPlan, ExecStep
+from actions.purge import NOT_KNOWN_CORRUPT
+from collectors.model import ModelState, VerificationResult
+from tests.actions.builders import CHECKSUM, pod, snapshot
+from tests.actions.test_evidence import AGAIN, URL, error, event, runs
 
 EXPECTED = CHECKSUM.removeprefix("sha256:")
 ACTUAL = "c0" * 32
@@ -150,3 +157,83 @@ def test_the_same_wrong_sha256_in_two_runs_is_told_as_such() -> None:
     cached = runs(bundled_run(), previous=CACHED_LIGHTNING, restarts=1).attempt()
     download = evidence.downloaded(cached.findings)
     assert download is not None and download.before is None and not download.twice
+
+
+def plan_of(
+    *logs: evidence.ContainerLog, state: ModelState = ModelState.CORRUPT, **kw: Any
+) -> ActionPlan:
+    """Fix's plan for the pod, from its containers' logs."""
+    snap = snapshot(pod("asr-a", state=state, **kw))
+    return plan_fix(snap, "asr-a", ActionOptions(), log=logs)
+
+
+def test_a_download_the_downloader_discarded_is_not_purged() -> None:
+    """Nothing was placed and no partial is kept: a purge would only download it again."""
+    plan = plan_of(runs(WRAPPED, restarts=0))
+    assert plan.decision == SOURCE_MISMATCH and not plan.runnable and not plan.steps
+    said = plan.refused or ""
+    assert "The file was downloaded in this run and failed validation." in said, said
+    assert "placed nothing, so there is nothing to delete" in said
+    assert "a new download of 4.0 MiB would most likely fail the same way" in said
+    assert "nothing a restart can fix" in said
+    assert f"MODEL_CHECKSUM (sha256:{EXPECTED}) is the sha256 of the file at MODEL_URL" in said
+    assert f"the download had sha256 {ACTUAL}" in said and "twice" not in said
+
+
+def test_two_runs_with_the_same_wrong_sha256_make_it_certain() -> None:
+    plan = plan_of(runs(WRAPPED, previous=WRAPPED, restarts=1))
+    assert plan.decision == SOURCE_MISMATCH and not plan.runnable
+    assert f"failed validation twice, the same sha256 {ACTUAL}" in (plan.refused or "")
+    plan = plan_of(runs(WRAPPED, previous=bundled_run(OTHER), restarts=1))
+    said = plan.refused or ""
+    assert "twice" not in said and f"another sha256 ({OTHER})" in said, said
+
+
+def test_a_downloaded_file_left_in_place_is_purged_with_a_warning() -> None:
+    """Lightning leaves what it downloaded: only a purge gets it out of the way, but the plan
+    says first that a new download will likely fail too, and what to check."""
+    plan = plan_of(runs(LIGHTNING))
+    assert plan.decision == SOURCE_MISMATCH and plan.runnable, plan.describe()
+    rm = [s for s in plan.steps if isinstance(s, ExecStep) and s.argv[0] == "rm"]
+    assert rm and rm[0].argv[2] == FILE
+    first, check, *_ = plan.warnings
+    assert first.startswith("the file was downloaded in this run and failed validation: ")
+    assert "start a new download of 21.9 GiB, which will most likely fail the same way" in first
+    assert check.startswith(f"Check first that MODEL_CHECKSUM ({CHECKSUM}) is the sha256 of ")
+    assert "MODEL_URL (http://models.example/v1/model.bin)" in check
+    assert NOT_KNOWN_CORRUPT not in plan.warnings
+    assert plan.summary.startswith(
+        "Evidence: ERROR: Model validation failed: checksum mismatch. The server left the bad "
+        "download in place: only deleting it gets it out of the way"
+    ), plan.summary
+
+
+def test_a_bad_file_verify_saw_is_purged_even_when_the_downloader_discarded_its_own() -> None:
+    seen = VerificationResult(FILE, CHECKSUM, ACTUAL, ok=False, checked_at=0.0)
+    plan = plan_of(runs(WRAPPED), verification=seen)
+    assert plan.decision == SOURCE_MISMATCH and plan.runnable, plan.describe()
+    assert plan.warnings[0].startswith("the file was downloaded in this run")
+    assert "Verify found it: only deleting it gets it out of the way" in plan.summary
+
+
+def test_a_crash_loop_caught_downloading_again_names_the_last_runs_download() -> None:
+    plan = plan_of(runs(AGAIN, previous=WRAPPED, restarts=2), state=ModelState.DOWNLOADING)
+    said = plan.refused or ""
+    assert plan.decision == SOURCE_MISMATCH and not plan.runnable
+    assert said.startswith("Container lightning-asr restarted 2 times; the last run failed: ")
+    assert "The file was downloaded in the last run and failed validation." in said, said
+    # Left in place by Lightning: purged, with the warning that the file may have changed since.
+    plan = plan_of(runs(AGAIN, previous=LIGHTNING, restarts=2), state=ModelState.DOWNLOADING)
+    assert plan.decision == SOURCE_MISMATCH and plan.runnable
+    assert plan.warnings[0].startswith("the file was downloaded in the last run")
+    assert MISMATCH_BEFORE_RESTART in plan.warnings and NOT_KNOWN_CORRUPT not in plan.warnings
+
+
+@pytest.mark.parametrize("log", [CACHED_LIGHTNING, CACHED_BUNDLED, FOUND_IN_CACHE])
+def test_a_cached_file_that_fails_validation_keeps_the_purge_plan(log: str) -> None:
+    seen = ("log: ERROR: Model validation failed: checksum mismatch",)
+    snap = snapshot(pod("asr-a", state=ModelState.CORRUPT, evidence=seen))
+    assert diagnose(snap, snap.pods[0], (runs(log),)).kind == "corrupt"
+    plan = plan_fix(snap, "asr-a", ActionOptions(), log=(runs(log),))
+    assert plan == plan_fix(snap, "asr-a", ActionOptions()), plan.describe()
+    assert plan.decision == "corrupt" and plan.runnable
