@@ -5,10 +5,14 @@ run of its container (a 403, or a copy whose bytes do not match MODEL_CHECKSUM),
 restarts it again and again. Once it has restarted, the server holds every response half way:
 the next run is caught downloading, with nothing failed yet -- the moment on-call presses `f`
 on a pod that shows "downloading" and a growing restart count.
+
+When every download mismatches, a purge would only download the model again to fail the same
+way, and the bundled downloader leaves nothing to delete: fix refuses, and says what to check.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from typing import Any
@@ -16,10 +20,12 @@ from typing import Any
 import pytest
 
 from actions import fix, registry
+from actions.plan import ActionPlan
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from simcluster.scenarios.spec import Size
 from tests.actions.variants import faulted
 from tests.actions.world import NS, World
+from tests.polling import wait_until
 from tui.action_cmds import EXIT_REFUSED, run
 from tui.cli import build_parser
 from tui.format import relapsing
@@ -112,3 +118,74 @@ def test_fix_during_a_crash_loops_next_download_names_the_last_runs_failure(
     assert code == exit_code, printed
     assert f"{last_run} failed: " in printed.lower() and cause in printed, printed
     assert world.snapshot().pod(pod.name) is not None, "nothing was run"
+
+
+def _between_crashes(snap: ClusterSnapshot) -> PodInfo | None:
+    """The pod after a second failed run, waiting to be started again: its log is that run's,
+    its previous log the run's before."""
+    pod = _pod(snap)
+    main = next((c for c in pod.containers if not c.init), None) if pod else None
+    if pod and pod.restarts and main and main.reason == "CrashLoopBackOff":
+        return pod
+    return None
+
+
+def _restarts_while_waiting(world: World, name: str) -> int | None:
+    """The container's restart count, read now; None when it runs (a run is under way)."""
+    obj = world.cluster.core.read_namespaced_pod(name, NS, _request_timeout=5)
+    status = (obj.status.container_statuses or [None])[0]
+    if status is None or status.state.waiting is None:
+        return None
+    return int(status.restart_count)
+
+
+def _served_with_the_bad_byte(world: World) -> str:
+    """The sha256 of what the server sends for v1: its bytes with one of them flipped."""
+    model = world.model("v1")
+    data = bytearray(model.read(0, model.size))
+    data[CORRUPT_AT.of(model.size)] ^= 0xFF
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_fix_when_every_download_mismatches_refuses_and_says_what_to_check(
+    start: Callable[..., World],
+) -> None:
+    world = start(faulted("stalled-download", "v1", **EVERY_DOWNLOAD_MISMATCHES))
+    world.watch()
+    actual = _served_with_the_bad_byte(world)
+    claim = world.claim_dir()
+
+    def planned_between_crashes() -> tuple[PodInfo, ActionPlan, int, str, list[str]] | None:
+        snap = world.wait_snapshot(_between_crashes, 60, "a second failed run, waiting")
+        pod = _between_crashes(snap)
+        assert pod is not None
+        plan = world.plan(registry.FIX, pod.name, on=snap)
+        code, printed = _cli_fix(world, pod.name)
+        files = sorted(p.name for p in claim.iterdir())
+        if _restarts_while_waiting(world, pod.name) != pod.restarts:
+            return None  # it started again meanwhile: what was read may be another run's
+        return pod, plan, code, printed, files
+
+    pod, plan, code, printed, files = wait_until(
+        planned_between_crashes, 120, "a fix planned between two crashes"
+    )
+    # The bundled downloader placed nothing and kept no partial: there is nothing to delete.
+    assert "model.bin" not in files and "model.bin.part" not in files, files
+    assert world.stats("v1").requests >= 2, "both runs downloaded the model"
+
+    assert plan.decision == fix.SOURCE_MISMATCH and not plan.runnable and not plan.steps
+    said = plan.refused or ""
+    model = world.model("v1")
+    for words in (
+        f"failed validation twice, the same sha256 {actual}",
+        "a new download of 4.0 MiB would most likely fail the same way",
+        "nothing a restart can fix",
+        f"Check first that MODEL_CHECKSUM (sha256:{model.sha256}) is the sha256 of the file at "
+        "MODEL_URL (http://",
+    ):
+        assert words in said, said
+        # The CLI prints the same, and runs nothing.
+        assert words in printed, printed
+    assert code == EXIT_REFUSED, printed
+    assert world.audit_lines() == [] and not world.events("AsrCacheTuiFix")
+    assert world.snapshot().pod(pod.name) is not None
