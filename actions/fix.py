@@ -4,6 +4,10 @@ The evidence is read by ``actions.evidence``: the bundled downloader's JSON even
 error code, other tools' lines by precise patterns. The rules, in order (``diagnose``):
 
 1. checksum mismatch / corrupt model      -> delete the model and restart its users (purge)
+   ... of a file downloaded in the same   -> the source or MODEL_CHECKSUM is wrong: refused when
+   run (not found in the cache)              nothing bad was left to delete; else the purge,
+                                             warning that a new download will most likely fail
+                                             the same way, and what to check first
 2. no space left (disk_full, cache_full,  -> evict unused versions, least recently used first,
    ENOSPC, exit 6/7)                         until the download fits; never a file any pod on
                                              the volume uses; else point at the PVC's size
