@@ -44,6 +44,30 @@ def used_fraction(volume: VolumeInfo) -> float | None:
     return volume.usage.used_bytes / denominator
 
 
+def volume_problem(vol: VolumeInfo) -> str | None:
+    """Why a cache volume needs on-call, or None: over its cache quota, or more than 90% full
+    (the next download, or the next version beside this one, will not fit)."""
+    usage = vol.usage
+    if usage is None or usage.used_bytes is None:
+        return None
+    if vol.quota_bytes and usage.used_bytes > vol.quota_bytes:
+        decimal = written_in_decimal(vol.quota_bytes)
+        return (
+            f"{format_bytes(usage.used_bytes, decimal)} used, over the cache quota of "
+            f"{format_bytes(vol.quota_bytes, decimal)}"
+        )
+    if usage.capacity_meaningful and usage.capacity_bytes:
+        fraction = usage.fraction_full or 0.0
+        if fraction > NEARLY_FULL:
+            used, size = format_bytes(usage.used_bytes), format_bytes(usage.capacity_bytes)
+            return f"{fraction:.0%} full ({used} of {size})"
+    return None
+
+
+def volume_problems(snapshot: ClusterSnapshot) -> list[tuple[VolumeInfo, str]]:
+    return [(v, p) for v in snapshot.volumes if (p := volume_problem(v)) is not None]
+
+
 def attention(snapshot: ClusterSnapshot) -> list[str]:
     """Every reason for on-call to look, one line each; empty means all is well."""
     out: list[str] = []
@@ -57,24 +81,7 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
                 f"pod {pod.name}: container {looping.name} in CrashLoopBackOff "
                 f"({looping.restarts} restarts)"
             )
-    for vol in snapshot.volumes:
-        usage = vol.usage
-        if usage is None or usage.used_bytes is None:
-            continue
-        if vol.quota_bytes and usage.used_bytes > vol.quota_bytes:
-            decimal = written_in_decimal(vol.quota_bytes)
-            out.append(
-                f"volume {vol.name}: {format_bytes(usage.used_bytes, decimal)} used, over the "
-                f"cache quota of {format_bytes(vol.quota_bytes, decimal)}"
-            )
-            continue
-        if usage.capacity_meaningful and usage.capacity_bytes:
-            fraction = usage.fraction_full or 0.0
-            if fraction > NEARLY_FULL:
-                out.append(
-                    f"volume {vol.name}: {fraction:.0%} full ({format_bytes(usage.used_bytes)} "
-                    f"of {format_bytes(usage.capacity_bytes)})"
-                )
+    out.extend(f"volume {vol.name}: {problem}" for vol, problem in volume_problems(snapshot))
     for job in snapshot.jobs:
         if job.kind == "Job" and job.state == "Failed":
             out.append(f"job {job.name}: Failed ({job.failed} failed pods)")

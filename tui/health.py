@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.report import volume_problems
 from tui.format import relapsing
 
 
@@ -61,9 +62,15 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
         parts.append(f"{_jobs(n)} {state.value}")
     if failed_jobs:
         parts.append(f"{_jobs(failed_jobs)} failed")
+    # A volume over its quota or nearly full: the next download will not fit.
+    short = len(volume_problems(snapshot))
+    if short:
+        parts.append(
+            f"{short} volume{'s' if short != 1 else ''} {'need' if short != 1 else 'needs'} room"
+        )
     if snapshot.stale:
         level = "stale"
-    elif any(s.needs_attention for s in counts) or troubled_jobs or failed_jobs:
+    elif any(s.needs_attention for s in counts) or troubled_jobs or failed_jobs or short:
         level = "bad"
     elif ready < len(serving) or running_jobs:
         level = "busy"

@@ -97,6 +97,22 @@ def test_health_names_what_needs_attention() -> None:
     assert health(sample_snapshot(stale_since=NOW - 30)).level == "stale"
 
 
+def test_a_volume_that_needs_room_makes_the_header_red() -> None:
+    efs, empty_dir = sample_volumes()
+    ready = tuple(
+        dataclasses.replace(p, model_state=ModelState.READY, ready=True)
+        for p in sample_snapshot().pods
+    )
+    calm = sample_snapshot(pods=ready, volumes=(efs, empty_dir))
+    assert health(calm).level == "ok" and "room" not in health(calm).text
+    assert efs.usage is not None and efs.quota_bytes
+    over = dataclasses.replace(
+        efs, usage=dataclasses.replace(efs.usage, used_bytes=efs.quota_bytes + 1)
+    )
+    h = health(dataclasses.replace(calm, volumes=(over, empty_dir)))
+    assert h.level == "bad" and h.text.endswith("1 volume needs room"), h.text
+
+
 def test_pods_sort_by_urgency_then_name_and_filter() -> None:
     pods = sorted(sample_snapshot().pods, key=pod_order)
     assert [p.model_state for p in pods] == [
