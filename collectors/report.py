@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from collectors.model import ClusterSnapshot, ModelState, VolumeInfo
-from collectors.state import crash_loop
+from collectors.state import crash_loop, relapsing
 from collectors.units import format_bytes, written_in_decimal
 
 SCHEMA_VERSION = 1
@@ -80,6 +80,11 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
             out.append(
                 f"pod {pod.name}: container {looping.name} in CrashLoopBackOff "
                 f"({looping.restarts} restarts)"
+            )
+        elif relapsing(pod):  # between two crashes: the new run has not failed yet
+            out.append(
+                f"pod {pod.name}: {pod.model_state.value} again after {pod.restarts} "
+                f"restart{'s' if pod.restarts != 1 else ''}; {pod.previous_run}"
             )
     out.extend(f"volume {vol.name}: {problem}" for vol, problem in volume_problems(snapshot))
     for job in snapshot.jobs:

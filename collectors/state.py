@@ -76,6 +76,18 @@ def crash_loop(pod: PodInfo) -> ContainerInfo | None:
     return None
 
 
+# States in which a container that failed before may fail again the same way.
+_ON_THE_WAY = frozenset(
+    {ModelState.PENDING, ModelState.DOWNLOADING, ModelState.WAITING, ModelState.VERIFYING}
+)
+
+
+def relapsing(pod: PodInfo) -> bool:
+    """The pod's run before the last restart failed and the new one is on its way: a crash loop
+    caught between crashes, which a plain "downloading" would pass off as healthy."""
+    return pod.restarts > 0 and pod.previous_run is not None and pod.model_state in _ON_THE_WAY
+
+
 def _age(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"

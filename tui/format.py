@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from collectors.model import DownloadPhase, DownloadProgress, ModelState, PodInfo, VolumeInfo
+from collectors.model import DownloadPhase, DownloadProgress, ModelState, VolumeInfo
 from collectors.report import used_fraction
 from collectors.units import BINARY_UNITS, DECIMAL_UNITS, format_bytes, written_in_decimal
 
@@ -257,20 +257,8 @@ def _limits(f: ColumnFit) -> tuple[int, int, int]:
     return f.minimum, min(max(f.comfortable, f.minimum), want), want
 
 
-# States in which a container that failed before may fail again the same way.
-_ON_THE_WAY = frozenset(
-    {ModelState.PENDING, ModelState.DOWNLOADING, ModelState.WAITING, ModelState.VERIFYING}
-)
-
-
-def relapsing(pod: PodInfo) -> bool:
-    """The pod's run before the last restart failed and the new one is on its way: a crash loop
-    caught between crashes, which a plain "downloading" would pass off as healthy."""
-    return pod.restarts > 0 and pod.previous_run is not None and pod.model_state in _ON_THE_WAY
-
-
 def state_cell(state: ModelState, again: bool = False) -> Text:
-    """``↓ downloading``; ``↻ downloading`` when ``again`` (see ``relapsing``)."""
+    """``↓ downloading``; ``↻ downloading`` when ``again`` (``collectors.state.relapsing``)."""
     icon = "↻" if again else STATE_ICON.get(state, "?")
     return Text(f"{icon} {state.value}", style=STATE_STYLE.get(state, ""))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.report import volume_problems
-from tui.format import relapsing
+from collectors.state import relapsing
 
 
 @dataclass(frozen=True)

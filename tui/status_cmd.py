@@ -28,9 +28,10 @@ from collectors.live import LiveFeed, options_from_args
 from collectors.model import ClusterSnapshot, DownloadPhase, DownloadProgress, LogLine
 from collectors.progress import MAX_ETA
 from collectors.report import attention, iso, snapshot_dict, used_fraction
+from collectors.state import relapsing
 from collectors.units import format_bytes, written_in_decimal
 from collectors.values import ValuesError
-from tui.format import format_eta, relapsing
+from tui.format import format_eta
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1

@@ -22,13 +22,14 @@ import pytest
 from actions import fix, registry
 from actions.plan import ActionPlan
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.report import attention
+from collectors.state import relapsing
 from simcluster.scenarios.spec import Size
 from tests.actions.variants import faulted
 from tests.actions.world import NS, World
 from tests.polling import wait_until
 from tui.action_cmds import EXIT_REFUSED, run
 from tui.cli import build_parser
-from tui.format import relapsing
 from tui.health import health
 
 HALF_WAY = {"stall_after": Size(percent=50)}
@@ -104,6 +105,8 @@ def test_fix_during_a_crash_loops_next_download_names_the_last_runs_failure(
     assert fix.diagnose(snap, pod).kind == fix.NOTHING, "the snapshot alone tells of no failure"
     # ...but the dashboard marks it as a crash loop caught between crashes.
     assert relapsing(pod) and "1 ↻ after a failed run" in health(snap).text
+    said = [a for a in attention(snap) if a.startswith(f"pod {pod.name}: downloading again after")]
+    assert said and cause in said[0], attention(snap)  # `status` exits 1 for it
 
     n = pod.restarts  # no restart while the run is held
     last_run = f"container lightning-asr restarted {n} time{'s' if n > 1 else ''}; the last run"

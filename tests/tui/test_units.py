@@ -9,6 +9,7 @@ from typing import Any
 from textual.message import Message
 
 from collectors.model import DownloadPhase, LogLine, ModelState
+from collectors.state import relapsing
 from tests.tui.fakes import NOW, GiB, MiB, pod, progress, sample_snapshot, sample_volumes
 from tui import actions_port, commands
 from tui.bridge import FeedBridge
@@ -21,7 +22,6 @@ from tui.format import (
     format_pair,
     progress_cell,
     progress_fit,
-    relapsing,
     state_cell,
     usage_cell,
 )

@@ -28,6 +28,7 @@ from collectors.model import (
     VolumeUsage,
 )
 from collectors.redact import redact_text
+from collectors.state import relapsing
 from collectors.units import format_bytes
 from tui import commands
 from tui.format import (
@@ -36,7 +37,6 @@ from tui.format import (
     format_age,
     format_rate,
     progress_cell,
-    relapsing,
     state_cell,
 )
 from tui.messages import CacheListed, RecentLogLoaded

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import BindingType
 
 from collectors.model import DownloadPhase, ModelState, PodInfo
+from collectors.state import relapsing
 from tui import commands
 from tui.format import (
     PROGRESS_FULL,
@@ -16,7 +17,6 @@ from tui.format import (
     ColumnFit,
     format_age,
     progress_fit,
-    relapsing,
     shorten_middle,
     state_cell,
 )
