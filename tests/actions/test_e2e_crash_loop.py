@@ -105,8 +105,9 @@ def test_fix_during_a_crash_loops_next_download_names_the_last_runs_failure(
     assert fix.diagnose(snap, pod).kind == fix.NOTHING, "the snapshot alone tells of no failure"
     # ...but the dashboard marks it as a crash loop caught between crashes.
     assert relapsing(pod) and "1 ↻ after a failed run" in health(snap).text
-    said = [a for a in attention(snap) if a.startswith(f"pod {pod.name}: downloading again after")]
-    assert said and cause in said[0], attention(snap)  # `status` exits 1 for it
+    again = f"pod {pod.name}: downloading again after"
+    listed = [a for a in attention(snap) if a.startswith(again)]
+    assert listed and cause in listed[0], attention(snap)  # `status` exits 1 for it
 
     n = pod.restarts  # no restart while the run is held
     last_run = f"container lightning-asr restarted {n} time{'s' if n > 1 else ''}; the last run"
