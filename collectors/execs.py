@@ -74,19 +74,6 @@ class ExecOutcome:
     def ok(self) -> bool:
         return self.exit_code == 0
 
-    def first_error(self) -> str:
-        """Why it did not succeed, in a few words (the first line of its output, if any)."""
-        if self.timed_out:
-            return "no exit status before the timeout"
-        if self.cancelled:
-            return "cancelled"
-        text = (self.stderr or self.stdout).strip().splitlines()
-        if text:
-            return text[0][:200]
-        if self.exit_code is None:
-            return "the stream ended without an exit status"
-        return f"exit code {self.exit_code}"
-
 
 class _Kept:
     """Output kept up to ``limit`` bytes; ``dropped`` says that some did not fit."""

@@ -76,7 +76,6 @@ def test_exit_code_output_and_lines(sim: SimCluster, tmp_path: Path) -> None:
     assert (out.exit_code, out.stdout, out.stderr) == (3, "one\rtwo\nthree", "oops\n")
     assert lines == ["one", "two", "three"]
     assert not (out.ok or out.timed_out or out.cancelled or out.truncated)
-    assert out.first_error() == "oops"
     done = execs.run(cluster, "asr", ["sh", "-c", "echo ok"], container="main")
     assert done.ok and done.stdout == "ok\n"
     assert cluster.counters.requests("create", "pods/exec") == 2
@@ -97,7 +96,6 @@ def test_timeout_and_cancel_end_a_running_command(sim: SimCluster, tmp_path: Pat
     started = time.monotonic()
     out = execs.run(cluster, "asr", ["sleep", "30"], container="main", timeout=0.5)
     assert out.timed_out and not out.cancelled and out.exit_code is None
-    assert out.first_error() == "no exit status before the timeout"
     assert time.monotonic() - started < 5
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
