@@ -18,7 +18,8 @@ from collectors.model import ModelSettings
 DEFAULT_CACHE_DIR = "/app/models"
 DEFAULT_NAME = "model.bin"
 # The state files the downloader keeps beside a model file (progress contract, "Files on disk").
-COMPANION_SUFFIXES = (".part", ".part.json", ".lock")
+LOCK_SUFFIX = ".lock"
+COMPANION_SUFFIXES = (".part", ".part.json", LOCK_SUFFIX)
 
 
 class PathRefused(ValueError):
@@ -39,8 +40,14 @@ class ModelLocation:
         return posixpath.join(self.directory, self.name)
 
     def targets(self) -> tuple[str, ...]:
-        """The file and its companions: exactly what a purge removes."""
+        """The file and its companions: what a pod using the file depends on."""
         return (self.file, *(self.file + s for s in COMPANION_SUFFIXES))
+
+    def removable(self) -> tuple[str, ...]:
+        """What a purge removes: the file, its partial and the partial's state. Never the
+        ``.lock``: one in use, deleted, lets a second downloader lock a new file beside the
+        holder; an unused one is empty and harmless (the downloader's lock never reads it)."""
+        return tuple(t for t in self.targets() if not t.endswith(LOCK_SUFFIX))
 
 
 def file_name_from_url(url: str | None) -> str:

@@ -83,12 +83,11 @@ def model_verdict(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
 
 
 def purge_steps(
-    host: ExecHost, namespace: str, location: ModelLocation, keep_lock: bool = False
+    host: ExecHost, namespace: str, location: ModelLocation
 ) -> tuple[ExecStep, ExecStep, ExecStep]:
-    """realpath, stat and rm of the model file and its companions, in the exec host."""
-    targets = location.targets()
-    if keep_lock:
-        targets = tuple(t for t in targets if not t.endswith(".lock"))
+    """realpath, stat and rm of the model file, its partial and the partial's state, in the
+    exec host (``ModelLocation.removable``: the lock file stays)."""
+    targets = location.removable()
     return removal_steps(host.pod, namespace, host.container, location.cache_dir, targets)
 
 
@@ -116,13 +115,8 @@ def _assemble(
     options: ActionOptions,
 ) -> ActionPlan:
     ns = snapshot.namespace
-    # A lock file in use must stay: deleting it would let a second downloader take a new lock.
     busy = [u.name for u in users if u.model_state in _BUSY]
-    steps: list[Step] = [
-        *host.setup,
-        *purge_steps(host, ns, location, keep_lock=bool(busy)),
-        *host.teardown,
-    ]
+    steps: list[Step] = [*host.setup, *purge_steps(host, ns, location), *host.teardown]
     restart = [u for u in users if u.owner and u.owner.startswith("ReplicaSet/")]
     steps += [delete_pod_call(ns, u.name, "so it downloads the model again") for u in restart]
     if restart and options.follow:
@@ -135,7 +129,7 @@ def _assemble(
         warnings.append(NOT_KNOWN_CORRUPT)
     if busy:
         warnings.append(
-            f"{', '.join(busy)} may hold the download lock: {location.file}.lock is kept"
+            "downloading or verifying it now, their work starts over: " + ", ".join(busy)
         )
     serving = [u.name for u in restart if u.ready]
     if serving:
@@ -151,7 +145,7 @@ def _assemble(
         namespace=ns,
         steps=tuple(steps),
         summary=(
-            f"Remove {location.file} and its .part, .part.json and .lock on {volume} "
+            f"Remove {location.file} and its .part and .part.json on {volume} "
             f"(volume {pod.cache_volume}), then restart {len(restart)} pod(s) that use it."
             + (f" ({host.note})" if host.note else "")
         ),

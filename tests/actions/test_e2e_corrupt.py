@@ -63,9 +63,14 @@ def test_corrupt_model_verify_purge_and_download_again(start: Callable[..., Worl
     assert CLAIM in plan.summary and FILE in plan.summary
     rm = next(s for s in plan.steps if isinstance(s, ExecStep) and s.argv[0] == "rm")
     assert rm.argv[2] == FILE and rm.pod.startswith("asr-cache-helper-")
+    # A downloader's lock file from an earlier run stays where it is (the same file).
+    lock = world.claim_dir() / "v1" / "model.bin.lock"
+    lock.touch()
+    lock_inode = lock.stat().st_ino
     result = world.execute(plan)
     assert result.ok, result.message
     assert result.details["deleted"][0] == FILE
+    assert lock.stat().st_ino == lock_inode, "the purge must never delete a lock file"
     new = sorted(result.details["ready_pods"])
     assert len(new) == 2 and not set(new) & set(looping)
     assert world.wait_ready("lightning-asr", 2) == new
