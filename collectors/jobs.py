@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from collectors import kube
-from collectors.model import DownloadProgress, JobInfo, PodInfo
+from collectors.model import DownloadPhase, DownloadProgress, JobInfo, PodInfo
 
 
 def _latest_progress(pods: Sequence[PodInfo]) -> DownloadProgress | None:
@@ -24,17 +25,33 @@ def job_state(job: kube.Obj) -> str:
     return "Running"
 
 
+def _finished(progress: DownloadProgress | None) -> DownloadProgress | None:
+    """A Complete Job's download is done, whatever its log said last: the Job completes when
+    its pod exits 0, which may be before the stream has read the log's last lines."""
+    if progress is None or progress.phase is DownloadPhase.DONE:
+        return progress
+    return dataclasses.replace(
+        progress,
+        phase=DownloadPhase.DONE,
+        bytes_done=progress.bytes_total or progress.bytes_done,
+        rate=None,
+        eta_seconds=None,
+    )
+
+
 def job_info(job: kube.Obj, pods: Sequence[PodInfo]) -> JobInfo:
     st = kube.status(job)
+    state = job_state(job)
+    progress = _latest_progress(pods)
     return JobInfo(
         name=kube.name_of(job),
         kind="Job",
-        state=job_state(job),
+        state=state,
         active=int(st.get("active") or 0),
         succeeded=int(st.get("succeeded") or 0),
         failed=int(st.get("failed") or 0),
         last_run=kube.timestamp(st.get("startTime")),
-        progress=_latest_progress(pods),
+        progress=_finished(progress) if state == "Complete" else progress,
         pods=tuple(sorted(p.name for p in pods)),
     )
 

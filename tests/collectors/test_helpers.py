@@ -8,6 +8,7 @@ import pytest
 
 from collectors.cluster import RequestCounters, classify_request
 from collectors.files import parse_stat_lines
+from collectors.jobs import job_info
 from collectors.kube import quantity, timestamp
 from collectors.logstream import (
     STOP,
@@ -17,7 +18,7 @@ from collectors.logstream import (
     container_runs,
     split_timestamp,
 )
-from collectors.model import ModelSettings
+from collectors.model import DownloadPhase, DownloadProgress, ModelSettings, PodInfo
 from collectors.report import attention
 from collectors.rollouts import serving_deployment, url_from_configmap
 from collectors.selectors import SelectorError, parse_selector
@@ -265,3 +266,20 @@ def test_full_is_counted_as_df_counts_it() -> None:
     tight = VolumeInfo("t", "pvc", usage=VolumeUsage("df", 90, 200, 5))  # 95% of what pods get
     snap = ClusterSnapshot("ctx", "smallest", "http://h", 0.0, volumes=(tight,))
     assert attention(snap) == ["volume t: 95% full (90 B of 200 B)"]
+
+
+def test_a_complete_job_has_a_finished_download_whatever_its_log_said_last() -> None:
+    job = {
+        "metadata": {"name": "model-preload-v1"},
+        "status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1},
+    }
+    moving = DownloadProgress(
+        DownloadPhase.DOWNLOADING, "wget", bytes_done=99, bytes_total=100, rate=5.0, eta_seconds=1
+    )
+    pod = PodInfo("p", "ns", "u", "node", "Succeeded", False, 0, 0.0, "Job/x", "x", progress=moving)
+    info = job_info(job, [pod])
+    assert info.state == "Complete" and info.progress is not None
+    assert info.progress.phase is DownloadPhase.DONE and info.progress.bytes_done == 100
+    assert info.progress.rate is None and info.progress.eta_seconds is None
+    running = dict(job, status={"active": 1})
+    assert job_info(running, [pod]).progress == moving  # not complete: as the log says
