@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 from collectors import kube
-from collectors.model import DownloadPhase, DownloadProgress, JobInfo, PodInfo
+from collectors.model import DownloadProgress, JobInfo, PodInfo
 
 
 def _latest_progress(pods: Sequence[PodInfo]) -> DownloadProgress | None:
@@ -25,20 +24,6 @@ def job_state(job: kube.Obj) -> str:
     return "Running"
 
 
-def _finished(progress: DownloadProgress | None) -> DownloadProgress | None:
-    """A Complete Job's download is done, whatever its log said last: the Job completes when
-    its pod exits 0, which may be before the stream has read the log's last lines."""
-    if progress is None or progress.phase is DownloadPhase.DONE:
-        return progress
-    return dataclasses.replace(
-        progress,
-        phase=DownloadPhase.DONE,
-        bytes_done=progress.bytes_total or progress.bytes_done,
-        rate=None,
-        eta_seconds=None,
-    )
-
-
 def job_info(job: kube.Obj, pods: Sequence[PodInfo]) -> JobInfo:
     st = kube.status(job)
     state = job_state(job)
@@ -51,7 +36,8 @@ def job_info(job: kube.Obj, pods: Sequence[PodInfo]) -> JobInfo:
         succeeded=int(st.get("succeeded") or 0),
         failed=int(st.get("failed") or 0),
         last_run=kube.timestamp(st.get("startTime")),
-        progress=_finished(progress) if state == "Complete" else progress,
+        # Complete: its pod exited 0, perhaps before the stream read the log's last lines.
+        progress=progress.finished() if progress and state == "Complete" else progress,
         pods=tuple(sorted(p.name for p in pods)),
     )
 

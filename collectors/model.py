@@ -6,6 +6,7 @@ one (to redraw only what changed) and be printed as JSON by ``asr-cache-tui stat
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -74,6 +75,19 @@ class DownloadProgress:
     def in_flight(self) -> bool:
         """Downloading or retrying: the phases where a rate and an ETA mean something."""
         return self.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
+
+    def finished(self) -> DownloadProgress:
+        """This download as done: for a pod that exited 0 (a Job's, whose success is the
+        downloader's contract), which may come before the log's last lines are read."""
+        if self.phase is DownloadPhase.DONE:
+            return self
+        return dataclasses.replace(
+            self,
+            phase=DownloadPhase.DONE,
+            bytes_done=self.bytes_total or self.bytes_done,
+            rate=None,
+            eta_seconds=None,
+        )
 
 
 @dataclass(frozen=True)

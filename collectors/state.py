@@ -172,7 +172,8 @@ def model_state(
     if log is not None and log.ready and running:
         return Verdict(ModelState.READY, _with_log([], log, 2), progress)
     if pod.phase == "Succeeded" and (log is None or log.failure_code is None):
-        return Verdict(ModelState.READY, _with_log(["pod Succeeded"], log, 2), progress)
+        done = progress.finished() if progress else None  # exit 0, last lines maybe unread
+        return Verdict(ModelState.READY, _with_log(["pod Succeeded"], log, 2), done)
 
     # 3. failed
     if log is not None and log.failure_code is not None:

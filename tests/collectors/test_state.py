@@ -233,3 +233,19 @@ def test_job_pod_succeeded_is_ready() -> None:
         ).state
         is ModelState.READY
     )
+
+
+def test_a_job_pod_that_exited_0_before_its_last_lines_were_read_is_done() -> None:
+    pod = make_pod(
+        phase="Succeeded",
+        owner=("Job", "model-preload"),
+        statuses=[terminated("lightning-asr", 0, "Completed")],
+    )
+    moving = _log(_j(event="progress", done=99, total=100, rate=5.0, eta=1.0, workers=1))
+    v = _decide(pod, moving)
+    assert v.state is ModelState.READY and v.progress is not None
+    assert (v.progress.phase, v.progress.bytes_done, v.progress.rate) == (
+        DownloadPhase.DONE,
+        100,
+        None,
+    )
