@@ -286,8 +286,7 @@ def _plan_source_mismatch(
     wrong, and a new download will most likely fail the same way. Purging only gets a bad file
     out of the way (a server that validates after downloading leaves it in place); when the
     downloader placed nothing, there is nothing to purge and the fix is refused."""
-    size = fetched.size or (pod.progress.bytes_total if pod.progress else None)
-    again = "a new download" + (f" of {format_bytes(size)}" if size else "")
+    again = _new_download(pod, fetched)
     what = _what_was_downloaded(fetched, d.previous_run)
     check = _check_first(pod, fetched)
     bad_file_seen = pod.verification is not None and not pod.verification.ok
@@ -310,11 +309,33 @@ def _plan_source_mismatch(
     # A log did report the mismatch: purge's "not known to be corrupt" does not apply.
     unreported = MISMATCH_BEFORE_RESTART if d.previous_run else None
     kept = (unreported if w == purge.NOT_KNOWN_CORRUPT else w for w in plan.warnings)
-    again_fails = (
+    again_fails = _fails_again(what, again)
+    return dataclasses.replace(plan, warnings=(again_fails, check, *filter(None, kept)))
+
+
+def purge_warnings(
+    snapshot: ClusterSnapshot, pod: PodInfo, log: Sequence[evidence.ContainerLog]
+) -> tuple[str, ...]:
+    """What a purge asked for by hand (``d``) must say when the pod's file failed its checksum
+    right after its run downloaded it: the same as the fix's warnings (which may refuse)."""
+    d = diagnose(snapshot, pod, log)
+    if d.kind != SOURCE_MISMATCH:
+        return ()
+    fetched = d.download or evidence.Download()
+    what = _what_was_downloaded(fetched, d.previous_run)
+    return (_fails_again(what, _new_download(pod, fetched)), _check_first(pod, fetched))
+
+
+def _new_download(pod: PodInfo, fetched: evidence.Download) -> str:
+    size = fetched.size or (pod.progress.bytes_total if pod.progress else None)
+    return "a new download" + (f" of {format_bytes(size)}" if size else "")
+
+
+def _fails_again(what: str, again: str) -> str:
+    return (
         f"{what}: deleting it makes every pod that loads it start {again}, which will most "
         "likely fail the same way"
     )
-    return dataclasses.replace(plan, warnings=(again_fails, check, *filter(None, kept)))
 
 
 def _what_was_downloaded(fetched: evidence.Download, previous_run: bool) -> str:

@@ -107,7 +107,15 @@ class ActionService:
             if action_id == registry.VERIFY:
                 return verify.plan_verify(snapshot, target, options, facts)
             if action_id == registry.PURGE:
-                return purge.plan_purge(snapshot, target, options, facts)
+                plan = purge.plan_purge(snapshot, target, options, facts)
+                if pod is None or not plan.runnable or options.path is not None:
+                    return plan
+                # The model failed its checksum right after it was downloaded: say that a new
+                # download will most likely fail the same way (as fix does); a log did report
+                # the mismatch, so not "not known to be corrupt".
+                said = fix.purge_warnings(snapshot, pod, self._recent_logs(ns, pod, obj))
+                rest = tuple(w for w in plan.warnings if not said or w != purge.NOT_KNOWN_CORRUPT)
+                return dataclasses.replace(plan, warnings=(*said, *rest))
             if action_id == registry.FIX:
                 cache = None
                 log = self._recent_logs(ns, pod, obj) if pod is not None else ()

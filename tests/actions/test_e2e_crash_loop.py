@@ -21,6 +21,7 @@ import pytest
 
 from actions import fix, registry
 from actions.plan import ActionPlan
+from actions.purge import NOT_KNOWN_CORRUPT
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.report import attention
 from collectors.state import relapsing
@@ -159,20 +160,29 @@ def test_fix_when_every_download_mismatches_refuses_and_says_what_to_check(
     actual = _served_with_the_bad_byte(world)
     claim = world.claim_dir()
 
-    def planned_between_crashes() -> tuple[PodInfo, ActionPlan, int, str, list[str]] | None:
+    def planned_between_crashes() -> (
+        tuple[PodInfo, ActionPlan, ActionPlan, int, str, list[str]] | None
+    ):
         snap = world.wait_snapshot(_between_crashes, 60, "a second failed run, waiting")
         pod = _between_crashes(snap)
         assert pod is not None
         plan = world.plan(registry.FIX, pod.name, on=snap)
+        by_hand = world.plan(registry.PURGE, pod.name, on=snap)
         code, printed = _cli_fix(world, pod.name)
         files = sorted(p.name for p in claim.iterdir())
         if _restarts_while_waiting(world, pod.name) != pod.restarts:
             return None  # it started again meanwhile: what was read may be another run's
-        return pod, plan, code, printed, files
+        return pod, plan, by_hand, code, printed, files
 
-    pod, plan, code, printed, files = wait_until(
+    pod, plan, by_hand, code, printed, files = wait_until(
         planned_between_crashes, 120, "a fix planned between two crashes"
     )
+    # A purge asked for by hand (d) is not refused, but says the same before it is confirmed.
+    assert by_hand.runnable, by_hand.refused
+    warned = " ".join(by_hand.warnings)
+    assert f"failed validation twice, the same sha256 {actual}" in warned, warned
+    assert "which will most likely fail the same way" in warned, warned
+    assert "Check first that MODEL_CHECKSUM" in warned and NOT_KNOWN_CORRUPT not in warned
     # The bundled downloader placed nothing and kept no partial: there is nothing to delete.
     assert "model.bin" not in files and "model.bin.part" not in files, files
     assert world.stats("v1").requests >= 2, "both runs downloaded the model"
