@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +56,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.prompts import ContextPicker, NamespacePrompt
 from tui.switching import Connection, FeedSwitcher
+from tui.terminal import EXIT_HANGUP, TerminalWatch
 
 FEED_STOP_TIMEOUT = 5.0
 # New data is drawn at most this often; a snapshot that arrives sooner waits, and a newer one
@@ -111,6 +113,7 @@ class AsrCacheApp(App[int]):
         self.redrawn_at = -math.inf  # time.monotonic() of the last redraw
         self._redraw_due: Timer | None = None  # the one redraw waiting for its turn
         self.trouble_bell = TroubleBell()
+        self.terminal = TerminalWatch(None)  # the real one, once running in a terminal
         self.snapshots_received = 0  # (tests and benchmarks read these)
         self.redraws = 0
 
@@ -118,6 +121,8 @@ class AsrCacheApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(OverviewScreen())
         self.feed.start(self.bridge)
+        if not self.is_headless:
+            self._watch_terminal()
         self._load_permissions()
         self.set_interval(self.tick_seconds, self._tick, name="tick")
 
@@ -153,8 +158,21 @@ class AsrCacheApp(App[int]):
         self.bridge.logs_handled()
 
     def _tick(self) -> None:
-        """Ages and the stale banner move with the clock, even when no data arrives."""
+        """Ages and the stale banner move with the clock, even when no data arrives; and a
+        terminal that went away ends the app, as ``q`` would."""
+        if self.terminal.gone():
+            self.exit(return_code=EXIT_HANGUP)
+            return
         self._redraw_soon()
+
+    def _watch_terminal(self) -> None:
+        """Leave as on ``q`` (actions cancelled, the feed stopped) when the terminal hangs up
+        or the app is asked to end, not killed half-way (see ``tui.terminal``)."""
+        self.terminal = TerminalWatch.of_stdin()
+        loop = asyncio.get_running_loop()
+        for sig, code in ((signal.SIGHUP, EXIT_HANGUP), (signal.SIGTERM, 128 + signal.SIGTERM)):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit, None, code)
 
     def _redraw_soon(self) -> None:
         """Redraw now, or once ``redraw_interval`` has passed since the last redraw.

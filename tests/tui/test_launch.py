@@ -32,6 +32,7 @@ from tests.tui.sim import NS, MiB, chart_objects
 from tui.cli import ACTION_HELP, build_parser
 from tui.launch import EXIT_USAGE, build_app, connect, run
 from tui.screens.detail import PodDetailScreen
+from tui.terminal import EXIT_HANGUP
 from tui.widgets.header import StaleBanner
 from tui.widgets.pods import PodsTable
 
@@ -58,6 +59,60 @@ def test_every_subcommand_says_what_it_does_and_what_it_acts_on(
         assert summary[1:] in text and target in text, text
         assert "shown and confirmed before anything changes" in text
         assert "-o {text,json}, --output {text,json} the plan and the result" in text
+
+
+# A session leader that, like make, is told of the hangup, passes nothing on and waits for its
+# child: the app under it never gets a SIGHUP.
+HOLDER = """
+import signal, subprocess, sys
+signal.signal(signal.SIGHUP, lambda *_: None)
+sys.exit(subprocess.call(sys.argv[1:]))
+"""
+
+
+def test_a_terminal_that_goes_away_ends_the_app_though_no_hangup_reaches_it(
+    tmp_path: Path,
+) -> None:
+    """``make demo`` in a tmux pane or an SSH session that is killed: the app must leave, not
+    spin on a dead terminal for ever."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 42, 150, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "HOME": str(tmp_path)}
+    argv = [sys.executable, "-c", HOLDER, sys.executable, "-m", "tui.cli", "--demo"]
+    proc = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        # The pty becomes the session's terminal, as a real one is the shell's.
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+    )
+    os.close(slave)
+    seen = bytearray()
+    try:
+        deadline = time.monotonic() + 60
+        while b"lightning-asr-" not in seen:
+            assert time.monotonic() < deadline, seen[-2000:].decode(errors="replace")
+            assert proc.poll() is None, seen[-2000:].decode(errors="replace")
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                with contextlib.suppress(OSError):
+                    seen += os.read(master, 65536)
+            seen = seen[-200_000:]  # bounded
+        os.close(master)  # the terminal goes away
+        master = -1
+        assert proc.wait(timeout=30) == EXIT_HANGUP
+        with pytest.raises(ProcessLookupError):  # nothing of its session is left
+            os.killpg(proc.pid, 0)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        if master >= 0:
+            os.close(master)
 
 
 def free_port() -> int:
