@@ -435,25 +435,24 @@ class Rest:
     ) -> web.Response:
         if request.method == "GET":
             return respond(self._peek(rtype, info))
+        if request.method not in ("PUT", "PATCH"):
+            raise errors.method_not_allowed()
+        body = await read_body(request)  # before the read: see ``scale``
         current = self.store.get(rtype.plural, info.namespace or None, info.name)
         if request.method == "PUT":
-            body = _check_type(rtype, await read_body(request))
+            body = _check_type(rtype, body)
             self._check_name(body, info)
             new = deep_copy(current)
             new["status"] = body.get("status") or {}
             if body["metadata"].get("resourceVersion"):
                 new["metadata"]["resourceVersion"] = body["metadata"]["resourceVersion"]
-        elif request.method == "PATCH":
-            patched = patching.apply_patch(
-                request.headers.get("Content-Type", ""), current, await read_body(request)
-            )
+        else:
+            patched = patching.apply_patch(request.headers.get("Content-Type", ""), current, body)
             new = deep_copy(current)
             new["status"] = patched.get("status") or {}
             rv = (patched.get("metadata") or {}).get("resourceVersion")
             if rv:
                 new["metadata"]["resourceVersion"] = rv
-        else:
-            raise errors.method_not_allowed()
         return respond(self.store.update(rtype.plural, new))
 
     def _scale_of(self, rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -479,21 +478,22 @@ class Rest:
             raise errors.ApiError(
                 404, "NotFound", "the server could not find the requested resource"
             )
+        if request.method not in ("GET", "PUT", "PATCH"):
+            raise errors.method_not_allowed()
+        # The body first: no await between reading the object and writing it back, or a
+        # controller's update in between would make this write a conflict the client never
+        # caused (the API server retries such a patch; here there is nothing to retry).
+        body = await read_body(request) if request.method != "GET" else None
         current = self.store.get(rtype.plural, info.namespace or None, info.name)
         scale = self._scale_of(rtype, current)
         if request.method == "GET":
             return respond(scale)
         if request.method == "PUT":
-            body = await read_body(request)
             if not isinstance(body, dict):
                 raise errors.bad_request("Scale must be a JSON object")
             new_scale = body
-        elif request.method == "PATCH":
-            new_scale = patching.apply_patch(
-                request.headers.get("Content-Type", ""), scale, await read_body(request)
-            )
         else:
-            raise errors.method_not_allowed()
+            new_scale = patching.apply_patch(request.headers.get("Content-Type", ""), scale, body)
         replicas = (new_scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise errors.invalid(

@@ -620,3 +620,35 @@ async def test_cluster_on_the_tests_own_loop(async_sim: SimCluster) -> None:
         lambda: async_sim.store.peek("nodes", None, "node-1"), what="node"
     )
     assert node["status"]["nodeInfo"]["kubeletVersion"] == "v1.32.0"
+
+
+@pytest.mark.parametrize("subresource", ["scale", "status"])
+def test_a_patch_never_conflicts_with_a_write_made_while_its_body_arrived(
+    sim: SimCluster, sim_client: client.ApiClient, monkeypatch: pytest.MonkeyPatch, subresource: str
+) -> None:
+    """A controller that writes the object while a patch's body is still being read must not
+    turn the patch (which names no resourceVersion) into a 409: the API server retries those."""
+    from simcluster.apiserver import rest
+
+    apps = client.AppsV1Api(sim_client)
+    apps.create_namespaced_deployment(NS, deployment("racy"))
+    original = rest.read_body
+
+    async def read_while_a_controller_writes(request: Any, *args: Any, **kwargs: Any) -> Any:
+        body = await original(request, *args, **kwargs)
+        if request.method == "PATCH":
+            obj = sim.store.get("deployments", NS, "racy")
+            obj["metadata"].setdefault("annotations", {})["bumped"] = str(time.monotonic())
+            sim.store.update("deployments", obj)  # a new resourceVersion, mid-request
+        return body
+
+    monkeypatch.setattr(rest, "read_body", read_while_a_controller_writes)
+    if subresource == "scale":
+        out = apps.patch_namespaced_deployment_scale("racy", NS, {"spec": {"replicas": 2}})
+        assert out.spec.replicas == 2
+    else:
+        out = apps.patch_namespaced_deployment_status(
+            "racy", NS, {"status": {"observedGeneration": 7}}
+        )
+        assert out.status.observed_generation == 7
+    assert apps.read_namespaced_deployment("racy", NS).metadata.annotations["bumped"]
