@@ -61,6 +61,21 @@ def test_every_subcommand_says_what_it_does_and_what_it_acts_on(
         assert "-o {text,json}, --output {text,json} the plan and the result" in text
 
 
+def read_until(master: int, proc: subprocess.Popen[bytes], *needles: bytes) -> None:
+    """Read the app's screen from the pty until every needle showed (within a minute), the app
+    still running."""
+    seen = bytearray()
+    deadline = time.monotonic() + 60
+    while not all(n in seen for n in needles):
+        assert time.monotonic() < deadline, seen[-2000:].decode(errors="replace")
+        assert proc.poll() is None, seen[-2000:].decode(errors="replace")
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            with contextlib.suppress(OSError):
+                seen += os.read(master, 65536)
+        seen = seen[-200_000:]  # bounded
+
+
 # A session leader that, like make, is told of the hangup, passes nothing on and waits for its
 # child: the app under it never gets a SIGHUP.
 HOLDER = """
@@ -91,17 +106,8 @@ def test_a_terminal_that_goes_away_ends_the_app_though_no_hangup_reaches_it(
         preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
     )
     os.close(slave)
-    seen = bytearray()
     try:
-        deadline = time.monotonic() + 60
-        while b"lightning-asr-" not in seen:
-            assert time.monotonic() < deadline, seen[-2000:].decode(errors="replace")
-            assert proc.poll() is None, seen[-2000:].decode(errors="replace")
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                with contextlib.suppress(OSError):
-                    seen += os.read(master, 65536)
-            seen = seen[-200_000:]  # bounded
+        read_until(master, proc, b"lightning-asr-")
         os.close(master)  # the terminal goes away
         master = -1
         assert proc.wait(timeout=30) == EXIT_HANGUP
@@ -203,17 +209,8 @@ def test_demo_starts_shows_pods_and_quits_cleanly_on_q(tmp_path: Path) -> None:
         start_new_session=True,
     )
     os.close(slave)
-    seen = bytearray()
     try:
-        deadline = time.monotonic() + 60
-        while b"lightning-asr-" not in seen or b"ready" not in seen:
-            assert time.monotonic() < deadline, seen[-2000:].decode(errors="replace")
-            assert proc.poll() is None, seen[-2000:].decode(errors="replace")
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                with contextlib.suppress(OSError):
-                    seen += os.read(master, 65536)
-            seen = seen[-200_000:]  # bounded
+        read_until(master, proc, b"lightning-asr-", b"ready")
         os.write(master, b"q")
         drain_until = time.monotonic() + 30
         while proc.poll() is None and time.monotonic() < drain_until:
