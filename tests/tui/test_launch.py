@@ -61,6 +61,27 @@ def test_every_subcommand_says_what_it_does_and_what_it_acts_on(
         assert "-o {text,json}, --output {text,json} the plan and the result" in text
 
 
+def spawn_in_pty(
+    argv: list[str], home: Path, controlling: bool = False
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """``argv`` in a new session on a 150x42 pty (its master returned); with ``controlling``
+    the pty is the session's terminal, as a real one is a login shell's."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 42, 150, 0, 0))
+    proc = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm-256color", "HOME": str(home)},
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=(lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0)) if controlling else None,
+    )
+    os.close(slave)
+    return master, proc
+
+
 def read_until(master: int, proc: subprocess.Popen[bytes], *needles: bytes) -> None:
     """Read the app's screen from the pty until every needle showed (within a minute), the app
     still running."""
@@ -90,22 +111,8 @@ def test_a_terminal_that_goes_away_ends_the_app_though_no_hangup_reaches_it(
 ) -> None:
     """``make demo`` in a tmux pane or an SSH session that is killed: the app must leave, not
     spin on a dead terminal for ever."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 42, 150, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "HOME": str(tmp_path)}
     argv = [sys.executable, "-c", HOLDER, sys.executable, "-m", "tui.cli", "--demo"]
-    proc = subprocess.Popen(
-        argv,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        # The pty becomes the session's terminal, as a real one is the shell's.
-        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-    )
-    os.close(slave)
+    master, proc = spawn_in_pty(argv, tmp_path, controlling=True)
     try:
         read_until(master, proc, b"lightning-asr-")
         os.close(master)  # the terminal goes away
@@ -196,19 +203,7 @@ def test_demo_with_an_unknown_scenario_says_so() -> None:
 
 def test_demo_starts_shows_pods_and_quits_cleanly_on_q(tmp_path: Path) -> None:
     """The real command in a real terminal (a pty): ``asr-cache-tui --demo``, then ``q``."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 42, 150, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "HOME": str(tmp_path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "--demo"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    os.close(slave)
+    master, proc = spawn_in_pty([sys.executable, "-m", "tui.cli", "--demo"], tmp_path)
     try:
         read_until(master, proc, b"lightning-asr-", b"ready")
         os.write(master, b"q")
