@@ -686,7 +686,7 @@ class LiveFeed:
             if not force and self._disk_due.get(pod.name, 0.0) > now:
                 continue
             self._disk_due[pod.name] = now + self.options.disk_interval
-            container = self._container_for_cache(pod)
+            container, _ = self._cache_mount(pod)
             facts = self.disk_probe.check(pod.name, container, pod.model)
             with self._lock:
                 if pod.name in self._objects["pods"]:
@@ -750,20 +750,22 @@ class LiveFeed:
             return None
         return dict(selector) if isinstance(selector, dict) else None
 
-    def _container_for_cache(self, pod: PodInfo) -> str | None:
+    def _cache_mount(self, pod: PodInfo) -> tuple[str | None, str | None]:
+        """(container, mount path) to read the pod's cache in, one choice for both: a running
+        container that mounts it (main ones first; an init container filling it counts), as
+        the volume poller picks (``pods.mount_path_of``); else the first that mounts it while
+        none runs, else the first running one."""
         with self._lock:
             obj = self._objects["pods"].get(pod.name)
         if obj is None:
-            return None
+            return None, None
         running = [c.name for c in pod.containers if c.state == "running"]
-        if pod.cache_volume:
-            mounted = pods.containers_mounting(obj, pod.cache_volume)
-            for name in running:
-                if name in mounted:
-                    return name
-            if mounted and not running:
-                return mounted[0]
-        return running[0] if running else None
+        where = (
+            pods.mount_path_of(obj, pod.cache_volume, prefer=running) if pod.cache_volume else None
+        )
+        if where is not None and (where[0] in running or not running):
+            return where
+        return (running[0] if running else None), (where[1] if where else None)
 
     def _quota_of(self, info: PodInfo) -> int | None:
         """The quota the overview shows the pod's cache volume against, else the pod's own."""
@@ -786,32 +788,24 @@ class LiveFeed:
             raise execs.ExecError(
                 f"pod {pod} is not in the current view of {self.cluster.namespace}"
             )
-        path = self._mount_path(info) or info.model.cache_dir or "/app/models"
-        if self._cache_container_runs(info):
-            return info, pod, self._container_for_cache(info), path
+        container, mounted_at = self._cache_mount(info)
+        path = mounted_at or info.model.cache_dir or "/app/models"
+        if self._running(info, container):
+            return info, pod, container, path
         for other in snapshot.pods:
-            if (
-                other.name != pod
-                and info.cache_claim
-                and other.cache_claim == info.cache_claim
-                and self._mount_path(other) == path
-                and self._cache_container_runs(other)
-            ):
-                return info, other.name, self._container_for_cache(other), path
+            if other.name == pod or not info.cache_claim or other.cache_claim != info.cache_claim:
+                continue
+            theirs, their_path = self._cache_mount(other)
+            if their_path == path and self._running(other, theirs):
+                return info, other.name, theirs, path
         where = f"claim {info.cache_claim}" if info.cache_claim else "its cache"
         raise execs.ExecError(
             f"no running container sees {where} to read it in (pod {pod}'s container is not "
             "running; a verify or delete reads it through a helper pod)"
         )
 
-    def _mount_path(self, info: PodInfo) -> str | None:
-        with self._lock:
-            obj = self._objects["pods"].get(info.name) or {}
-        where = pods.mount_path_of(obj, info.cache_volume) if info.cache_volume else None
-        return where[1] if where else None
-
-    def _cache_container_runs(self, info: PodInfo) -> bool:
-        container = self._container_for_cache(info)
+    @staticmethod
+    def _running(info: PodInfo, container: str | None) -> bool:
         return any(c.name == container and c.state == "running" for c in info.containers)
 
     # -- once, for `status` ------------------------------------------------------------------------
