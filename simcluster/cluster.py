@@ -38,6 +38,7 @@ from simcluster.kubelet.node import Kubelet
 from simcluster.kubelet.registry import agents, images_for
 from simcluster.resources import RESOURCES
 from simcluster.scenarios.runner import stop_scenario
+from simcluster.storageclasses import install_builtin
 from simcluster.store import Store, deep_copy
 from simcluster.tls import ServerCert, make_self_signed
 
@@ -190,6 +191,7 @@ class SimCluster:
         self.root_dir.mkdir(parents=True, exist_ok=True)
         for ns in DEFAULT_NAMESPACES:
             self.store.create("namespaces", {"metadata": {"name": ns}})
+        install_builtin(self.store)
         if self._model_server is None:
             from simcluster.modelserver import ModelServer
 

@@ -63,3 +63,48 @@ def format_bytes_quantity(n: int) -> str:
         if n and n % unit == 0:
             return f"{n // unit}{suffix}"
     return str(n)
+
+
+_DECIMAL_SUFFIX = {
+    -9: "n",
+    -6: "u",
+    -3: "m",
+    0: "",
+    3: "k",
+    6: "M",
+    9: "G",
+    12: "T",
+    15: "P",
+    18: "E",
+}
+
+
+def canonical_quantity(text: str) -> str:
+    """A quantity as `resource.Quantity.String()` prints it once parsed (`1024Mi` -> `1Gi`,
+    `1.5G` -> `1500M`, `20Gi` stays `20Gi`, a plain byte count stays a plain number), as it
+    appears in messages such as the kubelet's eviction message. Unparsable text comes back."""
+    m = _QUANTITY.match(text.strip())
+    if m is None:
+        return text
+    try:
+        value = parse_quantity(text)
+    except QuantityError:
+        return text
+    suffix = m.group(2)
+    if value == 0:
+        return "0"
+    if suffix[:1] in ("e", "E"):
+        return text.strip()  # DecimalExponent: kept as written
+    if suffix in _BINARY and abs(value) >= 1024 and value == int(value):
+        n = int(value)
+        for name in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
+            unit = _BINARY[name]
+            if n % unit == 0:
+                return f"{n // unit}{name}"
+        return str(n)
+    # DecimalSI: the largest exponent (a multiple of 3) that leaves an integral mantissa.
+    for exp in range(18, -12, -3):
+        mantissa = value / (Decimal(10) ** exp)
+        if mantissa == int(mantissa) and exp in _DECIMAL_SUFFIX:
+            return f"{int(mantissa)}{_DECIMAL_SUFFIX[exp]}"
+    return text.strip()

@@ -145,6 +145,15 @@ _TYPES = (
         categories=("all",),
     ),
     ResourceType(
+        "storageclasses",
+        "storageclass",
+        "StorageClass",
+        "storage.k8s.io",
+        "v1",
+        False,
+        ("sc",),
+    ),
+    ResourceType(
         "selfsubjectaccessreviews",
         "selfsubjectaccessreview",
         "SelfSubjectAccessReview",
@@ -164,6 +173,7 @@ GROUP_VERSIONS: tuple[tuple[str, str], ...] = (
     ("apps", "v1"),
     ("batch", "v1"),
     ("authorization.k8s.io", "v1"),
+    ("storage.k8s.io", "v1"),
 )
 
 

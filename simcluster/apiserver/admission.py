@@ -455,6 +455,26 @@ def _admit_pv(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Caus
     obj.setdefault("status", {}).setdefault("phase", "Available")
 
 
+def _admit_storageclass(
+    obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]
+) -> None:
+    if not obj.get("provisioner"):
+        causes.append(_required("provisioner"))
+        return
+    policy = obj.setdefault("reclaimPolicy", "Delete")
+    if policy not in ("Delete", "Retain"):
+        causes.append(_unsupported("reclaimPolicy", policy, ["Delete", "Retain"]))
+    mode = obj.setdefault("volumeBindingMode", "Immediate")
+    if mode not in ("Immediate", "WaitForFirstConsumer"):
+        causes.append(
+            _unsupported("volumeBindingMode", mode, ["Immediate", "WaitForFirstConsumer"])
+        )
+    if old is not None:
+        for key in ("provisioner", "parameters", "reclaimPolicy", "volumeBindingMode"):
+            if obj.get(key) != old.get(key):
+                causes.append(_invalid(key, obj.get(key), "field is immutable"))
+
+
 def _admit_namespace(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
     obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
     obj.setdefault("status", {}).setdefault("phase", "Active")
@@ -518,6 +538,7 @@ _ADMIT = {
     "cronjobs": _admit_cronjob,
     "persistentvolumeclaims": _admit_pvc,
     "persistentvolumes": _admit_pv,
+    "storageclasses": _admit_storageclass,
     "namespaces": _admit_namespace,
     "services": _admit_service,
     "configmaps": _admit_configmap,

@@ -849,6 +849,55 @@ def service_row(svc: dict[str, Any], now: datetime) -> Row:
 CONFIGMAP_COLUMNS = [NAME, col("Data", "integer", "Data contains the configuration data."), AGE]
 
 
+STORAGECLASS_COLUMNS = [
+    NAME,
+    col(
+        "Provisioner",
+        description="provisioner indicates the type of the provisioner.",
+    ),
+    col(
+        "ReclaimPolicy",
+        description=(
+            "reclaimPolicy controls the reclaimPolicy for dynamically provisioned "
+            "PersistentVolumes of this storage class. Defaults to Delete."
+        ),
+    ),
+    col(
+        "VolumeBindingMode",
+        description=(
+            "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and "
+            "bound.  When unset, VolumeBindingImmediate is used. This field is only honored by "
+            "servers that enable the VolumeScheduling feature."
+        ),
+    ),
+    col(
+        "AllowVolumeExpansion",
+        description="allowVolumeExpansion shows whether the storage class allow volume expand.",
+    ),
+    AGE,
+]
+
+_DEFAULT_CLASS_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
+
+
+def storageclass_row(sc: dict[str, Any], now: datetime) -> Row:
+    annotations = sc["metadata"].get("annotations") or {}
+    name = sc["metadata"]["name"]
+    if any(annotations.get(a) == "true" for a in _DEFAULT_CLASS_ANNOTATIONS):
+        name += " (default)"
+    return [
+        name,
+        sc.get("provisioner", ""),
+        sc.get("reclaimPolicy") or "Delete",
+        sc.get("volumeBindingMode") or "Immediate",
+        bool(sc.get("allowVolumeExpansion")),
+        _age(sc, now),
+    ]
+
+
 def configmap_row(cm: dict[str, Any], now: datetime) -> Row:
     return [
         cm["metadata"]["name"],
@@ -877,6 +926,7 @@ PRINTERS: dict[str, tuple[list[dict[str, Any]], Callable[[dict[str, Any], dateti
     "events": (EVENT_COLUMNS, event_row),
     "services": (SERVICE_COLUMNS, service_row),
     "configmaps": (CONFIGMAP_COLUMNS, configmap_row),
+    "storageclasses": (STORAGECLASS_COLUMNS, storageclass_row),
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simcluster.controllers.attach import AttachDetachController
 from simcluster.controllers.base import Controller
 from simcluster.controllers.cronjob import CronJobController
 from simcluster.controllers.deployment import DeploymentController
@@ -23,9 +24,11 @@ class ControllerManager:
         self.jobs.backoff_base = job_backoff
         self.cronjobs = CronJobController(store)
         self.volumes = VolumeBinder(store)
+        self.attach = AttachDetachController(store)
         self.all: tuple[Controller, ...] = (
             self.scheduler,
             self.volumes,
+            self.attach,
             self.replicasets,
             self.deployments,
             self.jobs,

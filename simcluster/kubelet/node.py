@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from simcluster.errors import ApiError
+from simcluster.kubelet.eviction import EvictionManager
 from simcluster.kubelet.logs import DEFAULT_MAX_BYTES
 from simcluster.kubelet.pod import PodWorker
 from simcluster.kubelet.registry import agents
@@ -42,6 +43,7 @@ class Kubelet:
         self._next_ip = 2
         self._running = False
         self._reaping: set[asyncio.Task[None]] = set()
+        self.eviction = EvictionManager(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -53,6 +55,7 @@ class Kubelet:
         self.store.add_listener(self._on_change)
         for pod in pods:
             self._on_pod(pod)
+        self.eviction.start()
 
     async def stop(self) -> None:
         """Stop every pod's programs at once; unmount PVCs when this was the last kubelet."""
@@ -60,6 +63,7 @@ class Kubelet:
             return
         self._running = False
         self.store.remove_listener(self._on_change)
+        await self.eviction.stop()
         workers = list(self.pods.values())
         await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
         # Reaping a deleted pod is short (kill, remove its directories): let it finish rather

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from simcluster.errors import ApiError
 from simcluster.events import record_event
+from simcluster.kubelet.attachwait import POLL, AttachWait
 from simcluster.kubelet.context import ProcContext
 from simcluster.kubelet.fs import Mount, PodFS
 from simcluster.kubelet.logs import ContainerLogs
@@ -239,22 +240,24 @@ class PodWorker:
     # -- volumes --------------------------------------------------------------------------
 
     async def _setup_volumes(self) -> bool:
-        """Create every volume's host dir; a missing PVC is retried (FailedMount) each second."""
+        """Create every volume's host dir; a missing PVC is retried (FailedMount) each second,
+        and a block volume waits until it is attached to this node (see `attachwait`)."""
         warned = False
+        attach = AttachWait(self)
         while not self.terminating:
             missing = []
             for vol in self.spec.get("volumes") or []:
                 name = vol.get("name", "")
-                if name in self.volumes:
+                if name in self.volumes or not attach.ready(vol):
                     continue
                 made = await self._make_volume(vol)
                 if made is None:
                     missing.append(name)
                 else:
                     self.volumes[name] = made
-            if not missing:
+            if not missing and not attach.unattached:
                 return True
-            if not warned:
+            if missing and not warned:
                 warned = True
                 claims = ", ".join(missing)
                 self._event(
@@ -263,8 +266,9 @@ class PodWorker:
                     "persistentvolumeclaim not found",
                     type="Warning",
                 )
+            attach.tick()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), 1.0)
+                await asyncio.wait_for(self._stop.wait(), POLL if attach.unattached else 1.0)
         return False
 
     async def _make_volume(self, vol: dict[str, Any]) -> PodVolume | None:
@@ -547,8 +551,9 @@ class PodWorker:
         phase = self.phase
         if not self.finished and self.initialized and any(r.started for r in regular):
             phase = "Running"
+        sandbox = all(v.get("name", "") in self.volumes for v in self.spec.get("volumes") or [])
         wanted = {
-            "PodReadyToStartContainers": bool(self.volumes) or not self.spec.get("volumes"),
+            "PodReadyToStartContainers": sandbox,
             "Initialized": self.initialized,
             "Ready": all_ready,
             "ContainersReady": all_ready,
@@ -566,6 +571,8 @@ class PodWorker:
         }
         if inits:
             status["initContainerStatuses"] = [r.status() for r in inits]
+        if not sandbox:  # no pod sandbox before the volumes are mounted, so no pod IP yet
+            del status["podIP"], status["podIPs"]
 
         def apply(pod: dict[str, Any]) -> None:
             old = pod.get("status") or {}

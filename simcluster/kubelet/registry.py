@@ -19,11 +19,29 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class KubeletSettings:
+    """Kubelet timings shared by a cluster's nodes; tests may shorten them.
+
+    `mount_timeout` is the volume manager's podAttachAndMountTimeout (2m3s). Kubelets since
+    1.28 record nothing when it runs out (the wait's timeout is an "interrupted" error they
+    keep quiet about); older ones recorded `FailedMount` "Unable to attach or mount volumes:
+    ...: timed out waiting for the condition" each time: `mount_timeout_event` turns that
+    older behaviour on. `eviction_interval` is how often the eviction manager looks at
+    emptyDir usage (a real kubelet: every 10 s; 2 s here so a demo's eviction is prompt).
+    """
+
+    mount_timeout: float = 123.0
+    mount_timeout_event: bool = False
+    eviction_interval: float = 2.0
+
+
+@dataclass
 class ClusterAgents:
     root: Path
     volumes: VolumeManager
     images: ImageRegistry
     kubelets: dict[str, Kubelet] = field(default_factory=dict)
+    settings: KubeletSettings = field(default_factory=KubeletSettings)
 
 
 _AGENTS: weakref.WeakKeyDictionary[Any, ClusterAgents] = weakref.WeakKeyDictionary()

@@ -11,7 +11,7 @@
 
 Applying means: serve the model files (sizes scaled by the options, speed capped per
 connection), set the model server's faults, add the nodes, register the baked images, create
-the objects (claims and config first), seed the volumes, then create everything else. While
+the objects (classes, claims and config first), seed the volumes, then create everything else. While
 it runs, the runtime keeps the scenario's timed parts going: stalls that hold, flaky network
 faults re-armed now and then, and the scenario's steps (scale up, delete a pod, ...).
 """
@@ -53,7 +53,14 @@ from simcluster.scenarios.template import TemplateError, mapping_resolver, rende
 log = logging.getLogger("simcluster.scenarios")
 
 POLL = 0.1
-EARLY_KINDS = ("Namespace", "ConfigMap", "PersistentVolume", "PersistentVolumeClaim", "Service")
+EARLY_KINDS = (
+    "Namespace",
+    "StorageClass",
+    "ConfigMap",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "Service",
+)
 _KIND_TO_PLURAL = {t.kind: t.plural for t in RESOURCES.values() if t.stored}
 
 

@@ -28,6 +28,9 @@ PROMISED = {
     "disk-full",
     "flaky-network",
     "scale",
+    "rwo-multi-attach",
+    "pvc-pending",
+    "emptydir-evicted",
 }
 
 GOOD = """\

@@ -464,7 +464,7 @@ def test_discovery_aggregated_and_legacy(sim: SimCluster, sim_client: client.Api
         == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
     )
     groups = {g["metadata"]["name"]: g for g in r.json()["items"]}
-    assert set(groups) == {"apps", "batch", "authorization.k8s.io"}
+    assert set(groups) == {"apps", "batch", "authorization.k8s.io", "storage.k8s.io"}
     deploy = next(
         x for x in groups["apps"]["versions"][0]["resources"] if x["resource"] == "deployments"
     )
@@ -475,7 +475,12 @@ def test_discovery_aggregated_and_legacy(sim: SimCluster, sim_client: client.Api
     assert {s["subresource"] for s in pods["subresources"]} >= {"log", "exec"}
     assert client.CoreApi(sim_client).get_api_versions().versions == ["v1"]
     legacy = client.ApisApi(sim_client).get_api_versions()
-    assert {g.name for g in legacy.groups} == {"apps", "batch", "authorization.k8s.io"}
+    assert {g.name for g in legacy.groups} == {
+        "apps",
+        "batch",
+        "authorization.k8s.io",
+        "storage.k8s.io",
+    }
     resources = client.AppsV1Api(sim_client).get_api_resources()
     assert {"deployments", "deployments/scale", "replicasets"} <= {
         x.name for x in resources.resources
