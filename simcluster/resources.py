@@ -89,6 +89,7 @@ _TYPES = (
     ),
     ResourceType("events", "event", "Event", "", "v1", True, ("ev",)),
     ResourceType("configmaps", "configmap", "ConfigMap", "", "v1", True, ("cm",)),
+    ResourceType("secrets", "secret", "Secret", "", "v1", True),
     ResourceType(
         "services",
         "service",

@@ -225,6 +225,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "jobs": ("status.successful",),
     "replicasets": ("status.replicas",),
     "persistentvolumes": ("name",),
+    "secrets": ("type",),
 }
 
 

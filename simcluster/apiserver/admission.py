@@ -8,8 +8,11 @@ is a 422 Invalid whoever wrote it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import itertools
+import re
 from typing import Any
 
 from simcluster import errors
@@ -525,6 +528,84 @@ def _admit_configmap(obj: dict[str, Any], old: dict[str, Any] | None, causes: li
             causes.append(_invalid(key, "", "values must be strings"))
 
 
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+SECRET_MAX_BYTES = 1024 * 1024
+# Keys a Secret of these types must carry (pkg/apis/core/validation ValidateSecret).
+_SECRET_KEYS = {
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/dockercfg": (".dockercfg",),
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+}
+
+
+def _base64_error(value: str) -> str | None:
+    """Go's error for a value `[]byte` cannot decode (`illegal base64 data at input byte N`)."""
+    bad = next((i for i, ch in enumerate(value) if ch not in _BASE64_ALPHABET), None)
+    if bad is None:
+        try:
+            base64.b64decode(value, validate=True)
+            return None
+        except (binascii.Error, ValueError):
+            bad = len(value) - len(value) % 4 if len(value) % 4 else max(value.find("="), 0)
+    return f"illegal base64 data at input byte {bad}"
+
+
+def _admit_secret(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
+    """`stringData` is written into `data` (base64) and dropped; `data` must be base64."""
+    data = obj.get("data") or {}
+    string_data = obj.pop("stringData", None) or {}
+    for field, values in (("data", data), ("stringData", string_data)):
+        if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+            raise errors.bad_request(
+                f'Secret in version "v1" cannot be handled as a Secret: {field} values must be '
+                "strings"
+            )
+    for value in data.values():
+        why = _base64_error(value)
+        if why:
+            raise errors.bad_request(f'Secret in version "v1" cannot be handled as a Secret: {why}')
+    merged = dict(data)
+    for key, text in string_data.items():
+        merged[key] = base64.b64encode(text.encode()).decode()
+    if merged or "data" in obj:
+        obj["data"] = merged
+    kind = obj["type"] = obj.get("type") or "Opaque"
+    size = 0
+    for key, value in merged.items():
+        if not _CONFIG_KEY.match(key):
+            causes.append(
+                _invalid(
+                    f"data[{key}]",
+                    key,
+                    "a valid config key must consist of alphanumeric characters, '-', '_' or "
+                    "'.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+                    "validation is '[-._a-zA-Z0-9]+')",
+                )
+            )
+        size += len(base64.b64decode(value))  # checked above
+    if size > SECRET_MAX_BYTES:
+        causes.append(
+            ("data", "FieldValueTooLong", f"Too long: must have at most {SECRET_MAX_BYTES} bytes")
+        )
+    for key in _SECRET_KEYS.get(str(kind), ()):
+        if key not in merged:
+            causes.append(_required(f"data[{key}]"))
+    if old is not None:
+        if old.get("type", "Opaque") != kind:
+            causes.append(_invalid("type", kind, "field is immutable"))
+        if old.get("immutable") and (
+            merged != (old.get("data") or {}) or obj.get("immutable") is not True
+        ):
+            causes.append(
+                (
+                    "data",
+                    "FieldValueForbidden",
+                    "Forbidden: field is immutable when `immutable` is set",
+                )
+            )
+
+
 def _admit_event(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
     if not isinstance(obj.get("involvedObject"), dict):
         causes.append(_required("involvedObject"))
@@ -542,5 +623,6 @@ _ADMIT = {
     "namespaces": _admit_namespace,
     "services": _admit_service,
     "configmaps": _admit_configmap,
+    "secrets": _admit_secret,
     "events": _admit_event,
 }

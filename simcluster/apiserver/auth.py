@@ -62,7 +62,8 @@ class Authenticator:
 
 
 def decide(user: User, verb: str, resource: str = "", subresource: str = "") -> Decision:
-    """RBAC-like answer: admins may do anything, viewers only read (logs and node stats too)."""
+    """RBAC-like answer: admins may do anything, viewers only read (logs and node stats too),
+    but not Secrets, as with the built-in "view" ClusterRole."""
     if user.admin:
         return Decision(
             True,
@@ -71,6 +72,8 @@ def decide(user: User, verb: str, resource: str = "", subresource: str = "") -> 
         )
     if resource == "selfsubjectaccessreviews" and verb == "create":
         return Decision(True, 'RBAC: allowed by ClusterRoleBinding "system:basic-user"')
+    if resource == "secrets":  # the "view" ClusterRole leaves Secrets out
+        return Decision(False, "")
     if verb in READ_VERBS and subresource != "exec":
         return Decision(
             True,

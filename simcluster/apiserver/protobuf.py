@@ -1,5 +1,6 @@
 """Just enough Kubernetes protobuf to read what kubectl sends that way and we must answer:
-the SelfSubjectAccessReview of `kubectl auth can-i` (other protobuf bodies get a 415).
+the SelfSubjectAccessReview of `kubectl auth can-i`, and the Secret and ConfigMap of
+`kubectl create secret generic` / `kubectl create configmap` (other protobuf bodies get a 415).
 
 Wire format: the `k8s\\x00` magic, then a runtime.Unknown whose field 1 is the TypeMeta
 (apiVersion, kind) and field 2 the object's own message.
@@ -7,6 +8,7 @@ Wire format: the `k8s\\x00` magic, then a runtime.Unknown whose field 1 is the T
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,8 @@ from simcluster import errors
 
 MAGIC = b"k8s\x00"
 PROTOBUF_TYPE = "application/vnd.kubernetes.protobuf"
+# The plurals whose create accepts a protobuf body.
+PROTOBUF_CREATES = frozenset({"selfsubjectaccessreviews", "secrets", "configmaps"})
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -71,8 +75,89 @@ _RESOURCE_ATTRS = {
 }
 
 
+def _entry(buf: bytes) -> tuple[str, bytes]:
+    """One entry of a protobuf map: key (field 1) and value (field 2)."""
+    key, value = "", b""
+    for number, wire, v in fields(buf):
+        if wire == 2 and number == 1:
+            key = v.decode()
+        elif wire == 2 and number == 2:
+            value = v
+    return key, value
+
+
+def _object_meta(buf: bytes) -> dict[str, Any]:
+    """The ObjectMeta fields a create carries: names, labels, annotations."""
+    meta: dict[str, Any] = {}
+    for number, wire, value in fields(buf):
+        if wire != 2:
+            continue
+        if number in (1, 2, 3) and value:
+            meta[("name", "generateName", "namespace")[number - 1]] = value.decode()
+        elif number in (11, 12):
+            key, v = _entry(value)
+            meta.setdefault("labels" if number == 11 else "annotations", {})[key] = v.decode()
+    return meta
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _secret(raw: bytes) -> dict[str, Any]:
+    """core/v1 Secret: metadata 1, data 2 (map of bytes), type 3, stringData 4, immutable 5."""
+    out: dict[str, Any] = {"metadata": {}}
+    for number, wire, value in fields(raw):
+        if number == 1:
+            out["metadata"] = _object_meta(value)
+        elif number in (2, 4):
+            key, v = _entry(value)
+            field, text = ("data", _b64(v)) if number == 2 else ("stringData", v.decode())
+            out.setdefault(field, {})[key] = text
+        elif number == 3 and value:
+            out["type"] = value.decode()
+        elif number == 5 and wire == 0:
+            out["immutable"] = bool(value)
+    return out
+
+
+def _config_map(raw: bytes) -> dict[str, Any]:
+    """core/v1 ConfigMap: metadata 1, data 2, binaryData 3 (map of bytes), immutable 4."""
+    out: dict[str, Any] = {"metadata": {}}
+    for number, wire, value in fields(raw):
+        if number == 1:
+            out["metadata"] = _object_meta(value)
+        elif number in (2, 3):
+            key, v = _entry(value)
+            field, text = ("data", v.decode()) if number == 2 else ("binaryData", _b64(v))
+            out.setdefault(field, {})[key] = text
+        elif number == 4 and wire == 0:
+            out["immutable"] = bool(value)
+    return out
+
+
+def _access_review(raw: bytes) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    for number, _, value in fields(raw):
+        if number != 2:
+            continue
+        for n, _, v in fields(value):
+            if n == 1:
+                spec["resourceAttributes"] = _strings(v, _RESOURCE_ATTRS)
+            elif n == 2:
+                spec["nonResourceAttributes"] = _strings(v, {1: "path", 2: "verb"})
+    return {"metadata": {}, "spec": spec}
+
+
+_DECODERS = {
+    "SelfSubjectAccessReview": _access_review,
+    "Secret": _secret,
+    "ConfigMap": _config_map,
+}
+
+
 def decode(body: bytes) -> dict[str, Any]:
-    """A protobuf body as the JSON object it stands for (SelfSubjectAccessReview only)."""
+    """A protobuf body as the JSON object it stands for (the kinds in _DECODERS only)."""
     try:
         if not body.startswith(MAGIC):
             raise ValueError("missing the k8s protobuf magic")
@@ -83,17 +168,9 @@ def decode(body: bytes) -> dict[str, Any]:
                 type_meta = _strings(value, {1: "apiVersion", 2: "kind"})
             elif number == 2:
                 raw = value
-        if type_meta.get("kind") != "SelfSubjectAccessReview":
+        decoder = _DECODERS.get(type_meta.get("kind", ""))
+        if decoder is None:
             raise errors.unsupported_media_type(PROTOBUF_TYPE)
-        spec: dict[str, Any] = {}
-        for number, _, value in fields(raw):
-            if number != 2:
-                continue
-            for n, _, v in fields(value):
-                if n == 1:
-                    spec["resourceAttributes"] = _strings(v, _RESOURCE_ATTRS)
-                elif n == 2:
-                    spec["nonResourceAttributes"] = _strings(v, {1: "path", 2: "verb"})
-        return {**type_meta, "metadata": {}, "spec": spec}
+        return {**type_meta, **decoder(raw)}
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"cannot decode the protobuf body: {exc}") from None

@@ -20,7 +20,7 @@ from simcluster import errors
 from simcluster.apiserver import patch as patching
 from simcluster.apiserver import tables
 from simcluster.apiserver.auth import User, decide
-from simcluster.apiserver.protobuf import PROTOBUF_TYPE
+from simcluster.apiserver.protobuf import PROTOBUF_CREATES, PROTOBUF_TYPE
 from simcluster.apiserver.protobuf import decode as decode_protobuf
 from simcluster.apiserver.requestinfo import RequestInfo
 from simcluster.resources import ResourceType
@@ -254,7 +254,8 @@ class Rest:
         self, request: web.Request, rtype: ResourceType, info: RequestInfo, user: User
     ) -> web.Response:
         ssar = rtype.plural == "selfsubjectaccessreviews"
-        body = _check_type(rtype, await read_body(request, protobuf=ssar))
+        protobuf = rtype.plural in PROTOBUF_CREATES
+        body = _check_type(rtype, await read_body(request, protobuf=protobuf))
         if ssar:
             return respond(self_subject_access_review(user, body), 201)
         _set_namespace(rtype, info, body)

@@ -906,6 +906,23 @@ def configmap_row(cm: dict[str, Any], now: datetime) -> Row:
     ]
 
 
+SECRET_COLUMNS = [
+    NAME,
+    col("Type", "string", "Used to facilitate programmatic handling of secret data."),
+    col("Data", "string", "Data contains the secret data."),
+    AGE,
+]
+
+
+def secret_row(secret: dict[str, Any], now: datetime) -> Row:
+    return [
+        secret["metadata"]["name"],
+        secret.get("type", "Opaque"),
+        len(secret.get("data") or {}),
+        _age(secret, now),
+    ]
+
+
 DEFAULT_COLUMNS = [NAME, col("Created At", "date", _AGE_DESC)]
 
 
@@ -927,6 +944,7 @@ PRINTERS: dict[str, tuple[list[dict[str, Any]], Callable[[dict[str, Any], dateti
     "services": (SERVICE_COLUMNS, service_row),
     "configmaps": (CONFIGMAP_COLUMNS, configmap_row),
     "storageclasses": (STORAGECLASS_COLUMNS, storageclass_row),
+    "secrets": (SECRET_COLUMNS, secret_row),
 }
 
 
