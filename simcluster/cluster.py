@@ -145,6 +145,7 @@ class SimCluster:
         job_backoff: float = 1.0,
         history: int = 10_000,
         anonymous: str | None = None,
+        kubelet_retry: float = 10.0,
     ) -> None:
         if anonymous not in (None, "admin", "viewer"):
             raise ValueError(f"anonymous must be None, 'admin' or 'viewer', not {anonymous!r}")
@@ -155,6 +156,9 @@ class SimCluster:
         self.port = port
         self._nodes_wanted = nodes
         self._bookmark_interval = bookmark_interval
+        # A kubelet's retry after a failed pod sync (an image it cannot pull, a missing
+        # Secret), which is also where its image pull back-off starts: 10 s as on a real node.
+        self.kubelet_retry = kubelet_retry
         self.store = Store(history=history, admission=admit)
         self.admin_token = secrets.token_urlsafe(24)
         self.viewer_token = secrets.token_urlsafe(24)
@@ -404,6 +408,15 @@ class SimCluster:
     def register_image(self, image_ref: str, files: dict[str, Any]) -> None:
         """Declare the files an image carries (`{container_path: FileSource}`)."""
         self.call(lambda: images_for(self).register(image_ref, files))
+
+    def refuse_image(self, image_ref: str, why: str = "not-found") -> None:
+        """Make the registry refuse an image ("not-found" or "unauthorized"); a reference
+        without a tag refuses every tag of that repository."""
+        self.call(lambda: images_for(self).refuse(image_ref, why))
+
+    def publish_image(self, image_ref: str) -> bool:
+        """Lift a refusal: the next pull of the image succeeds. False if none was named so."""
+        return self.call(lambda: images_for(self).publish(image_ref))
 
     def trigger_cronjob(self, name: str, namespace: str = "smallest") -> dict[str, Any]:
         """Start a CronJob's Job now (a test hook; `kubectl create job --from` in effect)."""

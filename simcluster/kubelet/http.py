@@ -111,6 +111,8 @@ def _waiting(pod: dict[str, Any], cname: str) -> ApiError:
     for st in statuses:
         if st.get("name") == cname:
             reason = ((st.get("state") or {}).get("waiting") or {}).get("reason", reason)
+    if reason in ("ErrImagePull", "ImagePullBackOff"):  # the kubelet words these its own way
+        reason = "trying and failing to pull image"
     name = pod["metadata"]["name"]
     return errors.bad_request(f'container "{cname}" in pod "{name}" is waiting to start: {reason}')
 

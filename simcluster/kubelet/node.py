@@ -18,6 +18,7 @@ from simcluster.errors import ApiError
 from simcluster.kubelet.eviction import EvictionManager
 from simcluster.kubelet.logs import DEFAULT_MAX_BYTES
 from simcluster.kubelet.pod import PodWorker
+from simcluster.kubelet.pull import KUBELET_RETRY, ImagePuller
 from simcluster.kubelet.registry import agents
 from simcluster.store import DELETED, WatchEvent, now_rfc3339
 
@@ -36,6 +37,10 @@ class Kubelet:
         self.root = shared.root
         self.volumes = shared.volumes
         self.images = shared.images
+        # How long a failed pod sync waits before the next (10 s on a real node); the image
+        # pull back-off starts there too. SimCluster(kubelet_retry=...) shortens it for tests.
+        self.retry = float(getattr(cluster, "kubelet_retry", KUBELET_RETRY))
+        self.puller = ImagePuller(self.images, self.retry)
         self.pods: dict[str, PodWorker] = {}
         digest = hashlib.sha256(node_name.encode()).digest()
         self.host_ip = f"10.0.{digest[0]}.{digest[1] % 250 + 2}"
@@ -159,6 +164,7 @@ class Kubelet:
         worker.update(pod)
 
     async def _reap(self, worker: PodWorker) -> None:
+        self.puller.forget(worker.uid)
         await worker.kill()
         await self.volumes.remove_pod(worker.uid)
 

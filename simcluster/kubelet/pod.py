@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import logging
 import posixpath
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,12 @@ from simcluster.errors import ApiError
 from simcluster.events import record_event
 from simcluster.kubelet.attachwait import POLL, AttachWait
 from simcluster.kubelet.context import ProcContext
+from simcluster.kubelet.envsources import ConfigError, container_env, expand
 from simcluster.kubelet.fs import Mount, PodFS
 from simcluster.kubelet.logs import ContainerLogs
 from simcluster.kubelet.procio import CallbackIO
 from simcluster.kubelet.programs import container_argv, run_container
+from simcluster.kubelet.pull import pull_credentials
 from simcluster.quantity import quantity_bytes
 from simcluster.store import now_rfc3339
 
@@ -40,7 +41,6 @@ BACKOFF_START = 1.0
 BACKOFF_CAP = 10.0
 BACKOFF_RESET_AFTER = 10.0  # an instance that ran this long resets the back-off
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,8 @@ class ContainerRun:
             "ready": self.ready,
             "restartCount": self.restart_count,
             "image": self.spec.get("image", ""),
-            "imageID": _image_id(str(self.spec.get("image", ""))),
+            # the runtime's image ID, known once a container was created from the image
+            "imageID": _image_id(str(self.spec.get("image", ""))) if self.container_id else "",
             "started": self.running,
         }
         if self.container_id:
@@ -382,40 +383,58 @@ class PodWorker:
             await asyncio.wait_for(self._stop.wait(), backoff)
         return min(backoff * 2, BACKOFF_CAP)
 
+    async def _prepare(self, run: ContainerRun) -> bool:
+        """Pull the container's image and work out its config, as often as it takes.
+
+        An image that cannot be pulled (ErrImagePull, ImagePullBackOff) or a config that
+        cannot be made (CreateContainerConfigError: a missing Secret, ConfigMap or key, a bad
+        subPath) leaves the container waiting with the kubelet's reason, message and events,
+        and the kubelet tries again later. False once the pod is being deleted.
+        """
+        path = self._path(run)
+        image = str(run.spec.get("image", ""))
+
+        def on_container(reason: str, message: str, type: str) -> None:
+            self._event(reason, message, type=type, field_path=path)
+
+        def on_pod(reason: str, message: str, type: str) -> None:
+            self._event(reason, message, type=type)
+
+        while not self.terminating:
+            credentials = pull_credentials(self.store, self.pod, on_pod)
+            pulled = await self.kubelet.puller.ensure(self.pod, image, on_container, credentials)
+            if pulled.ok:
+                try:
+                    if run.fs is None:
+                        run.fs = await self._container_fs(run)
+                    run.env = self._env(run.spec)
+                    return True
+                except (ConfigError, ValueError) as exc:
+                    reason, message = "CreateContainerConfigError", str(exc)
+                    self._event("Failed", f"Error: {message}", type="Warning", field_path=path)
+                    wait = self.kubelet.retry
+            else:
+                reason, message, wait = pulled.reason, pulled.message, pulled.retry_in
+                self._event("Failed", f"Error: {reason}", type="Warning", field_path=path)
+            run.state = {"waiting": {"reason": reason, "message": message}}
+            self._publish()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), wait)
+        return False
+
     async def _run_instance(self, run: ContainerRun) -> int:
         """Start one instance of a container and wait for its exit code."""
-        image = run.spec.get("image", "")
+        if not await self._prepare(run):
+            return 1
+        assert run.fs is not None
         path = self._path(run)
-        fresh_pull = not self.kubelet.images.is_pulled(image)
-        pull_start = time.monotonic()
-        if fresh_pull:
-            self._event("Pulling", f'Pulling image "{image}"', field_path=path)
-        if run.fs is None:
-            try:
-                run.fs = await self._container_fs(run)
-            except ValueError as exc:
-                self._event("Failed", f"Error: {exc}", type="Warning", field_path=self._path(run))
-                run.state = {
-                    "waiting": {"reason": "CreateContainerConfigError", "message": str(exc)}
-                }
-                self._publish()
-                await self._stop.wait()
-                return 1
-        if fresh_pull:
-            took = f"{(time.monotonic() - pull_start) * 1000:.0f}ms"
-            self._event("Pulled", f'Successfully pulled image "{image}" in {took}', field_path=path)
-        else:
-            self._event(
-                "Pulled", f'Container image "{image}" already present on machine', field_path=path
-            )
         if run.started:
             run.restart_count += 1
             if "terminated" in run.state:
                 run.last_state = {"terminated": run.state["terminated"]}
         buffer = run.logs.new_instance()
         run.started = True
-        run.env = self._env(run.spec)
-        argv = [_expand(a, run.env) for a in container_argv(run.spec)]
+        argv = [expand(a, run.env) for a in container_argv(run.spec)]
         run.container_id = (
             "containerd://"
             + hashlib.sha256(f"{self.uid}/{run.name}/{run.restart_count}".encode()).hexdigest()
@@ -476,48 +495,23 @@ class PodWorker:
         run.ready = False
 
     def _env(self, spec: dict[str, Any]) -> dict[str, str]:
-        env: dict[str, str] = {
+        """The container's environment; ConfigError when a Secret or ConfigMap is missing."""
+        base = {
             "PATH": DEFAULT_PATH,
             "HOSTNAME": self.name,
             "HOME": "/root",
             "KUBERNETES_SERVICE_HOST": "10.96.0.1",
             "KUBERNETES_SERVICE_PORT": "443",
         }
-        for src in spec.get("envFrom") or []:
-            ref = (src.get("configMapRef") or {}).get("name")
-            cm = self.store.peek("configmaps", self.namespace, ref) if ref else None
-            prefix = src.get("prefix", "")
-            for k, v in ((cm or {}).get("data") or {}).items():
-                env[prefix + k] = str(v)
-        for item in spec.get("env") or []:
-            name = item.get("name")
-            if not name:
-                continue
-            if "value" in item:
-                env[name] = _expand(str(item.get("value") or ""), env)
-            elif item.get("valueFrom"):
-                value = self._value_from(item["valueFrom"])
-                if value is not None:
-                    env[name] = value
-        return env
-
-    def _value_from(self, src: dict[str, Any]) -> str | None:
-        if "fieldRef" in src:
-            path = (src["fieldRef"] or {}).get("fieldPath", "")
-            return {
-                "metadata.name": self.name,
-                "metadata.namespace": self.namespace,
-                "metadata.uid": self.uid,
-                "spec.nodeName": self.kubelet.node_name,
-                "status.podIP": self.pod_ip,
-                "status.hostIP": self.kubelet.host_ip,
-            }.get(path)
-        if "configMapKeyRef" in src:
-            ref = src["configMapKeyRef"] or {}
-            cm = self.store.peek("configmaps", self.namespace, ref.get("name", ""))
-            value = ((cm or {}).get("data") or {}).get(ref.get("key", ""))
-            return None if value is None else str(value)
-        return None
+        fields = {
+            "metadata.name": self.name,
+            "metadata.namespace": self.namespace,
+            "metadata.uid": self.uid,
+            "spec.nodeName": self.kubelet.node_name,
+            "status.podIP": self.pod_ip,
+            "status.hostIP": self.kubelet.host_ip,
+        }
+        return container_env(self.store, self.namespace, spec, base, fields)
 
     # -- status ---------------------------------------------------------------------------
 
@@ -615,11 +609,6 @@ def _qos(spec: dict[str, Any]) -> str:
     if all(r.get("limits") and r["limits"] == (r.get("requests") or r["limits"]) for r in res):
         return "Guaranteed"
     return "Burstable"
-
-
-def _expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes' $(VAR) references in env values, command and args."""
-    return _VAR_REF.sub(lambda m: env.get(m.group(1), m.group(0)), text)
 
 
 def _write_files(path: Path, data: dict[str, Any], items: list[dict[str, Any]] | None) -> None:
