@@ -8,7 +8,7 @@
 The HTTP routes live outside `/api` (kubectl and the official client never go there) and
 take the admin Bearer token: `GET /_sim/status`, `POST /_sim/faults/<action>` with a JSON
 body, where action is stall, resume, corrupt, kill, fill, unfill, api-outage,
-drop-watches, delete-node or model. `asr-cache-sim fault ...` calls them from a shell.
+drop-watches, delete-node, model or image. `asr-cache-sim fault ...` calls them from a shell.
 Every refusal is a Kubernetes-style Status with one sentence saying why.
 """
 
@@ -27,6 +27,7 @@ from aiohttp import web
 
 from simcluster.errors import ApiError
 from simcluster.kubelet.fs import FsError
+from simcluster.kubelet.images import ImageError
 from simcluster.kubelet.programs.supervise import (
     Running,
     key_of,
@@ -252,12 +253,28 @@ class SimAdmin:
         faults = runtime.set_faults(model, checked)
         return {"message": f"model {model}: {faults}"}
 
+    # -- the image registry -------------------------------------------------------------------
+
+    def image(self, image: str, refuse: str | None = None) -> dict[str, Any]:
+        """Make the registry refuse an image ("not-found", "unauthorized"), or serve it again."""
+        registry = agents(self.cluster).images
+        if refuse is None:
+            if not registry.publish(image):
+                raise _error(404, f"the registry refuses no image named {image}")
+            return {"message": f"the registry serves {image} now"}
+        try:
+            registry.refuse(image, refuse)
+        except ImageError as exc:
+            raise _error(400, str(exc)) from None
+        return {"message": f"the registry refuses {image} ({refuse})"}
+
     def status(self) -> dict[str, Any]:
         runtime = runtime_for(self.cluster)
         out: dict[str, Any] = {
             "server": self.cluster.url,
             "scenario": runtime.name if runtime is not None else None,
             "nodes": sorted(agents(self.cluster).kubelets),
+            "refused_images": agents(self.cluster).images.refused(),
             "models": {},
         }
         if runtime is not None:
@@ -377,6 +394,8 @@ async def _dispatch(admin: SimAdmin, action: str, body: dict[str, Any]) -> dict[
         if not isinstance(fields, dict):
             raise _error(400, "'faults' must be a mapping of fault fields")
         return admin.model_faults(_text(body, "model") or "", fields, bool(body.get("clear")))
+    if action == "image":
+        return admin.image(_text(body, "image") or "", _text(body, "refuse", required=False))
     raise _error(404, f"unknown fault {action!r}; known: {', '.join(ACTIONS)}")
 
 
@@ -391,6 +410,7 @@ ACTIONS = (
     "drop-watches",
     "delete-node",
     "model",
+    "image",
 )
 
 

@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FIELD=VALUE",
         help="a fault, e.g. stall_after=40%%, fail_status=503, rate_limit=1MiB/s",
     )
+    s = sub.add_parser("image", help="make the image registry refuse an image, or serve it")
+    s.add_argument("image", help="a tag, or a repository for all its tags")
+    how = s.add_mutually_exclusive_group(required=True)
+    how.add_argument("--not-found", dest="refuse", action="store_const", const="not-found")
+    how.add_argument("--unauthorized", dest="refuse", action="store_const", const="unauthorized")
+    how.add_argument("--publish", dest="refuse", action="store_const", const="")
     sub.add_parser("status", help="the scenario, nodes and model server counters")
     return p
 
@@ -123,6 +129,8 @@ def request_body(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
                 raise FaultError(f"--set takes FIELD=VALUE, got {item!r}")
             faults[key.strip()] = _value(value.strip())
         body.update(model=args.model, clear=args.clear, faults=faults)
+    elif a == "image":
+        body.update(image=args.image, refuse=args.refuse or None)
     return f"/_sim/faults/{a}", {k: v for k, v in body.items() if v is not None}
 
 

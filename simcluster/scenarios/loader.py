@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.units import SizeError, parse_size
+from simcluster.kubelet.images import REFUSALS
 from simcluster.modelserver import Faults
 from simcluster.resources import RESOURCES
 from simcluster.scenarios.spec import (
@@ -536,8 +537,17 @@ class _Checker:
 
     def check_image(self, i: int, value: Any) -> ImageSpec:
         path: Path_ = ("images", i)
-        m = self.mapping(path, value, ("image", "files"), "an image")
+        m = self.mapping(path, value, ("image", "files", "pull"), "an image")
         image = self.text((*path, "image"), self.need(path, m, "image", "an image"), "image")
+        if "pull" in m:
+            pull = m["pull"]
+            if pull not in REFUSALS:
+                raise self.fail(
+                    (*path, "pull"), f"pull must be {' or '.join(REFUSALS)}, not {pull!r}"
+                )
+            if "files" in m:
+                raise self.fail(path, "an image the registry refuses (pull) has no files")
+            return ImageSpec(image, (), self.doc.line(path), pull)
         files = self.need(path, m, "files", "an image")
         self.mapping((*path, "files"), files, _keys(files), "files")
         out = []
@@ -619,7 +629,7 @@ class _Checker:
 
     def check_step(self, i: int, value: Any) -> StepSpec:
         path: Path_ = ("steps", i)
-        actions = ("scale", "delete_pods", "clear_faults")
+        actions = ("scale", "delete_pods", "clear_faults", "patch")
         conditions = ("after", "when_ready", "when_complete")
         m = self.mapping(path, value, (*conditions, *actions), "a step")
         after = self.duration((*path, "after"), m.get("after", 0), "after")
@@ -637,8 +647,17 @@ class _Checker:
         chosen = [a for a in actions if a in m]
         if len(chosen) != 1:
             raise self.fail(path, f"a step needs exactly one action: {', '.join(actions)}")
-        scale = delete = clear = None
-        if "scale" in m:
+        scale = delete = clear = patch = None
+        if "patch" in m:
+            p = (*path, "patch")
+            d = self.mapping(p, m["patch"], ("deployment", "body"), "patch")
+            dep = self.text((*p, "deployment"), d.get("deployment"), "deployment")
+            body = self.mapping(
+                (*p, "body"), self.need(p, d, "body", "patch"), _keys(d["body"]), "body"
+            )
+            self.placeholders((*p, "body"), body)
+            patch = (dep, body)
+        elif "scale" in m:
             p = (*path, "scale")
             s = self.mapping(p, m["scale"], ("deployment", "replicas"), "scale")
             dep = self.text((*p, "deployment"), s.get("deployment"), "deployment")
@@ -655,7 +674,17 @@ class _Checker:
                 if target == "all"
                 else self.model_ref((*path, "clear_faults"), target, "clear_faults")
             )
-        return StepSpec(after, ready_dep, ready_n, job, scale, delete, clear, self.doc.line(path))
+        return StepSpec(
+            after=after,
+            ready_deployment=ready_dep,
+            ready_replicas=ready_n,
+            complete_job=job,
+            scale=scale,
+            delete_pods=delete,
+            clear_faults=clear,
+            line=self.doc.line(path),
+            patch=patch,
+        )
 
 
 def check_fault_request(model: str, models: list[str], fields: dict[str, Any]) -> dict[str, Any]:

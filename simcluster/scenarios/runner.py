@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from simcluster.apiserver.patch import strategic_merge
 from simcluster.errors import ApiError
 from simcluster.kubelet.programs import standins
 from simcluster.kubelet.registry import agents
@@ -121,6 +122,9 @@ class ScenarioRuntime:
                 await self.cluster.add_node(node.name, node.labels or None)
         self._ensure_namespace(s.namespace)
         for image in s.images:
+            if image.pull:
+                self.cluster.refuse_image(image.image, image.pull)
+                continue
             files = {path: self._image_source(src) for path, src in image.files}
             self.cluster.register_image(image.image, files)
         objects = self._render_objects(values)
@@ -366,6 +370,14 @@ class ScenarioRuntime:
                     store.delete("pods", ns, pod["metadata"]["name"])
             elif step.clear_faults is not None:
                 self.clear_faults(step.clear_faults)
+            elif step.patch is not None:
+                name, body = step.patch
+                try:
+                    rendered = render(body, mapping_resolver(self._values()))
+                except TemplateError as exc:
+                    raise ScenarioError(self.scenario.file, step.line, str(exc)) from None
+                current = store.get("deployments", ns, name)
+                store.update("deployments", strategic_merge(current, rendered))
         except ApiError as exc:
             log.warning("scenario %s step %d failed: %s", self.name, index + 1, exc.message)
             return

@@ -92,9 +92,13 @@ class Source:
 
 @dataclass(frozen=True)
 class ImageSpec:
+    """An image the registry serves with files baked in, or (`pull`: "not-found" or
+    "unauthorized") one it refuses: a tag that does not exist, a private repository."""
+
     image: str
     files: tuple[tuple[str, Source], ...]
     line: int = 0
+    pull: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,8 @@ class StepSpec:
     Condition: (if given) a Deployment with at least `ready_replicas` ready and/or a Job
     that completed, then `after`
     seconds more (counted from the start when there is no condition). Action: scale a
-    Deployment, delete the oldest pods matching a selector, or clear a model's faults.
+    Deployment, delete the oldest pods matching a selector, clear a model's faults, or patch
+    a Deployment (a strategic merge patch, as `kubectl patch deployment NAME -p BODY`).
     """
 
     after: float = 0.0
@@ -135,6 +140,7 @@ class StepSpec:
     delete_pods: tuple[str, int] | None = None
     clear_faults: str | None = None
     line: int = 0
+    patch: tuple[str, dict[str, Any]] | None = None  # (deployment, body; placeholders unfilled)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ PROMISED = {
     "rwo-multi-attach",
     "pvc-pending",
     "emptydir-evicted",
+    "image-pull-backoff",
+    "missing-secret",
 }
 
 GOOD = """\
@@ -137,6 +139,36 @@ def test_checks_say_where_and_why(
 ) -> None:
     err = error_of(write(tmp_path, GOOD.replace(*change)))
     assert (err.line, why in err.why) == (line, True), str(err)
+
+
+REFUSED_AND_PATCHED = """\
+images:
+  - image: smallest/lightning-asr:v2.0-typo
+    pull: not-found
+steps:
+  - after: 1s
+    patch:
+      deployment: lightning-asr
+      body: {spec: {template: {metadata: {annotations: {sha: "${model.v1.sha256}"}}}}}
+"""
+
+
+def test_refused_images_and_patch_steps(tmp_path: Path) -> None:
+    s = load_scenario(str(write(tmp_path, GOOD + REFUSED_AND_PATCHED, "mine.yaml")))
+    assert (s.images[0].image, s.images[0].pull, s.images[0].files) == (
+        "smallest/lightning-asr:v2.0-typo",
+        "not-found",
+        (),
+    )
+    assert s.steps[0].patch is not None and s.steps[0].patch[0] == "lightning-asr"
+    for change, line, why in [
+        (("pull: not-found", "pull: missing"), 18, "pull must be not-found or unauthorized"),
+        (("pull: not-found", "pull: not-found\n    files: {/a: {text: x}}"), 17, "has no files"),
+        (("model.v1.sha256", "model.v9.sha256"), 23, "names unknown model 'v9'"),
+        (("      body:", "      bod:"), 23, "unknown field 'bod' in patch (did you mean 'body'?)"),
+    ]:
+        err = error_of(write(tmp_path, GOOD + REFUSED_AND_PATCHED.replace(*change)))
+        assert (err.line, why in err.why) == (line, True), str(err)
 
 
 def test_duplicate_keys_and_escaping_paths_are_refused(tmp_path: Path) -> None:
