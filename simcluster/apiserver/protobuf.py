@@ -9,7 +9,8 @@ Wire format: the `k8s\\x00` magic, then a runtime.Unknown whose field 1 is the T
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from simcluster import errors
@@ -100,38 +101,22 @@ def _object_meta(buf: bytes) -> dict[str, Any]:
     return meta
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _secret(raw: bytes) -> dict[str, Any]:
-    """core/v1 Secret: metadata 1, data 2 (map of bytes), type 3, stringData 4, immutable 5."""
+def _object(
+    raw: bytes, maps: dict[int, tuple[str, bool]], strings: dict[int, str], immutable: int
+) -> dict[str, Any]:
+    """An object of metadata (field 1), maps (field -> JSON name, values are bytes shown as
+    base64), strings and an `immutable` flag: what a Secret and a ConfigMap are."""
     out: dict[str, Any] = {"metadata": {}}
     for number, wire, value in fields(raw):
         if number == 1:
             out["metadata"] = _object_meta(value)
-        elif number in (2, 4):
+        elif number in maps:
+            field, binary = maps[number]
             key, v = _entry(value)
-            field, text = ("data", _b64(v)) if number == 2 else ("stringData", v.decode())
-            out.setdefault(field, {})[key] = text
-        elif number == 3 and value:
-            out["type"] = value.decode()
-        elif number == 5 and wire == 0:
-            out["immutable"] = bool(value)
-    return out
-
-
-def _config_map(raw: bytes) -> dict[str, Any]:
-    """core/v1 ConfigMap: metadata 1, data 2, binaryData 3 (map of bytes), immutable 4."""
-    out: dict[str, Any] = {"metadata": {}}
-    for number, wire, value in fields(raw):
-        if number == 1:
-            out["metadata"] = _object_meta(value)
-        elif number in (2, 3):
-            key, v = _entry(value)
-            field, text = ("data", v.decode()) if number == 2 else ("binaryData", _b64(v))
-            out.setdefault(field, {})[key] = text
-        elif number == 4 and wire == 0:
+            out.setdefault(field, {})[key] = base64.b64encode(v).decode() if binary else v.decode()
+        elif number in strings and value:
+            out[strings[number]] = value.decode()
+        elif number == immutable and wire == 0:
             out["immutable"] = bool(value)
     return out
 
@@ -149,10 +134,19 @@ def _access_review(raw: bytes) -> dict[str, Any]:
     return {"metadata": {}, "spec": spec}
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
     "SelfSubjectAccessReview": _access_review,
-    "Secret": _secret,
-    "ConfigMap": _config_map,
+    # core/v1 Secret: metadata 1, data 2 (bytes), type 3, stringData 4, immutable 5
+    "Secret": partial(
+        _object,
+        maps={2: ("data", True), 4: ("stringData", False)},
+        strings={3: "type"},
+        immutable=5,
+    ),
+    # core/v1 ConfigMap: metadata 1, data 2, binaryData 3 (bytes), immutable 4
+    "ConfigMap": partial(
+        _object, maps={2: ("data", False), 3: ("binaryData", True)}, strings={}, immutable=4
+    ),
 }
 
 

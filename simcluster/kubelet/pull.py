@@ -97,11 +97,6 @@ class BackOff:
         entry = self.entries.get(key)
         return entry is not None and now - entry[1] < entry[0]
 
-    def gc(self, now: float) -> None:
-        for key, (_, at) in list(self.entries.items()):
-            if now - at > 2 * self.cap:
-                del self.entries[key]
-
 
 @dataclass(frozen=True)
 class PullResult:
@@ -164,7 +159,6 @@ class ImagePuller:
             f"Image size: {size} bytes.",
             "Normal",
         )
-        self.backoff.gc(time.monotonic())
         return PullResult(True)
 
     def forget(self, pod_uid: str) -> None:
