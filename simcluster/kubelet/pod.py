@@ -588,6 +588,10 @@ class PodWorker:
                     cond["reason"] = "ContainersNotReady"
                     names = " ".join(r.name for r in regular if not r.ready)
                     cond["message"] = f"containers with unready status: [{names}]"
+                elif not ok and ctype == "Initialized":
+                    cond["reason"] = "ContainersNotInitialized"
+                    names = " ".join(r.name for r in inits if not r.done)
+                    cond["message"] = f"containers with incomplete status: [{names}]"
                 conds.append(cond)
             new = dict(old)
             new.update(status)

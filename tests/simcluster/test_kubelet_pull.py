@@ -197,6 +197,13 @@ def test_a_private_registry_needs_the_pull_secret_the_pod_names(
         what="a pull refused",
     )
     assert waiting(core, "private", "main") == ("PodInitializing", None)
+    p = core.read_namespaced_pod("private", NS)
+    initialized = next(c for c in p.status.conditions if c.type == "Initialized")
+    assert (initialized.status, initialized.reason, initialized.message) == (
+        "False",
+        "ContainersNotInitialized",
+        "containers with incomplete status: [fetch]",
+    )
     counts = wait_until(lambda: events(core, "private"), what="events")
     missing = (
         "Unable to retrieve some image pull secrets (regcred); attempting to pull the image may "
