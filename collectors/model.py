@@ -17,6 +17,7 @@ class ModelState(str, enum.Enum):
     CORRUPT = "corrupt"
     FAILED = "failed"
     STALLED = "stalled"
+    BLOCKED = "blocked"
     DOWNLOADING = "downloading"
     VERIFYING = "verifying"
     WAITING = "waiting"
@@ -26,7 +27,12 @@ class ModelState(str, enum.Enum):
 
     @property
     def needs_attention(self) -> bool:
-        return self in (ModelState.CORRUPT, ModelState.FAILED, ModelState.STALLED)
+        return self in (
+            ModelState.CORRUPT,
+            ModelState.FAILED,
+            ModelState.STALLED,
+            ModelState.BLOCKED,
+        )
 
     @property
     def urgency(self) -> int:
@@ -130,6 +136,19 @@ class VerificationResult:
 
 
 @dataclass(frozen=True)
+class StartBlocker:
+    """What keeps a pod from starting, in the API's words (decided in ``blockers.py``)."""
+
+    kind: str  # image | config | schedule | volume
+    cause: str  # one line: what is wrong
+    since: float | None = None  # when it began, as far as the API tells
+    # It will not pass by itself (a pull back-off, a missing Secret, a volume attached to
+    # another node) or has lasted past the grace: the pod is "blocked", not merely pending.
+    settled: bool = False
+    details: tuple[str, ...] = ()  # more evidence: the registry's answer, the claim's events
+
+
+@dataclass(frozen=True)
 class PodInfo:
     name: str
     namespace: str
@@ -154,6 +173,13 @@ class PodInfo:
     # How the container's run before its last restart ended: history for people to read, never
     # evidence (a failure that a restart left behind says nothing about the run under way).
     previous_run: str | None = None
+    # Why it has not started: the scheduler's PodScheduled=False message and since when; a
+    # Failed pod's own reason and message (Evicted: which limit it went over).
+    unscheduled: str | None = None
+    unscheduled_since: float | None = None
+    status_reason: str | None = None
+    status_message: str | None = None
+    blocker: StartBlocker | None = None
 
     @property
     def key(self) -> str:

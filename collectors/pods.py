@@ -189,6 +189,7 @@ def pod_info(
             if release is None and "-" in oname:
                 release = oname.rsplit("-", 1)[0]
     ready_cond = kube.condition(pod, "Ready")
+    unscheduled, unscheduled_since = _unscheduled(pod)
     settings = settings_of(pod, default_url)
     cache_dir, volume, claim, cache_kind, _mount = cache_location(pod, settings, cache_claims)
     if cache_dir and cache_dir != settings.cache_dir:
@@ -210,7 +211,24 @@ def pod_info(
         cache_claim=claim,
         cache_kind=cache_kind,
         deleting=bool(md.get("deletionTimestamp")),
+        unscheduled=unscheduled,
+        unscheduled_since=unscheduled_since,
+        status_reason=_text(st.get("reason")),
+        status_message=_text(st.get("message")),
     )
+
+
+def _text(value: object) -> str | None:
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _unscheduled(pod: kube.Obj) -> tuple[str | None, float | None]:
+    """The scheduler's word on a pod it could not place (PodScheduled=False), and since when."""
+    cond = kube.condition(pod, "PodScheduled")
+    if cond is None or cond.get("status") != "False":
+        return None, None
+    why = _text(cond.get("message")) or _text(cond.get("reason")) or "not scheduled"
+    return why, kube.timestamp(cond.get("lastTransitionTime"))
 
 
 def mount_path_of(
@@ -235,6 +253,15 @@ def is_downloader(pod: kube.Obj, container: str) -> bool:
             argv = [str(a) for a in kube.items(c.get("command")) + kube.items(c.get("args"))]
             return any(cmd in a for a in argv for cmd in DOWNLOADER_COMMANDS)
     return False
+
+
+def claims_of(pod: kube.Obj) -> list[str]:
+    """The PersistentVolumeClaims the pod's volumes name."""
+    return [
+        str(claim)
+        for vol in kube.items(kube.spec(pod).get("volumes"))
+        if (claim := kube.dig(vol, "persistentVolumeClaim", "claimName"))
+    ]
 
 
 def containers_mounting(pod: kube.Obj, volume: str) -> list[str]:

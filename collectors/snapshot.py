@@ -16,11 +16,13 @@ from typing import Any
 
 from collectors import jobs as jobs_mod
 from collectors import kube, pods, rollouts
+from collectors.blockers import start_blocker
 from collectors.model import (
     ClusterSnapshot,
     EventInfo,
     JobInfo,
     PodInfo,
+    StartBlocker,
     VerificationResult,
     VolumeInfo,
     VolumeUsage,
@@ -136,9 +138,12 @@ class SnapshotBuilder:
             del self._pods[uid]
 
     def pod_infos(
-        self, inputs: SnapshotInputs, when: float
+        self, inputs: SnapshotInputs, when: float, events: Iterable[EventInfo] = ()
     ) -> tuple[list[PodInfo], dict[str, Verdict]]:
+        """Every relevant pod with its model state; ``events`` (newest first) tell what keeps a
+        pod from starting."""
         objects = inputs.objects
+        warnings = _warnings_by_object(events)
         rs_release = {
             name: owner[1]
             for name, rs in objects.get("replicasets", {}).items()
@@ -156,6 +161,7 @@ class SnapshotBuilder:
             if verification is not None:
                 base = dataclasses.replace(base, verification=verification)
             facts = inputs.facts.get(name)
+            blocker = self.blocker(pod, base, warnings, when)
             verdict = model_state(
                 base,
                 facts,
@@ -163,6 +169,7 @@ class SnapshotBuilder:
                 when,
                 self.options.stall_after,
                 downloaders,
+                blocker,
             )
             verdicts[name] = verdict
             out.append(
@@ -172,10 +179,30 @@ class SnapshotBuilder:
                     evidence=verdict.evidence,
                     progress=verdict.progress,
                     previous_run=facts.previous_run if facts is not None else None,
+                    blocker=blocker,
                 )
             )
         self.forget_missing(uids)
         return out, verdicts
+
+    def blocker(
+        self,
+        pod: kube.Obj,
+        info: PodInfo,
+        warnings: Mapping[tuple[str, str], list[EventInfo]],
+        when: float,
+    ) -> StartBlocker | None:
+        """What keeps the pod from starting, from its Warning events (this pod's, not an
+        earlier one's of the same name) and its claims'."""
+        if info.phase not in ("Pending", "Running") or info.deleting:
+            return None
+        own = [e for e in warnings.get(("Pod", info.name), ()) if e.last_seen >= info.created_at]
+        claims = [
+            e
+            for claim in pods.claims_of(pod)
+            for e in warnings.get(("PersistentVolumeClaim", claim), ())[:1]
+        ]
+        return start_blocker(info, own, claims, when, self.options.stall_after)
 
     # -- volumes -------------------------------------------------------------------------------
 
@@ -278,31 +305,6 @@ class SnapshotBuilder:
 
     # -- the rest ------------------------------------------------------------------------------
 
-    def events(self, objects: Objects) -> list[EventInfo]:
-        out = []
-        for ev in objects.get("events", {}).values():
-            involved = ev.get("involvedObject") or {}
-            last = (
-                kube.timestamp(ev.get("lastTimestamp"))
-                or kube.timestamp(ev.get("eventTime"))
-                or kube.timestamp(kube.meta(ev).get("creationTimestamp"))
-                or 0.0
-            )
-            count = ev.get("count")
-            out.append(
-                EventInfo(
-                    object_kind=str(involved.get("kind") or ""),
-                    object_name=str(involved.get("name") or ""),
-                    type=str(ev.get("type") or "Normal"),
-                    reason=str(ev.get("reason") or ""),
-                    message=str(ev.get("message") or ""),
-                    count=count if isinstance(count, int) else 1,
-                    last_seen=last,
-                )
-            )
-        out.sort(key=lambda e: (-e.last_seen, e.object_name, e.reason))
-        return out[: self.options.max_events]
-
     def jobs(self, objects: Objects, infos: list[PodInfo]) -> list[JobInfo]:
         by_job: dict[str, list[PodInfo]] = {}
         for p in infos:
@@ -340,7 +342,8 @@ class SnapshotBuilder:
         is not called stalled only because we could not see it.
         """
         when = stale_since if stale_since is not None else now
-        infos, verdicts = self.pod_infos(inputs, when)
+        events = event_infos(inputs.objects)
+        infos, verdicts = self.pod_infos(inputs, when, events)
         if targets is None:
             targets = self.volume_targets(inputs.objects, infos)
         serving = inputs.serving
@@ -358,9 +361,45 @@ class SnapshotBuilder:
             volumes=tuple(self.volumes(inputs.objects, targets, inputs.usage)),
             rollouts=tuple(rollout_list),
             jobs=tuple(self.jobs(inputs.objects, infos)),
-            events=tuple(self.events(inputs.objects)),
+            events=tuple(events[: self.options.max_events]),
             serving_url=serving.url,
             stale_since=stale_since,
             error=error,
         )
         return snapshot, verdicts, targets
+
+
+def event_infos(objects: Objects) -> list[EventInfo]:
+    """Every event kept, newest first."""
+    out = []
+    for ev in objects.get("events", {}).values():
+        involved = ev.get("involvedObject") or {}
+        last = (
+            kube.timestamp(ev.get("lastTimestamp"))
+            or kube.timestamp(ev.get("eventTime"))
+            or kube.timestamp(kube.meta(ev).get("creationTimestamp"))
+            or 0.0
+        )
+        count = ev.get("count")
+        out.append(
+            EventInfo(
+                object_kind=str(involved.get("kind") or ""),
+                object_name=str(involved.get("name") or ""),
+                type=str(ev.get("type") or "Normal"),
+                reason=str(ev.get("reason") or ""),
+                message=str(ev.get("message") or ""),
+                count=count if isinstance(count, int) else 1,
+                last_seen=last,
+            )
+        )
+    out.sort(key=lambda e: (-e.last_seen, e.object_name, e.reason))
+    return out
+
+
+def _warnings_by_object(events: Iterable[EventInfo]) -> dict[tuple[str, str], list[EventInfo]]:
+    """Warning events by (kind, name) of the object they are about, order kept."""
+    out: dict[tuple[str, str], list[EventInfo]] = {}
+    for ev in events:
+        if ev.type == "Warning":
+            out.setdefault((ev.object_kind, ev.object_name), []).append(ev)
+    return out

@@ -1,7 +1,8 @@
 """The model-state rules: where a pod stands with its model, and the evidence for it.
 
 A pure function of the pod (as the API reports it), what its log established, what the disk
-showed, and the time. The rules, first match wins:
+showed, what keeps it from starting (``blockers.py``), and the time. The rules, first match
+wins:
 
 1. corrupt   a verify run found a mismatch; or (pod not Ready) the log's latest outcome is a
              checksum mismatch, or a downloader container exited 5.
@@ -9,17 +10,20 @@ showed, and the time. The rules, first match wins:
              container runs; or a Job pod Succeeded without a failure in its log.
 3. failed    the log's latest outcome is a failure (download failed, refused, no space,
              timeout...), a downloader container exited with a failure code, or the pod
-             phase is Failed. A crash loop with such a log is failed too.
-4. pending   not scheduled yet, or every container still waiting to be created/initialised
-             and the log says nothing of a download.
-5. waiting   the log's latest word is that another pod holds the download lock.
-6. verifying the downloader is hashing the file, or the model is downloaded and the server
+             phase is Failed (evicted, say). A crash loop with such a log is failed too.
+4. blocked   the pod cannot start: its image cannot be pulled, a Secret it reads is missing,
+             its volume is attached to another node — or it has stayed unscheduled, or its
+             volume unmounted, for ``stall_after`` seconds.
+5. pending   not scheduled yet, or every container still waiting to be created/initialised
+             and the log says nothing of a download (with the cause, when the API has one).
+6. waiting   the log's latest word is that another pod holds the download lock.
+7. verifying the downloader is hashing the file, or the model is downloaded and the server
              is loading it (not Ready yet).
-7. stalled   the downloader itself reports a stall; or downloading and no new bytes for
+8. stalled   the downloader itself reports a stall; or downloading and no new bytes for
              ``stall_after`` seconds (from the log's byte counts, else from the partial
              file's size on disk).
-8. downloading the log says a download is under way (or being retried).
-9. unknown   anything else (e.g. running, not Ready, a log that says nothing) — with a
+9. downloading the log says a download is under way (or being retried).
+10. unknown  anything else (e.g. running, not Ready, a log that says nothing) — with a
              crash loop named in the evidence.
 """
 
@@ -34,6 +38,7 @@ from collectors.model import (
     DownloadProgress,
     ModelState,
     PodInfo,
+    StartBlocker,
 )
 from collectors.parsers.base import CHECKSUM_MISMATCH
 from collectors.progress import LogFacts
@@ -125,6 +130,7 @@ def model_state(
     now: float,
     stall_after: float,
     downloader_containers: frozenset[str] = frozenset(),
+    blocker: StartBlocker | None = None,
 ) -> Verdict:
     """Decide ``pod``'s model state (see the module docstring for the rules)."""
     progress = log.progress if log is not None else None
@@ -191,15 +197,23 @@ def model_state(
                 progress,
             )
     if pod.phase == "Failed":
-        reason = next((c.reason for c in pod.containers if c.reason), None)
+        reason = pod.status_reason or next((c.reason for c in pod.containers if c.reason), None)
+        said = f": {pod.status_message}" if pod.status_message else ""
         return Verdict(
             ModelState.FAILED,
-            _with_log([f"pod phase Failed ({reason or 'no reason'})"], log),
+            _with_log([f"pod phase Failed ({reason or 'no reason'}){said}"], log),
             progress,
         )
 
-    # 4. pending
+    # 4. blocked
+    if blocker is not None and blocker.settled:
+        blocked = _with_log([blocker.cause, *blocker.details, *loop_note], log)
+        return Verdict(ModelState.BLOCKED, blocked, progress)
+
+    # 5. pending
     log_silent = log is None or log.phase is None
+    if blocker is not None and log_silent and not running:
+        return Verdict(ModelState.PENDING, (blocker.cause, *blocker.details), progress)
     if not pod.node:
         return Verdict(ModelState.PENDING, ("not scheduled to a node yet",), progress)
     waiting = [c for c in pod.containers if c.state == "waiting"]
@@ -213,7 +227,7 @@ def model_state(
             return Verdict(ModelState.PENDING, ("pod phase Pending",), progress)
 
     if log is None or log.phase is None:
-        # 9. unknown (nothing in the log about a download)
+        # 10. unknown (nothing in the log about a download)
         if disk is not None and disk.size is not None:
             return _from_disk(pod, log, disk, now, stall_after, loop_note)
         if running and log is None and not loop_note:
@@ -234,12 +248,12 @@ def model_state(
         return Verdict(ModelState.UNKNOWN, _with_log(evidence, log), progress)
 
     phase = log.phase
-    # 5. waiting
+    # 6. waiting
     if phase is DownloadPhase.WAITING:
         return Verdict(
             ModelState.WAITING, _with_log([], log, 3) or ("log: waiting for the lock",), progress
         )
-    # 6. verifying
+    # 7. verifying
     if phase is DownloadPhase.VERIFYING:
         return Verdict(ModelState.VERIFYING, _with_log([], log, 3), progress)
     if phase is DownloadPhase.DONE:
@@ -248,13 +262,13 @@ def model_state(
             _with_log(["model downloaded; the server is loading it (not Ready yet)"], log, 2),
             progress,
         )
-    # 7. stalled (the downloader says so)
+    # 8. stalled (the downloader says so)
     if phase is DownloadPhase.STALLED:
         return Verdict(ModelState.STALLED, _with_log([], log, 3), progress)
     if phase is DownloadPhase.FAILED:  # failure without a code (should not happen)
         return Verdict(ModelState.FAILED, _with_log([], log, 3), progress)
 
-    # 7/8. downloading, or stalled by our own clock
+    # 8/9. downloading, or stalled by our own clock
     if not log.has_bytes:
         if disk is not None and disk.size is not None:
             return _from_disk(pod, log, disk, now, stall_after, loop_note)

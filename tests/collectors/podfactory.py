@@ -72,12 +72,21 @@ def make_pod(
     return pod
 
 
-def waiting(name: str, reason: str, restarts: int = 0, last_exit: int | None = None) -> dict:
+def waiting(
+    name: str,
+    reason: str,
+    restarts: int = 0,
+    last_exit: int | None = None,
+    message: str | None = None,
+) -> dict:
+    state: dict[str, Any] = {"reason": reason}
+    if message is not None:
+        state["message"] = message
     st: dict[str, Any] = {
         "name": name,
         "ready": False,
         "restartCount": restarts,
-        "state": {"waiting": {"reason": reason}},
+        "state": {"waiting": state},
     }
     if last_exit is not None:
         st["lastState"] = {"terminated": {"exitCode": last_exit, "reason": "Error"}}

@@ -1,0 +1,122 @@
+"""Why a pod cannot start: what the API says keeps it from ever reaching the model.
+
+A pod stuck before its first line of log — the scheduler cannot place it, its cache volume
+cannot be attached or mounted, its image cannot be pulled, a Secret it reads is missing — shows
+only ``Pending`` or ``ContainerCreating`` in most tools. The API has the reason: a container's
+waiting reason and message, the PodScheduled condition, and the Warning events about the pod
+and its claims. Pure; the state rules (``state.py``) turn a settled blocker into ``blocked``.
+
+Some causes cannot pass by themselves and are settled at once (a pull back-off, a missing
+Secret, a ReadWriteOnce volume attached to another node); the others (not scheduled yet, a
+mount that fails) may be the first seconds of a normal start — a volume being provisioned, a
+node being added — and are settled only after ``grace`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from collectors.model import ContainerInfo, EventInfo, PodInfo, StartBlocker
+
+IMAGE_REASONS = frozenset(
+    {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
+)
+CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"})
+# Warning events about a pod whose volumes the kubelet cannot set up.
+VOLUME_EVENTS = {"FailedAttachVolume": "attached", "FailedMount": "mounted"}
+MULTI_ATTACH = "Multi-Attach error"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(seconds, 0):.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _pull_failure(warnings: Sequence[EventInfo], image: str) -> str | None:
+    """The registry's answer for ``image`` (the kubelet's ``Failed to pull image`` event): the
+    container's own message only says it backs off."""
+    for ev in warnings:
+        if (
+            ev.reason == "Failed"
+            and ev.message.startswith("Failed to pull image")
+            and (f'"{image}"' in ev.message)
+        ):
+            return ev.message
+    return None
+
+
+def _container_blocker(c: ContainerInfo, warnings: Sequence[EventInfo]) -> StartBlocker | None:
+    what = f"{'init container' if c.init else 'container'} {c.name}"
+    if c.reason in IMAGE_REASONS:
+        said = f": {c.message}" if c.message else ""
+        answer = _pull_failure(warnings, c.image)
+        return StartBlocker(
+            kind="image",
+            cause=f"{what}: image {c.image} cannot be pulled ({c.reason}{said})",
+            settled=True,
+            details=(answer,) if answer else (),
+        )
+    if c.reason in CONFIG_REASONS:
+        said = c.message or "no message"
+        return StartBlocker(
+            kind="config", cause=f"{what} cannot be created ({c.reason}): {said}", settled=True
+        )
+    return None
+
+
+def _waiting_to_be_created(pod: PodInfo) -> bool:
+    """Scheduled, nothing started: containers still being created (or not reported yet)."""
+    if pod.phase != "Pending" or not pod.node:
+        return False
+    return all(c.state in ("waiting", "unknown") for c in pod.containers)
+
+
+def start_blocker(
+    pod: PodInfo,
+    warnings: Sequence[EventInfo],
+    claim_warnings: Sequence[EventInfo],
+    now: float,
+    grace: float,
+) -> StartBlocker | None:
+    """What keeps ``pod`` from starting, or None.
+
+    ``warnings`` are the Warning events about the pod since it was created, ``claim_warnings``
+    those about its PersistentVolumeClaims, newest first."""
+    if pod.deleting or pod.phase not in ("Pending", "Running"):
+        return None
+    for c in pod.containers:
+        if c.state == "waiting":
+            found = _container_blocker(c, warnings)
+            if found is not None:
+                return found
+    if pod.phase != "Pending":
+        return None
+    if pod.unscheduled is not None:
+        since = pod.unscheduled_since or pod.created_at
+        lasted = now - since
+        return StartBlocker(
+            kind="schedule",
+            cause=f"not scheduled for {_age(lasted)}: {pod.unscheduled}",
+            since=since,
+            settled=lasted >= grace,
+            details=tuple(f"{ev.object_name}: {ev.reason}: {ev.message}" for ev in claim_warnings),
+        )
+    if not _waiting_to_be_created(pod):
+        return None
+    # The attach failure is the cause; the kubelet's mount time-out that follows only repeats it.
+    failure = next((ev for ev in warnings if ev.reason == "FailedAttachVolume"), None) or next(
+        (ev for ev in warnings if ev.reason == "FailedMount"), None
+    )
+    if failure is None:
+        return None
+    lasted = now - pod.created_at
+    return StartBlocker(
+        kind="volume",
+        cause=f"volume cannot be {VOLUME_EVENTS[failure.reason]}: {failure.message}",
+        since=pod.created_at,
+        settled=MULTI_ATTACH in failure.message or lasted >= grace,
+        details=tuple(f"{ev.object_name}: {ev.reason}: {ev.message}" for ev in claim_warnings),
+    )
