@@ -21,6 +21,10 @@ error code, other tools' lines by precise patterns. The rules, in order (``diagn
 6. stalled, or failed after retries       -> restart the pod: the partial is kept and resumed
 7. anything else                          -> nothing to fix (refused, with the pod's state)
 
+Before them: a pod that cannot start (``blocked``: an image that cannot be pulled, a missing
+Secret, a volume attached to another node, no node for it) or that was evicted is no download
+to fix, and no restart helps it: the fix is refused with the cause and what to change.
+
 The evidence is the current attempt's. A container that restarted and is trying again (no
 failure yet, not done) is judged by its last run instead -- a crash loop caught downloading
 again -- and the evidence says so: "container X restarted 2 times; the last run failed: …".
@@ -52,6 +56,7 @@ from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
+from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
 from collectors.units import format_bytes, format_written, parse_size
 
@@ -65,6 +70,8 @@ URL_REFUSED = "url-refused"
 STALLED = "stalled-resumable"
 FAILED = "failed-retry"
 NOTHING = "nothing"
+CANNOT_START = "cannot-start"
+EVICTED = "evicted"
 # Not a diagnosis: the first of the two steps of a disk-full fix on a volume no running pod
 # sees -- look at what the cache holds through a helper pod, then plan the eviction from it.
 LOOK = "disk-full-look"
@@ -81,6 +88,8 @@ TOPICS = {
     URL_REFUSED: "Fix the refused model URL",
     STALLED: "Fix the stalled download",
     FAILED: "Fix the failed download",
+    CANNOT_START: "Fix the pod that cannot start",
+    EVICTED: "Fix the evicted pod",
 }
 
 
@@ -99,6 +108,8 @@ DIAGNOSES = {
     STALLED: "the download stalled; it can resume",
     FAILED: "the download failed; a restart tries again",
     NOTHING: "nothing is wrong with the download",
+    CANNOT_START: "the pod cannot start; no restart or download fixes that",
+    EVICTED: "the kubelet evicted the pod; its ReplicaSet replaces it",
 }
 
 
@@ -134,6 +145,10 @@ def diagnose(
     """Apply the rules to the snapshot's evidence and, when given, the pod's recent log: a text
     (the current run's), or each container's runs apart, so that a crash loop caught while it
     downloads again is judged by its last run's failure (see ``evidence.pod_findings``)."""
+    if pod.model_state == ModelState.BLOCKED and pod.blocker is not None:
+        return Diagnosis(CANNOT_START, pod.blocker.cause)
+    if pod.phase == "Failed" and pod.status_reason == "Evicted":
+        return Diagnosis(EVICTED, f"the pod was evicted: {pod.status_message or 'no message'}")
     found = evidence.pod_findings(snapshot, pod, log)
     phase = pod.progress.phase if pod.progress else None
     first = (pod.evidence[0] if pod.evidence else "") or (
@@ -247,6 +262,8 @@ def plan_fix(
     if d.kind in (STALLED, FAILED):
         plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
         return _as_fix(plan, d)
+    if d.kind in (CANNOT_START, EVICTED):
+        return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     plan = _refused_fix(snapshot, pod, d)
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.
@@ -260,6 +277,49 @@ def plan_fix(
     if d.kind == NOTHING:
         return dataclasses.replace(plan, refused=plan.summary[:-1] + ": nothing to fix.")
     return plan
+
+
+def _unblock(pod: PodInfo, d: Diagnosis) -> str:
+    """What to change for a pod that cannot start or was evicted: nothing this tool can do
+    safely by itself (a restart meets the same cause)."""
+    said = _upper_first(d.why) + "."
+    blocker = pod.blocker
+    owner = f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
+    if d.kind == EVICTED:
+        if pod.cache_kind == "emptyDir" and "EmptyDir" in (pod.status_message or ""):
+            return (
+                f"{said} The model does not fit in the emptyDir's sizeLimit: a replacement pod "
+                "downloads again and is evicted again. Raise the volume's sizeLimit above the "
+                f"model's size (and its partial) in {owner}, or cache the model on a PVC."
+            )
+        return f"{said} Its ReplicaSet has started a replacement; deleting it only tidies up."
+    if blocker is None:
+        return said
+    if blocker.kind == "image":
+        return (
+            f"{said} Fix the image reference in {owner} (or its imagePullSecrets when the "
+            f"registry refused access); if a rollout brought it, `kubectl rollout undo {owner}` "
+            "goes back. The kubelet retries the pull by itself."
+        )
+    if blocker.kind == "config":
+        return (
+            f"{said} Create what it names in namespace {pod.namespace} (or fix the reference "
+            f"in {owner}); the kubelet retries by itself and the pod starts."
+        )
+    if blocker.kind == "volume" and MULTI_ATTACH in blocker.cause:
+        return (
+            f"{said} The cache volume is ReadWriteOnce: one node at a time, so a pod on another "
+            "node waits for as long as the holder runs. Use a ReadWriteMany volume (EFS) for a "
+            f"shared cache, keep {owner}'s pods on one node, or scale it to one replica."
+        )
+    if blocker.kind == "schedule" and UNBOUND_CLAIMS in blocker.cause:
+        return (
+            f"{said} Its claim is not bound to a volume: see the claim's events (the "
+            "StorageClass it names, the provisioner); once it binds, the pod is scheduled."
+        )
+    if blocker.kind == "schedule":
+        return f"{said} No node fits it: free or add nodes, or relax its requests or affinity."
+    return f"{said} The kubelet retries the mount by itself; check the volume's driver and server."
 
 
 def _refused_fix(

@@ -63,6 +63,11 @@ def readiness(snapshot: ClusterSnapshot, release: str) -> str | None:
             f"{release} is not ready: {len(downloading)} pod(s) still getting the model "
             f"({', '.join(sorted(downloading)[:3])})."
         )
+    stuck = [p for p in pods if p.model_state is ModelState.BLOCKED]
+    if stuck:
+        names = ", ".join(sorted(p.name for p in stuck)[:3])
+        cause = stuck[0].blocker.gist if stuck[0].blocker else "see the pod"
+        return f"{release} has pods that cannot start: {names} ({cause})."
     bad = [p.name for p in pods if p.model_state in (ModelState.CORRUPT, ModelState.FAILED)]
     if bad:
         return f"{release} has pods with a failed or corrupt model: {', '.join(sorted(bad)[:3])}."

@@ -14,6 +14,7 @@ node being added — and are settled only after ``grace`` seconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from collectors.model import ContainerInfo, EventInfo, PodInfo, StartBlocker
@@ -25,6 +26,9 @@ CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"
 # Warning events about a pod whose volumes the kubelet cannot set up.
 VOLUME_EVENTS = {"FailedAttachVolume": "attached", "FailedMount": "mounted"}
 MULTI_ATTACH = "Multi-Attach error"
+UNBOUND_CLAIMS = "unbound immediate PersistentVolumeClaims"
+_USED_BY = re.compile(r"already used by pod\(s\) (.+?)\s*$")
+_NODES_SAY = re.compile(r"^\d+/\d+ nodes are available: (.+?)(?:\. preemption:.*)?$")
 
 
 def _age(seconds: float) -> str:
@@ -56,15 +60,32 @@ def _container_blocker(c: ContainerInfo, warnings: Sequence[EventInfo]) -> Start
         return StartBlocker(
             kind="image",
             cause=f"{what}: image {c.image} cannot be pulled ({c.reason}{said})",
+            gist=f"cannot pull {c.image}",
             settled=True,
             details=(answer,) if answer else (),
         )
     if c.reason in CONFIG_REASONS:
         said = c.message or "no message"
         return StartBlocker(
-            kind="config", cause=f"{what} cannot be created ({c.reason}): {said}", settled=True
+            kind="config",
+            cause=f"{what} cannot be created ({c.reason}): {said}",
+            gist=said,
+            settled=True,
         )
     return None
+
+
+def _scheduler_reasons(message: str) -> str:
+    """``0/3 nodes are available: pod has unbound … . preemption: …`` -> the reasons alone."""
+    said = _NODES_SAY.match(" ".join(message.split()))
+    return said.group(1) if said else message
+
+
+def _volume_gist(failure: EventInfo) -> str:
+    holders = _USED_BY.search(failure.message)
+    if MULTI_ATTACH in failure.message:
+        return f"volume attached to {holders.group(1) if holders else 'another pod'}'s node"
+    return f"volume cannot be {VOLUME_EVENTS[failure.reason]}"
 
 
 def _waiting_to_be_created(pod: PodInfo) -> bool:
@@ -100,6 +121,7 @@ def start_blocker(
         return StartBlocker(
             kind="schedule",
             cause=f"not scheduled for {_age(lasted)}: {pod.unscheduled}",
+            gist=f"unscheduled: {_scheduler_reasons(pod.unscheduled)}",
             since=since,
             settled=lasted >= grace,
             details=tuple(f"{ev.object_name}: {ev.reason}: {ev.message}" for ev in claim_warnings),
@@ -116,6 +138,7 @@ def start_blocker(
     return StartBlocker(
         kind="volume",
         cause=f"volume cannot be {VOLUME_EVENTS[failure.reason]}: {failure.message}",
+        gist=_volume_gist(failure),
         since=pod.created_at,
         settled=MULTI_ATTACH in failure.message or lasted >= grace,
         details=tuple(f"{ev.object_name}: {ev.reason}: {ev.message}" for ev in claim_warnings),

@@ -141,6 +141,7 @@ class StartBlocker:
 
     kind: str  # image | config | schedule | volume
     cause: str  # one line: what is wrong
+    gist: str = ""  # the cause in a few words, for a table row
     since: float | None = None  # when it began, as far as the API tells
     # It will not pass by itself (a pull back-off, a missing Secret, a volume attached to
     # another node) or has lasted past the grace: the pod is "blocked", not merely pending.

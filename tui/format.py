@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from collectors.model import DownloadPhase, DownloadProgress, ModelState, VolumeInfo
+from collectors.model import (
+    DownloadPhase,
+    DownloadProgress,
+    ModelState,
+    StartBlocker,
+    VolumeInfo,
+)
 from collectors.report import used_fraction
 from collectors.units import BINARY_UNITS, DECIMAL_UNITS, format_bytes, written_in_decimal
 
@@ -19,6 +25,7 @@ STATE_STYLE: dict[ModelState, str] = {
     ModelState.CORRUPT: "bold white on red",
     ModelState.FAILED: "bold red",
     ModelState.STALLED: "bold dark_orange",
+    ModelState.BLOCKED: "bold dark_orange",
     ModelState.DOWNLOADING: "cyan",
     ModelState.VERIFYING: "blue",
     ModelState.WAITING: "magenta",
@@ -31,6 +38,7 @@ STATE_ICON: dict[ModelState, str] = {
     ModelState.CORRUPT: "✗",
     ModelState.FAILED: "✗",
     ModelState.STALLED: "‼",
+    ModelState.BLOCKED: "⊘",
     ModelState.DOWNLOADING: "↓",
     ModelState.VERIFYING: "≡",
     ModelState.WAITING: "…",
@@ -167,6 +175,12 @@ def failed_cell(progress: DownloadProgress, state: ModelState, room: int) -> Tex
         text.append(f" {frac * 100:3.0f}% ")
     text.append(failure_gist(progress.message or "failed"), style="italic")
     return text
+
+
+def blocker_cell(blocker: StartBlocker, state: ModelState) -> Text:
+    """A pod that cannot start has no progress to show: its row says what stops it."""
+    style = "italic" if state is ModelState.BLOCKED else "italic grey62"
+    return Text(blocker.gist or blocker.cause, style=style)
 
 
 def progress_fit(progress: DownloadProgress | None, state: ModelState, room: int) -> Text:

@@ -40,6 +40,8 @@ from collectors.model import (
     EventInfo,
     ModelSettings,
     ModelState,
+    PodInfo,
+    StartBlocker,
     VerificationResult,
     VolumeInfo,
 )
@@ -746,3 +748,63 @@ def test_plans_serialise_to_json() -> None:
     snap = snapshot(pod("asr-a", state=ModelState.CORRUPT))
     record = plan_record(plan_purge(snap, "asr-a", OPTS))
     assert json.loads(json.dumps(record))["steps"][0].startswith("EXEC in asr-a")
+
+
+MULTI_ATTACH = 'Multi-Attach error for volume "pvc-1" Volume is already used by pod(s) asr-b'
+
+
+def blocked(name: str, kind: str, cause: str, gist: str = "") -> PodInfo:
+    return dataclasses.replace(
+        pod(name, state=ModelState.BLOCKED, running=False, evidence=(cause,)),
+        blocker=StartBlocker(kind=kind, cause=cause, gist=gist, settled=True),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "cause", "words"),
+    [
+        ("image", "container lightning-asr: image x:typo cannot be pulled", "rollout undo"),
+        ("config", 'container lightning-asr cannot be created: secret "t" not found', "Create"),
+        ("volume", f"volume cannot be attached: {MULTI_ATTACH}", "ReadWriteMany"),
+        (
+            "schedule",
+            "not scheduled for 5 min: 0/3 nodes are available: pod has unbound immediate "
+            "PersistentVolumeClaims.",
+            "claim's events",
+        ),
+        ("schedule", "not scheduled for 5 min: 0/3 nodes are available: Insufficient cpu.", "add"),
+    ],
+)
+def test_fix_of_a_pod_that_cannot_start_says_what_to_change(
+    kind: str, cause: str, words: str
+) -> None:
+    plan = plan_fix(snapshot(blocked("asr-a", kind, cause)), "asr-a", OPTS)
+    assert plan.decision == "cannot-start" and not plan.steps
+    assert plan.refused is not None and cause[1:40] in plan.refused and words in plan.refused
+
+
+def test_fix_of_a_pod_evicted_over_its_emptydir_limit_says_the_replacement_fares_the_same() -> None:
+    limit = 'Usage of EmptyDir volume "cache" exceeds the limit "1Gi". '
+    evicted = dataclasses.replace(
+        pod("asr-a", state=ModelState.FAILED, running=False, kind="emptyDir"),
+        phase="Failed",
+        status_reason="Evicted",
+        status_message=limit,
+    )
+    plan = plan_fix(snapshot(evicted), "asr-a", OPTS)
+    assert plan.decision == "evicted" and not plan.steps
+    assert "evicted again" in (plan.refused or "") and "sizeLimit" in (plan.refused or "")
+    on_pvc = dataclasses.replace(evicted, cache_kind="pvc", status_message="low on memory")
+    assert "replacement" in (plan_fix(snapshot(on_pvc), "asr-a", OPTS).refused or "")
+
+
+def test_switch_refuses_a_release_whose_pods_cannot_start() -> None:
+    api = DeploymentFacts.from_object(api_server_object())
+    snap = blue_green(ModelState.READY, 1)
+    stuck = blocked("v2-1", "image", "image x:typo cannot be pulled", "cannot pull x:typo")
+    pods = tuple(
+        dataclasses.replace(stuck, release="lightning-asr-v2") if p.name == "v2-1" else p
+        for p in snap.pods
+    )
+    refusal = plan_switch(dataclasses.replace(snap, pods=pods), "lightning-asr-v2", OPTS, api)
+    assert "cannot start: v2-1 (cannot pull x:typo)" in (refusal.refused or "")

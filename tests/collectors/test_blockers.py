@@ -97,6 +97,7 @@ def test_missing_secret_blocks_an_init_container_too() -> None:
         kind="config",
         cause="init container fetch cannot be created (CreateContainerConfigError): secret "
         '"hf-token" not found',
+        gist='secret "hf-token" not found',
         settled=True,
     )
     assert _attention_line(info, b) == f"pod lightning-asr-abc: blocked: {b.cause}"
@@ -180,3 +181,40 @@ def test_an_evicted_pod_says_which_limit() -> None:
         ModelState.FAILED,
         'pod phase Failed (Evicted): Usage of EmptyDir volume "models" exceeds the limit "20Gi".',
     )
+
+
+def test_each_cause_has_a_gist_for_the_row() -> None:
+    image = _pending(statuses=[waiting("lightning-asr", "ImagePullBackOff")])
+    t0 = image.created_at
+    gists = [
+        start_blocker(image, [], [], t0, GRACE),
+        start_blocker(
+            _pending(statuses=[waiting("lightning-asr", "ContainerCreating")]),
+            [_event("FailedAttachVolume", MULTI_ATTACH, t0)],
+            [],
+            t0,
+            GRACE,
+        ),
+        start_blocker(_unscheduled(UNBOUND), [], [], t0, GRACE),
+        start_blocker(
+            _pending(
+                statuses=[
+                    waiting(
+                        "lightning-asr",
+                        "CreateContainerConfigError",
+                        message='secret "hf-token" not found',
+                    )
+                ]
+            ),
+            [],
+            [],
+            t0,
+            GRACE,
+        ),
+    ]
+    assert [b.gist if b else None for b in gists] == [
+        f"cannot pull {IMAGE}",
+        "volume attached to lightning-asr-old's node",
+        "unscheduled: pod has unbound immediate PersistentVolumeClaims",
+        'secret "hf-token" not found',
+    ]

@@ -15,6 +15,7 @@ from tui.format import (
     PROGRESS_FULL,
     STATE_STYLE,
     ColumnFit,
+    blocker_cell,
     format_age,
     progress_fit,
     shorten_middle,
@@ -116,6 +117,8 @@ def _cells(source: Any) -> tuple[Any, ...]:
     restarts = Text(str(pod.restarts), style="bold red" if pod.restarts >= 3 else "")
     room = widths["progress"]
     progress = progress_fit(pod.progress, state, room)
+    if pod.blocker is not None and state in (ModelState.BLOCKED, ModelState.PENDING):
+        progress = blocker_cell(pod.blocker, state)
     # A verify result the user asked for beats a download that is not moving ("?% failed"
     # for a crash-looping pod would hide the mismatch); a live download still shows itself.
     if pod.verification is not None and (not pod.progress or pod.progress.phase in _AT_REST):
