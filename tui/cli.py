@@ -72,7 +72,10 @@ def add_connection_flags(parser: argparse.ArgumentParser, *, in_subcommand: bool
         type=float,
         default=None,
         metavar="SECONDS",
-        help="no new bytes for this long = a stalled download (default: 60; 15 with --demo)",
+        help=(
+            "no new bytes for this long = a stalled download; unscheduled or a volume "
+            "unmounted for this long = a blocked pod (default: 60; 15 with --demo)"
+        ),
     )
     group.add_argument(
         "--request-timeout",
