@@ -8,8 +8,9 @@ and its claims. Pure; the state rules (``state.py``) turn a settled blocker into
 
 Some causes cannot pass by themselves and are settled at once (a pull back-off, a missing
 Secret, a ReadWriteOnce volume attached to another node); the others (not scheduled yet, a
-mount that fails) may be the first seconds of a normal start — a volume being provisioned, a
-node being added — and are settled only after ``grace`` seconds.
+mount that fails) may be the first seconds of a normal start — a volume being provisioned —
+and are settled only after ``grace`` seconds; a pod for which the cluster autoscaler is adding
+a node (its ``TriggeredScaleUp`` event) is given the autoscaler's own time for that.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"
 # Warning events about a pod whose volumes the kubelet cannot set up.
 VOLUME_EVENTS = {"FailedAttachVolume": "attached", "FailedMount": "mounted"}
 MULTI_ATTACH = "Multi-Attach error"
+# The cluster autoscaler gives up on a node that is not ready after this long (its
+# --max-node-provision-time default): until then an unscheduled pod is waiting for that node.
+SCALE_UP_SECONDS = 15 * 60
 UNBOUND_CLAIMS = "unbound immediate PersistentVolumeClaims"
 _USED_BY = re.compile(r"already used by pod\(s\) (.+?)\s*$")
 _NODES_SAY = re.compile(r"^\d+/\d+ nodes are available: (.+?)(?:\. preemption:.*)?$")
@@ -43,6 +47,8 @@ def _pull_failure(warnings: Sequence[EventInfo], image: str) -> str | None:
     """The registry's answer for ``image`` (the kubelet's ``Failed to pull image`` event): the
     container's own message only says it backs off."""
     for ev in warnings:
+        if ev.type != "Warning":
+            continue
         if (
             ev.reason == "Failed"
             and ev.message.startswith("Failed to pull image")
@@ -78,7 +84,7 @@ def _container_blocker(c: ContainerInfo, warnings: Sequence[EventInfo]) -> Start
 def _scheduler_reasons(message: str) -> str:
     """``0/3 nodes are available: pod has unbound … . preemption: …`` -> the reasons alone."""
     said = _NODES_SAY.match(" ".join(message.split()))
-    return said.group(1) if said else message
+    return said.group(1).rstrip(".") if said else message
 
 
 def _volume_gist(failure: EventInfo) -> str:
@@ -97,38 +103,42 @@ def _waiting_to_be_created(pod: PodInfo) -> bool:
 
 def start_blocker(
     pod: PodInfo,
-    warnings: Sequence[EventInfo],
+    events: Sequence[EventInfo],
     claim_warnings: Sequence[EventInfo],
     now: float,
     grace: float,
 ) -> StartBlocker | None:
     """What keeps ``pod`` from starting, or None.
 
-    ``warnings`` are the Warning events about the pod since it was created, ``claim_warnings``
-    those about its PersistentVolumeClaims, newest first."""
+    ``events`` are the events about the pod since it was created, ``claim_warnings`` the
+    Warning events about its PersistentVolumeClaims, newest first."""
     if pod.deleting or pod.phase not in ("Pending", "Running"):
         return None
     for c in pod.containers:
         if c.state == "waiting":
-            found = _container_blocker(c, warnings)
+            found = _container_blocker(c, events)
             if found is not None:
                 return found
     if pod.phase != "Pending":
         return None
+    claims_say = tuple(f"{ev.object_name}: {ev.reason}: {ev.message}" for ev in claim_warnings)
     if pod.unscheduled is not None:
         since = pod.unscheduled_since or pod.created_at
         lasted = now - since
+        scale_up = next((ev for ev in events if ev.reason == "TriggeredScaleUp"), None)
+        adding = (f"a node is being added: {scale_up.message}",) if scale_up else ()
         return StartBlocker(
             kind="schedule",
             cause=f"not scheduled for {_age(lasted)}: {pod.unscheduled}",
             gist=f"unscheduled: {_scheduler_reasons(pod.unscheduled)}",
             since=since,
-            settled=lasted >= grace,
-            details=tuple(f"{ev.object_name}: {ev.reason}: {ev.message}" for ev in claim_warnings),
+            settled=lasted >= (max(grace, SCALE_UP_SECONDS) if scale_up else grace),
+            details=adding + claims_say,
         )
     if not _waiting_to_be_created(pod):
         return None
     # The attach failure is the cause; the kubelet's mount time-out that follows only repeats it.
+    warnings = [ev for ev in events if ev.type == "Warning"]
     failure = next((ev for ev in warnings if ev.reason == "FailedAttachVolume"), None) or next(
         (ev for ev in warnings if ev.reason == "FailedMount"), None
     )
@@ -141,5 +151,5 @@ def start_blocker(
         gist=_volume_gist(failure),
         since=pod.created_at,
         settled=MULTI_ATTACH in failure.message or lasted >= grace,
-        details=tuple(f"{ev.object_name}: {ev.reason}: {ev.message}" for ev in claim_warnings),
+        details=claims_say,
     )

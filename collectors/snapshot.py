@@ -143,7 +143,7 @@ class SnapshotBuilder:
         """Every relevant pod with its model state; ``events`` (newest first) tell what keeps a
         pod from starting."""
         objects = inputs.objects
-        warnings = _warnings_by_object(events)
+        about = _events_by_object(events)
         rs_release = {
             name: owner[1]
             for name, rs in objects.get("replicasets", {}).items()
@@ -161,7 +161,7 @@ class SnapshotBuilder:
             if verification is not None:
                 base = dataclasses.replace(base, verification=verification)
             facts = inputs.facts.get(name)
-            blocker = self.blocker(pod, base, warnings, when)
+            blocker = self.blocker(pod, base, about, when)
             verdict = model_state(
                 base,
                 facts,
@@ -189,19 +189,22 @@ class SnapshotBuilder:
         self,
         pod: kube.Obj,
         info: PodInfo,
-        warnings: Mapping[tuple[str, str], list[EventInfo]],
+        about: Mapping[tuple[str, str], list[EventInfo]],
         when: float,
     ) -> StartBlocker | None:
-        """What keeps the pod from starting, from its Warning events (this pod's, not an
-        earlier one's of the same name) and its claims'."""
+        """What keeps the pod from starting, from its events (this pod's, not an earlier one's
+        of the same name) and its claims' latest Warning."""
         if info.phase not in ("Pending", "Running") or info.deleting:
             return None
-        own = [e for e in warnings.get(("Pod", info.name), ()) if e.last_seen >= info.created_at]
-        claims = [
-            e
-            for claim in pods.claims_of(pod)
-            for e in warnings.get(("PersistentVolumeClaim", claim), ())[:1]
-        ]
+        own = [e for e in about.get(("Pod", info.name), ()) if e.last_seen >= info.created_at]
+        latest = (
+            next(
+                (e for e in about.get(("PersistentVolumeClaim", c), ()) if e.type == "Warning"),
+                None,
+            )
+            for c in pods.claims_of(pod)
+        )
+        claims = [e for e in latest if e is not None]
         return start_blocker(info, own, claims, when, self.options.stall_after)
 
     # -- volumes -------------------------------------------------------------------------------
@@ -396,10 +399,9 @@ def event_infos(objects: Objects) -> list[EventInfo]:
     return out
 
 
-def _warnings_by_object(events: Iterable[EventInfo]) -> dict[tuple[str, str], list[EventInfo]]:
-    """Warning events by (kind, name) of the object they are about, order kept."""
+def _events_by_object(events: Iterable[EventInfo]) -> dict[tuple[str, str], list[EventInfo]]:
+    """Events by (kind, name) of the object they are about, order kept."""
     out: dict[tuple[str, str], list[EventInfo]] = {}
     for ev in events:
-        if ev.type == "Warning":
-            out.setdefault((ev.object_kind, ev.object_name), []).append(ev)
+        out.setdefault((ev.object_kind, ev.object_name), []).append(ev)
     return out

@@ -218,3 +218,26 @@ def test_each_cause_has_a_gist_for_the_row() -> None:
         "unscheduled: pod has unbound immediate PersistentVolumeClaims",
         'secret "hf-token" not found',
     ]
+
+
+def test_a_node_being_added_gets_the_autoscalers_time() -> None:
+    info = _unscheduled("0/3 nodes are available: 3 Insufficient cpu.")
+    since = info.unscheduled_since or 0.0
+    scale_up = EventInfo(
+        "Pod",
+        "lightning-asr-abc",
+        "Normal",
+        "TriggeredScaleUp",
+        "pod triggered scale-up: [{gpu-pool 2->3 (max: 6)}]",
+        1,
+        since + 5,
+    )
+    b = start_blocker(info, [scale_up], [], since + 300, GRACE)
+    assert b is not None and not b.settled
+    assert b.details == (
+        "a node is being added: pod triggered scale-up: [{gpu-pool 2->3 (max: 6)}]",
+    )
+    late = start_blocker(info, [scale_up], [], since + 16 * 60, GRACE)
+    assert late is not None and late.settled
+    alone = start_blocker(info, [], [], since + 300, GRACE)
+    assert alone is not None and alone.settled and alone.gist == "unscheduled: 3 Insufficient cpu"
