@@ -252,6 +252,10 @@ class RolloutInfo:
     restarted_at: str | None = None
     model_version: str | None = None
     serving: bool | None = None  # True when the api-server points at this release
+    # Why the rollout does not progress, in the Deployment's own words: its ReplicaSet cannot
+    # create pods (ReplicaFailure: a quota, an admission webhook), or its progress deadline
+    # passed (ProgressDeadlineExceeded). With no pod to show, this is the only sign.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

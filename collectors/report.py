@@ -87,6 +87,7 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
                 f"restart{'s' if pod.restarts != 1 else ''}; {pod.previous_run}"
             )
     out.extend(f"volume {vol.name}: {problem}" for vol, problem in volume_problems(snapshot))
+    out.extend(f"rollout {r.name}: {r.problem}" for r in snapshot.rollouts if r.problem)
     for job in snapshot.jobs:
         if job.kind == "Job" and job.state == "Failed":
             out.append(f"job {job.name}: Failed ({job.failed} failed pods)")

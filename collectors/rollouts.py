@@ -135,7 +135,20 @@ def rollout_info(dep: kube.Obj, serving: str | None, api_server_known: bool) -> 
         else None,
         model_version=env.get("MODEL_VERSION"),
         serving=(name == serving) if (is_asr and api_server_known) else None,
+        problem=rollout_problem(dep),
     )
+
+
+def rollout_problem(dep: kube.Obj) -> str | None:
+    """``ReplicaFailure=True`` or ``Progressing=False`` as ``Reason: message``, else None."""
+    failure = kube.condition(dep, "ReplicaFailure")
+    progressing = kube.condition(dep, "Progressing")
+    for cond, bad in ((failure, "True"), (progressing, "False")):
+        if cond is not None and cond.get("status") == bad:
+            reason = str(cond.get("reason") or cond.get("type"))
+            message = str(cond.get("message") or "").strip()
+            return f"{reason}: {message}" if message else reason
+    return None
 
 
 def redacted(url: str | None) -> str | None:

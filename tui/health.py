@@ -68,9 +68,12 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
         parts.append(
             f"{short} volume{'s' if short != 1 else ''} {'need' if short != 1 else 'needs'} room"
         )
+    stuck = sum(1 for r in snapshot.rollouts if r.problem)
+    if stuck:
+        parts.append(f"{stuck} rollout{'s' if stuck != 1 else ''} stuck")
     if snapshot.stale:
         level = "stale"
-    elif any(s.needs_attention for s in counts) or troubled_jobs or failed_jobs or short:
+    elif any(s.needs_attention for s in counts) or troubled_jobs or failed_jobs or short or stuck:
         level = "bad"
     elif ready < len(serving) or running_jobs:
         level = "busy"

@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.message import Message
 
-from collectors.model import DownloadPhase, LogLine, ModelState
+from collectors.model import DownloadPhase, LogLine, ModelState, RolloutInfo, StartBlocker
 from collectors.state import relapsing
 from tests.tui.fakes import NOW, GiB, MiB, pod, progress, sample_snapshot, sample_volumes
 from tui import actions_port, commands
@@ -30,7 +30,7 @@ from tui.history import RateHistory
 from tui.messages import LogLinesReceived, SnapshotUpdated
 from tui.screens.detail import failures_text, summary_text
 from tui.screens.prompts import namespace_error
-from tui.widgets.pods import matches, pod_order
+from tui.widgets.pods import PodsTable, _cells, matches, pod_order
 
 
 def test_ages_read_like_kubectl() -> None:
@@ -386,3 +386,25 @@ def test_a_crash_loop_caught_between_crashes_is_marked() -> None:
     snap = dataclasses.replace(sample_snapshot(), pods=(again, fresh, broken))
     assert "1 ↻ after a failed run" in health(snap).text
     assert "↻" not in health(dataclasses.replace(snap, pods=(fresh,))).text
+
+
+def test_a_pod_that_cannot_start_and_a_stuck_rollout_turn_the_header_red() -> None:
+    ready = tuple(
+        dataclasses.replace(p, model_state=ModelState.READY, ready=True)
+        for p in sample_snapshot().pods
+    )
+    calm = sample_snapshot(pods=ready)
+    assert health(calm).level == "ok"
+    gist = 'secret "hf-token" not found'
+    stuck_pod = dataclasses.replace(
+        pod("asr-new", ModelState.BLOCKED, phase="Pending"),
+        blocker=StartBlocker("config", f"container x cannot be created: {gist}", gist, None, True),
+    )
+    h = health(dataclasses.replace(calm, pods=(*ready, stuck_pod)))
+    assert h.level == "bad" and "1 blocked" in h.text, h.text
+    layout = tuple((key, width) for key, _, width in PodsTable.COLUMNS)
+    row = _cells((stuck_pod, "1m", layout))
+    assert row[7].plain == gist and row[6].plain == "⊘ blocked"
+    rollout = RolloutInfo("lightning-asr", 3, 3, 2, 2, problem="FailedCreate: exceeded quota")
+    h = health(dataclasses.replace(calm, rollouts=(rollout,)))
+    assert h.level == "bad" and h.text.endswith("1 rollout stuck"), h.text

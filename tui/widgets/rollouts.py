@@ -32,6 +32,8 @@ class RolloutsTable(KeyedTable):
 
 def _cells(r: Any) -> tuple[Any, ...]:
     ready_style = "green" if r.ready >= r.desired else "dark_orange"
+    if r.problem:
+        ready_style = "bold red"
     if r.serving is True:
         serving = Text("◀ live", style="bold green")
     elif r.serving is False:
@@ -51,15 +53,23 @@ def _cells(r: Any) -> tuple[Any, ...]:
 class RolloutsPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield RolloutsTable(id="rollouts-table", show_cursor=False)
+        yield Static(id="rollout-problems")
         yield Static(id="serving")
 
     def on_mount(self) -> None:
         self.border_title = "Rollouts"
 
     _last_url: str | None = ""
+    _last_problems: tuple[str, ...] = ()
 
     def show(self, rollouts: Sequence[RolloutInfo], serving_url: str | None) -> None:
         self.query_one(RolloutsTable).show(rollouts)
+        problems = tuple(f"{r.name}: {r.problem}" for r in rollouts if r.problem)
+        if problems != self._last_problems:
+            self._last_problems = problems
+            said = self.query_one("#rollout-problems", Static)
+            said.update(Text("\n".join(f"‼ {p}" for p in problems), style="bold red"))
+            said.display = bool(problems)
         if serving_url == self._last_url:  # an update re-lays out: only when it changed
             return
         self._last_url = serving_url
