@@ -145,7 +145,7 @@ def diagnose(
     """Apply the rules to the snapshot's evidence and, when given, the pod's recent log: a text
     (the current run's), or each container's runs apart, so that a crash loop caught while it
     downloads again is judged by its last run's failure (see ``evidence.pod_findings``)."""
-    if pod.model_state == ModelState.BLOCKED and pod.blocker is not None:
+    if pod.blocker is not None and pod.model_state in (ModelState.BLOCKED, ModelState.PENDING):
         return Diagnosis(CANNOT_START, pod.blocker.cause)
     if pod.phase == "Failed" and pod.status_reason == "Evicted":
         return Diagnosis(EVICTED, f"the pod was evicted: {pod.status_message or 'no message'}")
@@ -295,6 +295,11 @@ def _unblock(pod: PodInfo, d: Diagnosis) -> str:
         return f"{said} Its ReplicaSet has started a replacement; deleting it only tidies up."
     if blocker is None:
         return said
+    if not blocker.settled:  # pending with a cause that may still pass
+        said += (
+            " It may still pass by itself (a volume being provisioned, a node being added); if "
+            "it does not:"
+        )
     if blocker.kind == "image":
         return (
             f"{said} Fix the image reference in {owner} (or its imagePullSecrets when the "

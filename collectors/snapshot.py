@@ -35,6 +35,7 @@ from collectors.volumes import PodMount, VolumeTarget
 
 DEFAULT_SELECTOR = "app=lightning-asr"
 DEFAULT_CACHE_CLAIM = "models-aws-efs-pvc"
+UNBOUND_NOTE = "the claim is Pending: no volume is bound to it yet (its events say why)"
 
 Objects = Mapping[str, Mapping[str, Mapping[str, Any]]]  # kind -> name -> object
 
@@ -277,11 +278,15 @@ class SnapshotBuilder:
             spec, st = kube.spec(pvc), kube.status(pvc)
             target = by_key.get(name)
             requested = kube.dig(spec, "resources", "requests", "storage")
+            phase = st.get("phase") if isinstance(st.get("phase"), str) else None
+            measured = usage.get(name)
+            if phase == "Pending":  # no volume behind it yet: why it is not measured
+                measured = VolumeUsage(source="none", note=UNBOUND_NOTE)
             out.append(
                 VolumeInfo(
                     name=name,
                     kind="pvc",
-                    phase=st.get("phase") if isinstance(st.get("phase"), str) else None,
+                    phase=phase,
                     requested_bytes=kube.quantity(requested),
                     capacity_bytes=kube.quantity(kube.dig(st, "capacity", "storage")),
                     access_modes=tuple(str(m) for m in kube.items(spec.get("accessModes"))),
@@ -289,7 +294,7 @@ class SnapshotBuilder:
                     if isinstance(spec.get("storageClassName"), str)
                     else None,
                     pods=tuple(sorted(mounted_by.get(name, []))),
-                    usage=usage.get(name),
+                    usage=measured,
                     quota_bytes=target.quota if target else None,
                 )
             )

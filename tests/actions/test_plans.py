@@ -808,3 +808,13 @@ def test_switch_refuses_a_release_whose_pods_cannot_start() -> None:
     )
     refusal = plan_switch(dataclasses.replace(snap, pods=pods), "lightning-asr-v2", OPTS, api)
     assert "cannot start: v2-1 (cannot pull x:typo)" in (refusal.refused or "")
+
+
+def test_fix_of_a_pending_pod_with_a_cause_says_it_and_that_it_may_pass() -> None:
+    cause = "not scheduled for 20 s: 0/3 nodes are available: 3 Insufficient cpu."
+    waiting = dataclasses.replace(
+        pod("asr-a", state=ModelState.PENDING, running=False, evidence=(cause,)),
+        blocker=StartBlocker(kind="schedule", cause=cause, settled=False),
+    )
+    refusal = plan_fix(snapshot(waiting), "asr-a", OPTS).refused or ""
+    assert cause[1:] in refusal and "may still pass by itself" in refusal and "add nodes" in refusal
