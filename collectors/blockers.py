@@ -31,7 +31,6 @@ MULTI_ATTACH = "Multi-Attach error"
 # --max-node-provision-time default): until then an unscheduled pod is waiting for that node.
 SCALE_UP_SECONDS = 15 * 60
 UNBOUND_CLAIMS = "unbound immediate PersistentVolumeClaims"
-_USED_BY = re.compile(r"already used by pod\(s\) (.+?)\s*$")
 _NODES_SAY = re.compile(r"^\d+/\d+ nodes are available: (.+?)(?:\. preemption:.*)?$")
 
 
@@ -84,13 +83,13 @@ def _container_blocker(c: ContainerInfo, warnings: Sequence[EventInfo]) -> Start
 def _scheduler_reasons(message: str) -> str:
     """``0/3 nodes are available: pod has unbound … . preemption: …`` -> the reasons alone."""
     said = _NODES_SAY.match(" ".join(message.split()))
-    return said.group(1).rstrip(".") if said else message
+    reasons = said.group(1).rstrip(".") if said else message
+    return "its claim is not bound" if UNBOUND_CLAIMS in reasons else reasons
 
 
 def _volume_gist(failure: EventInfo) -> str:
-    holders = _USED_BY.search(failure.message)
-    if MULTI_ATTACH in failure.message:
-        return f"volume attached to {holders.group(1) if holders else 'another pod'}'s node"
+    if MULTI_ATTACH in failure.message:  # the holder's name is in the cause: rows are narrow
+        return "volume attached to another node"
     return f"volume cannot be {VOLUME_EVENTS[failure.reason]}"
 
 

@@ -214,8 +214,8 @@ def test_each_cause_has_a_gist_for_the_row() -> None:
     ]
     assert [b.gist if b else None for b in gists] == [
         f"cannot pull {IMAGE}",
-        "volume attached to lightning-asr-old's node",
-        "unscheduled: pod has unbound immediate PersistentVolumeClaims",
+        "volume attached to another node",
+        "unscheduled: its claim is not bound",
         'secret "hf-token" not found',
     ]
 

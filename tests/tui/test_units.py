@@ -28,7 +28,7 @@ from tui.format import (
 from tui.health import health
 from tui.history import RateHistory
 from tui.messages import LogLinesReceived, SnapshotUpdated
-from tui.screens.detail import failures_text, summary_text
+from tui.screens.detail import failures_text, rate_label, summary_text
 from tui.screens.prompts import namespace_error
 from tui.widgets.pods import PodsTable, _cells, matches, pod_order
 
@@ -405,6 +405,7 @@ def test_a_pod_that_cannot_start_and_a_stuck_rollout_turn_the_header_red() -> No
     layout = tuple((key, width) for key, _, width in PodsTable.COLUMNS)
     row = _cells((stuck_pod, "1m", layout))
     assert row[7].plain == gist and row[6].plain == "⊘ blocked"
+    assert rate_label([], stuck_pod).plain == "download rate none (the pod has not started)"
     rollout = RolloutInfo("lightning-asr", 3, 3, 2, 2, problem="FailedCreate: exceeded quota")
     h = health(dataclasses.replace(calm, rollouts=(rollout,)))
     assert h.level == "bad" and h.text.endswith("1 rollout stuck"), h.text

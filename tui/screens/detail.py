@@ -154,6 +154,9 @@ def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
     return text
 
 
+_NOT_STARTED = (ModelState.BLOCKED, ModelState.PENDING)
+
+
 def moving(pod: PodInfo | None) -> bool:
     """Bytes are arriving now: a download that is running and not stalled."""
     return (
@@ -172,6 +175,8 @@ def rate_label(rates: Sequence[float], pod: PodInfo | None) -> Text:
         # A pod that found the model cached, or finished before the dashboard started, has
         # no rate to show, and will never have one: "yet" would promise one.
         wait = "no samples yet" if moving(pod) else "none (not downloading while watched)"
+        if pod is not None and pod.model_state in _NOT_STARTED:
+            wait = "none (the pod has not started)"
         label.append(wait, style="grey50")
         return label
     if moving(pod) and rates[-1] > 0:
