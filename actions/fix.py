@@ -281,50 +281,53 @@ def plan_fix(
 
 def _unblock(pod: PodInfo, d: Diagnosis) -> str:
     """What to change for a pod that cannot start or was evicted: nothing this tool can do
-    safely by itself (a restart meets the same cause)."""
-    said = _upper_first(d.why) + "."
-    blocker = pod.blocker
+    safely by itself (a restart meets the same cause). The evidence, shown with it, says the
+    cause in the API's words; this says what to do about it."""
     owner = f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
     if d.kind == EVICTED:
         if pod.cache_kind == "emptyDir" and "EmptyDir" in (pod.status_message or ""):
             return (
-                f"{said} The model does not fit in the emptyDir's sizeLimit: a replacement pod "
-                "downloads again and is evicted again. Raise the volume's sizeLimit above the "
-                f"model's size (and its partial) in {owner}, or cache the model on a PVC."
+                "The model does not fit in the emptyDir's sizeLimit: a replacement pod downloads "
+                "again and is evicted again. Raise the volume's sizeLimit above the model's size "
+                f"(and its partial) in {owner}, or cache the model on a PVC."
             )
-        return f"{said} Its ReplicaSet has started a replacement; deleting it only tidies up."
+        return "Its ReplicaSet has started a replacement; deleting this pod only tidies up."
+    blocker = pod.blocker
     if blocker is None:
-        return said
-    if not blocker.settled:  # pending with a cause that may still pass
-        said += (
-            " It may still pass by itself (a volume being provisioned, a node being added); if "
-            "it does not:"
-        )
+        return _upper_first(d.why) + "."
+    first = (
+        "This may still pass by itself (a volume being provisioned, a node being added); if it "
+        "does not: "
+        if not blocker.settled
+        else ""
+    )
     if blocker.kind == "image":
-        return (
-            f"{said} Fix the image reference in {owner} (or its imagePullSecrets when the "
-            f"registry refused access); if a rollout brought it, `kubectl rollout undo {owner}` "
-            "goes back. The kubelet retries the pull by itself."
+        advice = (
+            f"fix the image reference in {owner} (or its imagePullSecrets when the registry "
+            f"refused access); if a rollout brought it, `kubectl rollout undo {owner}` goes "
+            "back. The kubelet retries the pull by itself."
         )
-    if blocker.kind == "config":
-        return (
-            f"{said} Create what it names in namespace {pod.namespace} (or fix the reference "
-            f"in {owner}); the kubelet retries by itself and the pod starts."
+    elif blocker.kind == "config":
+        advice = (
+            f"create the Secret, ConfigMap or key it names in namespace {pod.namespace} (or fix "
+            f"the reference in {owner}); the kubelet retries by itself and the pod starts."
         )
-    if blocker.kind == "volume" and MULTI_ATTACH in blocker.cause:
-        return (
-            f"{said} The cache volume is ReadWriteOnce: one node at a time, so a pod on another "
+    elif blocker.kind == "volume" and MULTI_ATTACH in blocker.cause:
+        advice = (
+            "the cache volume is ReadWriteOnce, attached to one node at a time: a pod on another "
             "node waits for as long as the holder runs. Use a ReadWriteMany volume (EFS) for a "
             f"shared cache, keep {owner}'s pods on one node, or scale it to one replica."
         )
-    if blocker.kind == "schedule" and UNBOUND_CLAIMS in blocker.cause:
-        return (
-            f"{said} Its claim is not bound to a volume: see the claim's events (the "
-            "StorageClass it names, the provisioner); once it binds, the pod is scheduled."
+    elif blocker.kind == "schedule" and UNBOUND_CLAIMS in blocker.cause:
+        advice = (
+            "its claim is not bound to a volume: see the claim's events (the StorageClass it "
+            "names, the provisioner); once it binds, the pod is scheduled."
         )
-    if blocker.kind == "schedule":
-        return f"{said} No node fits it: free or add nodes, or relax its requests or affinity."
-    return f"{said} The kubelet retries the mount by itself; check the volume's driver and server."
+    elif blocker.kind == "schedule":
+        advice = "no node fits it: free or add nodes, or relax its requests or affinity."
+    else:
+        advice = "the kubelet retries the mount by itself; check the volume's driver and server."
+    return _upper_first(first + advice)
 
 
 def _refused_fix(

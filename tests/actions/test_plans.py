@@ -764,7 +764,7 @@ def blocked(name: str, kind: str, cause: str, gist: str = "") -> PodInfo:
     ("kind", "cause", "words"),
     [
         ("image", "container lightning-asr: image x:typo cannot be pulled", "rollout undo"),
-        ("config", 'container lightning-asr cannot be created: secret "t" not found', "Create"),
+        ("config", 'container lightning-asr cannot be created: secret "t" not found', "Secret"),
         ("volume", f"volume cannot be attached: {MULTI_ATTACH}", "ReadWriteMany"),
         (
             "schedule",
@@ -780,7 +780,8 @@ def test_fix_of_a_pod_that_cannot_start_says_what_to_change(
 ) -> None:
     plan = plan_fix(snapshot(blocked("asr-a", kind, cause)), "asr-a", OPTS)
     assert plan.decision == "cannot-start" and not plan.steps
-    assert plan.refused is not None and cause[1:40] in plan.refused and words in plan.refused
+    assert plan.refused is not None and words in plan.refused
+    assert plan.summary == f"Evidence: {cause}."  # the cause once, the refusal says what to do
 
 
 def test_fix_of_a_pod_evicted_over_its_emptydir_limit_says_the_replacement_fares_the_same() -> None:
@@ -817,4 +818,4 @@ def test_fix_of_a_pending_pod_with_a_cause_says_it_and_that_it_may_pass() -> Non
         blocker=StartBlocker(kind="schedule", cause=cause, settled=False),
     )
     refusal = plan_fix(snapshot(waiting), "asr-a", OPTS).refused or ""
-    assert cause[1:] in refusal and "may still pass by itself" in refusal and "add nodes" in refusal
+    assert refusal.startswith("This may still pass by itself") and "add nodes" in refusal
