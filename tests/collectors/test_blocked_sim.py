@@ -1,0 +1,97 @@
+"""Pods that cannot start, seen through the live feed on the simulator's scenarios: the state,
+the cause in the API's words, the fix's answer, and the way back once the cause is gone."""
+
+from __future__ import annotations
+
+from kubernetes import client
+
+from actions.fix import diagnose, plan_fix
+from actions.options import ActionOptions
+from collectors.model import ClusterSnapshot, ModelState, PodInfo
+
+KiB = 1024
+MiB = 1024**2
+
+
+def _blocked(s: ClusterSnapshot) -> list[PodInfo]:
+    return [p for p in s.pods if p.model_state is ModelState.BLOCKED]
+
+
+def test_a_readwriteonce_volume_held_on_another_node_blocks_at_once(start, start_feed) -> None:
+    world = start("rwo-multi-attach", speed=1 * MiB)
+    _feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(
+        lambda s: len(_blocked(s)) == 1 and any(p.ready for p in s.pods),
+        30,
+        "one pod serving, the other blocked on the volume",
+    )
+    (stuck,) = _blocked(snap)
+    holder = next(p for p in snap.pods if p.ready)
+    assert stuck.blocker is not None and stuck.blocker.kind == "volume"
+    assert stuck.evidence[0].startswith("volume cannot be attached: Multi-Attach error for volume")
+    assert stuck.evidence[0].endswith(f"Volume is already used by pod(s) {holder.name}")
+    assert stuck.blocker.gist == "volume attached to another node"
+    d = diagnose(snap, stuck)
+    assert d.kind == "cannot-start" and "Multi-Attach" in d.why
+
+
+def test_an_unbound_claim_is_pending_with_its_cause_then_blocked_until_it_binds(
+    start, start_feed
+) -> None:
+    world = start("pvc-pending", speed=1 * MiB)
+    stall_after = 3.0
+    _feed, rec = start_feed(world.cluster, refresh=1, stall_after=stall_after)
+    early = rec.wait(
+        lambda s: any(p.blocker and p.blocker.kind == "schedule" for p in s.pods),
+        20,
+        "a pod not scheduled, with the scheduler's reason",
+    )
+    first = next(p for p in early.pods if p.blocker)
+    assert first.blocker is not None and first.unscheduled is not None
+    assert "pod has unbound immediate PersistentVolumeClaims" in first.unscheduled
+    late = rec.wait(lambda s: len(_blocked(s)) == 2, 20, "both pods blocked after the grace")
+    pod = _blocked(late)[0]
+    assert pod.blocker is not None and pod.blocker.gist == "unscheduled: its claim is not bound"
+    assert any(
+        e.startswith("models-aws-efs-pvc: ProvisioningFailed: storageclass.storage.k8s.io")
+        for e in pod.evidence
+    ), pod.evidence
+    (claim,) = late.volumes
+    assert claim.phase == "Pending" and claim.usage is not None
+    assert "no volume is bound to it yet" in (claim.usage.note or "")
+    # The way back: the StorageClass the claim names appears, the claim binds, the pods run.
+    pvc = client.CoreV1Api(world.api).read_namespaced_persistent_volume_claim(
+        "models-aws-efs-pvc", "smallest"
+    )
+    client.StorageV1Api(world.api).create_storage_class(
+        client.V1StorageClass(
+            metadata=client.V1ObjectMeta(name=pvc.spec.storage_class_name),
+            provisioner="efs.csi.aws.com",
+        )
+    )
+    rec.wait(
+        lambda s: not _blocked(s) and any(p.model_state is not ModelState.PENDING for p in s.pods),
+        30,
+        "the pods scheduled once the claim bound",
+    )
+
+
+def test_an_eviction_over_the_emptydir_limit_is_a_failure_that_says_which_limit(
+    start, start_feed
+) -> None:
+    world = start("emptydir-evicted", model_size=4 * MiB, speed=512 * KiB)
+    _feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(
+        lambda s: any(p.status_reason == "Evicted" for p in s.pods),
+        40,
+        "a pod evicted over its emptyDir's limit",
+    )
+    evicted = next(p for p in snap.pods if p.status_reason == "Evicted")
+    assert evicted.model_state is ModelState.FAILED
+    assert evicted.evidence[0].startswith(
+        'pod phase Failed (Evicted): Usage of EmptyDir volume "models" exceeds the limit'
+    )
+    d = diagnose(snap, evicted)
+    assert d.kind == "evicted"
+    refusal = plan_fix(snap, evicted.name, ActionOptions()).refused or ""
+    assert "evicted again" in refusal and "sizeLimit" in refusal
