@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 
 from collectors.model import ContainerInfo, EventInfo, PodInfo, StartBlocker
+from collectors.units import format_duration
 
 IMAGE_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}
@@ -32,14 +33,6 @@ MULTI_ATTACH = "Multi-Attach error"
 SCALE_UP_SECONDS = 15 * 60
 UNBOUND_CLAIMS = "unbound immediate PersistentVolumeClaims"
 _NODES_SAY = re.compile(r"^\d+/\d+ nodes are available: (.+?)(?:\. preemption:.*)?$")
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{max(seconds, 0):.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _pull_failure(warnings: Sequence[EventInfo], image: str) -> str | None:
@@ -128,7 +121,7 @@ def start_blocker(
         adding = (f"a node is being added: {scale_up.message}",) if scale_up else ()
         return StartBlocker(
             kind="schedule",
-            cause=f"not scheduled for {_age(lasted)}: {pod.unscheduled}",
+            cause=f"not scheduled for {format_duration(lasted)}: {pod.unscheduled}",
             gist=f"unscheduled: {_scheduler_reasons(pod.unscheduled)}",
             since=since,
             settled=lasted >= (max(grace, SCALE_UP_SECONDS) if scale_up else grace),

@@ -42,7 +42,7 @@ from collectors.model import (
 )
 from collectors.parsers.base import CHECKSUM_MISMATCH
 from collectors.progress import LogFacts
-from collectors.units import format_bytes
+from collectors.units import format_bytes, format_duration
 
 # The bundled downloader's exit codes (progress contract) and what they mean.
 DOWNLOADER_EXIT_CODES = {
@@ -91,14 +91,6 @@ def relapsing(pod: PodInfo) -> bool:
     """The pod's run before the last restart failed and the new one is on its way: a crash loop
     caught between crashes, which a plain "downloading" would pass off as healthy."""
     return pod.restarts > 0 and pod.previous_run is not None and pod.model_state in _ON_THE_WAY
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _bytes_text(p: DownloadProgress | None) -> str:
@@ -287,7 +279,7 @@ def model_state(
         )
         return Verdict(
             ModelState.STALLED,
-            _with_log([f"no new bytes for {_age(idle)}{_bytes_text(progress)}"], log, 2),
+            _with_log([f"no new bytes for {format_duration(idle)}{_bytes_text(progress)}"], log, 2),
             stalled,
         )
     return Verdict(ModelState.DOWNLOADING, _with_log([], log, 3), progress)
@@ -319,7 +311,10 @@ def _from_disk(
         return Verdict(
             ModelState.STALLED,
             _with_log(
-                [f"disk: {disk.path} stuck at {format_bytes(size)} for {_age(idle)}", *loop_note],
+                [
+                    f"disk: {disk.path} stuck at {format_bytes(size)} for {format_duration(idle)}",
+                    *loop_note,
+                ],
                 log,
                 2,
             ),

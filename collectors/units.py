@@ -61,3 +61,13 @@ def _round_in(n: int, base: int) -> bool:
 def format_written(n: int) -> str:
     """A size someone wrote, in the unit family it was written in."""
     return format_bytes(n, decimal=written_in_decimal(n))
+
+
+def format_duration(seconds: float) -> str:
+    """How long something has lasted, in words for evidence: ``45 s``, ``12 min``, ``3.5 h``."""
+    seconds = max(seconds, 0.0)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
