@@ -95,3 +95,40 @@ def test_an_eviction_over_the_emptydir_limit_is_a_failure_that_says_which_limit(
     assert d.kind == "evicted"
     refusal = plan_fix(snap, evicted.name, ActionOptions()).refused or ""
     assert "evicted again" in refusal and "sizeLimit" in refusal
+
+
+def test_a_rollout_to_an_image_that_does_not_exist_blocks_its_pod_with_the_registrys_answer(
+    start, start_feed
+) -> None:
+    world = start("image-pull-backoff", speed=1 * MiB)
+    _feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(lambda s: len(_blocked(s)) == 1, 40, "the new pod blocked on its image")
+    (stuck,) = _blocked(snap)
+    image = "smallest/lightning-asr:v2.0-typo"
+    assert stuck.blocker is not None and stuck.blocker.gist == f"cannot pull {image}"
+    assert stuck.evidence[0].startswith(f"container lightning-asr: image {image} cannot be pulled")
+    assert any(
+        e.startswith(f'Failed to pull image "{image}": rpc error: code = NotFound')
+        for e in stuck.evidence
+    ), stuck.evidence
+    assert sum(1 for p in snap.pods if p.ready) == 2, "the old pods keep serving"
+    assert "rollout undo deployment/lightning-asr" in (
+        plan_fix(snap, stuck.name, ActionOptions()).refused or ""
+    )
+
+
+def test_a_missing_secret_blocks_every_pod_until_it_is_created(start, start_feed) -> None:
+    world = start("missing-secret", speed=1 * MiB, kubelet_retry=0.5)
+    _feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(
+        lambda s: len([p for p in _blocked(s) if p.name.startswith("lightning-asr")]) == 2,
+        30,
+        "both ASR pods blocked on the Secret",
+    )
+    stuck = _blocked(snap)[0]
+    assert stuck.blocker is not None and stuck.blocker.gist == 'secret "hf-token" not found'
+    client.CoreV1Api(world.api).create_namespaced_secret(
+        "smallest",
+        client.V1Secret(metadata=client.V1ObjectMeta(name="hf-token"), string_data={"token": "x"}),
+    )
+    rec.wait(lambda s: not _blocked(s), 30, "the pods started once the Secret exists")
