@@ -177,10 +177,21 @@ def failed_cell(progress: DownloadProgress, state: ModelState, room: int) -> Tex
     return text
 
 
-def blocker_cell(blocker: StartBlocker, state: ModelState) -> Text:
-    """A pod that cannot start has no progress to show: its row says what stops it."""
+def blocker_cell(blocker: StartBlocker, state: ModelState, room: int) -> Text:
+    """A pod that cannot start has no progress to show: its row says what stops it. Cut in
+    the middle when it does not fit: what it is about starts it (``cannot pull``), what is
+    wrong with it often ends it (the image's tag)."""
     style = "italic" if state is ModelState.BLOCKED else "italic grey62"
-    return Text(blocker.gist or blocker.cause, style=style)
+    return Text(cut_middle(blocker.gist or blocker.cause, room), style=style)
+
+
+def cut_middle(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    if width < 3:
+        return "…"[:width]
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]
 
 
 def progress_fit(progress: DownloadProgress | None, state: ModelState, room: int) -> Text:

@@ -16,6 +16,7 @@ from tui.bridge import FeedBridge
 from tui.format import (
     PROGRESS_FULL,
     bar,
+    blocker_cell,
     failure_gist,
     format_age,
     format_eta,
@@ -405,6 +406,9 @@ def test_a_pod_that_cannot_start_and_a_stuck_rollout_turn_the_header_red() -> No
     layout = tuple((key, width) for key, _, width in PodsTable.COLUMNS)
     row = _cells((stuck_pod, "1m", layout))
     assert row[7].plain == gist and row[6].plain == "⊘ blocked"
+    image = "smallest/lightning-asr:v2.0-typo"
+    pulling = StartBlocker("image", "…", f"cannot pull {image}", None, True)
+    assert blocker_cell(pulling, ModelState.BLOCKED, 26).plain == "cannot pull …asr:v2.0-typo"
     assert rate_label([], stuck_pod).plain == "download rate none (the pod has not started)"
     rollout = RolloutInfo("lightning-asr", 3, 3, 2, 2, problem="FailedCreate: exceeded quota")
     h = health(dataclasses.replace(calm, rollouts=(rollout,)))

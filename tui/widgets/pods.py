@@ -118,7 +118,7 @@ def _cells(source: Any) -> tuple[Any, ...]:
     room = widths["progress"]
     progress = progress_fit(pod.progress, state, room)
     if pod.blocker is not None and state in (ModelState.BLOCKED, ModelState.PENDING):
-        progress = blocker_cell(pod.blocker, state)
+        progress = blocker_cell(pod.blocker, state, room)
     # A verify result the user asked for beats a download that is not moving ("?% failed"
     # for a crash-looping pod would hide the mismatch); a live download still shows itself.
     if pod.verification is not None and (not pod.progress or pod.progress.phase in _AT_REST):
