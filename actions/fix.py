@@ -22,8 +22,9 @@ error code, other tools' lines by precise patterns. The rules, in order (``diagn
 7. anything else                          -> nothing to fix (refused, with the pod's state)
 
 Before them: a pod that cannot start (``blocked``: an image that cannot be pulled, a missing
-Secret, a volume attached to another node, no node for it) or that was evicted is no download
-to fix, and no restart helps it: the fix is refused with the cause and what to change.
+Secret, a volume attached to another node, no node for it), that was evicted, or whose
+container is OOMKilled (most often loading the model: the model is not what fails) is no
+download to fix, and no restart helps it: the fix is refused with the cause and what to change.
 
 The evidence is the current attempt's. A container that restarted and is trying again (no
 failure yet, not done) is judged by its last run instead -- a crash loop caught downloading
@@ -58,6 +59,7 @@ from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
+from collectors.state import oom_note
 from collectors.units import format_bytes, format_written, parse_size
 
 CORRUPT = "corrupt"
@@ -72,6 +74,7 @@ FAILED = "failed-retry"
 NOTHING = "nothing"
 CANNOT_START = "cannot-start"
 EVICTED = "evicted"
+OUT_OF_MEMORY = "out-of-memory"
 # Not a diagnosis: the first of the two steps of a disk-full fix on a volume no running pod
 # sees -- look at what the cache holds through a helper pod, then plan the eviction from it.
 LOOK = "disk-full-look"
@@ -90,6 +93,7 @@ TOPICS = {
     FAILED: "Fix the failed download",
     CANNOT_START: "Fix the pod that cannot start",
     EVICTED: "Fix the evicted pod",
+    OUT_OF_MEMORY: "Fix the pod that runs out of memory",
 }
 
 
@@ -110,6 +114,7 @@ DIAGNOSES = {
     NOTHING: "nothing is wrong with the download",
     CANNOT_START: "the pod cannot start; no restart or download fixes that",
     EVICTED: "the kubelet evicted the pod; its ReplicaSet replaces it",
+    OUT_OF_MEMORY: "a container is killed for memory; the model is not what fails",
 }
 
 
@@ -147,6 +152,9 @@ def diagnose(
     downloads again is judged by its last run's failure (see ``evidence.pod_findings``)."""
     if pod.blocker is not None and pod.model_state in (ModelState.BLOCKED, ModelState.PENDING):
         return Diagnosis(CANNOT_START, pod.blocker.cause)
+    oom = next((c for c in pod.containers if c.oom_killed), None)
+    if oom is not None and not pod.ready:
+        return Diagnosis(OUT_OF_MEMORY, oom_note(oom, pod.progress))
     if pod.phase == "Failed" and pod.status_reason == "Evicted":
         return Diagnosis(EVICTED, f"the pod was evicted: {pod.status_message or 'no message'}")
     found = evidence.pod_findings(snapshot, pod, log)
@@ -262,7 +270,7 @@ def plan_fix(
     if d.kind in (STALLED, FAILED):
         plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
         return _as_fix(plan, d)
-    if d.kind in (CANNOT_START, EVICTED):
+    if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     plan = _refused_fix(snapshot, pod, d)
     if d.kind == LOCK_RELEASED:
@@ -284,6 +292,13 @@ def _unblock(pod: PodInfo, d: Diagnosis) -> str:
     safely by itself (a restart meets the same cause). The evidence, shown with it, says the
     cause in the API's words; this says what to do about it."""
     owner = f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
+    if d.kind == OUT_OF_MEMORY:
+        return (
+            "Raise the container's resources.limits.memory in "
+            f"{owner} above what loading the model takes (at least the model's size, plus the "
+            "server's own). Deleting the model, downloading it again or restarting the pod "
+            "would not help: the next start is killed the same way."
+        )
     if d.kind == EVICTED:
         if pod.cache_kind == "emptyDir" and "EmptyDir" in (pod.status_message or ""):
             return (

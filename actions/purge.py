@@ -127,6 +127,13 @@ def _assemble(
     warnings = []
     if model_verdict(snapshot, pod) == UNKNOWN:
         warnings.append(NOT_KNOWN_CORRUPT)
+    killed = [u.name for u in users if any(c.oom_killed for c in u.containers)]
+    if killed:
+        warnings.append(
+            "killed for memory (OOMKilled), not by a bad model: "
+            + ", ".join(killed)
+            + "; deleting the model only makes them download it again (see f)"
+        )
     if busy:
         warnings.append(
             "downloading or verifying it now, their work starts over: " + ", ".join(busy)

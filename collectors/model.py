@@ -10,6 +10,8 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 
+OOM_KILLED = "OOMKilled"
+
 
 class ModelState(str, enum.Enum):
     """Where a pod stands with its model, ordered by how urgently on-call must look."""
@@ -121,6 +123,14 @@ class ContainerInfo:
     reason: str | None = None
     message: str | None = None
     exit_code: int | None = None
+    last_reason: str | None = None  # how its previous run ended (lastState), e.g. OOMKilled
+    memory_limit: int | None = None  # resources.limits.memory, bytes
+
+    @property
+    def oom_killed(self) -> bool:
+        """The kernel killed it for memory, now or in the run before this one."""
+        now = self.state == "terminated" and self.reason == OOM_KILLED
+        return now or self.last_reason == OOM_KILLED
 
 
 @dataclass(frozen=True)

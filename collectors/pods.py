@@ -52,11 +52,11 @@ def containers_of(pod: kube.Obj) -> tuple[ContainerInfo, ...]:
             name = str(c.get("name") or "")
             st = statuses.get(name)
             state, reason, message, code = _container_state(st)
+            last = kube.dig(st, "lastState", "terminated") if st is not None else None
+            last = last if isinstance(last, Mapping) else {}
             last_code = None
-            if st is not None and state == "waiting":
-                last = kube.dig(st, "lastState", "terminated")
-                if isinstance(last, Mapping) and isinstance(last.get("exitCode"), int):
-                    last_code = last["exitCode"]
+            if state == "waiting" and isinstance(last.get("exitCode"), int):
+                last_code = last["exitCode"]
             out.append(
                 ContainerInfo(
                     name=name,
@@ -68,6 +68,8 @@ def containers_of(pod: kube.Obj) -> tuple[ContainerInfo, ...]:
                     reason=reason,
                     message=message,
                     exit_code=code if code is not None else last_code,
+                    last_reason=_text(last.get("reason")),
+                    memory_limit=kube.quantity(kube.dig(c, "resources", "limits", "memory")),
                 )
             )
     return tuple(out)

@@ -8,9 +8,11 @@ wins:
              checksum mismatch, or a downloader container exited 5.
 2. ready     the pod's Ready condition is True; or the log says "Server ready" and a
              container runs; or a Job pod Succeeded without a failure in its log.
-3. failed    the log's latest outcome is a failure (download failed, refused, no space,
-             timeout...), a downloader container exited with a failure code, or the pod
-             phase is Failed (evicted, say). A crash loop with such a log is failed too.
+3. failed    a container was OOMKilled and is down (terminated, or in its back-off): its
+             memory limit is too small, most often to load the model; the log's latest
+             outcome is a failure (download failed, refused, no space, timeout...), a
+             downloader container exited with a failure code, or the pod phase is Failed
+             (evicted, say). A crash loop with such a log is failed too.
 4. blocked   the pod cannot start: its image cannot be pulled, a Secret it reads is missing,
              its volume is attached to another node — or it has stayed unscheduled, or its
              volume unmounted, for ``stall_after`` seconds.
@@ -91,6 +93,22 @@ def relapsing(pod: PodInfo) -> bool:
     """The pod's run before the last restart failed and the new one is on its way: a crash loop
     caught between crashes, which a plain "downloading" would pass off as healthy."""
     return pod.restarts > 0 and pod.previous_run is not None and pod.model_state in _ON_THE_WAY
+
+
+def oom_note(c: ContainerInfo, progress: DownloadProgress | None) -> str:
+    """Why an OOMKilled container died: its limit against the model it was loading."""
+    runs = f", {c.restarts} restarts" if c.restarts else ""
+    limit = (
+        f"its memory limit is {format_bytes(c.memory_limit)}"
+        if c.memory_limit
+        else "it has no memory limit (the node ran out)"
+    )
+    model = (
+        f"; the model is {format_bytes(progress.bytes_total)}"
+        if progress is not None and progress.bytes_total
+        else ""
+    )
+    return f"container {c.name} was OOMKilled (exit 137{runs}): {limit}{model}"
 
 
 def _bytes_text(p: DownloadProgress | None) -> str:
@@ -174,6 +192,9 @@ def model_state(
         return Verdict(ModelState.READY, _with_log(["pod Succeeded"], log, 2), done)
 
     # 3. failed
+    oom = next((c for c in pod.containers if c.oom_killed and c.state != "running"), None)
+    if oom is not None:
+        return Verdict(ModelState.FAILED, _with_log([oom_note(oom, progress)], log), progress)
     if log is not None and log.failure_code is not None:
         return Verdict(
             ModelState.FAILED,
