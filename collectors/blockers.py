@@ -35,26 +35,21 @@ UNBOUND_CLAIMS = "unbound immediate PersistentVolumeClaims"
 _NODES_SAY = re.compile(r"^\d+/\d+ nodes are available: (.+?)(?:\. preemption:.*)?$")
 
 
-def _pull_failure(warnings: Sequence[EventInfo], image: str) -> str | None:
+def _pull_failure(events: Sequence[EventInfo], image: str) -> str | None:
     """The registry's answer for ``image`` (the kubelet's ``Failed to pull image`` event): the
     container's own message only says it backs off."""
-    for ev in warnings:
-        if ev.type != "Warning":
-            continue
-        if (
-            ev.reason == "Failed"
-            and ev.message.startswith("Failed to pull image")
-            and (f'"{image}"' in ev.message)
-        ):
+    pulled = f'Failed to pull image "{image}"'
+    for ev in events:
+        if ev.type == "Warning" and ev.reason == "Failed" and ev.message.startswith(pulled):
             return ev.message
     return None
 
 
-def _container_blocker(c: ContainerInfo, warnings: Sequence[EventInfo]) -> StartBlocker | None:
+def _container_blocker(c: ContainerInfo, events: Sequence[EventInfo]) -> StartBlocker | None:
     what = f"{'init container' if c.init else 'container'} {c.name}"
     if c.reason in IMAGE_REASONS:
         said = f": {c.message}" if c.message else ""
-        answer = _pull_failure(warnings, c.image)
+        answer = _pull_failure(events, c.image)
         return StartBlocker(
             kind="image",
             cause=f"{what}: image {c.image} cannot be pulled ({c.reason}{said})",

@@ -195,8 +195,6 @@ class SnapshotBuilder:
     ) -> StartBlocker | None:
         """What keeps the pod from starting, from its events (this pod's, not an earlier one's
         of the same name) and its claims' latest Warning."""
-        if info.phase not in ("Pending", "Running") or info.deleting:
-            return None
         own = [e for e in about.get(("Pod", info.name), ()) if e.last_seen >= info.created_at]
         latest = (
             next(
