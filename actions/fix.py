@@ -288,16 +288,22 @@ def plan_fix(
 
 
 def _unblock(pod: PodInfo, d: Diagnosis) -> str:
-    """What to change for a pod that cannot start or was evicted: nothing this tool can do
-    safely by itself (a restart meets the same cause). The evidence, shown with it, says the
-    cause in the API's words; this says what to do about it."""
+    """What to change for a pod that cannot start, was evicted or is killed for memory:
+    nothing this tool can do safely by itself (a restart meets the same cause). The evidence,
+    shown with it, says the cause in the API's words; this says what to do about it."""
     owner = f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
     if d.kind == OUT_OF_MEMORY:
+        killed = next(c for c in pod.containers if c.oom_killed)
+        need = (
+            ""
+            if killed.init
+            else " above what loading the model takes (at least the model's "
+            "size, plus the server's own)"
+        )
         return (
-            "Raise the container's resources.limits.memory in "
-            f"{owner} above what loading the model takes (at least the model's size, plus the "
-            "server's own). Deleting the model, downloading it again or restarting the pod "
-            "would not help: the next start is killed the same way."
+            f"Raise {'init container' if killed.init else 'container'} {killed.name}'s "
+            f"resources.limits.memory in {owner}{need}. Deleting the model, downloading it "
+            "again or restarting the pod would not help: the next start is killed the same way."
         )
     if d.kind == EVICTED:
         if pod.cache_kind == "emptyDir" and "EmptyDir" in (pod.status_message or ""):

@@ -186,6 +186,7 @@ def blocker_cell(blocker: StartBlocker, state: ModelState, room: int) -> Text:
 
 
 def cut_middle(text: str, width: int) -> str:
+    """``cannot pull …asr:v2.0-typo``: the start and the end of a text too long for ``width``."""
     if len(text) <= width:
         return text
     if width < 3:

@@ -72,7 +72,7 @@ def test_fix_and_purge_do_not_blame_the_model() -> None:
     snap = ClusterSnapshot("ctx", "smallest", "https://api", 0.0, pods=(info,))
     plan = plan_fix(snap, info.name, ActionOptions())
     assert plan.decision == "out-of-memory" and not plan.steps
-    assert "resources.limits.memory" in (plan.refused or "")
+    assert "container lightning-asr's resources.limits.memory" in (plan.refused or "")
     assert "would not help" in (plan.refused or "")
 
 
