@@ -16,6 +16,8 @@ import re
 from typing import Any
 
 from simcluster import errors
+from simcluster.qos import default_requests_from_limits, pod_qos
+from simcluster.quantity import QuantityError, parse_quantity
 from simcluster.resources import RESOURCES
 
 Cause = tuple[str, str, str]
@@ -75,20 +77,6 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
             vol["emptyDir"] = {}
 
 
-def _qos(spec: dict[str, Any]) -> str:
-    containers = [c for c in spec.get("containers") or [] if isinstance(c, dict)]
-    res = [c.get("resources") or {} for c in containers]
-    if not any(r.get("requests") or r.get("limits") for r in res):
-        return "BestEffort"
-    guaranteed = all(
-        (r.get("limits") or {}).get("cpu")
-        and (r.get("limits") or {}).get("memory")
-        and (r.get("requests") or r.get("limits")) == r.get("limits")
-        for r in res
-    )
-    return "Guaranteed" if guaranteed else "Burstable"
-
-
 def _validate_containers(spec: Any, prefix: str, causes: list[Cause]) -> None:
     if not isinstance(spec, dict):
         causes.append(_required(prefix))
@@ -127,11 +115,27 @@ def _validate_containers(spec: Any, prefix: str, causes: list[Cause]) -> None:
             for j, env in enumerate(c.get("env") or []):
                 if not isinstance(env, dict) or not env.get("name"):
                     causes.append(_required(f"{where}.env[{j}].name"))
+            _validate_resources(c.get("resources"), f"{where}.resources", causes)
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in ("Always", "OnFailure", "Never"):
         causes.append(
             _unsupported(f"{prefix}.restartPolicy", policy, ["Always", "OnFailure", "Never"])
         )
+
+
+def _validate_resources(resources: Any, where: str, causes: list[Cause]) -> None:
+    """Requests and limits must be quantities (the kubelet sizes cgroups from them)."""
+    if not isinstance(resources, dict):
+        return
+    for kind in ("limits", "requests"):
+        values = resources.get(kind)
+        if not isinstance(values, dict):
+            continue
+        for name, value in values.items():
+            try:
+                parse_quantity(str(value))
+            except QuantityError as exc:
+                causes.append(_invalid(f"{where}.{kind}[{name}]", value, str(exc)))
 
 
 def _template_labels_match(obj: dict[str, Any], causes: list[Cause]) -> None:
@@ -191,6 +195,7 @@ def _admit_pod(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cau
     if causes:
         return
     default_pod_spec(spec)
+    default_requests_from_limits(spec)  # a Pod's only, not a template's
     spec.setdefault("serviceAccountName", "default")
     spec.setdefault("serviceAccount", spec["serviceAccountName"])
     spec.setdefault("enableServiceLinks", True)
@@ -211,7 +216,7 @@ def _admit_pod(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cau
     status = obj.setdefault("status", {})
     if old is None:
         status.setdefault("phase", "Pending")
-    status.setdefault("qosClass", _qos(spec))
+    status.setdefault("qosClass", pod_qos(spec))
     if old is not None:
         _immutable_pod_spec(obj, old, causes)
 
@@ -435,8 +440,6 @@ def _admit_pvc(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cau
     if not storage:
         causes.append(_required("spec.resources[storage]"))
     else:
-        from simcluster.quantity import QuantityError, parse_quantity
-
         try:
             parse_quantity(str(storage))
         except QuantityError as exc:

@@ -29,6 +29,7 @@ from simcluster.kubelet.logs import ContainerLogs
 from simcluster.kubelet.procio import CallbackIO
 from simcluster.kubelet.programs import container_argv, run_container
 from simcluster.kubelet.pull import pull_credentials
+from simcluster.qos import pod_qos
 from simcluster.quantity import quantity_bytes
 from simcluster.store import now_rfc3339
 
@@ -560,7 +561,7 @@ class PodWorker:
             "podIP": self.pod_ip,
             "podIPs": [{"ip": self.pod_ip}],
             "startTime": self.start_time,
-            "qosClass": _qos(self.spec),
+            "qosClass": pod_qos(self.spec),
             "containerStatuses": [r.status() for r in regular],
         }
         if inits:
@@ -604,15 +605,6 @@ class PodWorker:
 
     def container(self, name: str) -> ContainerRun | None:
         return self.containers.get(name)
-
-
-def _qos(spec: dict[str, Any]) -> str:
-    res = [c.get("resources") or {} for c in spec.get("containers") or []]
-    if not any(r.get("requests") or r.get("limits") for r in res):
-        return "BestEffort"
-    if all(r.get("limits") and r["limits"] == (r.get("requests") or r["limits"]) for r in res):
-        return "Guaranteed"
-    return "Burstable"
 
 
 def _write_files(path: Path, data: dict[str, Any], items: list[dict[str, Any]] | None) -> None:
