@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from simcluster.kubelet.fs import PodFS
+from simcluster.kubelet.memory import MemoryCgroup
 from simcluster.kubelet.procio import ProcIO
 
 
@@ -23,6 +24,9 @@ class ProcContext:
     pod: str = ""
     container: str = ""
     on_ready: Callable[[], None] | None = None
+    memory: MemoryCgroup = field(default_factory=MemoryCgroup)  # the container's cgroup
+    # What the Lightning ASR stand-in allocates to load a model, per byte of the model file.
+    load_memory_factor: float = 1.0
     extra: dict[str, object] = field(default_factory=dict)
 
     def with_io(self, io: ProcIO) -> ProcContext:

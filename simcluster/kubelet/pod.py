@@ -16,6 +16,7 @@ import logging
 import posixpath
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,13 @@ from simcluster.kubelet.context import ProcContext
 from simcluster.kubelet.envsources import ConfigError, container_env, expand
 from simcluster.kubelet.fs import Mount, PodFS
 from simcluster.kubelet.logs import ContainerLogs
+from simcluster.kubelet.memory import MemoryCgroup, memory_limit
 from simcluster.kubelet.procio import CallbackIO
 from simcluster.kubelet.programs import container_argv, run_container
+from simcluster.kubelet.programs.supervise import key_of
+from simcluster.kubelet.programs.supervise import kill as kill_instance
 from simcluster.kubelet.pull import pull_credentials
+from simcluster.kubelet.registry import agents
 from simcluster.qos import pod_qos
 from simcluster.quantity import quantity_bytes
 from simcluster.store import now_rfc3339
@@ -456,16 +461,21 @@ class PodWorker:
                 run.ready = True
                 self._publish()
 
+        scratch = self.kubelet.volumes.pod_dir(self.uid) / f"scratch-{run.name}"
+        # a fresh cgroup per instance; the OOM killer's SIGKILL is `kill` on the instance
+        memory = MemoryCgroup(memory_limit(run.spec), kill=partial(kill_instance, key_of(scratch)))
         ctx = ProcContext(
             fs=run.fs,
             io=CallbackIO(write, write),
             env=run.env,
             root=self.kubelet.root,
-            scratch=self.kubelet.volumes.pod_dir(self.uid) / f"scratch-{run.name}",
+            scratch=scratch,
             cwd=str(run.spec.get("workingDir") or "/"),
             pod=self.name,
             container=run.name,
             on_ready=on_ready,
+            memory=memory,
+            load_memory_factor=agents(self.kubelet.cluster).settings.load_memory_factor,
         )
         try:
             code = await run_container(run.spec, argv, ctx)
@@ -477,7 +487,7 @@ class PodWorker:
             buffer.write(f"simcluster: the program crashed: {exc!r}\n".encode())
             code = 1
         buffer.close()
-        self._terminated(run, code, "Completed" if code == 0 else "Error")
+        self._terminated(run, code, _exit_reason(code, memory))
         self._publish()
         return code
 
@@ -605,6 +615,13 @@ class PodWorker:
 
     def container(self, name: str) -> ContainerRun | None:
         return self.containers.get(name)
+
+
+def _exit_reason(code: int, memory: MemoryCgroup) -> str:
+    """The runtime's word for an exit: an OOM kill in the container's cgroup trumps the code."""
+    if memory.oom_killed:
+        return "OOMKilled"
+    return "Completed" if code == 0 else "Error"
 
 
 def _write_files(path: Path, data: dict[str, Any], items: list[dict[str, Any]] | None) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class KubeletSettings:
-    """Kubelet timings shared by a cluster's nodes; tests may shorten them.
+    """Kubelet timings and program settings shared by a cluster's nodes; tests may change them.
 
     `mount_timeout` is the volume manager's podAttachAndMountTimeout (2m3s). Kubelets since
     1.28 record nothing when it runs out (the wait's timeout is an "interrupted" error they
@@ -28,11 +28,15 @@ class KubeletSettings:
     ...: timed out waiting for the condition" each time: `mount_timeout_event` turns that
     older behaviour on. `eviction_interval` is how often the eviction manager looks at
     emptyDir usage (a real kubelet: every 10 s; 2 s here so a demo's eviction is prompt).
+    `load_memory_factor` is the memory the Lightning ASR stand-in takes to load its model, as
+    a multiple of the model file's size (a scenario's `load_memory_factor`); past the
+    container's memory limit it is OOMKilled.
     """
 
     mount_timeout: float = 123.0
     mount_timeout_event: bool = False
     eviction_interval: float = 2.0
+    load_memory_factor: float = 1.0
 
 
 @dataclass

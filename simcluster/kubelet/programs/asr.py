@@ -4,6 +4,10 @@ It logs what the real server logs (`INFO: Downloading model from URL...`, `INFO:
 downloaded: 23.5GB`, `WARNING: Download attempt 1 failed: …`, `ERROR: Download failed after 3
 attempts`, `INFO: Loading model into GPU memory...`, `INFO: Server ready on port 2269`), passes
 the downloader's JSON progress lines through, and becomes Ready once it is "serving".
+
+Loading allocates the model file's size times the cluster's `load_memory_factor` in the
+container's memory cgroup, bit by bit; when that passes the container's memory limit, the
+OOM killer ends the container half way through, with nothing logged after the loading line.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ PORT = 2269
 ATTEMPTS = 3
 RETRIABLE = {1, 3, 8}  # internal error, download failed, timeout: worth another attempt
 LOAD_SECONDS = 0.2
+LOAD_STEPS = 4  # loading allocates the model's memory in this many parts
 
 
 def model_size_text(n: int) -> str:
@@ -99,6 +104,7 @@ async def run_asr(ctx: ProcContext) -> int:
             await _log(ctx, f"ERROR: Model validation failed: checksum mismatch: {problem}")
             return 1
         await _log(ctx, f"INFO: Model found in cache: {target}")
+        size = await asyncio.to_thread(_size, ctx, target)
     elif not url:
         await _log(ctx, "ERROR: MODEL_URL is not set and no model is in the cache")
         return 1
@@ -109,11 +115,22 @@ async def run_asr(ctx: ProcContext) -> int:
         size = await asyncio.to_thread(_size, ctx, target)
         await _log(ctx, f"INFO: Model downloaded: {model_size_text(size)}")
     await _log(ctx, "INFO: Loading model into GPU memory...")
-    await asyncio.sleep(LOAD_SECONDS)
+    await _load(ctx, size)
     await _log(ctx, f"INFO: Server ready on port {PORT}")
     ctx.ready()
     await asyncio.Event().wait()
     return 0
+
+
+async def _load(ctx: ProcContext, size: int) -> None:
+    """Take the memory the model needs over LOAD_SECONDS; too much for the limit kills us."""
+    need = int(size * ctx.load_memory_factor)
+    taken = 0
+    for step in range(1, LOAD_STEPS + 1):
+        await asyncio.sleep(LOAD_SECONDS / LOAD_STEPS)
+        part = need * step // LOAD_STEPS - taken
+        await ctx.memory.allocate(part)
+        taken += part
 
 
 async def _validation_problem(ctx: ProcContext, target: str) -> str | None:
