@@ -54,6 +54,7 @@ TOP_FIELDS = (
     "nodes",
     "model_size",
     "speed",
+    "load_memory_factor",
     "models",
     "faults",
     "flaky",
@@ -365,6 +366,11 @@ class _Checker:
                 raise self.fail(
                     ("speed",), f"speed must be like 8MiB/s or unlimited, got {top['speed']!r}"
                 ) from None
+        load_factor = None
+        if "load_memory_factor" in top:
+            load_factor = self.number(
+                ("load_memory_factor",), top["load_memory_factor"], "load_memory_factor"
+            )
         self.models = self.check_models(top.get("models"))
         return Scenario(
             name=name,
@@ -374,6 +380,7 @@ class _Checker:
             nodes=self.check_nodes(top.get("nodes", 1)),
             model_size=model_size,
             speed=speed,
+            load_memory_factor=load_factor,
             models=self.models,
             faults=tuple(self.check_fault(i, f) for i, f in self.items("faults")),
             flaky=tuple(self.check_flaky(i, f) for i, f in self.items("flaky")),

@@ -154,6 +154,8 @@ class Scenario:
     nodes: tuple[NodeSpec, ...] = ()
     model_size: int = 256 * 1024**2
     speed: int | None = None
+    # memory the Lightning ASR stand-in takes to load a model, per byte of it (None: as set)
+    load_memory_factor: float | None = None
     models: dict[str, ModelSpec] = field(default_factory=dict)
     faults: tuple[FaultSpec, ...] = ()
     flaky: tuple[FlakySpec, ...] = ()

@@ -33,6 +33,7 @@ PROMISED = {
     "emptydir-evicted",
     "image-pull-backoff",
     "missing-secret",
+    "oom-on-load",
 }
 
 GOOD = """\
@@ -82,6 +83,12 @@ def test_a_copied_scenario_loads_from_a_path(tmp_path: Path) -> None:
     assert s.name == "mine" and [n.name for n in s.nodes] == ["node-1", "node-2"]
     assert s.model_size == 1024**3 and s.models["v1"].seed == 7
     assert s.faults[0].fields["stall_after"].percent == 40
+    assert s.load_memory_factor is None  # the cluster's own (1.0) stays
+
+
+def test_a_scenario_sets_how_much_memory_loading_the_model_takes() -> None:
+    s = load_scenario("oom-on-load")
+    assert s.load_memory_factor == 1.25
 
 
 def test_bad_yaml_names_file_line_and_problem(tmp_path: Path) -> None:
@@ -132,6 +139,11 @@ def test_unknown_field_names_its_line_and_the_known_ones(tmp_path: Path) -> None
             "PersistentVolumeClaim is served as apiVersion v1",
         ),
         (("- model: v1", "- model: v2"), 8, "names unknown model 'v2'"),
+        (
+            ("model_size: 1GiB", "model_size: 1GiB\nload_memory_factor: lots"),
+            5,
+            "load_memory_factor must be a non-negative number, got 'lots'",
+        ),
     ],
 )
 def test_checks_say_where_and_why(
