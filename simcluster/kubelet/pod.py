@@ -4,7 +4,9 @@ A `PodWorker` owns everything about one pod on a kubelet: it sets up the volumes
 init containers in order and then the containers (each restarted per restartPolicy with a
 scaled-down CrashLoopBackOff: 1 s, 2 s, 4 s, … capped at 10 s), keeps the per-container
 logs, and writes the pod's status (phase, conditions, container statuses) back to the store
-whenever something changes. Deletion stops the programs and then removes the pod.
+whenever something changes. Each container instance gets a memory cgroup with its memory
+limit; one its program outgrows exits `OOMKilled` with code 137, as a runtime reports it.
+Deletion stops the programs and then removes the pod.
 """
 
 from __future__ import annotations
