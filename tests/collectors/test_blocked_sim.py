@@ -8,6 +8,7 @@ from kubernetes import client
 from actions.fix import diagnose, plan_fix
 from actions.options import ActionOptions
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.units import format_bytes
 
 KiB = 1024
 MiB = 1024**2
@@ -132,3 +133,24 @@ def test_a_missing_secret_blocks_every_pod_until_it_is_created(start, start_feed
         client.V1Secret(metadata=client.V1ObjectMeta(name="hf-token"), string_data={"token": "x"}),
     )
     rec.wait(lambda s: not _blocked(s), 30, "the pods started once the Secret exists")
+
+
+def test_a_server_killed_for_memory_loading_a_good_model_is_failed_not_corrupt(
+    start, start_feed
+) -> None:
+    world = start("oom-on-load", speed=2 * MiB)
+    _feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(
+        lambda s: any(p.model_state is ModelState.FAILED for p in s.pods),
+        40,
+        "a pod failed on its memory limit",
+    )
+    killed = next(p for p in snap.pods if p.model_state is ModelState.FAILED)
+    assert killed.evidence[0].startswith("container lightning-asr was OOMKilled (exit 137"), (
+        killed.evidence
+    )
+    assert f"its memory limit is {format_bytes(2 * MiB)}" in killed.evidence[0]
+    assert not any(p.model_state is ModelState.CORRUPT for p in snap.pods)
+    plan = plan_fix(snap, killed.name, ActionOptions())
+    assert plan.decision == "out-of-memory" and not plan.steps
+    assert "container lightning-asr's resources.limits.memory" in (plan.refused or "")
