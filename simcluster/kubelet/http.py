@@ -167,7 +167,12 @@ def _since(request: web.Request, since_s: int | None) -> int | None:
 
 
 def _buffer(run: ContainerRun, previous: bool, pod: dict[str, Any]) -> LogBuffer:
+    """The instance asked for. ``previous`` is the one ``lastState`` names: while the container
+    waits out its back-off, the one that just crashed -- whose log is also the plain one, as a
+    kubelet answers both from the last terminated container until a new one starts."""
     if not previous:
+        return run.logs.current
+    if "waiting" in run.state and run.last_state and run.logs.current.closed:
         return run.logs.current
     if run.logs.previous is None:
         name = pod["metadata"]["name"]

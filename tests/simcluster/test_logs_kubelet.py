@@ -104,6 +104,27 @@ def test_previous_and_crash_loop_back_off(h: KubeletHarness) -> None:
     assert pod is not None and pod["status"]["phase"] == "Running"
 
 
+def test_previous_names_the_instance_that_just_crashed_while_it_backs_off(
+    h: KubeletHarness,
+) -> None:
+    """A kubelet answers ``previous`` from the container ``lastState`` names: during the
+    back-off that is the instance that just crashed, the same one the plain log shows."""
+    runs = shell("main", "echo run >> /data/runs; cat /data/runs; exit 1")
+    runs["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    h.create_pod("p", [runs], restartPolicy="Always", volumes=[{"name": "data", "emptyDir": {}}])
+    h.wait(
+        lambda: (
+            (s := h.container_state("p", "main")).get("restartCount", 0) >= 1
+            and "waiting" in s["state"]
+        ),
+        what="the second run crashed and backs off",
+    )
+    core = h.core()
+    plain = core.read_namespaced_pod_log("p", "default")
+    assert plain.startswith("run\nrun\n"), plain
+    assert core.read_namespaced_pod_log("p", "default", previous=True) == plain
+
+
 def test_log_errors_are_status_objects(h: KubeletHarness) -> None:
     h.create_pod("two", [shell("a", "sleep 30"), shell("b", "sleep 30")])
     h.create_pod("one", [shell("main", "sleep 30")])
