@@ -1,6 +1,7 @@
 """Shared fixtures for simulator tests: a running SimCluster, kubeconfigs, clients, kubectl.
 
     def test_x(sim, sim_client): ...            # plain HTTP cluster in a thread + ApiClient
+    def test_w(sim_api): sim, api = sim_api(nodes=3)   # other settings, and a client on it
     def test_y(tls_sim, kubectl): kubectl(tls_sim, "get", "pods")   # kubectl needs TLS
     async def test_z(async_sim): ...             # a cluster on the test's own loop
 
@@ -42,6 +43,24 @@ def make_sim(tmp_path: Path) -> Iterator[Callable[..., SimCluster]]:
             count += 1
             root = tmp_path / f"sim{count}"
             return stack.enter_context(SimCluster.run_in_thread(root, **kwargs))
+
+        yield make
+
+
+SimApi = Callable[..., tuple[SimCluster, client.ApiClient]]
+
+
+@pytest.fixture
+def sim_api(make_sim: Callable[..., SimCluster], tmp_path: Path) -> Iterator[SimApi]:
+    """Factory: `sim, api = sim_api(nodes=2)`: a cluster and an official ApiClient on it (as
+    admin), the client closed after the test, also when the test fails."""
+    with ExitStack() as stack:
+
+        def make(**kwargs: Any) -> tuple[SimCluster, client.ApiClient]:
+            cluster = make_sim(**kwargs)
+            api = api_client(cluster, tmp_path)
+            stack.callback(api.close)
+            return cluster, api
 
         yield make
 

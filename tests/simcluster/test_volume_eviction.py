@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from kubernetes import client
 from simcluster.cluster import SimCluster
 from simcluster.kubelet.registry import agents
 from tests.polling import wait_until
-from tests.simcluster.conftest import NS, Kubectl, api_client
+from tests.simcluster.conftest import NS, Kubectl, SimApi
 from tests.simcluster.volume_helpers import condition, deployment, one_event, pods, running
 
 MiB = 1024 * 1024
@@ -34,11 +32,8 @@ def _evicting_world(sim: SimCluster, core: client.CoreV1Api) -> Any:
     return wait_until(lambda: running(core, "asr"), 8, "the pod running")[0]
 
 
-def test_an_emptydir_over_its_limit_gets_the_pod_evicted_and_replaced(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=1)
-    api = api_client(sim, tmp_path)
+def test_an_emptydir_over_its_limit_gets_the_pod_evicted_and_replaced(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=1)
     core = client.CoreV1Api(api)
     pod = _evicting_world(sim, core)
     _fill(sim, pod, MiB)  # exactly the limit is not over it
@@ -86,15 +81,11 @@ def test_an_emptydir_over_its_limit_gets_the_pod_evicted_and_replaced(
         5,
         "the evicted pod to go",
     )
-    api.close()
 
 
 @pytest.mark.kubectl
-def test_kubectl_shows_the_evicted_pod(
-    make_sim: Callable[..., SimCluster], kubectl: Kubectl, tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=1, tls=True)
-    api = api_client(sim, tmp_path)
+def test_kubectl_shows_the_evicted_pod(sim_api: SimApi, kubectl: Kubectl) -> None:
+    sim, api = sim_api(nodes=1, tls=True)
     core = client.CoreV1Api(api)
     pod = _evicting_world(sim, core)
     _fill(sim, pod, 2 * MiB)
@@ -122,4 +113,3 @@ def test_kubectl_shows_the_evicted_pod(
     assert f"Message:          {MESSAGE.rstrip()}" in described
     assert "Warning  Evicted" in described and "Normal   Killing" in described
     assert "Exit Code:    143" in described
-    api.close()

@@ -6,8 +6,6 @@ volumes are not attached at all; ReadWriteOncePod is the scheduler's to refuse."
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +14,7 @@ from kubernetes import client
 from simcluster.cluster import SimCluster
 from simcluster.kubelet.registry import agents
 from tests.polling import wait_until
-from tests.simcluster.conftest import NS, Kubectl, api_client
+from tests.simcluster.conftest import NS, Kubectl, SimApi
 from tests.simcluster.volume_helpers import (
     claim,
     condition,
@@ -50,11 +48,8 @@ def _pv_name(core: client.CoreV1Api) -> str:
     return str(core.read_namespaced_persistent_volume_claim("models-ebs-pvc", NS).spec.volume_name)
 
 
-def test_a_second_node_waits_with_a_multi_attach_error(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=2)
-    api = api_client(sim, tmp_path)
+def test_a_second_node_waits_with_a_multi_attach_error(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=2)
     core = client.CoreV1Api(api)
     _two_replicas(sim)
     holder, waiter = _stuck(core)
@@ -86,14 +81,10 @@ def test_a_second_node_waits_with_a_multi_attach_error(
     assert not core.read_node(waiter.spec.node_name).status.volumes_attached
     ok = one_event(core, holder.metadata.name, "SuccessfulAttachVolume")
     assert ok.message == f'AttachVolume.Attach succeeded for volume "{pv}" '
-    api.close()
 
 
-def test_the_volume_moves_when_its_holder_goes(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=2)
-    api = api_client(sim, tmp_path)
+def test_the_volume_moves_when_its_holder_goes(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=2)
     core = client.CoreV1Api(api)
     sim.apply(
         [
@@ -117,27 +108,19 @@ def test_the_volume_moves_when_its_holder_goes(
     assert not core.read_node("node-1").status.volumes_attached
     assert len(core.read_node("node-2").status.volumes_attached) == 1
     assert holder.spec.node_name == "node-1"
-    api.close()
 
 
-def test_pods_on_one_node_share_a_read_write_once_volume(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=1)
-    api = api_client(sim, tmp_path)
+def test_pods_on_one_node_share_a_read_write_once_volume(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=1)
     core = client.CoreV1Api(api)
     _two_replicas(sim)
     wait_until(lambda: len(running(core, "asr")) == 2, 8, "both pods running on the one node")
     for pod in pods(core, "asr"):
         assert not events_for(core, pod.metadata.name, "FailedAttachVolume")
-    api.close()
 
 
-def test_efs_and_hostpath_volumes_are_not_attached(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=2)
-    api = api_client(sim, tmp_path)
+def test_efs_and_hostpath_volumes_are_not_attached(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=2)
     core = client.CoreV1Api(api)
     sim.apply(
         [
@@ -157,12 +140,10 @@ def test_efs_and_hostpath_volumes_are_not_attached(
         assert len({p.spec.node_name for p in running(core, app)}) == 2
     assert not [e for e in core.list_namespaced_event(NS).items if "Attach" in e.reason]
     assert all(not n.status.volumes_attached for n in core.list_node().items)
-    api.close()
 
 
-def test_several_holders_are_named(make_sim: Callable[..., SimCluster], tmp_path: Path) -> None:
-    sim = make_sim(nodes=2)
-    api = api_client(sim, tmp_path)
+def test_several_holders_are_named(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=2)
     core = client.CoreV1Api(api)
     sim.apply(
         [
@@ -179,17 +160,13 @@ def test_several_holders_are_named(make_sim: Callable[..., SimCluster], tmp_path
         f'Multi-Attach error for volume "{_pv_name(core)}" Volume is already used by pod(s) '
         f"{', '.join(holders)}"
     )
-    api.close()
 
 
-def test_the_pre_1_28_kubelet_timeout_event_when_asked_for(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=2)
+def test_the_pre_1_28_kubelet_timeout_event_when_asked_for(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=2)
     settings = agents(sim).settings
     settings.mount_timeout = 0.6  # podAttachAndMountTimeout is 2m3s
     settings.mount_timeout_event = True
-    api = api_client(sim, tmp_path)
     core = client.CoreV1Api(api)
     _two_replicas(sim)
     _holder, waiter = _stuck(core)
@@ -205,14 +182,10 @@ def test_the_pre_1_28_kubelet_timeout_event_when_asked_for(
         "Unable to attach or mount volumes: unmounted volumes=[models], unattached "
         "volumes=[models], failed to process volumes=[]: timed out waiting for the condition"
     )
-    api.close()
 
 
-def test_read_write_once_pod_is_refused_by_the_scheduler(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=2)
-    api = api_client(sim, tmp_path)
+def test_read_write_once_pod_is_refused_by_the_scheduler(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=2)
     core = client.CoreV1Api(api)
     sim.apply(
         [
@@ -240,15 +213,11 @@ def test_read_write_once_pod_is_refused_by_the_scheduler(
         8,
         "the second pod to run once the first is gone",
     )
-    api.close()
 
 
 @pytest.mark.kubectl
-def test_kubectl_shows_container_creating_and_the_event(
-    make_sim: Callable[..., SimCluster], kubectl: Kubectl, tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=2, tls=True)
-    api = api_client(sim, tmp_path)
+def test_kubectl_shows_container_creating_and_the_event(sim_api: SimApi, kubectl: Kubectl) -> None:
+    sim, api = sim_api(nodes=2, tls=True)
     core = client.CoreV1Api(api)
     sim.apply(
         [
@@ -275,4 +244,3 @@ def test_kubectl_shows_container_creating_and_the_event(
     )
     assert "attachdetach-controller" in described
     assert "      Reason:       ContainerCreating" in described
-    api.close()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from simcluster.cluster import SimCluster
 from tests.polling import wait_until
-from tests.simcluster.conftest import NS, Kubectl, api_client
+from tests.simcluster.conftest import NS, Kubectl, SimApi
 from tests.simcluster.volume_helpers import (
     claim,
     condition,
@@ -50,11 +49,8 @@ def _pending_world(cluster: SimCluster) -> None:
     )
 
 
-def test_claim_with_missing_class_stays_pending_and_its_pods_unscheduled(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=3)
-    api = api_client(sim, tmp_path)
+def test_claim_with_missing_class_stays_pending_and_its_pods_unscheduled(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=3)
     core = client.CoreV1Api(api)
     _pending_world(sim)
     event = one_event(core, "models-aws-efs-pvc", "ProvisioningFailed")
@@ -86,14 +82,10 @@ def test_claim_with_missing_class_stays_pending_and_its_pods_unscheduled(
         assert failed.type == "Warning" and failed.message == UNSCHEDULABLE
         assert failed.source.component == "default-scheduler"
     assert unscheduled
-    api.close()
 
 
-def test_the_missing_class_appears_and_everything_starts(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=3)
-    api = api_client(sim, tmp_path)
+def test_the_missing_class_appears_and_everything_starts(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=3)
     core = client.CoreV1Api(api)
     _pending_world(sim)
     one_event(core, "models-aws-efs-pvc", "ProvisioningFailed")
@@ -117,14 +109,10 @@ def test_the_missing_class_appears_and_everything_starts(
     wait_until(lambda: len(running(core, "asr")) == 2, 8, "both pods running")
     for pod in running(core, "asr"):
         assert condition(pod, "PodScheduled").status == "True" and pod.spec.node_name
-    api.close()
 
 
-def test_the_claim_recreated_with_an_existing_class_binds_and_pods_start(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=3)
-    api = api_client(sim, tmp_path)
+def test_the_claim_recreated_with_an_existing_class_binds_and_pods_start(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=3)
     core = client.CoreV1Api(api)
     _pending_world(sim)
     one_event(core, "models-aws-efs-pvc", "ProvisioningFailed")
@@ -146,14 +134,10 @@ def test_the_claim_recreated_with_an_existing_class_binds_and_pods_start(
     wait_until(lambda: len(running(core, "asr")) == 2, 8, "both pods running")
     pvc = core.read_namespaced_persistent_volume_claim("models-aws-efs-pvc", NS)
     assert pvc.status.phase == "Bound" and pvc.spec.storage_class_name == "models-aws-efs-sc"
-    api.close()
 
 
-def test_claims_without_a_class_and_missing_claims(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=2)
-    api = api_client(sim, tmp_path)
+def test_claims_without_a_class_and_missing_claims(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=2)
     core = client.CoreV1Api(api)
     sim.apply(
         [
@@ -185,15 +169,11 @@ def test_claims_without_a_class_and_missing_claims(
         '0/2 nodes are available: persistentvolumeclaim "not-there" not found. '
         "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
     )
-    api.close()
 
 
-def test_failed_scheduling_is_retried_and_counted(
-    make_sim: Callable[..., SimCluster], tmp_path: Path
-) -> None:
-    sim = make_sim(nodes=3)
+def test_failed_scheduling_is_retried_and_counted(sim_api: SimApi) -> None:
+    sim, api = sim_api(nodes=3)
     sim.controllers.scheduler.retry = 0.4  # the 5-minute flush of unschedulable pods, shortened
-    api = api_client(sim, tmp_path)
     core = client.CoreV1Api(api)
     _pending_world(sim)
     pod = wait_until(lambda: pods(core, "asr"), 5, "the pods")[0]
@@ -204,7 +184,6 @@ def test_failed_scheduling_is_retried_and_counted(
     )
     # Its own status write is no reason to try again: no burst of attempts at creation.
     assert len(events_for(core, pod.metadata.name, "FailedScheduling")) == 1
-    api.close()
 
 
 @pytest.mark.kubectl
