@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from collectors.model import (
+    ContainerInfo,
     DownloadPhase,
     DownloadProgress,
     ModelState,
@@ -183,6 +184,13 @@ def blocker_cell(blocker: StartBlocker, state: ModelState, room: int) -> Text:
     wrong with it often ends it (the image's tag)."""
     style = "italic" if state is ModelState.BLOCKED else "italic grey62"
     return Text(cut_middle(blocker.gist or blocker.cause, room), style=style)
+
+
+def oom_cell(container: ContainerInfo, room: int) -> Text:
+    """A pod killed for memory has its model (often "done"): the row says what kills it."""
+    limit = container.memory_limit
+    said = f"OOMKilled (limit {format_bytes(limit)})" if limit else "OOMKilled (no limit)"
+    return Text(cut_middle(said, room), style="italic")
 
 
 def cut_middle(text: str, width: int) -> str:

@@ -409,6 +409,13 @@ def test_a_pod_that_cannot_start_and_a_stuck_rollout_turn_the_header_red() -> No
     image = "smallest/lightning-asr:v2.0-typo"
     pulling = StartBlocker("image", "…", f"cannot pull {image}", None, True)
     assert blocker_cell(pulling, ModelState.BLOCKED, 26).plain == "cannot pull …asr:v2.0-typo"
+    (c,) = stuck_pod.containers[:1]
+    killed = dataclasses.replace(
+        pod("asr-oom", ModelState.FAILED),
+        containers=(dataclasses.replace(c, last_reason="OOMKilled", memory_limit=128 * MiB),),
+    )
+    row = _cells((killed, "1m", layout))
+    assert row[7].plain == "OOMKilled (limit 128.0 MiB)" and row[6].plain == "✗ failed"
     assert rate_label([], stuck_pod).plain == "download rate none (the pod has not started)"
     rollout = RolloutInfo("lightning-asr", 3, 3, 2, 2, problem="FailedCreate: exceeded quota")
     h = health(dataclasses.replace(calm, rollouts=(rollout,)))

@@ -17,6 +17,7 @@ from tui.format import (
     ColumnFit,
     blocker_cell,
     format_age,
+    oom_cell,
     progress_fit,
     shorten_middle,
     state_cell,
@@ -119,6 +120,9 @@ def _cells(source: Any) -> tuple[Any, ...]:
     progress = progress_fit(pod.progress, state, room)
     if pod.blocker is not None and state in (ModelState.BLOCKED, ModelState.PENDING):
         progress = blocker_cell(pod.blocker, state, room)
+    killed = next((c for c in pod.containers if c.oom_killed), None)
+    if killed is not None and state is ModelState.FAILED:
+        progress = oom_cell(killed, room)
     # A verify result the user asked for beats a download that is not moving ("?% failed"
     # for a crash-looping pod would hide the mismatch); a live download still shows itself.
     if pod.verification is not None and (not pod.progress or pod.progress.phase in _AT_REST):
