@@ -193,6 +193,20 @@ def oom_cell(container: ContainerInfo, room: int) -> Text:
     return Text(cut_middle(said, room), style="italic")
 
 
+_LOW_ON = re.compile(r"low on resource: ([\w.-]+)")
+
+
+def evicted_cell(message: str, room: int) -> Text:
+    """An evicted pod's download is over whatever its last log line said: the row says why."""
+    if "EmptyDir" in message:
+        said = "Evicted (emptyDir over limit)"
+    elif low := _LOW_ON.search(message):
+        said = f"Evicted (node low on {low.group(1).rstrip('.')})"
+    else:
+        said = "Evicted"
+    return Text(cut_middle(said, room), style="italic")
+
+
 def cut_middle(text: str, width: int) -> str:
     """``cannot pull …asr:v2.0-typo``: the start and the end of a text too long for ``width``."""
     if len(text) <= width:

@@ -17,6 +17,7 @@ from tui.format import (
     PROGRESS_FULL,
     bar,
     blocker_cell,
+    evicted_cell,
     failure_gist,
     format_age,
     format_eta,
@@ -416,6 +417,14 @@ def test_a_pod_that_cannot_start_and_a_stuck_rollout_turn_the_header_red() -> No
     )
     row = _cells((killed, "1m", layout))
     assert row[7].plain == "OOMKilled (limit 128.0 MiB)" and row[6].plain == "✗ failed"
+    evicted = dataclasses.replace(
+        pod("asr-gone", ModelState.FAILED, phase="Failed"),
+        status_reason="Evicted",
+        status_message='Usage of EmptyDir volume "models" exceeds the limit "20Gi". ',
+    )
+    assert _cells((evicted, "1m", layout))[7].plain == "Evicted (emptyDir over limit)"
+    low = "The node was low on resource: ephemeral-storage. Threshold quantity: 10Gi."
+    assert evicted_cell(low, 40).plain == "Evicted (node low on ephemeral-storage)"
     assert rate_label([], stuck_pod).plain == "download rate none (the pod has not started)"
     rollout = RolloutInfo("lightning-asr", 3, 3, 2, 2, problem="FailedCreate: exceeded quota")
     h = health(dataclasses.replace(calm, rollouts=(rollout,)))

@@ -16,6 +16,7 @@ from tui.format import (
     STATE_STYLE,
     ColumnFit,
     blocker_cell,
+    evicted_cell,
     format_age,
     oom_cell,
     progress_fit,
@@ -123,6 +124,8 @@ def _cells(source: Any) -> tuple[Any, ...]:
     killed = next((c for c in pod.containers if c.oom_killed), None)
     if killed is not None and state is ModelState.FAILED:
         progress = oom_cell(killed, room)
+    if pod.phase == "Failed" and pod.status_reason == "Evicted":
+        progress = evicted_cell(pod.status_message or "", room)
     # A verify result the user asked for beats a download that is not moving ("?% failed"
     # for a crash-looping pod would hide the mismatch); a live download still shows itself.
     if pod.verification is not None and (not pod.progress or pod.progress.phase in _AT_REST):
