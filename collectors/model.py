@@ -84,6 +84,15 @@ class DownloadProgress:
         """Downloading or retrying: the phases where a rate and an ETA mean something."""
         return self.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
 
+    def stopped(self, why: str) -> DownloadProgress:
+        """This download as over without its file: the pod it ran in failed (evicted, say),
+        whatever the last line read said."""
+        if not self.in_flight:
+            return self
+        return dataclasses.replace(
+            self, phase=DownloadPhase.FAILED, rate=None, eta_seconds=None, message=why
+        )
+
     def finished(self) -> DownloadProgress:
         """This download as done: for a pod that exited 0 (a Job's, whose success is the
         downloader's contract), which may come before the log's last lines are read."""

@@ -212,11 +212,9 @@ def model_state(
     if pod.phase == "Failed":
         reason = pod.status_reason or next((c.reason for c in pod.containers if c.reason), None)
         said = f": {pod.status_message}" if pod.status_message else ""
-        return Verdict(
-            ModelState.FAILED,
-            _with_log([f"pod phase Failed ({reason or 'no reason'}){said}"], log),
-            progress,
-        )
+        why = f"pod phase Failed ({reason or 'no reason'}){said}"
+        over = progress.stopped(why) if progress is not None else None
+        return Verdict(ModelState.FAILED, _with_log([why], log), over)
 
     # 4. blocked
     if blocker is not None and blocker.settled:

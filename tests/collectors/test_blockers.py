@@ -5,8 +5,16 @@ from __future__ import annotations
 import dataclasses
 
 from collectors.blockers import start_blocker
-from collectors.model import ClusterSnapshot, EventInfo, ModelState, PodInfo, StartBlocker
+from collectors.model import (
+    ClusterSnapshot,
+    DownloadPhase,
+    EventInfo,
+    ModelState,
+    PodInfo,
+    StartBlocker,
+)
 from collectors.pods import pod_info
+from collectors.progress import ProgressTracker
 from collectors.report import attention
 from collectors.state import model_state
 from tests.collectors.podfactory import make_pod, waiting
@@ -181,6 +189,13 @@ def test_an_evicted_pod_says_which_limit() -> None:
         ModelState.FAILED,
         'pod phase Failed (Evicted): Usage of EmptyDir volume "models" exceeds the limit "20Gi".',
     )
+    # The download it was running is over, whatever its last progress line said.
+    tracker = ProgressTracker()
+    line = '{"v": 1, "event": "progress", "file": "model.bin", "bytes": 5, "total": 10, "rate": 1}'
+    tracker.feed_text(line, info.created_at)
+    verdict = model_state(info, tracker.facts(), None, info.created_at + 1, GRACE)
+    assert verdict.progress is not None and verdict.progress.phase is DownloadPhase.FAILED
+    assert verdict.progress.eta_seconds is None and verdict.progress.rate is None
 
 
 def test_each_cause_has_a_gist_for_the_row() -> None:
