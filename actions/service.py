@@ -169,18 +169,20 @@ class ActionService:
         logs = []
         for container in names:
             info, run = infos.get(container), runs.get(container)
+            previous = self._log_tail(namespace, pod, container, previous=True)
+            current = self._log_tail(namespace, pod, container, previous=False)
             # While a container waits out its back-off, the kubelet answers the plain log and
             # ``previous`` alike from the instance that just crashed: that run is the latest
-            # attempt, and the one before it cannot be read (it is not the same run twice).
+            # attempt, not two runs. (Unless a new instance started between the reads: then
+            # the texts differ, and the new one is the current run.)
             between_runs = run is not None and run.started_at is None and run.exited is not None
-            # Otherwise ask for the previous run too: the snapshot may predate the last restart.
+            if between_runs and previous == current:
+                previous = ""
             logs.append(
                 evidence.ContainerLog(
                     container,
-                    previous=""
-                    if between_runs
-                    else self._log_tail(namespace, pod, container, previous=True),
-                    current=self._log_tail(namespace, pod, container, previous=False),
+                    previous=previous,
+                    current=current,
                     restarts=run.restarts if run else info.restarts if info else 0,
                     init=info.init if info else False,
                     exited=run.exited if run else None,
