@@ -10,6 +10,7 @@ an HTTP status.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -113,18 +114,23 @@ class ContainerLog:
         none when the container never restarted."""
         if not self.restarts and not self.previous:
             return ()
-        said = [*read_log(self.previous), *filter(None, [read_line(self.exited or "")])]
+        said = [*self._said_before, *filter(None, [read_line(self.exited or "")])]
         times = max(self.restarts, 1)
         who = f"{'init container' if self.init else 'container'} {self.container}"
         run = f"{who} restarted {times} time{'s' if times != 1 else ''}; the last run failed"
         return tuple(dataclasses.replace(f, previous_run=run) for f in said if f.signal != WAITING)
+
+    @functools.cached_property
+    def _said_before(self) -> tuple[Finding, ...]:
+        """The run before's log, read once for both its history and its download."""
+        return tuple(read_log(self.previous))
 
     def attempt(self) -> Attempt:
         """The current run's latest attempt. A download that failed validation is set beside
         the run before's: the same wrong sha256 twice leaves no doubt about the source."""
         now = read_attempt(self.current)
         fetched = downloaded(now.findings)
-        before = downloaded(read_log(self.previous)) if fetched and self.previous else None
+        before = downloaded(self._said_before) if fetched and self.previous else None
         if fetched is None or before is None:
             return now
         both = dataclasses.replace(fetched, before=before)
