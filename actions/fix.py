@@ -152,10 +152,10 @@ def diagnose(
     downloads again is judged by its last run's failure (see ``evidence.pod_findings``)."""
     if pod.blocker is not None and pod.model_state in (ModelState.BLOCKED, ModelState.PENDING):
         return Diagnosis(CANNOT_START, pod.blocker.cause)
-    oom = next((c for c in pod.containers if c.oom_killed), None)
+    oom = pod.killed_for_memory
     if oom is not None and not pod.ready:
         return Diagnosis(OUT_OF_MEMORY, oom_note(oom, pod.progress))
-    if pod.phase == "Failed" and pod.status_reason == "Evicted":
+    if pod.evicted:
         return Diagnosis(EVICTED, f"the pod was evicted: {pod.status_message or 'no message'}")
     found = evidence.pod_findings(snapshot, pod, log)
     phase = pod.progress.phase if pod.progress else None
@@ -292,8 +292,8 @@ def _unblock(pod: PodInfo, d: Diagnosis) -> str:
     nothing this tool can do safely by itself (a restart meets the same cause). The evidence,
     shown with it, says the cause in the API's words; this says what to do about it."""
     owner = f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
-    if d.kind == OUT_OF_MEMORY:
-        killed = next(c for c in pod.containers if c.oom_killed)
+    killed = pod.killed_for_memory
+    if d.kind == OUT_OF_MEMORY and killed is not None:
         need = (
             ""
             if killed.init

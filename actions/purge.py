@@ -127,7 +127,7 @@ def _assemble(
     warnings = []
     if model_verdict(snapshot, pod) == UNKNOWN:
         warnings.append(NOT_KNOWN_CORRUPT)
-    killed = [u.name for u in users if any(c.oom_killed for c in u.containers)]
+    killed = [u.name for u in users if u.killed_for_memory is not None]
     if killed:
         warnings.append(
             "killed for memory (OOMKilled), not by a bad model: "

@@ -205,6 +205,15 @@ class PodInfo:
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def killed_for_memory(self) -> ContainerInfo | None:
+        """The first container OOMKilled now or in its run before, if any."""
+        return next((c for c in self.containers if c.oom_killed), None)
+
+    @property
+    def evicted(self) -> bool:
+        return self.phase == "Failed" and self.status_reason == "Evicted"
+
 
 @dataclass(frozen=True)
 class VolumeUsage:

@@ -16,6 +16,7 @@ from collectors.model import (
     DownloadPhase,
     DownloadProgress,
     ModelState,
+    PodInfo,
     StartBlocker,
     VolumeInfo,
 )
@@ -176,6 +177,20 @@ def failed_cell(progress: DownloadProgress, state: ModelState, room: int) -> Tex
         text.append(f" {frac * 100:3.0f}% ")
     text.append(failure_gist(progress.message or "failed"), style="italic")
     return text
+
+
+def cause_cell(pod: PodInfo, room: int) -> Text | None:
+    """What stops a pod, for its row where a progress bar would mislead: an eviction, a kill
+    for memory, what keeps it from starting; None when there is a download to show."""
+    state = pod.model_state
+    killed = pod.killed_for_memory
+    if pod.evicted:
+        return evicted_cell(pod.status_message or "", room)
+    if killed is not None and state is ModelState.FAILED:
+        return oom_cell(killed, room)
+    if pod.blocker is not None and state in (ModelState.BLOCKED, ModelState.PENDING):
+        return blocker_cell(pod.blocker, state, room)
+    return None
 
 
 def blocker_cell(blocker: StartBlocker, state: ModelState, room: int) -> Text:

@@ -15,10 +15,8 @@ from tui.format import (
     PROGRESS_FULL,
     STATE_STYLE,
     ColumnFit,
-    blocker_cell,
-    evicted_cell,
+    cause_cell,
     format_age,
-    oom_cell,
     progress_fit,
     shorten_middle,
     state_cell,
@@ -118,14 +116,9 @@ def _cells(source: Any) -> tuple[Any, ...]:
     name_style = "strike grey50" if pod.deleting else ""
     restarts = Text(str(pod.restarts), style="bold red" if pod.restarts >= 3 else "")
     room = widths["progress"]
-    progress = progress_fit(pod.progress, state, room)
-    if pod.blocker is not None and state in (ModelState.BLOCKED, ModelState.PENDING):
-        progress = blocker_cell(pod.blocker, state, room)
-    killed = next((c for c in pod.containers if c.oom_killed), None)
-    if killed is not None and state is ModelState.FAILED:
-        progress = oom_cell(killed, room)
-    if pod.phase == "Failed" and pod.status_reason == "Evicted":
-        progress = evicted_cell(pod.status_message or "", room)
+    progress = cause_cell(pod, room)
+    if progress is None:
+        progress = progress_fit(pod.progress, state, room)
     # A verify result the user asked for beats a download that is not moving ("?% failed"
     # for a crash-looping pod would hide the mismatch); a live download still shows itself.
     if pod.verification is not None and (not pod.progress or pod.progress.phase in _AT_REST):
