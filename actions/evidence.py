@@ -19,7 +19,7 @@ from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.parsers import base
 from collectors.parsers.failures import CHECKSUM_MISMATCH_TEXT, NO_SPACE_TEXT
 from collectors.progress import parse_segment
-from collectors.state import DOWNLOADER_EXIT_CODES
+from collectors.state import DOWNLOADER_EXIT_CODES, exit_note
 
 # What a finding is evidence of.
 CHECKSUM = "checksum"  # the model's content is wrong
@@ -46,8 +46,9 @@ _NO_SPACE_EXITS = (6, 7)
 # What a log says when a download begins again, or has ended well.
 _FRESH_START = frozenset({"start", "done", "ready"})
 _ENDED_WELL = frozenset({"done", "ready"})
-# The pod's model states in which its current attempt has not said how it ends: only then does
-# the run before a restart speak for it (a failed, stalled or waiting attempt speaks for itself).
+# The pod's model states in which its current attempt has not said how it ends: then the run
+# before a restart speaks for it (a failed, stalled or waiting attempt speaks for itself, unless
+# all it says is the downloader's exit code: that is how the run before ended).
 _UNDECIDED = frozenset({ModelState.DOWNLOADING, ModelState.PENDING, ModelState.UNKNOWN})
 
 
@@ -360,14 +361,18 @@ def pod_findings(
     snapshot: ClusterSnapshot, pod: PodInfo, log: str | Sequence[ContainerLog] = ""
 ) -> tuple[Finding, ...]:
     """Everything known about the pod's download, read: the collectors' evidence first, then
-    its recent ``log`` (newest first), its progress, its containers and the events about it.
+    its recent ``log`` (newest first), its progress, its containers and the events about it;
+    last, the downloader's exit codes, which say what failed but not how.
 
-    When none of it tells of a failure and the current attempt has not ended, a container that
-    restarted speaks through its run before: a crash loop caught while it downloads again has
-    not failed this time yet, but its last run did (and this one likely will)."""
+    When none of it but an exit code tells of a failure and the current attempt has not ended,
+    a container that restarted speaks through its run before: a crash loop caught while it
+    downloads again has not failed this time yet, but its last run did (and this one likely
+    will); and a run that ended 6 said how much room it lacked, which its code does not."""
     logs = as_logs(log)
     attempts = [c.attempt() for c in logs]
-    found = [f for f in map(read_line, pod.evidence) if f is not None]
+    codes = {c.name: c.exit_code for c in pod.containers if c.exit_code in DOWNLOADER_EXIT_CODES}
+    endings = {exit_note(name, code) for name, code in codes.items()}
+    found = _read([line for line in pod.evidence if line not in endings])
     for attempt in reversed(attempts):  # the cache container's (read last) first
         found.extend(attempt.findings)
     lines = [pod.progress.message] if pod.progress is not None and pod.progress.message else []
@@ -376,16 +381,23 @@ def pod_findings(
     lines.extend(
         e.message for e in snapshot.events if e.object_kind == "Pod" and e.object_name == pod.name
     )
-    found.extend(f for f in map(read_line, lines) if f is not None)
-    for c in pod.containers:
-        if c.exit_code in _NO_SPACE_EXITS:
-            meaning = DOWNLOADER_EXIT_CODES[c.exit_code]
-            found.append(Finding(NO_SPACE, f"container {c.name} exited {c.exit_code} ({meaning})"))
-    if not found and pod.model_state in _UNDECIDED:
+    found.extend(_read(lines))
+    ended = _read([line for line in pod.evidence if line in endings])
+    ended.extend(
+        Finding(NO_SPACE, exit_note(name, code))
+        for name, code in codes.items()
+        if code in _NO_SPACE_EXITS
+    )
+    if not found:
         for container, attempt in reversed(list(zip(logs, attempts, strict=True))):
-            if attempt.undecided:
+            its_run_ended = container.container in codes
+            if attempt.undecided and (pod.model_state in _UNDECIDED or its_run_ended):
                 found.extend(container.history())
-    return tuple(found)
+    return (*found, *ended)
+
+
+def _read(lines: Iterable[str]) -> list[Finding]:
+    return [f for f in map(read_line, lines) if f is not None]
 
 
 def distrusts_certificate(text: str) -> bool:

@@ -58,6 +58,12 @@ DOWNLOADER_EXIT_CODES = {
 _PENDING_REASONS = {"ContainerCreating", "PodInitializing", "Pending"}
 
 
+def exit_note(container: str, code: int) -> str:
+    """How a container's run ended, by the bundled downloader's exit code: a run's failure
+    known from its code alone, without its own words."""
+    return f"container {container} exited {code} ({DOWNLOADER_EXIT_CODES[code]})"
+
+
 @dataclass(frozen=True)
 class DiskFacts:
     """What ``stat`` of the partial file in the pod showed, over time."""
@@ -203,10 +209,9 @@ def model_state(
         )
     for c, code in exits:
         if code in DOWNLOADER_EXIT_CODES:
-            meaning = DOWNLOADER_EXIT_CODES[code]
             return Verdict(
                 ModelState.FAILED,
-                _with_log([f"container {c.name} exited {code} ({meaning})", *loop_note], log),
+                _with_log([exit_note(c.name, code), *loop_note], log),
                 progress,
             )
     if pod.phase == "Failed":

@@ -335,3 +335,19 @@ def test_a_mismatch_from_the_last_run_is_not_called_unreported() -> None:
     assert plan.decision == "corrupt" and plan.runnable, plan.describe()
     assert MISMATCH_BEFORE_RESTART in plan.warnings
     assert NOT_KNOWN_CORRUPT not in plan.warnings
+
+
+def test_a_run_that_ended_6_is_explained_by_its_own_words_when_the_next_has_begun() -> None:
+    """The snapshot knows only the exit code (its log stream follows the new instance, which
+    has said nothing yet); the run that ended 6 said how much room it lacked, and the plan
+    needs that to evict no more than enough."""
+    ended = "container lightning-asr exited 6 (no space left on device)"
+    snap = snapshot(
+        pod("asr-a", state=ModelState.FAILED, running=False, exit_code=6, evidence=(ended,))
+    )
+    log = runs(AGAIN, previous=FULL, restarts=2, exited="exit code 6 (Error)")
+    d = diagnose(snap, snap.pods[0], (log,))
+    assert d.kind == "disk-full" and d.previous_run, d
+    assert "4.0 MiB more needed, 2.0 MiB free" in d.why, d.why
+    # With no words from any run, the exit code still says what failed.
+    assert diagnose(snap, snap.pods[0], (runs(AGAIN, restarts=2),)).why == ended
