@@ -122,6 +122,60 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class ProbeSpec:
+    """One of a container's probes, as the API server defaulted it."""
+
+    kind: str  # liveness | readiness | startup
+    handler: str  # what it checks, as kubectl describe says it: "http-get :2269/health"
+    initial_delay: int = 0
+    period: int = 10
+    timeout: int = 1
+    failure_threshold: int = 3
+    success_threshold: int = 1
+    check: str = ""  # the handler alone as JSON ({"httpGet": …}), to build another probe from
+
+    @property
+    def allows(self) -> int:
+        """About how long a start may take before this probe gives up on it, in seconds:
+        initialDelaySeconds + failureThreshold * periodSeconds (the rule Kubernetes' own
+        documentation gives for sizing a startup probe)."""
+        return self.initial_delay + self.failure_threshold * self.period
+
+    @property
+    def settings(self) -> str:
+        """``initialDelaySeconds 300 + failureThreshold 3 * periodSeconds 10``, for a sentence."""
+        delay = f"initialDelaySeconds {self.initial_delay} + " if self.initial_delay else ""
+        return f"{delay}failureThreshold {self.failure_threshold} * periodSeconds {self.period}"
+
+
+@dataclass(frozen=True)
+class ProbeKill:
+    """The kubelet restarting a container because its liveness or startup probe failed. For a
+    container that downloads the model, most often a start longer than the probe allows:
+    each restart begins the download again, and it may never finish."""
+
+    container: str
+    probe: str  # liveness | startup
+    kills: int  # how many times, as the Killing event counts them
+    last_killed: float
+    failure: str = ""  # the probe's latest failure, e.g. "... connect: connection refused"
+    spec: ProbeSpec | None = None  # the probe that killed it, when the pod spec has it
+
+
+@dataclass(frozen=True)
+class ProbeDeadline:
+    """A container on its way up whose probe will end the run before the download does: its
+    probe fails while the model downloads (a kill before, or a failure in this run), and
+    what the probe allows runs out before the ETA (or the ETA is not known)."""
+
+    container: str
+    probe: str  # liveness | startup
+    left: float  # seconds until the probe ends this run, at the earliest (0: due now)
+    needs: float | None  # the download's ETA, seconds, when known
+    said: str  # the sentence, for the evidence
+
+
+@dataclass(frozen=True)
 class ContainerInfo:
     name: str
     init: bool
@@ -134,6 +188,17 @@ class ContainerInfo:
     exit_code: int | None = None
     last_reason: str | None = None  # how its previous run ended (lastState), e.g. OOMKilled
     memory_limit: int | None = None  # resources.limits.memory, bytes
+    started_at: float | None = None  # when the run under way started (state.running)
+    probes: tuple[ProbeSpec, ...] = ()
+
+    def probe(self, kind: str) -> ProbeSpec | None:
+        return next((p for p in self.probes if p.kind == kind), None)
+
+    @property
+    def start_limit(self) -> ProbeSpec | None:
+        """The probe that bounds how long a start may take: the startup probe when there is
+        one (liveness waits for it), else the liveness probe."""
+        return self.probe("startup") or self.probe("liveness")
 
     @property
     def oom_killed(self) -> bool:
@@ -200,6 +265,8 @@ class PodInfo:
     status_reason: str | None = None
     status_message: str | None = None
     blocker: StartBlocker | None = None
+    probe_kill: ProbeKill | None = None
+    probe_deadline: ProbeDeadline | None = None
 
     @property
     def key(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from collectors import kube
 from collectors.model import ContainerInfo, ModelSettings, PodInfo
+from collectors.probes import probes_of
 from collectors.redact import redact_url
 from collectors.units import SizeError, parse_size
 
@@ -70,6 +71,8 @@ def containers_of(pod: kube.Obj) -> tuple[ContainerInfo, ...]:
                     exit_code=code if code is not None else last_code,
                     last_reason=_text(last.get("reason")),
                     memory_limit=kube.quantity(kube.dig(c, "resources", "limits", "memory")),
+                    started_at=kube.timestamp(kube.dig(st, "state", "running", "startedAt")),
+                    probes=probes_of(c),
                 )
             )
     return tuple(out)

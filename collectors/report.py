@@ -86,6 +86,8 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
                 f"pod {pod.name}: {pod.model_state.value} again after {pod.restarts} "
                 f"restart{'s' if pod.restarts != 1 else ''}; {pod.previous_run}"
             )
+        if pod.probe_deadline is not None:  # it will fail: its probe ends the run first
+            out.append(f"pod {pod.name}: {pod.model_state.value}: {pod.probe_deadline.said}")
     out.extend(f"volume {vol.name}: {problem}" for vol, problem in volume_problems(snapshot))
     out.extend(f"rollout {r.name}: {r.problem}" for r in snapshot.rollouts if r.problem)
     for job in snapshot.jobs:

@@ -10,7 +10,7 @@ cheap enough to rebuild several times a second.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +27,10 @@ from collectors.model import (
     VolumeInfo,
     VolumeUsage,
 )
+from collectors.probes import probe_deadline, probe_kill
 from collectors.progress import LogFacts
 from collectors.selectors import parse_selector
-from collectors.state import DiskFacts, Verdict, model_state
+from collectors.state import ON_THE_WAY, DiskFacts, Verdict, model_state
 from collectors.values import ChartValues
 from collectors.volumes import PodMount, VolumeTarget
 
@@ -162,7 +163,9 @@ class SnapshotBuilder:
             if verification is not None:
                 base = dataclasses.replace(base, verification=verification)
             facts = inputs.facts.get(name)
-            blocker = self.blocker(pod, base, about, when)
+            own = [e for e in about.get(("Pod", base.name), ()) if e.last_seen >= base.created_at]
+            blocker = self.blocker(pod, base, own, about, when)
+            base = dataclasses.replace(base, probe_kill=probe_kill(base, own))
             verdict = model_state(
                 base,
                 facts,
@@ -172,6 +175,11 @@ class SnapshotBuilder:
                 downloaders,
                 blocker,
             )
+            deadline = None
+            if verdict.state in ON_THE_WAY:
+                deadline = probe_deadline(base, verdict.progress, own, when)
+            if deadline is not None:
+                verdict = dataclasses.replace(verdict, evidence=(deadline.said, *verdict.evidence))
             verdicts[name] = verdict
             out.append(
                 dataclasses.replace(
@@ -181,6 +189,7 @@ class SnapshotBuilder:
                     progress=verdict.progress,
                     previous_run=facts.previous_run if facts is not None else None,
                     blocker=blocker,
+                    probe_deadline=deadline,
                 )
             )
         self.forget_missing(uids)
@@ -190,12 +199,12 @@ class SnapshotBuilder:
         self,
         pod: kube.Obj,
         info: PodInfo,
+        own: Sequence[EventInfo],
         about: Mapping[tuple[str, str], list[EventInfo]],
         when: float,
     ) -> StartBlocker | None:
-        """What keeps the pod from starting, from its events (this pod's, not an earlier one's
-        of the same name) and its claims' latest Warning."""
-        own = [e for e in about.get(("Pod", info.name), ()) if e.last_seen >= info.created_at]
+        """What keeps the pod from starting, from ``own`` events (this pod's, not an earlier
+        one's of the same name) and its claims' latest Warning."""
         latest = (
             next(
                 (e for e in about.get(("PersistentVolumeClaim", c), ()) if e.type == "Warning"),

@@ -9,7 +9,10 @@ wins:
 2. ready     the pod's Ready condition is True; or the log says "Server ready" and a
              container runs; or a Job pod Succeeded without a failure in its log.
 3. failed    a container was OOMKilled and is down (terminated, or in its back-off): its
-             memory limit is too small, most often to load the model; the log's latest
+             memory limit is too small, most often to load the model; or its liveness or
+             startup probe killed it and it is down: the start took longer than the probe
+             allows (``probes.py``; between two kills the run under way keeps its state, and
+             ``probes.start_outlook`` says when the probe will end it); the log's latest
              outcome is a failure (download failed, refused, no space, timeout...), a
              downloader container exited with a failure code, or the pod phase is Failed
              (evicted, say). A crash loop with such a log is failed too.
@@ -43,6 +46,7 @@ from collectors.model import (
     StartBlocker,
 )
 from collectors.parsers.base import CHECKSUM_MISMATCH
+from collectors.probes import killed_by_probe, probe_kill_note
 from collectors.progress import LogFacts
 from collectors.units import format_bytes, format_duration
 
@@ -90,7 +94,7 @@ def crash_loop(pod: PodInfo) -> ContainerInfo | None:
 
 
 # States in which a container that failed before may fail again the same way.
-_ON_THE_WAY = frozenset(
+ON_THE_WAY = frozenset(
     {ModelState.PENDING, ModelState.DOWNLOADING, ModelState.WAITING, ModelState.VERIFYING}
 )
 
@@ -98,7 +102,7 @@ _ON_THE_WAY = frozenset(
 def relapsing(pod: PodInfo) -> bool:
     """The pod's run before the last restart failed and the new one is on its way: a crash loop
     caught between crashes, which a plain "downloading" would pass off as healthy."""
-    return pod.restarts > 0 and pod.previous_run is not None and pod.model_state in _ON_THE_WAY
+    return pod.restarts > 0 and pod.previous_run is not None and pod.model_state in ON_THE_WAY
 
 
 def oom_note(c: ContainerInfo, progress: DownloadProgress | None) -> str:
@@ -201,6 +205,11 @@ def model_state(
     oom = next((c for c in pod.containers if c.oom_killed and c.state != "running"), None)
     if oom is not None:
         return Verdict(ModelState.FAILED, _with_log([oom_note(oom, progress)], log), progress)
+    probe_kill = killed_by_probe(pod)
+    if probe_kill is not None:
+        why = probe_kill_note(probe_kill)
+        over = progress.stopped(why) if progress is not None else None
+        return Verdict(ModelState.FAILED, _with_log([why, *loop_note], log), over)
     if log is not None and log.failure_code is not None:
         return Verdict(
             ModelState.FAILED,
