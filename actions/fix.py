@@ -55,10 +55,12 @@ from actions.listing import listing_steps, read_listing
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
+from actions.probe_advice import startup_probe_advice
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
+from collectors.probes import killed_by_probe, probe_kill_note
 from collectors.state import oom_note
 from collectors.units import format_bytes, format_written, parse_size
 
@@ -75,6 +77,7 @@ NOTHING = "nothing"
 CANNOT_START = "cannot-start"
 EVICTED = "evicted"
 OUT_OF_MEMORY = "out-of-memory"
+PROBE_KILLS = "probe-kills-start"
 # Not a diagnosis: the first of the two steps of a disk-full fix on a volume no running pod
 # sees -- look at what the cache holds through a helper pod, then plan the eviction from it.
 LOOK = "disk-full-look"
@@ -94,6 +97,7 @@ TOPICS = {
     CANNOT_START: "Fix the pod that cannot start",
     EVICTED: "Fix the evicted pod",
     OUT_OF_MEMORY: "Fix the pod that runs out of memory",
+    PROBE_KILLS: "Fix the pod its probe kills before the model is ready",
 }
 
 
@@ -115,6 +119,9 @@ DIAGNOSES = {
     CANNOT_START: "the pod cannot start; no restart or download fixes that",
     EVICTED: "the kubelet evicted the pod; its ReplicaSet replaces it",
     OUT_OF_MEMORY: "a container is killed for memory; the model is not what fails",
+    PROBE_KILLS: (
+        "a probe kills the container before the model is ready; a restart meets the same probe"
+    ),
 }
 
 
@@ -155,6 +162,11 @@ def diagnose(
     oom = pod.killed_for_memory
     if oom is not None and not pod.ready:
         return Diagnosis(OUT_OF_MEMORY, oom_note(oom, pod.progress))
+    probe_kill = killed_by_probe(pod)
+    if probe_kill is not None:
+        return Diagnosis(PROBE_KILLS, probe_kill_note(probe_kill))
+    if pod.probe_deadline is not None:
+        return Diagnosis(PROBE_KILLS, pod.probe_deadline.said)
     if pod.evicted:
         return Diagnosis(EVICTED, f"the pod was evicted: {pod.status_message or 'no message'}")
     found = evidence.pod_findings(snapshot, pod, log)
@@ -272,6 +284,8 @@ def plan_fix(
         return _as_fix(plan, d)
     if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
+    if d.kind == PROBE_KILLS:
+        return _refused_fix(snapshot, pod, d, startup_probe_advice(snapshot, pod))
     plan = _refused_fix(snapshot, pod, d)
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.

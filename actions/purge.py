@@ -19,6 +19,7 @@ from actions.paths import ModelLocation, PathRefused, model_location, resolve_us
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.probes import killed_by_probe
 
 
 def plan_purge(
@@ -133,6 +134,12 @@ def _assemble(
             "killed for memory (OOMKilled), not by a bad model: "
             + ", ".join(killed)
             + "; deleting the model only makes them download it again (see f)"
+        )
+    probed = [u.name for u in users if killed_by_probe(u) or u.probe_deadline is not None]
+    if probed:
+        warnings.append(
+            "killed by their liveness or startup probe before the model is ready, not by a bad "
+            "model: " + ", ".join(probed) + "; a new download takes longer still (see f)"
         )
     if busy:
         warnings.append(

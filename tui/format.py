@@ -17,11 +17,20 @@ from collectors.model import (
     DownloadProgress,
     ModelState,
     PodInfo,
+    ProbeDeadline,
+    ProbeKill,
     StartBlocker,
     VolumeInfo,
 )
+from collectors.probes import killed_by_probe
 from collectors.report import used_fraction
-from collectors.units import BINARY_UNITS, DECIMAL_UNITS, format_bytes, written_in_decimal
+from collectors.units import (
+    BINARY_UNITS,
+    DECIMAL_UNITS,
+    format_bytes,
+    format_duration,
+    written_in_decimal,
+)
 
 STATE_STYLE: dict[ModelState, str] = {
     ModelState.CORRUPT: "bold white on red",
@@ -190,7 +199,39 @@ def cause_cell(pod: PodInfo, room: int) -> Text | None:
         return oom_cell(killed, room)
     if pod.blocker is not None and state in (ModelState.BLOCKED, ModelState.PENDING):
         return blocker_cell(pod.blocker, state, room)
+    probe_kill = killed_by_probe(pod)
+    if probe_kill is not None and state is ModelState.FAILED:
+        return probe_kill_cell(probe_kill, room)
+    if pod.probe_deadline is not None:
+        return deadline_cell(pod.probe_deadline, pod.progress, state, room)
     return None
+
+
+def probe_kill_cell(kill: ProbeKill, room: int) -> Text:
+    """A pod its probe killed: the row says which probe, how often, and what it allows."""
+    times = "once" if kill.kills == 1 else f"{kill.kills} times"
+    said = f"killed by {kill.probe} probe {times}"
+    if kill.spec is not None:
+        said += f" (allows {format_duration(kill.spec.allows)})"
+    return Text(cut_middle(said, room), style="italic")
+
+
+def deadline_cell(
+    deadline: ProbeDeadline, progress: DownloadProgress | None, state: ModelState, room: int
+) -> Text:
+    """A download its probe will end first: the bar, then when the probe ends it (in place of
+    the ETA, which it will not reach)."""
+    when = f"in {format_duration(deadline.left)}" if deadline.left >= 1 else "now"
+    warning = f"⚠ {deadline.probe} probe kills it {when}"
+    text = Text()
+    frac = progress.fraction if progress is not None else None
+    if frac is not None and room >= len(warning) + 8 + _PCT + 1:
+        text.append(bar(frac, 8), style=STATE_STYLE.get(state, ""))
+        text.append(f" {frac * 100:3.0f}% ")
+    else:
+        warning = next((w for w in (warning, f"⚠ killed {when}") if len(w) <= room), warning)
+    text.append(cut_middle(warning, max(room - text.cell_len, 0)), style="bold yellow")
+    return text
 
 
 def blocker_cell(blocker: StartBlocker, state: ModelState, room: int) -> Text:

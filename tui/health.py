@@ -56,6 +56,9 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     again = sum(1 for p in serving if relapsing(p))
     if again:
         parts.append(f"{again} ↻ after a failed run")
+    doomed = sum(1 for p in serving if p.probe_deadline is not None)
+    if doomed:
+        parts.append(f"{doomed} to be killed by a probe")
     if running_jobs:
         parts.append(f"{_jobs(len(running_jobs))} running")
     for state, n in sorted(troubled_jobs.items(), key=lambda kv: kv[0].urgency):
@@ -73,7 +76,9 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
         parts.append(f"{stuck} rollout{'s' if stuck != 1 else ''} stuck")
     if snapshot.stale:
         level = "stale"
-    elif any(s.needs_attention for s in counts) or troubled_jobs or failed_jobs or short or stuck:
+    elif any(s.needs_attention for s in counts) or (
+        troubled_jobs or failed_jobs or short or stuck or doomed
+    ):
         level = "bad"
     elif ready < len(serving) or running_jobs:
         level = "busy"

@@ -8,7 +8,16 @@ from typing import Any
 
 from textual.message import Message
 
-from collectors.model import DownloadPhase, LogLine, ModelState, RolloutInfo, StartBlocker
+from collectors.model import (
+    DownloadPhase,
+    LogLine,
+    ModelState,
+    ProbeDeadline,
+    ProbeKill,
+    ProbeSpec,
+    RolloutInfo,
+    StartBlocker,
+)
 from collectors.state import relapsing
 from tests.tui.fakes import NOW, GiB, MiB, pod, progress, sample_snapshot, sample_volumes
 from tui import actions_port, commands
@@ -17,6 +26,7 @@ from tui.format import (
     PROGRESS_FULL,
     bar,
     blocker_cell,
+    deadline_cell,
     evicted_cell,
     failure_gist,
     format_age,
@@ -429,3 +439,35 @@ def test_a_pod_that_cannot_start_and_a_stuck_rollout_turn_the_header_red() -> No
     rollout = RolloutInfo("lightning-asr", 3, 3, 2, 2, problem="FailedCreate: exceeded quota")
     h = health(dataclasses.replace(calm, rollouts=(rollout,)))
     assert h.level == "bad" and h.text.endswith("1 rollout stuck"), h.text
+
+
+def test_a_pod_its_probe_kills_says_so_in_its_row_and_the_header() -> None:
+    ready = tuple(
+        dataclasses.replace(p, model_state=ModelState.READY, ready=True)
+        for p in sample_snapshot().pods
+    )
+    layout = tuple((key, width) for key, _, width in PodsTable.COLUMNS)
+    liveness = ProbeSpec("liveness", "http-get http://:2269/health", initial_delay=300)
+    (c,) = pod("x", ModelState.FAILED).containers
+    down = dataclasses.replace(c, state="waiting", exit_code=137, probes=(liveness,))
+    killed = dataclasses.replace(
+        pod("asr-killed", ModelState.FAILED, restarts=2),
+        containers=(down,),
+        probe_kill=ProbeKill("lightning-asr", "liveness", 2, NOW - 5, spec=liveness),
+    )
+    row = _cells((killed, "1m", layout))
+    assert row[6].plain == "✗ failed"
+    assert row[7].plain == "killed by liveness probe 2 times (allows 6 min)", row[7].plain
+    # Its run under way: the bar, then when the probe ends it in place of the ETA.
+    deadline = ProbeDeadline("lightning-asr", "liveness", 95.0, 600.0, "…")
+    doomed = dataclasses.replace(
+        pod("asr-doomed", ModelState.DOWNLOADING, progress=progress(4 * GiB, 10 * GiB, 10 * MiB)),
+        probe_deadline=deadline,
+    )
+    cell = _cells((doomed, "1m", layout))[7].plain
+    assert cell.endswith(" 40% ⚠ liveness probe kills it in 95 s"), cell
+    # Narrow: the warning alone, in fewer words.
+    narrow = deadline_cell(deadline, doomed.progress, ModelState.DOWNLOADING, 20).plain
+    assert narrow == "⚠ killed in 95 s", narrow
+    h = health(sample_snapshot(pods=(*ready, doomed)))
+    assert h.level == "bad" and "1 to be killed by a probe" in h.text, h.text

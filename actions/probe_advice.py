@@ -1,0 +1,73 @@
+"""What to change when a probe kills a container before its model is ready: a startup probe
+sized to the download, as a command to run. The fix never patches a Deployment by itself: a
+new probe rolls every pod of it, and how long loading takes is the operator's to know."""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+
+from collectors.model import ClusterSnapshot, DownloadProgress, PodInfo, ProbeSpec
+from collectors.units import format_duration
+
+PERIOD = 10  # the startup probe's periodSeconds we suggest: the API server's default
+UNKNOWN_LENGTH = 30 * 60  # what to allow when the download's length is not known
+MARGIN = 10 * 60  # at least this much beyond the download itself, for loading the model
+
+
+def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
+    """Why nothing this tool runs would help, and the startup probe that would."""
+    name, spec = _probed(pod)
+    took = download_seconds(pod.progress)
+    allow = UNKNOWN_LENGTH if took is None else max(2 * took, took + MARGIN)
+    threshold = math.ceil(allow / PERIOD)
+    said = (
+        "A restart, a new download or deleting the model would not help: the next start is "
+        "killed the same way. "
+    )
+    what = (
+        "Raise its startupProbe"
+        if spec is not None and spec.kind == "startup"
+        else (
+            f"Give container {name} a startupProbe (its liveness probe waits until that succeeds)"
+        )
+    )
+    length = (
+        f"at the rate seen the whole download takes about {format_duration(took)}, so allow "
+        f"about {format_duration(threshold * PERIOD)}"
+        if took is not None
+        else f"its length is not known: allow, say, {format_duration(threshold * PERIOD)}"
+    )
+    said += f"{what} that allows the download and the load: {length}"
+    if pod.release and spec is not None:
+        said += f", e.g. {patch_command(snapshot.namespace, pod.release, name, spec, threshold)}"
+    said += "."
+    if pod.cache_kind == "pvc":
+        said += " Or pre-warm the cache (key p) so the pods find the model and start in time."
+    return said
+
+
+def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSpec, n: int) -> str:
+    """``kubectl patch`` (a strategic merge: containers merge by name) that sets a startup
+    probe checking what ``spec`` checks, allowing ``n`` periods of PERIOD seconds."""
+    probe = {**json.loads(spec.check or "{}"), "periodSeconds": PERIOD, "failureThreshold": n}
+    containers = [{"name": container, "startupProbe": probe}]
+    body = {"spec": {"template": {"spec": {"containers": containers}}}}
+    patch = json.dumps(body, separators=(",", ":"))
+    return shlex.join(["kubectl", "-n", namespace, "patch", "deployment", deployment, "-p", patch])
+
+
+def download_seconds(progress: DownloadProgress | None) -> float | None:
+    """How long the whole download takes at the rate seen, when both are known."""
+    if progress is None or not progress.bytes_total or not progress.rate:
+        return None
+    return progress.bytes_total / progress.rate
+
+
+def _probed(pod: PodInfo) -> tuple[str, ProbeSpec | None]:
+    """The container a probe kills (or will), and the probe that bounds its start."""
+    kill, deadline = pod.probe_kill, pod.probe_deadline
+    name = deadline.container if deadline is not None else kill.container if kill else ""
+    c = next((c for c in pod.containers if c.name == name), None)
+    return name, c.start_limit if c is not None else None
