@@ -267,6 +267,9 @@ class PodInfo:
     blocker: StartBlocker | None = None
     probe_kill: ProbeKill | None = None
     probe_deadline: ProbeDeadline | None = None
+    # Why a pod whose server says it is ready is not Ready: its readiness probe's latest
+    # failure in this run ("HTTP probe failed with statuscode: 503").
+    unready_because: str | None = None
 
     @property
     def key(self) -> str:

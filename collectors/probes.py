@@ -184,3 +184,17 @@ def probe_deadline(
             said += f"; the probe fails while the model downloads: {failing}"
         return ProbeDeadline(c.name, spec.kind, left, needs, said)
     return None
+
+
+def readiness_failure(pod: PodInfo, events: Sequence[EventInfo]) -> str | None:
+    """What a running, unready container's readiness probe said last in this run: why a pod
+    whose server logged that it is ready serves nothing (a Service sends it no request)."""
+    if pod.ready:
+        return None
+    for c in pod.containers:
+        if c.state != "running" or c.ready or c.started_at is None or not c.probe("readiness"):
+            continue
+        failure = probe_failure(events, "readiness", since=c.started_at)
+        if failure:
+            return failure
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collectors import jobs as jobs_mod
@@ -21,13 +21,15 @@ from collectors.model import (
     ClusterSnapshot,
     EventInfo,
     JobInfo,
+    ModelState,
     PodInfo,
+    ProbeDeadline,
     StartBlocker,
     VerificationResult,
     VolumeInfo,
     VolumeUsage,
 )
-from collectors.probes import probe_deadline, probe_kill
+from collectors.probes import probe_deadline, probe_kill, readiness_failure
 from collectors.progress import LogFacts
 from collectors.selectors import parse_selector
 from collectors.state import ON_THE_WAY, DiskFacts, Verdict, model_state
@@ -175,11 +177,7 @@ class SnapshotBuilder:
                 downloaders,
                 blocker,
             )
-            deadline = None
-            if verdict.state in ON_THE_WAY:
-                deadline = probe_deadline(base, verdict.progress, own, when)
-            if deadline is not None:
-                verdict = dataclasses.replace(verdict, evidence=(deadline.said, *verdict.evidence))
+            verdict, deadline, unready = _probes_say(base, verdict, own, when)
             verdicts[name] = verdict
             out.append(
                 dataclasses.replace(
@@ -190,6 +188,7 @@ class SnapshotBuilder:
                     previous_run=facts.previous_run if facts is not None else None,
                     blocker=blocker,
                     probe_deadline=deadline,
+                    unready_because=unready,
                 )
             )
         self.forget_missing(uids)
@@ -409,6 +408,24 @@ def event_infos(objects: Objects) -> list[EventInfo]:
         )
     out.sort(key=lambda e: (-e.last_seen, e.object_name, e.reason))
     return out
+
+
+def _probes_say(
+    pod: PodInfo, verdict: Verdict, events: Sequence[EventInfo], now: float
+) -> tuple[Verdict, ProbeDeadline | None, str | None]:
+    """What the pod's probes add to its decided state: a run under way that its probe will end
+    first (said first), or a ready server that its readiness probe fails (said after "ready")."""
+    if verdict.state in ON_THE_WAY:
+        deadline = probe_deadline(pod, verdict.progress, events, now)
+        if deadline is not None:
+            return replace(verdict, evidence=(deadline.said, *verdict.evidence)), deadline, None
+    if verdict.state is ModelState.READY:
+        unready = readiness_failure(pod, events)
+        if unready is not None:
+            said = f"not Ready: its readiness probe fails: {unready}"
+            first, rest = verdict.evidence[:1], verdict.evidence[1:]
+            return replace(verdict, evidence=(*first, said, *rest)), None, unready
+    return verdict, None, None
 
 
 def _events_by_object(events: Iterable[EventInfo]) -> dict[tuple[str, str], list[EventInfo]]:

@@ -204,6 +204,9 @@ def cause_cell(pod: PodInfo, room: int) -> Text | None:
         return probe_kill_cell(probe_kill, room)
     if pod.probe_deadline is not None:
         return deadline_cell(pod.probe_deadline, pod.progress, state, room)
+    if pod.unready_because and state is ModelState.READY:
+        said = f"not Ready: {pod.unready_because}"
+        return Text(cut_middle(said, room), style="italic yellow")
     return None
 
 

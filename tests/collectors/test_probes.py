@@ -22,10 +22,11 @@ from collectors.model import (
     ProbeKill,
 )
 from collectors.pods import pod_info
-from collectors.probes import probe_deadline, probe_kill, probes_of
+from collectors.probes import probe_deadline, probe_kill, probes_of, readiness_failure
 from collectors.state import model_state
 from tests.actions import builders
 from tests.collectors.podfactory import make_pod
+from tui.format import cause_cell
 
 STARTED = "2026-11-27T10:00:00Z"
 T0 = kube.timestamp(STARTED) or 0.0
@@ -191,3 +192,30 @@ def test_a_purge_says_the_pods_are_killed_by_their_probe_not_by_the_model() -> N
     serving = dataclasses.replace(builders.pod("asr-a"), probe_kill=kill)
     plan = plan_purge(builders.snapshot(serving, builders.pod("asr-b")), "asr-a", ActionOptions())
     assert plan.runnable and not any("probe" in w for w in plan.warnings), plan.warnings
+
+
+def test_a_ready_server_its_readiness_probe_fails_says_why_it_is_not_ready() -> None:
+    readiness = {"readinessProbe": {**LIVENESS, "periodSeconds": 30}}
+    info = _pod(RUNNING, readiness)
+    failing = [
+        _event(
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            T0 + 40,
+            3,
+        )
+    ]
+    assert readiness_failure(info, failing) == "HTTP probe failed with statuscode: 503"
+    assert readiness_failure(info, []) is None, "not probed yet: the first success is coming"
+    earlier = [dataclasses.replace(failing[0], last_seen=T0 - 30)]
+    assert readiness_failure(info, earlier) is None, "an earlier run's"
+    assert readiness_failure(dataclasses.replace(info, ready=True), failing) is None
+    cell = cause_cell(
+        dataclasses.replace(
+            info,
+            model_state=ModelState.READY,
+            unready_because="HTTP probe failed with statuscode: 503",
+        ),
+        60,
+    )
+    assert cell is not None and cell.plain == "not Ready: HTTP probe failed with statuscode: 503"
