@@ -157,7 +157,7 @@ class ProbeKill:
     container: str
     probe: str  # liveness | startup
     kills: int  # how many times, as the Killing event counts them
-    last_killed: float
+    killed_at: float
     failure: str = ""  # the probe's latest failure, e.g. "... connect: connection refused"
     spec: ProbeSpec | None = None  # the probe that killed it, when the pod spec has it
 

@@ -102,7 +102,7 @@ def probe_kill(pod: PodInfo, events: Sequence[EventInfo]) -> ProbeKill | None:
             container=name,
             probe=kind,
             kills=max(ev.count, 1),
-            last_killed=ev.last_seen,
+            killed_at=ev.last_seen,
             failure=probe_failure(events, kind),
             spec=container.probe(kind) if container is not None else None,
         )

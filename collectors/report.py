@@ -29,6 +29,10 @@ _TIME_FIELDS = frozenset(
         "last_seen",
         "checked_at",
         "modified_at",
+        "unscheduled_since",
+        "since",
+        "started_at",
+        "killed_at",
     }
 )
 
