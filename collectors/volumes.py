@@ -315,7 +315,7 @@ class VolumePoller:
                 )
             df_said = "df shows an 8 EiB file system (EFS), a size that means nothing"
         try:
-            measured = self.du(pod, container, path)
+            measured, missed = self.du(pod, container, path)
         except MeasureError as exc:
             return VolumeUsage(source="none", measured_at=now, note=_note(why, df_said, str(exc)))
         against = (
@@ -327,11 +327,12 @@ class VolumePoller:
             source="du",
             used_bytes=measured,
             measured_at=now,
-            note=_note(why, df_said, f"measured {path} with du in pod {pod}", against),
+            note=_note(why, df_said, f"measured {path} with du in pod {pod}{missed}", against),
         )
 
-    def du(self, pod: str, container: str | None, path: str) -> int:
-        """Bytes under ``path``: GNU ``du -s -B1``, else ``du -sb``, else BusyBox ``du -sk``.
+    def du(self, pod: str, container: str | None, path: str) -> tuple[int, str]:
+        """Bytes under ``path``: GNU ``du -s -B1``, else ``du -sb``, else BusyBox ``du -sk``;
+        and, when it could not read some files, what it said of the first (else '').
 
         ``MeasureError`` says how the last one tried failed: after flags a BusyBox ``du``
         refuses, it is the one whose words name the real trouble."""
@@ -353,10 +354,16 @@ class VolumePoller:
                 )
             except ExecError as exc:
                 raise MeasureError(_one_line(exc)) from None
+            value = parse_du(result.stdout, unit) if result.exit_code in (0, 1) else None
+            if value is not None and result.ok:
+                return value, ""
+            if value is not None:
+                # GNU du exits 1 when it could not read some files (a .part renamed into place
+                # while it ran, a directory it may not enter), after printing the total of all
+                # the rest: a lower bound, and worth more than no figure.
+                first = (result.stderr.strip().splitlines() or ["no word why"])[0]
+                return value, f" (at least: it could not read some files: {_one_line(first)})"
             if result.ok:
-                value = parse_du(result.stdout, unit)
-                if value is not None:
-                    return value
                 said = _one_line(result.stdout, MAX_WORDS)
                 printed = f"no size: {said!r}" if said else "nothing"
                 failure = f"{shlex.join(argv)} in pod {pod} printed {printed}"

@@ -285,3 +285,32 @@ def test_du_that_gives_no_size_says_what_it_did(
     usage = poller.measure_in_pod("asr-1", None, "/app/models", None, 100.0)
     assert usage.source == "none" and said in (usage.note or ""), usage.note
     assert (usage.note or "").startswith("df shows an 8 EiB file system (EFS)")
+
+
+def test_du_that_could_not_read_some_files_still_gives_its_total(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GNU du exits 1 when a file went away while it ran (a .part renamed into place): its
+    total of the rest is a lower bound, not a failure to try in other forms."""
+    efs = ExecOutcome(
+        0,
+        "Filesystem 1-blocks Used Available Capacity Mounted on\n"
+        "fs-1:/ 9223372036854771712 0 9223372036854771712 0% /app/models\n",
+        "",
+    )
+    gone = "du: cannot access '/app/models/v1/model.bin.part': No such file or directory\n"
+    du = ExecOutcome(1, "4096\t/app/models\n", gone * 2)
+    poller = _answering(monkeypatch, {"df": efs, "du": du})
+    usage = poller.measure_in_pod("asr-1", None, "/app/models", None, 100.0)
+    assert usage.source == "du" and usage.used_bytes == 4096, usage
+    assert (
+        "measured /app/models with du in pod asr-1 (at least: it could not read some files: "
+        f"{gone.strip()})" in (usage.note or "")
+    ), usage.note
+    # Exit 1 with no total (BusyBox refusing -B1) is no figure: the next form is tried.
+    refused = ExecOutcome(1, "", "du: invalid option -- 'B'\nBusyBox v1.36.1 multi-call binary.\n")
+    poller = _answering(monkeypatch, {"df": efs, "du": refused})
+    usage = poller.measure_in_pod("asr-1", None, "/app/models", None, 100.0)
+    assert usage.source == "none" and "du -sk /app/models in pod asr-1 failed: exit code 1" in (
+        usage.note or ""
+    ), usage.note
