@@ -471,3 +471,20 @@ def test_a_pod_its_probe_kills_says_so_in_its_row_and_the_header() -> None:
     assert narrow == "⚠ killed in 95 s", narrow
     h = health(sample_snapshot(pods=(*ready, doomed)))
     assert h.level == "bad" and "1 to be killed by a probe" in h.text, h.text
+
+
+def test_the_detail_says_how_long_a_start_may_take_before_a_probe_ends_it() -> None:
+    liveness = ProbeSpec("liveness", "http-get http://:2269/health", initial_delay=300)
+    downloading = pod("asr-a", ModelState.DOWNLOADING)
+    (c,) = downloading.containers
+    probed = dataclasses.replace(
+        downloading, containers=(dataclasses.replace(c, probes=(liveness,)),)
+    )
+    said = summary_text(probed, probed.name, NOW).plain
+    assert (
+        "\nlightning-asr's liveness probe allows a start about 6 min (initialDelaySeconds 300 + "
+        "failureThreshold 3 * periodSeconds 10)" in said
+    ), said
+    # Once Ready, the start is over: nothing to say.
+    ready = dataclasses.replace(probed, ready=True, model_state=ModelState.READY)
+    assert "probe allows" not in summary_text(ready, ready.name, NOW).plain

@@ -29,7 +29,7 @@ from collectors.model import (
 )
 from collectors.redact import redact_text
 from collectors.state import relapsing
-from collectors.units import format_bytes
+from collectors.units import format_bytes, format_duration
 from tui import commands
 from tui.format import (
     STATE_STYLE,
@@ -133,6 +133,15 @@ def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
     text.append(f" on {pod.cache_kind or '?'} {where}", style="grey70")
     if m.url:
         text.append(f"\nurl {m.url}", style="grey50")
+    bounded = next((c for c in pod.containers if not c.init and c.start_limit), None)
+    if bounded is not None and bounded.start_limit is not None and not pod.ready:
+        # Whether a long download will be killed: the first thing to know of a slow start.
+        probe = bounded.start_limit
+        text.append(
+            f"\n{bounded.name}'s {probe.kind} probe allows a start about "
+            f"{format_duration(probe.allows)} ({probe.settings})",
+            style="grey70",
+        )
     if pod.progress is not None:
         text.append("\n")
         text.append_text(progress_cell(pod.progress, pod.model_state, width=20))
