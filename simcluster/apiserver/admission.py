@@ -72,9 +72,88 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
             for port in c.get("ports") or []:
                 if isinstance(port, dict):
                     port.setdefault("protocol", "TCP")
+            for probe in PROBES:
+                _default_probe(c.get(probe))
     for vol in spec.get("volumes") or []:
         if isinstance(vol, dict) and "emptyDir" in vol and vol["emptyDir"] is None:
             vol["emptyDir"] = {}
+
+
+PROBES = ("livenessProbe", "readinessProbe", "startupProbe")
+PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+_PROBE_NUMBERS = (
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "successThreshold",
+    "failureThreshold",
+    "terminationGracePeriodSeconds",
+)
+
+
+_PROBE_DEFAULTS = {
+    "timeoutSeconds": 1,
+    "periodSeconds": 10,
+    "successThreshold": 1,
+    "failureThreshold": 3,
+}
+
+
+def _default_probe(probe: Any) -> None:
+    """What the v1 defaulting fills into a probe: a missing or zero timing takes its default
+    (a zero is "unset" to the Go types); initialDelaySeconds stays absent."""
+    if not isinstance(probe, dict):
+        return
+    for key, value in _PROBE_DEFAULTS.items():
+        if not probe.get(key):
+            probe[key] = value
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("path", "/")
+        http.setdefault("scheme", "HTTP")
+    grpc = probe.get("grpc")
+    if isinstance(grpc, dict):
+        grpc.setdefault("service", "")
+
+
+def _validate_probes(c: dict[str, Any], where: str, init: bool, causes: list[Cause]) -> None:
+    """The real server's checks: one handler, numbers not negative, liveness and startup
+    successThreshold 1, and no probes on an init container unless it is a sidecar."""
+    for kind in PROBES:
+        probe = c.get(kind)
+        if probe is None:
+            continue
+        path = f"{where}.{kind}"
+        if init and c.get("restartPolicy") != "Always":
+            causes.append(
+                (
+                    path,
+                    "FieldValueForbidden",
+                    "Forbidden: may not be set for init containers without restartPolicy=Always",
+                )
+            )
+            continue
+        if not isinstance(probe, dict):
+            causes.append(_invalid(path, "", "must be an object"))
+            continue
+        handlers = [h for h in PROBE_HANDLERS if probe.get(h) is not None]
+        if not handlers:
+            causes.append(
+                (path, "FieldValueRequired", "Required value: must specify a handler type")
+            )
+        for extra in handlers[1:]:
+            causes.append(
+                (
+                    f"{path}.{extra}",
+                    "FieldValueForbidden",
+                    "Forbidden: may not specify more than 1 handler type",
+                )
+            )
+        for key in _PROBE_NUMBERS:
+            _int_field(probe, key, path, causes)
+        threshold = probe.get("successThreshold") or 1  # 0 or absent: defaulted to 1 later
+        if kind != "readinessProbe" and threshold != 1:
+            causes.append(_invalid(f"{path}.successThreshold", threshold, "must be 1"))
 
 
 def _validate_containers(spec: Any, prefix: str, causes: list[Cause]) -> None:
@@ -116,6 +195,7 @@ def _validate_containers(spec: Any, prefix: str, causes: list[Cause]) -> None:
                 if not isinstance(env, dict) or not env.get("name"):
                     causes.append(_required(f"{where}.env[{j}].name"))
             _validate_resources(c.get("resources"), f"{where}.resources", causes)
+            _validate_probes(c, where, kind == "initContainers", causes)
     policy = spec.get("restartPolicy")
     if policy is not None and policy not in ("Always", "OnFailure", "Never"):
         causes.append(
