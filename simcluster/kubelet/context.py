@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +23,7 @@ class ProcContext:
     cwd: str = "/"
     pod: str = ""
     container: str = ""
-    on_ready: Callable[[], None] | None = None
+    on_ready: Callable[[frozenset[int] | None], None] | None = None
     memory: MemoryCgroup = field(default_factory=MemoryCgroup)  # the container's cgroup
     # What the Lightning ASR stand-in allocates to load a model, per byte of the model file.
     load_memory_factor: float = 1.0
@@ -32,7 +32,9 @@ class ProcContext:
     def with_io(self, io: ProcIO) -> ProcContext:
         return replace(self, io=io)
 
-    def ready(self) -> None:
-        """Tell the kubelet this container now passes its readiness check."""
+    def ready(self, ports: Iterable[int] | None = None) -> None:
+        """Tell the kubelet the program is up: it now listens on `ports` (None: on the
+        container's declared ports), so probes on them connect, and without a readiness
+        probe the container is ready."""
         if self.on_ready is not None:
-            self.on_ready()
+            self.on_ready(None if ports is None else frozenset(ports))

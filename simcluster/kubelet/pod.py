@@ -1,12 +1,13 @@
 """One pod's life on its node: volumes, init containers, containers, restarts, status, deletion.
 
 A `PodWorker` owns everything about one pod on a kubelet: it sets up the volumes, runs the
-init containers in order and then the containers (each restarted per restartPolicy with a
-scaled-down CrashLoopBackOff: 1 s, 2 s, 4 s, … capped at 10 s), keeps the per-container
-logs, and writes the pod's status (phase, conditions, container statuses) back to the store
-whenever something changes. Each container instance gets a memory cgroup with its memory
-limit; one its program outgrows exits `OOMKilled` with code 137, as a runtime reports it.
-Deletion stops the programs and then removes the pod.
+init containers in order and then the containers (each restarted per restartPolicy: at once
+the first time, then with a scaled-down CrashLoopBackOff of 1 s, 2 s, 4 s, … capped at 10 s,
+where a real kubelet waits 10 s, 20 s, … up to 5 min), keeps the per-container logs, runs
+the containers' probes (`probes.py`), and writes the pod's status (phase, conditions,
+container statuses) back to the store whenever something changes. Each container instance
+gets a memory cgroup with its memory limit; one its program outgrows exits `OOMKilled` with
+code 137, as a runtime reports it. Deletion stops the programs and then removes the pod.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from simcluster.kubelet.envsources import ConfigError, container_env, expand
 from simcluster.kubelet.fs import Mount, PodFS
 from simcluster.kubelet.logs import ContainerLogs
 from simcluster.kubelet.memory import MemoryCgroup, memory_limit
+from simcluster.kubelet.probes import ContainerProber, ProbeState, has_probes, resolve_port
 from simcluster.kubelet.procio import CallbackIO
 from simcluster.kubelet.programs import container_argv, run_container
 from simcluster.kubelet.programs.supervise import key_of
@@ -96,6 +98,7 @@ class ContainerRun:
     exit_code: int | None = None
     fs: PodFS | None = None
     env: dict[str, str] = field(default_factory=dict)
+    probes: ProbeState = field(default_factory=ProbeState)  # the current instance's
 
     @property
     def name(self) -> str:
@@ -115,7 +118,7 @@ class ContainerRun:
             "image": self.spec.get("image", ""),
             # the runtime's image ID, known once a container was created from the image
             "imageID": _image_id(str(self.spec.get("image", ""))) if self.container_id else "",
-            "started": self.running,
+            "started": self.running and self.probes.started,
         }
         if self.container_id:
             out["containerID"] = self.container_id
@@ -336,7 +339,7 @@ class PodWorker:
     # -- containers -----------------------------------------------------------------------
 
     async def _run_init(self, run: ContainerRun) -> bool:
-        backoff = BACKOFF_START
+        backoff = 0.0
         while not self.terminating:
             started = time.monotonic()
             code = await self._run_instance(run)
@@ -352,7 +355,7 @@ class PodWorker:
         return False
 
     async def _container_loop(self, run: ContainerRun) -> None:
-        backoff = BACKOFF_START
+        backoff = 0.0
         while not self.terminating:
             started = time.monotonic()
             code = await self._run_instance(run)
@@ -368,8 +371,12 @@ class PodWorker:
             backoff = await self._back_off(run, backoff, time.monotonic() - started)
 
     async def _back_off(self, run: ContainerRun, backoff: float, ran: float) -> float:
+        """Wait before the next restart; return the wait after it. A real kubelet restarts a
+        container at once the first time (and after a long enough run), then backs off."""
         if ran >= BACKOFF_RESET_AFTER:
-            backoff = BACKOFF_START
+            backoff = 0.0
+        if backoff <= 0:
+            return BACKOFF_START
         if "terminated" in run.state:
             run.last_state = {"terminated": run.state["terminated"]}
         ref = f"{self.name}_{self.namespace}({self.uid})"
@@ -450,6 +457,7 @@ class PodWorker:
         self._event("Created", f"Created container: {run.name}", field_path=path)
         run.state = {"running": {"startedAt": now_rfc3339()}}
         run.ready = False
+        run.probes = ProbeState(started=not isinstance(run.spec.get("startupProbe"), dict))
         self._event("Started", f"Started container {run.name}", field_path=path)
         if not run.init and self.phase == "Pending":
             self.phase = "Running"
@@ -458,12 +466,23 @@ class PodWorker:
         async def write(data: bytes) -> None:
             buffer.write(data)
 
-        def on_ready() -> None:
-            if not run.init and not run.ready and run.running:
-                run.ready = True
-                self._publish()
+        def on_ready(ports: frozenset[int] | None) -> None:
+            if ports is None:
+                ports = frozenset(
+                    n
+                    for p in run.spec.get("ports") or []
+                    if (n := resolve_port(run.spec, p.get("containerPort"))) is not None
+                )
+            run.probes.listening = ports
+            self._update_ready(run)
 
         scratch = self.kubelet.volumes.pod_dir(self.uid) / f"scratch-{run.name}"
+        prober = None
+        if not run.init and has_probes(run.spec):
+            prober = ContainerProber(
+                self, run, run.probes, key_of(scratch), partial(self._update_ready, run, True)
+            )
+            prober.start()
         # a fresh cgroup per instance; the OOM killer's SIGKILL is `kill` on the instance
         memory = MemoryCgroup(memory_limit(run.spec), kill=partial(kill_instance, key_of(scratch)))
         ctx = ProcContext(
@@ -488,10 +507,33 @@ class PodWorker:
             log.exception("container %s of %s/%s crashed", run.name, self.namespace, self.name)
             buffer.write(f"simcluster: the program crashed: {exc!r}\n".encode())
             code = 1
+        finally:
+            if prober is not None:  # no probe outlives its instance
+                await prober.stop()
         buffer.close()
         self._terminated(run, code, _exit_reason(code, memory))
         self._publish()
         return code
+
+    def _update_ready(self, run: ContainerRun, publish: bool = False) -> None:
+        """Work out the container's readiness: with a readiness probe, what it says; without
+        one, whether the program is up; never before a startup probe passed."""
+        st = run.probes
+        if run.init or not run.running or not st.started:
+            ready = False
+        elif isinstance(run.spec.get("readinessProbe"), dict):
+            ready = st.ready
+        else:
+            ready = st.listening is not None
+        if ready != run.ready or publish:
+            run.ready = ready
+            self._publish()
+
+    def container_event(
+        self, run: ContainerRun, reason: str, message: str, type: str = "Normal"
+    ) -> None:
+        """An event about one of our containers (the probes record theirs here)."""
+        self._event(reason, message, type=type, field_path=self._path(run))
 
     def _terminated(self, run: ContainerRun, code: int, reason: str) -> None:
         started = (run.state.get("running") or {}).get("startedAt", now_rfc3339())

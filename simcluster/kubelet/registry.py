@@ -37,6 +37,7 @@ class KubeletSettings:
     mount_timeout_event: bool = False
     eviction_interval: float = 2.0
     load_memory_factor: float = 1.0
+    health: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass

@@ -3,7 +3,9 @@
 It logs what the real server logs (`INFO: Downloading model from URL...`, `INFO: Model
 downloaded: 23.5GB`, `WARNING: Download attempt 1 failed: …`, `ERROR: Download failed after 3
 attempts`, `INFO: Loading model into GPU memory...`, `INFO: Server ready on port 2269`), passes
-the downloader's JSON progress lines through, and becomes Ready once it is "serving".
+the downloader's JSON progress lines through, and becomes Ready once it is "serving". It
+listens on port 2269 only from then on: while it downloads and loads, a probe on 2269 is
+refused, as the real server's is.
 
 Loading allocates the model file's size times the cluster's `load_memory_factor` in the
 container's memory cgroup, bit by bit; when that passes the container's memory limit, the
@@ -117,7 +119,7 @@ async def run_asr(ctx: ProcContext) -> int:
     await _log(ctx, "INFO: Loading model into GPU memory...")
     await _load(ctx, size)
     await _log(ctx, f"INFO: Server ready on port {PORT}")
-    ctx.ready()
+    ctx.ready(ports=[PORT])
     await asyncio.Event().wait()
     return 0
 
