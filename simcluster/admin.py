@@ -8,8 +8,8 @@
 The HTTP routes live outside `/api` (kubectl and the official client never go there) and
 take the admin Bearer token: `GET /_sim/status`, `POST /_sim/faults/<action>` with a JSON
 body, where action is stall, resume, corrupt, kill, fill, unfill, api-outage,
-drop-watches, delete-node, model or image. `asr-cache-sim fault ...` calls them from a shell.
-Every refusal is a Kubernetes-style Status with one sentence saying why.
+drop-watches, delete-node, model, image or health. `asr-cache-sim fault ...` calls them
+from a shell. Every refusal is a Kubernetes-style Status with one sentence saying why.
 """
 
 from __future__ import annotations
@@ -268,6 +268,47 @@ class SimAdmin:
             raise _error(400, str(exc)) from None
         return {"message": f"the registry refuses {image} ({refuse})"}
 
+    # -- health endpoints ---------------------------------------------------------------------
+
+    def health(self, namespace: str, target: str, status: int | None) -> dict[str, Any]:
+        """Make the health endpoint of a pod's servers (or of every pod of a Deployment, now
+        and later) answer HTTP `status` to probes; None clears it (200 again).
+
+        `target` is `pod/NAME`, `deployment/NAME`, or a bare name: the pod if there is one,
+        else the Deployment.
+        """
+        kind, slash, name = target.partition("/")
+        if not slash:
+            kind, name = "", target
+        kind = {
+            "po": "pod",
+            "pods": "pod",
+            "deploy": "deployment",
+            "deployments": "deployment",
+        }.get(kind, kind)
+        store = self.cluster.store
+        if kind == "":
+            if store.peek("pods", namespace, name) is not None:
+                kind = "pod"
+            elif store.peek("deployments", namespace, name) is not None:
+                kind = "deployment"
+            else:
+                raise _error(404, f"no pod or deployment {namespace}/{name}")
+        elif kind not in ("pod", "deployment"):
+            raise _error(400, f"health takes a pod or a deployment, not {kind!r}")
+        elif store.peek(f"{kind}s", namespace, name) is None:
+            raise _error(404, f"{kind} {namespace}/{name} does not exist")
+        health = agents(self.cluster).settings.health
+        key = (namespace, f"{kind}/{name}")
+        if status is None:
+            if health.pop(key, None) is None:
+                raise _error(404, f"{kind} {namespace}/{name} has no health fault")
+            return {"message": f"health of {kind} {namespace}/{name} answers 200 again"}
+        if not 100 <= status <= 599:
+            raise _error(400, f"'status' must be an HTTP status (100-599), got {status}")
+        health[key] = status
+        return {"message": f"health of {kind} {namespace}/{name} answers {status}"}
+
     def status(self) -> dict[str, Any]:
         runtime = runtime_for(self.cluster)
         out: dict[str, Any] = {
@@ -396,6 +437,11 @@ async def _dispatch(admin: SimAdmin, action: str, body: dict[str, Any]) -> dict[
         return admin.model_faults(_text(body, "model") or "", fields, bool(body.get("clear")))
     if action == "image":
         return admin.image(_text(body, "image") or "", _text(body, "refuse", required=False))
+    if action == "health":
+        status = None if body.get("clear") else _int(body, "status")
+        if status is None and not body.get("clear"):
+            raise _error(400, "the request needs a 'status' field, or 'clear'")
+        return admin.health(ns, _text(body, "target") or "", status)
     raise _error(404, f"unknown fault {action!r}; known: {', '.join(ACTIONS)}")
 
 
@@ -411,6 +457,7 @@ ACTIONS = (
     "delete-node",
     "model",
     "image",
+    "health",
 )
 
 

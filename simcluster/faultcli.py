@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--not-found", dest="refuse", action="store_const", const="not-found")
     how.add_argument("--unauthorized", dest="refuse", action="store_const", const="unauthorized")
     how.add_argument("--publish", dest="refuse", action="store_const", const="")
+    s = sub.add_parser("health", help="make a server's health endpoint answer an HTTP status")
+    s.add_argument("target", help="a pod or deployment (NAME, pod/NAME, deployment/NAME)")
+    how = s.add_mutually_exclusive_group(required=True)
+    how.add_argument("--status", type=int, help="the status probes get, e.g. 503")
+    how.add_argument("--clear", action="store_true", help="answer 200 again")
     sub.add_parser("status", help="the scenario, nodes and model server counters")
     return p
 
@@ -131,6 +136,8 @@ def request_body(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
         body.update(model=args.model, clear=args.clear, faults=faults)
     elif a == "image":
         body.update(image=args.image, refuse=args.refuse or None)
+    elif a == "health":
+        body.update(target=args.target, status=args.status, clear=args.clear or None)
     return f"/_sim/faults/{a}", {k: v for k, v in body.items() if v is not None}
 
 

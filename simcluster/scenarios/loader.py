@@ -22,6 +22,7 @@ from simcluster.resources import RESOURCES
 from simcluster.scenarios.spec import (
     FaultSpec,
     FlakySpec,
+    HealthSpec,
     ImageSpec,
     ModelSpec,
     NodeSpec,
@@ -58,6 +59,7 @@ TOP_FIELDS = (
     "models",
     "faults",
     "flaky",
+    "health",
     "images",
     "volumes",
     "objects",
@@ -384,6 +386,7 @@ class _Checker:
             models=self.models,
             faults=tuple(self.check_fault(i, f) for i, f in self.items("faults")),
             flaky=tuple(self.check_flaky(i, f) for i, f in self.items("flaky")),
+            health=tuple(self.check_health(i, f) for i, f in self.items("health")),
             images=tuple(self.check_image(i, f) for i, f in self.items("images")),
             volumes=tuple(self.check_volume(i, f) for i, f in self.items("volumes")),
             objects=tuple(self.check_object(i, f) for i, f in self.items("objects")),
@@ -514,6 +517,18 @@ class _Checker:
         if drop is None and status is None:
             raise self.fail(path, "a flaky entry needs drop_after, fail_status or both")
         return FlakySpec(model, every, drop, status, retry, self.doc.line(path))
+
+    def check_health(self, i: int, value: Any) -> HealthSpec:
+        path: Path_ = ("health", i)
+        m = self.mapping(path, value, ("deployment", "pod", "status"), "a health entry")
+        kinds = [k for k in ("deployment", "pod") if k in m]
+        if len(kinds) != 1:
+            raise self.fail(path, "a health entry needs exactly one of: deployment, pod")
+        name = self.text((*path, kinds[0]), m[kinds[0]], kinds[0])
+        status = self.integer(
+            (*path, "status"), self.need(path, m, "status", "a health entry"), "status", 100, 599
+        )
+        return HealthSpec(kinds[0], name, status, self.doc.line(path))
 
     def check_source(self, path: Path_, value: Any, volume: bool) -> Source:
         allowed = ["model", "corrupt_at", "text", "host"] + (["sparse"] if volume else [])

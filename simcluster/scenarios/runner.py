@@ -10,10 +10,10 @@
         world.cluster, world.runtime                # a cluster of its own with the scenario
 
 Applying means: serve the model files (sizes scaled by the options, speed capped per
-connection), set the model server's faults and the ASR stand-in's load memory factor, add the
-nodes, register the baked images, create the objects (classes, claims and config first), seed
-the volumes, then create everything else. While
-it runs, the runtime keeps the scenario's timed parts going: stalls that hold, flaky network
+connection), set the model server's faults, the ASR stand-in's load memory factor and the
+health endpoints' answers, add the nodes, register the baked images, create the objects
+(classes, claims and config first), seed the volumes, then create everything else. While it
+runs, the runtime keeps the scenario's timed parts going: stalls that hold, flaky network
 faults re-armed now and then, and the scenario's steps (scale up, delete a pod, ...).
 """
 
@@ -119,6 +119,8 @@ class ScenarioRuntime:
         await self._serve_models()
         if s.load_memory_factor is not None:
             agents(self.cluster).settings.load_memory_factor = s.load_memory_factor
+        for h in s.health:
+            agents(self.cluster).settings.health[(s.namespace, f"{h.kind}/{h.name}")] = h.status
         values = self._values()
         for node in s.nodes:
             if self.cluster.store.peek("nodes", None, node.name) is None:

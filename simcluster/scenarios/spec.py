@@ -76,6 +76,17 @@ class FlakySpec:
 
 
 @dataclass(frozen=True)
+class HealthSpec:
+    """What the health endpoint of a pod's (or a Deployment's pods') servers answers HTTP
+    probes, from the start: `health: [{deployment: lightning-asr, status: 503}]`."""
+
+    kind: str  # pod | deployment
+    name: str
+    status: int
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class Source:
     """Where a seeded or baked file's bytes come from.
 
@@ -159,6 +170,7 @@ class Scenario:
     models: dict[str, ModelSpec] = field(default_factory=dict)
     faults: tuple[FaultSpec, ...] = ()
     flaky: tuple[FlakySpec, ...] = ()
+    health: tuple[HealthSpec, ...] = ()
     images: tuple[ImageSpec, ...] = ()
     volumes: tuple[VolumeSeed, ...] = ()
     objects: tuple[ObjectSpec, ...] = ()
