@@ -34,6 +34,8 @@ PROMISED = {
     "image-pull-backoff",
     "missing-secret",
     "oom-on-load",
+    "liveness-kills-download",
+    "readiness-failing",
 }
 
 GOOD = """\
