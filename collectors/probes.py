@@ -186,15 +186,19 @@ def probe_deadline(
     return None
 
 
-def readiness_failure(pod: PodInfo, events: Sequence[EventInfo]) -> str | None:
-    """What a running, unready container's readiness probe said last in this run: why a pod
-    whose server logged that it is ready serves nothing (a Service sends it no request)."""
+def readiness_failure(
+    pod: PodInfo, events: Sequence[EventInfo], ready_at: float | None = None
+) -> str | None:
+    """What a running, unready container's readiness probe said last since its server logged
+    that it is ready (at ``ready_at``; else since it started): why such a pod serves nothing
+    (a Service sends it no request). A failure before that is the start, not a fault."""
     if pod.ready:
         return None
     for c in pod.containers:
         if c.state != "running" or c.ready or c.started_at is None or not c.probe("readiness"):
             continue
-        failure = probe_failure(events, "readiness", since=c.started_at)
+        since = max(c.started_at, ready_at or 0.0)
+        failure = probe_failure(events, "readiness", since=since)
         if failure:
             return failure
     return None

@@ -102,6 +102,7 @@ class LogFacts:
     last_change_at: float | None = None  # when bytes last moved (or the download began)
     has_bytes: bool = False  # the format carries byte counts (else disk growth is the signal)
     ready: bool = False  # "Server ready"
+    ready_at: float | None = None  # when it said so
     failure_code: str | None = None  # set while the latest outcome is a failure
     failure: str | None = None  # its evidence, one line
     waiting_for: str | None = None  # lock holder while waiting
@@ -137,7 +138,7 @@ class ProgressTracker:
         self.updated_at = 0.0
         self.last_change_at: float | None = None
         self.has_bytes = False
-        self.ready = False
+        self.ready_at: float | None = None  # when the server said it is ready
         self.failure_code: str | None = None
         self.failure: str | None = None
         self.waiting_for: str | None = None
@@ -247,7 +248,7 @@ class ProgressTracker:
         elif kind == "error":
             self._fail(u)
         elif kind == "ready":
-            self.ready = True
+            self.ready_at = at
             self.failure_code = self.failure = None
             if self.phase not in (None, DownloadPhase.DONE):
                 self.phase = DownloadPhase.DONE
@@ -269,7 +270,7 @@ class ProgressTracker:
         if self.phase is DownloadPhase.DOWNLOADING and u.source == "lightning":
             self.phase = DownloadPhase.STARTING
         if restarted:
-            self.ready = False
+            self.ready_at = None
             self.attempt = None
             self.failure_code = self.failure = None
             self.done = None
@@ -312,7 +313,7 @@ class ProgressTracker:
     def _progress(self, u: Update, at: float) -> None:
         if self.phase in (DownloadPhase.FAILED, DownloadPhase.DONE) or self.ready:
             # Progress after an outcome: a new attempt (e.g. the container restarted).
-            self.ready = False
+            self.ready_at = None
             self.attempt = None
         self.failure_code = self.failure = None
         self.waiting_for = None
@@ -489,6 +490,10 @@ class ProgressTracker:
             updated_at=self.updated_at,
         )
 
+    @property
+    def ready(self) -> bool:
+        return self.ready_at is not None
+
     def facts(self) -> LogFacts:
         return LogFacts(
             phase=self.phase,
@@ -496,6 +501,7 @@ class ProgressTracker:
             last_change_at=self.last_change_at,
             has_bytes=self.has_bytes,
             ready=self.ready,
+            ready_at=self.ready_at,
             failure_code=self.failure_code,
             failure=self.failure,
             waiting_for=self.waiting_for,

@@ -177,7 +177,8 @@ class SnapshotBuilder:
                 downloaders,
                 blocker,
             )
-            verdict, deadline, unready = _probes_say(base, verdict, own, when)
+            ready_at = facts.ready_at if facts is not None else None
+            verdict, deadline, unready = _probes_say(base, verdict, own, when, ready_at)
             verdicts[name] = verdict
             out.append(
                 dataclasses.replace(
@@ -411,16 +412,21 @@ def event_infos(objects: Objects) -> list[EventInfo]:
 
 
 def _probes_say(
-    pod: PodInfo, verdict: Verdict, events: Sequence[EventInfo], now: float
+    pod: PodInfo,
+    verdict: Verdict,
+    events: Sequence[EventInfo],
+    now: float,
+    ready_at: float | None,
 ) -> tuple[Verdict, ProbeDeadline | None, str | None]:
     """What the pod's probes add to its decided state: a run under way that its probe will end
-    first (said first), or a ready server that its readiness probe fails (said after "ready")."""
+    first (said first), or a server that said it is ready (at ``ready_at``) and that its
+    readiness probe fails since (said after "ready")."""
     if verdict.state in ON_THE_WAY:
         deadline = probe_deadline(pod, verdict.progress, events, now)
         if deadline is not None:
             return replace(verdict, evidence=(deadline.said, *verdict.evidence)), deadline, None
     if verdict.state is ModelState.READY:
-        unready = readiness_failure(pod, events)
+        unready = readiness_failure(pod, events, ready_at)
         if unready is not None:
             said = f"not Ready: its readiness probe fails: {unready}"
             first, rest = verdict.evidence[:1], verdict.evidence[1:]

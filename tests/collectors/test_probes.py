@@ -210,6 +210,10 @@ def test_a_ready_server_its_readiness_probe_fails_says_why_it_is_not_ready() -> 
     earlier = [dataclasses.replace(failing[0], last_seen=T0 - 30)]
     assert readiness_failure(info, earlier) is None, "an earlier run's"
     assert readiness_failure(dataclasses.replace(info, ready=True), failing) is None
+    # Refused while the model loaded, before the server said it is ready: the start, not a fault.
+    loading = [_event("Unhealthy", f"Readiness probe failed: {REFUSED}", T0 + 40)]
+    assert readiness_failure(info, loading, ready_at=T0 + 41) is None
+    assert readiness_failure(info, [*failing, *loading], ready_at=T0 + 39) is not None
     cell = cause_cell(
         dataclasses.replace(
             info,
