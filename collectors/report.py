@@ -92,6 +92,10 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
             )
         if pod.probe_deadline is not None:  # it will fail: its probe ends the run first
             out.append(f"pod {pod.name}: {pod.model_state.value}: {pod.probe_deadline.said}")
+        if pod.unready_because:  # loaded, and serving nothing
+            out.append(
+                f"pod {pod.name}: not Ready: its readiness probe fails: {pod.unready_because}"
+            )
     out.extend(f"volume {vol.name}: {problem}" for vol, problem in volume_problems(snapshot))
     out.extend(f"rollout {r.name}: {r.problem}" for r in snapshot.rollouts if r.problem)
     for job in snapshot.jobs:

@@ -59,6 +59,9 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     doomed = sum(1 for p in serving if p.probe_deadline is not None)
     if doomed:
         parts.append(f"{doomed} to be killed by a probe")
+    unready = sum(1 for p in serving if p.unready_because)
+    if unready:
+        parts.append(f"{unready} failing readiness")
     if running_jobs:
         parts.append(f"{_jobs(len(running_jobs))} running")
     for state, n in sorted(troubled_jobs.items(), key=lambda kv: kv[0].urgency):
@@ -77,7 +80,7 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     if snapshot.stale:
         level = "stale"
     elif any(s.needs_attention for s in counts) or (
-        troubled_jobs or failed_jobs or short or stuck or doomed
+        troubled_jobs or failed_jobs or short or stuck or doomed or unready
     ):
         level = "bad"
     elif ready < len(serving) or running_jobs:

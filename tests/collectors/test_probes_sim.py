@@ -14,6 +14,7 @@ from collections.abc import Callable
 from actions.fix import PROBE_KILLS, plan_fix
 from actions.options import ActionOptions
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.report import attention
 from simcluster.faultcli import fault_main
 from tests.collectors.conftest import Recorder
 from tests.scenarios.conftest import NS, World
@@ -104,9 +105,9 @@ def test_a_loaded_server_its_readiness_probe_fails_says_why_until_it_answers(
     (pod,) = snap.pods
     assert pod.model_state is ModelState.READY and not pod.ready
     assert pod.unready_because == "HTTP probe failed with statuscode: 503"
-    assert "not Ready: its readiness probe fails: HTTP probe failed with statuscode: 503" in (
-        pod.evidence
-    )
+    said = "not Ready: its readiness probe fails: HTTP probe failed with statuscode: 503"
+    assert said in pod.evidence, pod.evidence
+    assert f"pod {pod.name}: {said}" in attention(snap)
     argv = ["--kubeconfig", str(w.kubeconfig), "health", f"deployment/{ASR}", "--clear"]
     assert fault_main(argv) == 0
     rec.wait(

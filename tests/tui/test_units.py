@@ -471,6 +471,9 @@ def test_a_pod_its_probe_kills_says_so_in_its_row_and_the_header() -> None:
     assert narrow == "⚠ killed in 95 s", narrow
     h = health(sample_snapshot(pods=(*ready, doomed)))
     assert h.level == "bad" and "1 to be killed by a probe" in h.text, h.text
+    unready = dataclasses.replace(ready[0], ready=False, unready_because="HTTP probe failed …")
+    h = health(sample_snapshot(pods=(unready, *ready[1:])))
+    assert h.level == "bad" and h.text.endswith("· 1 failing readiness"), h.text
 
 
 def test_the_detail_says_how_long_a_start_may_take_before_a_probe_ends_it() -> None:
