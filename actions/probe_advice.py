@@ -11,7 +11,7 @@ import shlex
 from collectors.model import ClusterSnapshot, DownloadProgress, PodInfo, ProbeSpec
 from collectors.units import format_duration
 
-PERIOD = 10  # the startup probe's periodSeconds we suggest: the API server's default
+PERIOD = 10  # periodSeconds when the killing probe is not known: the API server's default
 UNKNOWN_LENGTH = 30 * 60  # what to allow when the download's length is not known
 MARGIN = 10 * 60  # at least this much beyond the download itself, for loading the model
 
@@ -21,7 +21,9 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
     name, spec = _probed(pod)
     took = download_seconds(pod.progress)
     allow = UNKNOWN_LENGTH if took is None else max(2 * took, took + MARGIN)
-    threshold = math.ceil(allow / PERIOD)
+    # As often as the killing probe checks: the pod is let in as soon as its server answers.
+    period = max(spec.period, 1) if spec is not None else PERIOD
+    threshold = math.ceil(allow / period)
     said = (
         "A restart, a new download or deleting the model would not help: the next start is "
         "killed the same way. "
@@ -35,9 +37,9 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
     )
     length = (
         f"at the rate seen the whole download takes about {format_duration(took)}, so allow "
-        f"about {format_duration(threshold * PERIOD)}"
+        f"about {format_duration(threshold * period)}"
         if took is not None
-        else f"its length is not known: allow, say, {format_duration(threshold * PERIOD)}"
+        else f"its length is not known: allow, say, {format_duration(threshold * period)}"
     )
     said += f"{what} that allows the download and the load: {length}"
     if pod.release and spec is not None:
@@ -50,8 +52,9 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
 
 def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSpec, n: int) -> str:
     """``kubectl patch`` (a strategic merge: containers merge by name) that sets a startup
-    probe checking what ``spec`` checks, allowing ``n`` periods of PERIOD seconds."""
-    probe = {**json.loads(spec.check or "{}"), "periodSeconds": PERIOD, "failureThreshold": n}
+    probe checking what ``spec`` checks as often, allowing ``n`` of its periods."""
+    period = max(spec.period, 1)
+    probe = {**json.loads(spec.check or "{}"), "periodSeconds": period, "failureThreshold": n}
     containers = [{"name": container, "startupProbe": probe}]
     body = {"spec": {"template": {"spec": {"containers": containers}}}}
     patch = json.dumps(body, separators=(",", ":"))

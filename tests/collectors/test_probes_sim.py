@@ -92,6 +92,13 @@ def test_a_probe_killed_download_is_failed_then_warned_and_fix_gives_what_ends_i
     (fixed,) = served.pods
     assert fixed.model_state is ModelState.READY and fixed.probe_kill is None
     assert fixed.probe_deadline is None and fixed.unready_because is None
+    # Liveness waited for the startup probe: only it failed, while the model downloaded.
+    failed = {
+        e.message.split(":")[0]
+        for e in served.events
+        if e.object_name == fixed.name and e.reason == "Unhealthy"
+    }
+    assert failed <= {"Startup probe failed", "Readiness probe failed"}, failed
 
 
 def test_a_loaded_server_its_readiness_probe_fails_says_why_until_it_answers(
