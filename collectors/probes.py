@@ -140,8 +140,7 @@ def killed_by_probe(pod: PodInfo) -> ProbeKill | None:
 
 def probe_kill_note(kill: ProbeKill) -> str:
     """Why a probe-killed container died, and what the probe allowed it."""
-    times = f"{kill.kills} time{'s' if kill.kills != 1 else ''}"
-    said = f"container {kill.container} was killed by its {kill.probe} probe ({times})"
+    said = f"container {kill.container} was killed by its {kill.probe} probe ({_times(kill.kills)})"
     if kill.spec is not None:
         said += (
             f": it allows a start about {format_duration(kill.spec.allows)} ({kill.spec.settings})"
@@ -149,6 +148,10 @@ def probe_kill_note(kill: ProbeKill) -> str:
     if kill.failure:
         said += f"; the probe's last failure: {kill.failure}"
     return said
+
+
+def _times(n: int) -> str:
+    return f"{n} time{'s' if n != 1 else ''}"
 
 
 def probe_deadline(
@@ -179,7 +182,7 @@ def probe_deadline(
         if needs is not None:
             said += f", and the download needs about {format_duration(needs)} more"
         if killed is not None:
-            said += f"; it was killed {killed.kills} time{'s' if killed.kills != 1 else ''} before"
+            said += f"; it was killed {_times(killed.kills)} before"
         elif failing:
             said += f"; the probe fails while the model downloads: {failing}"
         return ProbeDeadline(c.name, spec.kind, left, needs, said)

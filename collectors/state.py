@@ -12,7 +12,7 @@ wins:
              memory limit is too small, most often to load the model; or its liveness or
              startup probe killed it and it is down: the start took longer than the probe
              allows (``probes.py``; between two kills the run under way keeps its state, and
-             ``probes.start_outlook`` says when the probe will end it); the log's latest
+             ``probes.probe_deadline`` says when the probe will end it); the log's latest
              outcome is a failure (download failed, refused, no space, timeout...), a
              downloader container exited with a failure code, or the pod phase is Failed
              (evicted, say). A crash loop with such a log is failed too.
@@ -185,9 +185,7 @@ def model_state(
             if code == 5:
                 return Verdict(
                     ModelState.CORRUPT,
-                    _with_log(
-                        [f"container {c.name} exited 5 (checksum mismatch)", *loop_note], log
-                    ),
+                    _with_log([exit_note(c.name, code), *loop_note], log),
                     progress,
                 )
 
