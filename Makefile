@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PACKAGES := tui collectors actions simcluster
+# The tests mostly wait on timers and sockets: one worker per core (at most 4) halves the time.
+PYTEST_WORKERS ?= --numprocesses=auto --maxprocesses=4
 
 .PHONY: test lint typecheck contracts pytest demo bench clean install
 
@@ -29,7 +31,7 @@ contracts: $(STAMP)
 	$(BIN)/lint-imports
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck contracts pytest
 
