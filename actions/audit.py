@@ -65,6 +65,7 @@ def plan_record(plan: ActionPlan) -> dict[str, Any]:
         "destructive": plan.destructive,
         "looks_only": plan.looks_only,
         "refused": plan.refused,
+        "commands": [redact_text(c) for c in plan.commands],
         "warnings": [redact_text(w) for w in plan.warnings],
         "steps": [s.describe() for s in plan.steps],
         "permissions": [p.describe() for p in plan.permissions],

@@ -285,7 +285,9 @@ def plan_fix(
     if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     if d.kind == PROBE_KILLS:
-        return _refused_fix(snapshot, pod, d, startup_probe_advice(snapshot, pod))
+        advice, command = startup_probe_advice(snapshot, pod)
+        plan = _refused_fix(snapshot, pod, d, advice)
+        return dataclasses.replace(plan, commands=(command,) if command else ())
     plan = _refused_fix(snapshot, pod, d)
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.

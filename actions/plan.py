@@ -104,6 +104,9 @@ class ActionPlan:
     # Confirming only looks: a helper pod comes and goes, no file changes, and what to do is
     # planned from what it saw and confirmed separately (fix on a volume no running pod sees).
     looks_only: bool = False
+    # What to run by hand instead, each command whole (a refused fix's advice): shown apart
+    # from the prose, one per line, so that it can be copied as it is.
+    commands: tuple[str, ...] = ()
 
     @property
     def runnable(self) -> bool:
@@ -136,6 +139,7 @@ class ActionPlan:
             lines.append(self.summary)
         if self.refused:
             lines.append(f"REFUSED: {self.refused}")
+        lines.extend(f"run by hand: {c}" for c in self.commands)
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.extend(
             f"{i}. {step.describe(inline_body=False)}" for i, step in enumerate(self.steps, 1)

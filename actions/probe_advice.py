@@ -16,8 +16,9 @@ UNKNOWN_LENGTH = 30 * 60  # what to allow when the download's length is not know
 MARGIN = 10 * 60  # at least this much beyond the download itself, for loading the model
 
 
-def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
-    """Why nothing this tool runs would help, and the startup probe that would."""
+def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[str, str | None]:
+    """Why nothing this tool runs would help and the startup probe that would; and, when the
+    pod's Deployment and probe are known, the ``kubectl patch`` that sets it."""
     name, spec = _probed(pod)
     took = download_seconds(pod.progress)
     allow = UNKNOWN_LENGTH if took is None else max(2 * took, took + MARGIN)
@@ -31,9 +32,7 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
     what = (
         "Raise its startupProbe"
         if spec is not None and spec.kind == "startup"
-        else (
-            f"Give container {name} a startupProbe (its liveness probe waits until that succeeds)"
-        )
+        else f"Give container {name} a startupProbe (its liveness probe waits until that succeeds)"
     )
     length = (
         f"at the rate seen the whole download takes about {format_duration(took)}, so allow "
@@ -42,12 +41,14 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
         else f"its length is not known: allow, say, {format_duration(threshold * period)}"
     )
     said += f"{what} that allows the download and the load: {length}"
+    command = None
     if pod.release and spec is not None:
-        said += f", e.g. {patch_command(snapshot.namespace, pod.release, name, spec, threshold)}"
+        command = patch_command(snapshot.namespace, pod.release, name, spec, threshold)
+        said += " (the command below)"
     said += "."
     if pod.cache_kind == "pvc":
         said += " Or pre-warm the cache (key p) so the pods find the model and start in time."
-    return said
+    return said, command
 
 
 def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSpec, n: int) -> str:

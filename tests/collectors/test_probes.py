@@ -8,6 +8,7 @@ import json
 import shlex
 from typing import Any
 
+from actions.audit import plan_record
 from actions.fix import PROBE_KILLS, diagnose, plan_fix
 from actions.options import ActionOptions
 from actions.purge import plan_purge
@@ -163,7 +164,10 @@ def test_fix_refuses_and_gives_a_startup_probe_sized_to_the_download() -> None:
     said = plan.refused
     # 100 MiB at 1 MiB/s: 100 s; allowed: 100 s plus ten minutes, in periods of 10 s.
     assert "the whole download takes about 100 s, so allow about 12 min" in said, said
-    command = said[said.index("kubectl") : said.index("}}]}}}}'") + len("}}]}}}}'")]
+    assert "(the command below)." in said and "kubectl" not in said, said
+    (command,) = plan.commands
+    assert f"run by hand: {command}" in plan.describe().splitlines()
+    assert plan_record(plan)["commands"] == [command]
     argv = shlex.split(command)
     assert argv[:7] == ["kubectl", "-n", "smallest", "patch", "deployment", "lightning-asr", "-p"]
     (container,) = json.loads(argv[7])["spec"]["template"]["spec"]["containers"]

@@ -19,12 +19,14 @@ from textual.widgets import Button, Static
 
 from actions.plan import ActionPlan
 
+_SAID_APART = ("REFUSED: ", "run by hand: ")
+
 
 def plan_text(plan: ActionPlan) -> Text:
-    """``plan.describe()`` with its warning lines coloured; the REFUSED line is left out, as
-    the dialog says why above the plan (once is enough)."""
+    """``plan.describe()`` with its warning lines coloured; the REFUSED line and the commands
+    to run by hand are left out, as the dialog shows them above the plan (once is enough)."""
     text = Text()
-    lines = [line for line in plan.describe().splitlines() if not line.startswith("REFUSED: ")]
+    lines = [line for line in plan.describe().splitlines() if not line.startswith(_SAID_APART)]
     for i, line in enumerate(lines):
         if i:
             text.append("\n")
@@ -43,6 +45,7 @@ class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Confirm", show=False),
         Binding("n,escape", "cancel", "Cancel", show=False),
+        Binding("c", "copy", "Copy the command", show=False),
     ]
 
     def __init__(self, plan: ActionPlan, *, destructive: bool = False) -> None:
@@ -61,6 +64,10 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text(f"ⓘ {plan.consequence}", style="bold"), id="confirm-look")
             elif self.destructive:
                 yield Static(Text(f"⚠ {plan.consequence}", style="bold"), id="confirm-warning")
+            if plan.commands:
+                # Each whole, apart from the prose: to copy with c, or with the mouse.
+                said = Text("\n".join(plan.commands), style="bold cyan")
+                yield Static(said, id="confirm-commands")
             with VerticalScroll(id="confirm-plan"):
                 yield Static(plan_text(plan))
             with Horizontal(id="confirm-buttons"):
@@ -72,6 +79,8 @@ class ConfirmScreen(ModalScreen[bool]):
                     )
                     yield Button("Cancel (n)", id="confirm-no")
                 else:
+                    if plan.commands:
+                        yield Button("Copy command (c)", id="confirm-copy")
                     yield Button("Close (esc)", id="confirm-no")
 
     def on_mount(self) -> None:
@@ -87,6 +96,21 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_copy(self) -> None:
+        """The commands to run by hand, to the terminal's clipboard (OSC 52: most terminals
+        take it; tmux needs ``set-clipboard on``, macOS Terminal ignores it)."""
+        if not self.plan.commands:
+            return
+        self.app.copy_to_clipboard("\n".join(self.plan.commands))
+        self.notify(
+            "Copied to the clipboard (if your terminal accepts OSC 52; else select it)",
+            title="Command copied",
+        )
+
+    @on(Button.Pressed, "#confirm-copy")
+    def _copy(self) -> None:
+        self.action_copy()
 
     @on(Button.Pressed, "#confirm-yes")
     def _yes(self) -> None:
