@@ -389,13 +389,18 @@ def event_infos(objects: Objects) -> list[EventInfo]:
     out = []
     for ev in objects.get("events", {}).values():
         involved = ev.get("involvedObject") or {}
+        # Recorded through events.k8s.io (the scheduler, newer controllers), a repeated event
+        # keeps count and time in "series"; "lastTimestamp" and "count" stay empty.
+        series = ev.get("series")
+        series = series if isinstance(series, Mapping) else {}
         last = (
             kube.timestamp(ev.get("lastTimestamp"))
+            or kube.timestamp(series.get("lastObservedTime"))
             or kube.timestamp(ev.get("eventTime"))
             or kube.timestamp(kube.meta(ev).get("creationTimestamp"))
             or 0.0
         )
-        count = ev.get("count")
+        count = ev.get("count") or series.get("count")
         out.append(
             EventInfo(
                 object_kind=str(involved.get("kind") or ""),
