@@ -8,7 +8,7 @@ import json
 import math
 import shlex
 
-from collectors.model import ClusterSnapshot, DownloadProgress, PodInfo, ProbeSpec
+from collectors.model import ClusterSnapshot, PodInfo, ProbeSpec
 from collectors.units import format_duration
 
 PERIOD = 10  # periodSeconds when the killing probe is not known: the API server's default
@@ -20,7 +20,7 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[str, 
     """Why nothing this tool runs would help and the startup probe that would; and, when the
     pod's Deployment and probe are known, the ``kubectl patch`` that sets it."""
     name, spec = _probed(pod)
-    took = download_seconds(pod.progress)
+    took = download_seconds(pod)
     allow = UNKNOWN_LENGTH if took is None else max(2 * took, took + MARGIN)
     # As often as the killing probe checks: the pod is let in as soon as its server answers.
     period = max(spec.period, 1) if spec is not None else PERIOD
@@ -62,11 +62,14 @@ def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSp
     return shlex.join(["kubectl", "-n", namespace, "patch", "deployment", deployment, "-p", patch])
 
 
-def download_seconds(progress: DownloadProgress | None) -> float | None:
-    """How long the whole download takes at the rate seen, when both are known."""
-    if progress is None or not progress.bytes_total or not progress.rate:
+def download_seconds(pod: PodInfo) -> float | None:
+    """How long the whole download takes at the rate seen (now, or last in the run a probe
+    killed), when the size and a rate are known."""
+    progress, kill = pod.progress, pod.probe_kill
+    rate = (progress.rate if progress else None) or (kill.rate if kill else None)
+    if progress is None or not progress.bytes_total or not rate:
         return None
-    return progress.bytes_total / progress.rate
+    return progress.bytes_total / rate
 
 
 def _probed(pod: PodInfo) -> tuple[str, ProbeSpec | None]:

@@ -160,6 +160,7 @@ class ProbeKill:
     killed_at: float
     failure: str = ""  # the probe's latest failure, e.g. "... connect: connection refused"
     spec: ProbeSpec | None = None  # the probe that killed it, when the pod spec has it
+    rate: float | None = None  # bytes/s the download last ran at, in the run it ended
 
 
 @dataclass(frozen=True)

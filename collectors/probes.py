@@ -88,10 +88,13 @@ def handler_json(probe: Mapping[str, Any]) -> str:
     return json.dumps(handler, sort_keys=True, separators=(",", ":"))
 
 
-def probe_kill(pod: PodInfo, events: Sequence[EventInfo]) -> ProbeKill | None:
+def probe_kill(
+    pod: PodInfo, events: Sequence[EventInfo], rate: float | None = None
+) -> ProbeKill | None:
     """The latest kill of one of ``pod``'s containers by its liveness or startup probe, from
-    ``events`` about the pod (newest first), with the probe's latest failure; None when none
-    was killed."""
+    ``events`` about the pod (newest first), with the probe's latest failure and the rate its
+    download last ran at (``rate``: once the run is over, its progress has none to show);
+    None when none was killed."""
     for ev in events:
         found = _KILLED.match(ev.message) if ev.reason == "Killing" else None
         if found is None:
@@ -105,6 +108,7 @@ def probe_kill(pod: PodInfo, events: Sequence[EventInfo]) -> ProbeKill | None:
             killed_at=ev.last_seen,
             failure=probe_failure(events, kind),
             spec=container.probe(kind) if container is not None else None,
+            rate=rate,
         )
     return None
 

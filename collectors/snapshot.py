@@ -167,7 +167,8 @@ class SnapshotBuilder:
             facts = inputs.facts.get(name)
             own = [e for e in about.get(("Pod", base.name), ()) if e.last_seen >= base.created_at]
             blocker = self.blocker(pod, base, own, about, when)
-            base = dataclasses.replace(base, probe_kill=probe_kill(base, own))
+            rate = facts.progress.rate if facts is not None and facts.progress else None
+            base = dataclasses.replace(base, probe_kill=probe_kill(base, own, rate))
             verdict = model_state(
                 base,
                 facts,

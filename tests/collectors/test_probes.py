@@ -153,8 +153,9 @@ def test_fix_refuses_and_gives_a_startup_probe_sized_to_the_download() -> None:
     info = dataclasses.replace(
         info,
         release="lightning-asr",
-        probe_kill=probe_kill(info, EVENTS),
-        progress=_downloading(None),
+        # Down after the kill: its progress shows no rate; the kill keeps the one last seen.
+        probe_kill=probe_kill(info, EVENTS, rate=2**20),
+        progress=_downloading(None).stopped("killed"),
         model_state=ModelState.FAILED,
     )
     snap = ClusterSnapshot("ctx", "smallest", "https://api", T0, pods=(info,))

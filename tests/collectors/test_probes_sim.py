@@ -77,6 +77,8 @@ def test_a_probe_killed_download_is_failed_then_warned_and_fix_gives_what_ends_i
 
     plan = plan_fix(down, _probed(down).name, ActionOptions())  # type: ignore[union-attr]
     assert plan.decision == PROBE_KILLS and not plan.steps, plan.describe()
+    # Down, its progress has no rate now; the advice sizes the probe by the rate last seen.
+    assert "at the rate seen the whole download takes about " in (plan.refused or "")
     (command,) = plan.commands
     probe = json.loads(shlex.split(command)[7])["spec"]["template"]["spec"]["containers"][0]
     assert probe["startupProbe"]["httpGet"] == {"path": "/health", "port": 2269, "scheme": "HTTP"}
