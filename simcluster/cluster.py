@@ -36,6 +36,7 @@ from simcluster.kubeconfig import kubeconfig_dict, write_kubeconfig
 from simcluster.kubelet.http import add_kubelet_routes
 from simcluster.kubelet.node import Kubelet
 from simcluster.kubelet.registry import agents, images_for
+from simcluster.quota import admit_pod_create
 from simcluster.resources import RESOURCES
 from simcluster.scenarios.runner import stop_scenario
 from simcluster.storageclasses import install_builtin
@@ -160,6 +161,7 @@ class SimCluster:
         # Secret), which is also where its image pull back-off starts: 10 s as on a real node.
         self.kubelet_retry = kubelet_retry
         self.store = Store(history=history, admission=admit)
+        self.store.add_validator(admit_pod_create)
         self.admin_token = secrets.token_urlsafe(24)
         self.viewer_token = secrets.token_urlsafe(24)
         self.controllers = ControllerManager(self.store, job_backoff=job_backoff)

@@ -91,11 +91,25 @@ def canonical_quantity(text: str) -> str:
     except QuantityError:
         return text
     suffix = m.group(2)
+    if suffix[:1] in ("e", "E") and value != 0:
+        return text.strip()  # DecimalExponent: kept as written
+    return format_quantity(value, binary=suffix in _BINARY) or text.strip()
+
+
+def is_binary(text: str) -> bool:
+    """Whether a quantity is written in the binary format (`Mi`, `Gi`, ...), which a sum
+    starting with it keeps (`resource.Quantity.Add` takes the first non-zero term's format)."""
+    m = _QUANTITY.match(text.strip())
+    return m is not None and m.group(2) in _BINARY
+
+
+def format_quantity(value: Decimal, binary: bool = False) -> str:
+    """A value as `resource.Quantity.String()` prints it in the BinarySI (`binary`) or
+    DecimalSI format: `268435456` binary -> `256Mi`, `1.5` -> `1500m`; a binary value under
+    1024 or with a fraction is printed as DecimalSI, as Go does. Empty if it cannot be."""
     if value == 0:
         return "0"
-    if suffix[:1] in ("e", "E"):
-        return text.strip()  # DecimalExponent: kept as written
-    if suffix in _BINARY and abs(value) >= 1024 and value == int(value):
+    if binary and abs(value) >= 1024 and value == int(value):
         n = int(value)
         for name in ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki"):
             unit = _BINARY[name]
@@ -107,4 +121,4 @@ def canonical_quantity(text: str) -> str:
         mantissa = value / (Decimal(10) ** exp)
         if mantissa == int(mantissa) and exp in _DECIMAL_SUFFIX:
             return f"{int(mantissa)}{_DECIMAL_SUFFIX[exp]}"
-    return text.strip()
+    return ""

@@ -88,6 +88,16 @@ _TYPES = (
         subresources=("status",),
     ),
     ResourceType("events", "event", "Event", "", "v1", True, ("ev",)),
+    ResourceType(
+        "resourcequotas",
+        "resourcequota",
+        "ResourceQuota",
+        "",
+        "v1",
+        True,
+        ("quota",),
+        subresources=("status",),
+    ),
     ResourceType("configmaps", "configmap", "ConfigMap", "", "v1", True, ("cm",)),
     ResourceType("secrets", "secret", "Secret", "", "v1", True),
     ResourceType(

@@ -151,6 +151,9 @@ class Subscription:
 Listener = Callable[[str, WatchEvent], None]
 # admission(plural, new, old): fills defaults into `new` in place, raises ApiError to refuse.
 Admission = Callable[[str, dict[str, Any], "dict[str, Any] | None"], None]
+# validator(store, plural, new): a validating admission plugin on creates (ResourceQuota): sees
+# the defaulted object with its generated name, reads the store, raises ApiError to refuse.
+Validator = Callable[["Store", str, dict[str, Any]], None]
 
 
 @dataclass
@@ -174,6 +177,7 @@ class Store:
         self._compacted_rv = 0  # rv of the newest event dropped from history
         self._subs: dict[str, set[Subscription]] = {p: set() for p in STORED_PLURALS}
         self._listeners: list[Listener] = []
+        self._validators: list[Validator] = []
         self._watch_queue = watch_queue
 
     # -- reading -------------------------------------------------------------------------
@@ -394,6 +398,8 @@ class Store:
         meta.pop("resourceVersion", None)
         if self._admission is not None:
             self._admission(plural, obj, None)
+        for validate in self._validators:
+            validate(self, plural, obj)
         if plural in _GENERATION:
             meta["generation"] = 1
         else:
@@ -656,6 +662,10 @@ class Store:
         for s in subs:
             s.close()
         return len(subs)
+
+    def add_validator(self, fn: Validator) -> None:
+        """Run `fn` on every create, after defaulting and validation (see `Validator`)."""
+        self._validators.append(fn)
 
     def add_listener(self, fn: Listener) -> None:
         self._listeners.append(fn)

@@ -17,7 +17,7 @@ from typing import Any
 
 from simcluster import errors
 from simcluster.qos import default_requests_from_limits, pod_qos
-from simcluster.quantity import QuantityError, parse_quantity
+from simcluster.quantity import QuantityError, canonical_quantity, parse_quantity
 from simcluster.resources import RESOURCES
 
 Cause = tuple[str, str, str]
@@ -689,6 +689,31 @@ def _admit_secret(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[
             )
 
 
+def _admit_resourcequota(
+    obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]
+) -> None:
+    """spec.hard holds quantities (stored canonical, as the server re-encodes them); a new
+    quota starts without status, which the quota controller fills in."""
+    hard = (obj.get("spec") or {}).get("hard") or {}
+    if not isinstance(hard, dict):
+        causes.append(_invalid("spec.hard", "", "must be an object"))
+        return
+    for name, value in list(hard.items()):
+        try:
+            amount = parse_quantity(str(value))
+        except QuantityError as exc:
+            raise errors.bad_request(
+                f'ResourceQuota in version "v1" cannot be handled as a ResourceQuota: {exc}'
+            ) from None
+        if amount < 0:
+            causes.append(
+                _invalid(f"spec.hard[{name}]", str(value), "must be greater than or equal to 0")
+            )
+        hard[name] = canonical_quantity(str(value))
+    if old is None:
+        obj["status"] = {}
+
+
 def _admit_event(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cause]) -> None:
     if not isinstance(obj.get("involvedObject"), dict):
         causes.append(_required("involvedObject"))
@@ -708,4 +733,5 @@ _ADMIT = {
     "configmaps": _admit_configmap,
     "secrets": _admit_secret,
     "events": _admit_event,
+    "resourcequotas": _admit_resourcequota,
 }

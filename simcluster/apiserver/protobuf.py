@@ -1,6 +1,7 @@
 """Just enough Kubernetes protobuf to read what kubectl sends that way and we must answer:
-the SelfSubjectAccessReview of `kubectl auth can-i`, and the Secret and ConfigMap of
-`kubectl create secret generic` / `kubectl create configmap` (other protobuf bodies get a 415).
+the SelfSubjectAccessReview of `kubectl auth can-i`, and the Secret, ConfigMap and
+ResourceQuota of `kubectl create secret generic` / `configmap` / `quota` (other protobuf bodies
+get a 415).
 
 Wire format: the `k8s\\x00` magic, then a runtime.Unknown whose field 1 is the TypeMeta
 (apiVersion, kind) and field 2 the object's own message.
@@ -18,7 +19,9 @@ from simcluster import errors
 MAGIC = b"k8s\x00"
 PROTOBUF_TYPE = "application/vnd.kubernetes.protobuf"
 # The plurals whose create accepts a protobuf body.
-PROTOBUF_CREATES = frozenset({"selfsubjectaccessreviews", "secrets", "configmaps"})
+PROTOBUF_CREATES = frozenset(
+    {"selfsubjectaccessreviews", "secrets", "configmaps", "resourcequotas"}
+)
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -134,8 +137,28 @@ def _access_review(raw: bytes) -> dict[str, Any]:
     return {"metadata": {}, "spec": spec}
 
 
+def _resource_quota(raw: bytes) -> dict[str, Any]:
+    """core/v1 ResourceQuota (`kubectl create quota`): metadata 1, spec 2; the spec's hard 1
+    is a map of Quantity messages (the quantity string is their field 1), scopes 2."""
+    out: dict[str, Any] = {"metadata": {}, "spec": {}}
+    for number, wire, value in fields(raw):
+        if number == 1 and wire == 2:
+            out["metadata"] = _object_meta(value)
+        elif number == 2 and wire == 2:
+            spec: dict[str, Any] = {}
+            for n, w, v in fields(value):
+                if n == 1 and w == 2:
+                    key, quantity = _entry(v)
+                    spec.setdefault("hard", {})[key] = _strings(quantity, {1: "q"}).get("q", "")
+                elif n == 2 and w == 2:
+                    spec.setdefault("scopes", []).append(v.decode())
+            out["spec"] = spec
+    return out
+
+
 _DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
     "SelfSubjectAccessReview": _access_review,
+    "ResourceQuota": _resource_quota,
     # core/v1 Secret: metadata 1, data 2 (bytes), type 3, stringData 4, immutable 5
     "Secret": partial(
         _object,

@@ -41,6 +41,7 @@ _STATUS_SUBRESOURCE = frozenset(
         "services",
         "nodes",
         "namespaces",
+        "resourcequotas",
     }
 )
 JOB_ORPHAN_WARNING = (

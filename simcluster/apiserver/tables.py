@@ -923,6 +923,38 @@ def secret_row(secret: dict[str, Any], now: datetime) -> Row:
     ]
 
 
+RESOURCEQUOTA_COLUMNS = [
+    NAME,
+    AGE,
+    col(
+        "Request",
+        description=(
+            "Request represents a minimum amount of cpu/memory that a container may consume."
+        ),
+    ),
+    col(
+        "Limit",
+        description=(
+            "Limits control the maximum amount of cpu/memory that a container may use "
+            "independent of contention on the node."
+        ),
+    ),
+]
+
+
+def resourcequota_row(quota: dict[str, Any], now: datetime) -> Row:
+    """REQUEST and LIMIT as `name: used/hard` pairs from status (limits.* under LIMIT)."""
+    status = quota.get("status") or {}
+    hard, used = status.get("hard") or {}, status.get("used") or {}
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(hard):
+        pieces = name.split(".")
+        target = limit if len(pieces) > 1 and pieces[0] == "limits" else request
+        target.append(f"{name}: {used.get(name, '0')}/{hard[name]}")
+    return [quota["metadata"]["name"], _age(quota, now), ", ".join(request), ", ".join(limit)]
+
+
 DEFAULT_COLUMNS = [NAME, col("Created At", "date", _AGE_DESC)]
 
 
@@ -945,6 +977,7 @@ PRINTERS: dict[str, tuple[list[dict[str, Any]], Callable[[dict[str, Any], dateti
     "configmaps": (CONFIGMAP_COLUMNS, configmap_row),
     "storageclasses": (STORAGECLASS_COLUMNS, storageclass_row),
     "secrets": (SECRET_COLUMNS, secret_row),
+    "resourcequotas": (RESOURCEQUOTA_COLUMNS, resourcequota_row),
 }
 
 

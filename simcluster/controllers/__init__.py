@@ -8,6 +8,7 @@ from simcluster.controllers.cronjob import CronJobController
 from simcluster.controllers.deployment import DeploymentController
 from simcluster.controllers.job import JobController
 from simcluster.controllers.replicaset import ReplicaSetController
+from simcluster.controllers.resourcequota import ResourceQuotaController
 from simcluster.controllers.scheduler import Scheduler
 from simcluster.controllers.volumes import VolumeBinder
 from simcluster.store import Store
@@ -25,7 +26,9 @@ class ControllerManager:
         self.cronjobs = CronJobController(store)
         self.volumes = VolumeBinder(store)
         self.attach = AttachDetachController(store)
+        self.quotas = ResourceQuotaController(store)
         self.all: tuple[Controller, ...] = (
+            self.quotas,
             self.scheduler,
             self.volumes,
             self.attach,

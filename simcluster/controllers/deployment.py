@@ -2,7 +2,8 @@
 rolling updates within maxSurge/maxUnavailable (or Recreate), and the status fields
 `kubectl rollout status` reads: observedGeneration, replicas, updatedReplicas,
 readyReplicas, availableReplicas, unavailableReplicas and the Available/Progressing
-conditions (ProgressDeadlineExceeded when a rollout stalls).
+conditions (ProgressDeadlineExceeded when a rollout stalls), plus ReplicaFailure copied
+from a ReplicaSet whose pod creates are refused (a ResourceQuota), for as long as it lasts.
 """
 
 from __future__ import annotations
@@ -421,6 +422,9 @@ class DeploymentController(Controller):
             "unavailableReplicas": max(0, replicas - available),
             "conditions": [avail, prog],
         }
+        failure = _replica_failure(all_rs, old_conds.get("ReplicaFailure"))
+        if failure is not None:
+            status["conditions"].append(failure)
         for k in (
             "replicas",
             "updatedReplicas",
@@ -439,6 +443,32 @@ class DeploymentController(Controller):
 
         self.store.mutate("deployments", ns, d["metadata"]["name"], write)
         return again
+
+
+def _replica_failure(
+    all_rs: list[dict[str, Any]], old: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The ReplicaFailure condition of the first ReplicaSet that has one (the new one is
+    first), as a Deployment condition dated by the ReplicaSet's transition; an unchanged
+    status and reason keep the Deployment's own, as SetDeploymentCondition does."""
+    for rs in all_rs:
+        for c in (rs.get("status") or {}).get("conditions") or []:
+            if c.get("type") != "ReplicaFailure":
+                continue
+            if old is not None and (old.get("status"), old.get("reason")) == (
+                c.get("status"),
+                c.get("reason"),
+            ):
+                return old
+            return {
+                "type": "ReplicaFailure",
+                "status": c.get("status", "True"),
+                "lastUpdateTime": c.get("lastTransitionTime"),
+                "lastTransitionTime": c.get("lastTransitionTime"),
+                "reason": c.get("reason", ""),
+                "message": c.get("message", ""),
+            }
+    return None
 
 
 def _same_progress(d: dict[str, Any], total: int, updated: int, ready: int, available: int) -> bool:

@@ -3,21 +3,43 @@ replicas, readyReplicas and availableReplicas (ready for `minReadySeconds`).
 
 A deleted or failed pod is replaced; surplus pods go in kube-controller-manager's order
 (unscheduled, then pending, then not ready, then the newest first).
+
+A pod create the API server refuses (a namespace's ResourceQuota, say) is what a real
+controller makes of it: a Warning `FailedCreate` event "Error creating: <message>", the
+condition `ReplicaFailure` (True, FailedCreate, the message) and a retry after a back-off
+that doubles up to `max_create_backoff`, sooner if the ReplicaSet or its pods change. The
+condition goes once a sync creates what it must (or has nothing to create).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from simcluster.apiserver.tables import parse_time
 from simcluster.controllers.base import Controller, Key, owner_keys, owner_ref
+from simcluster.errors import ApiError
 from simcluster.events import record_event
-from simcluster.store import WatchEvent, deep_copy
+from simcluster.store import Store, WatchEvent, deep_copy, now_rfc3339
 
 COMPONENT = "replicaset-controller"
 BURST = 500
+REPLICA_FAILURE = "ReplicaFailure"
+_KEEP = object()  # _update_status: leave the ReplicaFailure condition as it is
+
+
+@dataclass
+class _BackOff:
+    """A ReplicaSet whose last pod create was refused: no new attempt before `until` (loop
+    time) unless its generation or its number of active pods changes."""
+
+    until: float
+    delay: float
+    generation: int
+    active: int
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:
@@ -79,6 +101,12 @@ class ReplicaSetController(Controller):
     name = "replicaset"
     plural = "replicasets"
     resync = 1.0
+    first_create_backoff = 0.5
+    max_create_backoff = 10.0
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self._backoff: dict[Key, _BackOff] = {}
 
     def keys_for(self, plural: str, ev: WatchEvent) -> Iterable[Key]:
         if plural == "replicasets":
@@ -90,15 +118,32 @@ class ReplicaSetController(Controller):
     def reconcile(self, key: Key) -> float | None:
         rs = self.store.peek("replicasets", key[0], key[1])
         if rs is None or rs["metadata"].get("deletionTimestamp"):
+            self._backoff.pop(key, None)
             return None
         uid = rs["metadata"]["uid"]
         pods = [p for p in self.store.owned_by("pods", uid, key[0]) if active_pod(p)]
         want = int((rs.get("spec") or {}).get("replicas", 1))
         diff = want - len(pods)
         template = (rs.get("spec") or {}).get("template") or {}
+        failure: Any = None
         if diff > 0:
+            now = asyncio.get_running_loop().time()
+            generation = int(rs["metadata"].get("generation", 1))
+            held = self._backoff.get(key)
+            if (
+                held is not None
+                and now < held.until
+                and held.generation == generation
+                and held.active == len(pods)
+            ):
+                return self._update_status(key, rs, _KEEP)  # the armed retry comes back
             for _ in range(min(diff, BURST)):
-                pod = self.store.create("pods", pod_from_template(rs, template, f"{key[1]}-"))
+                try:
+                    pod = self.store.create("pods", pod_from_template(rs, template, f"{key[1]}-"))
+                except ApiError as exc:
+                    failure = exc.message
+                    self._refused(key, rs, exc, held, now, generation, len(pods))
+                    break
                 record_event(
                     self.store,
                     rs,
@@ -106,6 +151,8 @@ class ReplicaSetController(Controller):
                     f"Created pod: {pod['metadata']['name']}",
                     component=COMPONENT,
                 )
+            else:
+                self._backoff.pop(key, None)
         elif diff < 0:
             victims = sorted(pods, key=_delete_rank)[:-diff]
             for p in victims:
@@ -117,9 +164,41 @@ class ReplicaSetController(Controller):
                     f"Deleted pod: {p['metadata']['name']}",
                     component=COMPONENT,
                 )
-        return self._update_status(key, rs)
+        if diff <= 0:
+            self._backoff.pop(key, None)
+        return self._update_status(key, rs, failure)
 
-    def _update_status(self, key: Key, rs: dict[str, Any]) -> float | None:
+    def _refused(
+        self,
+        key: Key,
+        rs: dict[str, Any],
+        exc: ApiError,
+        held: _BackOff | None,
+        now: float,
+        generation: int,
+        active: int,
+    ) -> None:
+        """Record a refused create and arm the retry (a namespace being deleted: no event)."""
+        if "because it is being terminated" not in exc.message:
+            record_event(
+                self.store,
+                rs,
+                "FailedCreate",
+                f"Error creating: {exc.message}",
+                type="Warning",
+                component=COMPONENT,
+            )
+        delay = (
+            self.first_create_backoff
+            if held is None
+            else min(self.max_create_backoff, held.delay * 2)
+        )
+        self._backoff[key] = _BackOff(now + delay, delay, generation, active)
+        self.enqueue_after(key, delay)
+
+    def _update_status(self, key: Key, rs: dict[str, Any], failure: Any = None) -> float | None:
+        """Write the replica counts; `failure` (a refused create's message) sets the
+        ReplicaFailure condition, None clears it, _KEEP leaves it."""
         uid = rs["metadata"]["uid"]
         pods = [p for p in self.store.owned_by("pods", uid, key[0]) if active_pod(p)]
         now = datetime.now(timezone.utc)
@@ -146,14 +225,21 @@ class ReplicaSetController(Controller):
                 del status[k]
 
         def write(o: dict[str, Any]) -> None:
-            o["status"] = {
-                **status,
-                **(
-                    {"conditions": o["status"]["conditions"]}
-                    if (o.get("status") or {}).get("conditions")
-                    else {}
-                ),
-            }
+            conditions = list((o.get("status") or {}).get("conditions") or [])
+            has = any(c.get("type") == REPLICA_FAILURE for c in conditions)
+            if failure is None:
+                conditions = [c for c in conditions if c.get("type") != REPLICA_FAILURE]
+            elif failure is not _KEEP and not has:  # set once, as the real one does
+                conditions.append(
+                    {
+                        "type": REPLICA_FAILURE,
+                        "status": "True",
+                        "lastTransitionTime": now_rfc3339(),
+                        "reason": "FailedCreate",
+                        "message": failure,
+                    }
+                )
+            o["status"] = {**status, **({"conditions": conditions} if conditions else {})}
 
         self.store.mutate("replicasets", key[0], key[1], write)
         if ready > available:
