@@ -36,6 +36,7 @@ PROMISED = {
     "oom-on-load",
     "liveness-kills-download",
     "readiness-failing",
+    "quota-exceeded",
 }
 
 GOOD = """\
