@@ -7,7 +7,8 @@ waiting reason and message, the PodScheduled condition, and the Warning events a
 and its claims. Pure; the state rules (``state.py``) turn a settled blocker into ``blocked``.
 
 Some causes cannot pass by themselves and are settled at once (a pull back-off, a missing
-Secret, a ReadWriteOnce volume attached to another node); the others (not scheduled yet, a
+Secret — for the environment or as a volume —, a ReadWriteOnce volume attached to another
+node); the others (not scheduled yet, a
 mount that fails) may be the first seconds of a normal start — a volume being provisioned —
 and are settled only after ``grace`` seconds; a pod for which the cluster autoscaler is adding
 a node (its ``TriggeredScaleUp`` event) is given the autoscaler's own time for that.
@@ -33,6 +34,12 @@ MULTI_ATTACH = "Multi-Attach error"
 SCALE_UP_SECONDS = 15 * 60
 UNBOUND_CLAIMS = "unbound immediate PersistentVolumeClaims"
 _NODES_SAY = re.compile(r"^\d+/\d+ nodes are available: (.+?)(?:\. preemption:.*)?$")
+# A Secret or ConfigMap volume whose object (or a key it names) does not exist: the kubelet's
+# "MountVolume.SetUp failed for volume "hf-token" : secret "hf-token" not found".
+_MISSING_SOURCE = re.compile(
+    r'for volume "(?P<volume>[^"]+)" : (?P<what>(?:secret|configmap) "[^"]+" not found|'
+    r"(?:secret|configmap) references non-existent (?:secret |config )?key: \S+)"
+)
 
 
 def _pull_failure(events: Sequence[EventInfo], image: str) -> str | None:
@@ -81,6 +88,22 @@ def _volume_gist(failure: EventInfo) -> str:
     return f"volume cannot be {VOLUME_EVENTS[failure.reason]}"
 
 
+def _missing_source(warnings: Sequence[EventInfo]) -> StartBlocker | None:
+    """A Secret or ConfigMap volume that cannot be set up because what it mounts does not
+    exist: like a missing Secret for the environment, it does not pass until someone creates
+    it (the kubelet then mounts it at its next try), so it is settled at once."""
+    for ev in warnings:
+        found = _MISSING_SOURCE.search(ev.message) if ev.reason == "FailedMount" else None
+        if found is not None:
+            return StartBlocker(
+                kind="config",
+                cause=f"volume {found['volume']} cannot be mounted: {found['what']}",
+                gist=found["what"],
+                settled=True,
+            )
+    return None
+
+
 def _waiting_to_be_created(pod: PodInfo) -> bool:
     """Scheduled, nothing started: containers still being created (or not reported yet)."""
     if pod.phase != "Pending" or not pod.node:
@@ -124,8 +147,11 @@ def start_blocker(
         )
     if not _waiting_to_be_created(pod):
         return None
-    # The attach failure is the cause; the kubelet's mount time-out that follows only repeats it.
     warnings = [ev for ev in events if ev.type == "Warning"]
+    missing = _missing_source(warnings)
+    if missing is not None:
+        return missing
+    # The attach failure is the cause; the kubelet's mount time-out that follows only repeats it.
     failure = next((ev for ev in warnings if ev.reason == "FailedAttachVolume"), None) or next(
         (ev for ev in warnings if ev.reason == "FailedMount"), None
     )

@@ -256,3 +256,37 @@ def test_a_node_being_added_gets_the_autoscalers_time() -> None:
     assert late is not None and late.settled
     alone = start_blocker(info, [], [], since + 300, GRACE)
     assert alone is not None and alone.settled and alone.gist == "unscheduled: 3 Insufficient cpu"
+
+
+def test_a_secret_volume_that_does_not_exist_blocks_at_once() -> None:
+    """Mounted as a volume rather than read into the environment, a missing Secret keeps the
+    pod in ContainerCreating with FailedMount events; it will not pass until it is created,
+    and the kubelet's time-out that follows does not hide it."""
+    info = _pending(statuses=[waiting("lightning-asr", "ContainerCreating")])
+    t = info.created_at
+    missing = 'MountVolume.SetUp failed for volume "hf" : secret "hf-token" not found'
+    timed_out = (
+        "Unable to attach or mount volumes: unmounted volumes=[hf], unattached volumes=[]: "
+        "timed out waiting for the condition"
+    )
+    events = [_event("FailedMount", timed_out, t + 130), _event("FailedMount", missing, t + 2)]
+    b = start_blocker(info, events, [], t + 3, GRACE)
+    assert b == StartBlocker(
+        kind="config",
+        cause='volume hf cannot be mounted: secret "hf-token" not found',
+        gist='secret "hf-token" not found',
+        settled=True,
+    )
+    assert _state(info, b, t + 3) == (ModelState.BLOCKED, b.cause)
+    key = (
+        'MountVolume.SetUp failed for volume "config" : configmap references non-existent '
+        "config key: lightning_asr.toml"
+    )
+    b = start_blocker(info, [_event("FailedMount", key, t + 2)], [], t + 3, GRACE)
+    assert b is not None and b.gist == (
+        "configmap references non-existent config key: lightning_asr.toml"
+    )
+    # Any other mount failure may be a slow start: a volume, after the grace.
+    other = 'MountVolume.SetUp failed for volume "models" : mount failed: exit status 32'
+    b = start_blocker(info, [_event("FailedMount", other, t + 2)], [], t + 3, GRACE)
+    assert b is not None and b.kind == "volume" and not b.settled
