@@ -10,11 +10,13 @@ stays quiet when its 2m3s attach-and-mount wait runs out. With `mount_timeout_ev
 (see `KubeletSettings`) it records what kubelets up to 1.27 did at each timeout:
 `FailedMount` "Unable to attach or mount volumes: unmounted volumes=[models], unattached
 volumes=[models], failed to process volumes=[]: timed out waiting for the condition".
+A Secret or ConfigMap volume whose SetUp keeps failing times out the same way.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from simcluster.controllers.attach import attached_to, unique_volume_name
@@ -57,11 +59,16 @@ class AttachWait:
     def _node(self) -> dict[str, Any] | None:
         return self.worker.store.peek("nodes", None, self.worker.kubelet.node_name)
 
-    def tick(self) -> None:
-        """Called after each pass over the volumes: the (pre-1.28) timeout event, if due."""
+    def tick(self, failing: Collection[str] = ()) -> None:
+        """Called after each pass over the volumes: the (pre-1.28) timeout event, if due.
+
+        `failing` are the volumes whose SetUp failed this pass (a missing Secret): they time
+        out the same way. Their event, as those kubelets recorded it, lists every volume of
+        the pod as unattached (they compared volume names that never matched).
+        """
         settings = agents(self.worker.kubelet.cluster).settings
         now = time.monotonic()
-        if not self.unattached:
+        if not self.unattached and not failing:
             self._since = now
             return
         if now - self._since < settings.mount_timeout:
@@ -71,7 +78,7 @@ class AttachWait:
             return
         expected = [str(v.get("name", "")) for v in self.worker.spec.get("volumes") or []]
         unmounted = sorted(n for n in expected if n not in self.worker.volumes)
-        unattached = sorted(self.unattached)
+        unattached = sorted(set(self.unattached) | (set(expected) if failing else set()))
         self.worker._event(
             "FailedMount",
             f"Unable to attach or mount volumes: unmounted volumes=[{' '.join(unmounted)}], "

@@ -31,6 +31,8 @@ from simcluster.kubelet.envsources import ConfigError, container_env, expand
 from simcluster.kubelet.fs import Mount, PodFS
 from simcluster.kubelet.logs import ContainerLogs
 from simcluster.kubelet.memory import MemoryCgroup, memory_limit
+from simcluster.kubelet.objvolumes import MountError, is_object_volume, payload
+from simcluster.kubelet.objvolumes import write as write_payload
 from simcluster.kubelet.probes import ContainerProber, ProbeState, has_probes, resolve_port
 from simcluster.kubelet.procio import CallbackIO
 from simcluster.kubelet.programs import container_argv, run_container
@@ -50,6 +52,8 @@ log = logging.getLogger("simcluster.kubelet")
 BACKOFF_START = 1.0
 BACKOFF_CAP = 10.0
 BACKOFF_RESET_AFTER = 10.0  # an instance that ran this long resets the back-off
+MOUNT_BACKOFF_START = 0.5  # a failed volume SetUp is retried after 0.5 s, doubling ...
+MOUNT_BACKOFF_CAP = 2.0  # ... up to 2 s here (2m2s on a real node), or kubelet_retry if shorter
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -58,7 +62,7 @@ class PodVolume:
     """A pod-level volume: where its data lives on the host, and what it reports."""
 
     name: str
-    kind: str  # pvc | emptydir | configmap
+    kind: str  # pvc | emptydir | configmap | secret
     host_path: Path
     claim: str = ""
     storage_class: str = ""
@@ -253,21 +257,34 @@ class PodWorker:
 
     async def _setup_volumes(self) -> bool:
         """Create every volume's host dir; a missing PVC is retried (FailedMount) each second,
-        and a block volume waits until it is attached to this node (see `attachwait`)."""
+        a block volume waits until it is attached to this node (see `attachwait`), and a
+        Secret or ConfigMap volume that cannot be set up is retried with a growing back-off,
+        a FailedMount event at each failure (see `objvolumes`)."""
         warned = False
         attach = AttachWait(self)
+        backoff = 0.0
         while not self.terminating:
             missing = []
+            failing = []
             for vol in self.spec.get("volumes") or []:
                 name = vol.get("name", "")
                 if name in self.volumes or not attach.ready(vol):
                     continue
-                made = await self._make_volume(vol)
+                try:
+                    made = await self._make_volume(vol)
+                except MountError as exc:
+                    failing.append(name)
+                    self._event(
+                        "FailedMount",
+                        f'MountVolume.SetUp failed for volume "{name}" : {exc}',
+                        type="Warning",
+                    )
+                    continue
                 if made is None:
                     missing.append(name)
                 else:
                     self.volumes[name] = made
-            if not missing and not attach.unattached:
+            if not missing and not failing and not attach.unattached:
                 return True
             if missing and not warned:
                 warned = True
@@ -278,9 +295,15 @@ class PodWorker:
                     "persistentvolumeclaim not found",
                     type="Warning",
                 )
-            attach.tick()
+            attach.tick(failing)
+            wait = POLL if attach.unattached else 1.0
+            if failing:
+                # durationBeforeRetry: 0.5 s doubling to 2m2s on a real node, scaled down
+                cap = max(POLL, min(self.kubelet.retry, MOUNT_BACKOFF_CAP))
+                backoff = min(backoff * 2 or MOUNT_BACKOFF_START, cap)
+                wait = min(wait, backoff)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), POLL if attach.unattached else 1.0)
+                await asyncio.wait_for(self._stop.wait(), wait)
         return False
 
     async def _make_volume(self, vol: dict[str, Any]) -> PodVolume | None:
@@ -300,13 +323,12 @@ class PodWorker:
             return PodVolume(
                 name, "pvc", pv.host_path, claim, sc, size, pv.tmpfs, bool(src.get("readOnly"))
             )
-        if "configMap" in vol:
-            path = await vm.emptydir(self.uid, f"cm-{name}")
-            cm_name = (vol["configMap"] or {}).get("name", "")
-            cm = self.store.peek("configmaps", self.namespace, cm_name)
-            data = dict((cm or {}).get("data") or {})
-            await asyncio.to_thread(_write_files, path, data, vol["configMap"].get("items"))
-            return PodVolume(name, "configmap", path, read_only=True)
+        if is_object_volume(vol):
+            files = payload(self.store, self.namespace, vol)  # MountError when it cannot
+            kind, prefix = ("secret", "secret") if "secret" in vol else ("configmap", "cm")
+            path = vm.emptydir_path(self.uid, f"{prefix}-{name}")
+            await asyncio.to_thread(write_payload, path, files)
+            return PodVolume(name, kind, path, read_only=True)
         if "hostPath" in vol:
             self._event(
                 "FailedMount",
@@ -666,13 +688,3 @@ def _exit_reason(code: int, memory: MemoryCgroup) -> str:
     if memory.oom_killed:
         return "OOMKilled"
     return "Completed" if code == 0 else "Error"
-
-
-def _write_files(path: Path, data: dict[str, Any], items: list[dict[str, Any]] | None) -> None:
-    chosen = {i["key"]: i.get("path", i["key"]) for i in items} if items else {k: k for k in data}
-    for key, rel in chosen.items():
-        if key not in data or ".." in rel.split("/") or rel.startswith("/"):
-            continue
-        target = path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(str(data[key]))
