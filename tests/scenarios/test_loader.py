@@ -33,6 +33,7 @@ PROMISED = {
     "emptydir-evicted",
     "image-pull-backoff",
     "missing-secret",
+    "missing-secret-volume",
     "oom-on-load",
     "liveness-kills-download",
     "readiness-failing",
