@@ -38,7 +38,7 @@ _NODES_SAY = re.compile(r"^\d+/\d+ nodes are available: (.+?)(?:\. preemption:.*
 # "MountVolume.SetUp failed for volume "hf-token" : secret "hf-token" not found".
 _MISSING_SOURCE = re.compile(
     r'for volume "(?P<volume>[^"]+)" : (?P<what>(?:secret|configmap) "[^"]+" not found|'
-    r"(?:secret|configmap) references non-existent (?:secret |config )?key: \S+)"
+    r"(?:configmap )?references non-existent (?:secret |config )?key: \S+)"
 )
 
 

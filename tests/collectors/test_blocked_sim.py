@@ -154,3 +154,28 @@ def test_a_server_killed_for_memory_loading_a_good_model_is_failed_not_corrupt(
     plan = plan_fix(snap, killed.name, ActionOptions())
     assert plan.decision == "out-of-memory" and not plan.steps
     assert "container lightning-asr's resources.limits.memory" in (plan.refused or "")
+
+
+def test_a_secret_volume_never_created_blocks_at_once_until_it_exists(start, start_feed) -> None:
+    world = start("missing-secret-volume", speed=1 * MiB)
+    _feed, rec = start_feed(world.cluster, refresh=1)
+    snap = rec.wait(
+        lambda s: len([p for p in _blocked(s) if p.release == "lightning-asr"]) >= 1,
+        20,
+        "a pod blocked on its Secret volume",
+    )
+    stuck = next(p for p in _blocked(snap) if p.release == "lightning-asr")
+    assert stuck.blocker is not None and stuck.blocker.kind == "config"
+    assert stuck.blocker.gist == 'secret "hf-token" not found'
+    assert stuck.evidence[0] == 'volume hf-token cannot be mounted: secret "hf-token" not found'
+    plan = plan_fix(snap, stuck.name, ActionOptions())
+    assert plan.decision == "cannot-start" and "Create the Secret" in (plan.refused or "")
+    client.CoreV1Api(world.api).create_namespaced_secret(
+        "smallest",
+        client.V1Secret(metadata=client.V1ObjectMeta(name="hf-token"), string_data={"token": "x"}),
+    )
+    rec.wait(
+        lambda s: not _blocked(s) and any(p.model_state is not ModelState.PENDING for p in s.pods),
+        20,
+        "the pods starting once the Secret exists",
+    )

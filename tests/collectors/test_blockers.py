@@ -286,6 +286,11 @@ def test_a_secret_volume_that_does_not_exist_blocks_at_once() -> None:
     assert b is not None and b.gist == (
         "configmap references non-existent config key: lightning_asr.toml"
     )
+    secret_key = (
+        'MountVolume.SetUp failed for volume "hf" : references non-existent secret key: token'
+    )
+    b = start_blocker(info, [_event("FailedMount", secret_key, t + 2)], [], t + 3, GRACE)
+    assert b is not None and b.gist == "references non-existent secret key: token"
     # Any other mount failure may be a slow start: a volume, after the grace.
     other = 'MountVolume.SetUp failed for volume "models" : mount failed: exit status 32'
     b = start_blocker(info, [_event("FailedMount", other, t + 2)], [], t + 3, GRACE)
