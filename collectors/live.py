@@ -668,8 +668,12 @@ class LiveFeed:
             tracker = self._trackers.get(pod.name)
             facts = tracker.facts() if tracker else None
         if facts is None or facts.phase is None:
-            return pod.model_state is ModelState.UNKNOWN and (
-                pod.model.url is not None or pod.phase == "Pending"
+            # A silent log: look until the file shows a download, and then keep looking (its
+            # growth is all there is: the rate, and whether it stalled).
+            on_disk = pod.progress is not None and pod.progress.source == "disk"
+            return on_disk or (
+                pod.model_state is ModelState.UNKNOWN
+                and (pod.model.url is not None or pod.phase == "Pending")
             )
         return facts.phase in _BYTELESS and not facts.has_bytes
 

@@ -149,11 +149,14 @@ class DiskProbe:
         path = max(partial or list(found), key=lambda p: found[p][1])
         size, mtime = found[path]
         grew_at = min(mtime, now)
+        rate = None
         if previous is not None and previous.path == path and previous.size is not None:
             if size > previous.size:
                 grew_at = now
             elif previous.grew_at is not None:
                 grew_at = max(grew_at, previous.grew_at)
-        facts = DiskFacts(path, size, grew_at, now)
+            if size >= previous.size and now > previous.checked_at:
+                rate = (size - previous.size) / (now - previous.checked_at)
+        facts = DiskFacts(path, size, grew_at, now, rate=rate)
         self.last[pod] = facts
         return facts

@@ -77,6 +77,9 @@ class DiskFacts:
     grew_at: float | None  # when the size last grew (first sight counts)
     checked_at: float
     error: str | None = None
+    # Bytes/s it grew between the last two looks (0 when it did not): the rate a download
+    # has when its log carries no byte counts (Lightning's own). None after one look.
+    rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -329,12 +332,15 @@ def _from_disk(
     grew = disk.grew_at if disk.grew_at is not None else disk.checked_at
     idle = now - grew
     base = log.progress if log is not None else None
+    total = base.bytes_total if base else None
+    eta = (total - size) / disk.rate if total and disk.rate and total > size else None
     progress = DownloadProgress(
         phase=DownloadPhase.DOWNLOADING,
         source="disk",
         bytes_done=size,
-        bytes_total=base.bytes_total if base else None,
-        rate=None,
+        bytes_total=total,
+        rate=disk.rate,
+        eta_seconds=eta,
         file=disk.path.rsplit("/", 1)[-1],
         updated_at=disk.checked_at,
     )
@@ -349,7 +355,7 @@ def _from_disk(
                 log,
                 2,
             ),
-            dataclasses.replace(progress, phase=DownloadPhase.STALLED),
+            dataclasses.replace(progress, phase=DownloadPhase.STALLED, eta_seconds=None),
         )
     return Verdict(
         ModelState.DOWNLOADING,

@@ -118,6 +118,16 @@ def test_s3_init(start, start_feed) -> None:
     )
     pod = next(p for p in snap.pods if p.model_state is ModelState.DOWNLOADING)
     assert pod.phase == "Pending" and pod.evidence[0].startswith("disk: /app/models/model.bin.")
+    # Two looks at the growing file give the rate the log does not: near the 1 MiB/s cap.
+    moving = rec.wait(
+        lambda s: any(
+            p.progress and p.progress.source == "disk" and p.progress.rate for p in s.pods
+        ),
+        20,
+        "a rate from the file's growth",
+    )
+    rate = next(p.progress.rate for p in moving.pods if p.progress and p.progress.rate)
+    assert rate is not None and 0.2 * MiB < rate < 2.5 * MiB, rate
     done = rec.wait(lambda s: _count(s, ModelState.READY) == 2, 30, "both ready")
     assert all(p.cache_kind == "emptyDir" for p in done.pods)
     # An emptyDir cache is reported per pod, from the kubelet's stats.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
-from collectors.model import DownloadPhase, ModelState, VerificationResult
+from collectors.model import DownloadPhase, DownloadProgress, ModelState, VerificationResult
 from collectors.pods import pod_info
 from collectors.progress import LogFacts, ProgressTracker
 from collectors.state import DiskFacts, model_state
@@ -209,6 +210,22 @@ def test_lightning_only_log_uses_disk_growth() -> None:
     )
     v = _decide(make_pod(), log, now=1004.0 + STALL + 5, disk=disk)
     assert v.state is ModelState.STALLED and "stuck at 4.8 MiB" in v.evidence[0]
+    # Two looks give the rate; with the size the log said (Lightning's "Model downloaded" or
+    # another tool's total), the ETA.
+    growing = dataclasses.replace(disk, rate=1_000_000.0)
+    sized = _log("INFO: Downloading model from URL...")
+    sized = dataclasses.replace(
+        sized,
+        progress=dataclasses.replace(
+            sized.progress or DownloadProgress(phase=DownloadPhase.DOWNLOADING, source="lightning"),
+            bytes_total=25_000_000,
+        ),
+    )
+    v = _decide(make_pod(), sized, now=1006.0, disk=growing)
+    assert v.progress is not None and (v.progress.rate, v.progress.eta_seconds) == (1e6, 20.0)
+    v = _decide(make_pod(), sized, now=1004.0 + STALL + 5, disk=growing)
+    assert v.state is ModelState.STALLED and v.progress is not None
+    assert v.progress.eta_seconds is None
 
 
 def test_running_with_silent_log_is_unknown() -> None:
