@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from kubernetes.stream import stream
 
 from simcluster.kubelet.commands import run_command
 from simcluster.kubelet.context import ProcContext
@@ -196,3 +199,21 @@ class KubeletHarness:
 
 def shell(name: str, script: str, image: str = "busybox", **extra) -> dict:
     return {"name": name, "image": image, "command": ["sh", "-c", script], **extra}
+
+
+def exec_in_pod(core: Any, namespace: str, pod: str, *argv: str) -> tuple[int, str, str]:
+    """Run ``argv`` in ``pod`` through the official client's exec (WebSocket):
+    (exit code, stdout, stderr)."""
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        pod,
+        namespace,
+        command=list(argv),
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
+    resp.run_forever(timeout=10)
+    return resp.returncode, resp.read_stdout(), resp.read_stderr()

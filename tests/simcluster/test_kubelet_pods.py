@@ -14,7 +14,7 @@ import pytest
 from simcluster.cluster import SimCluster
 from simcluster.kubelet.volumes import VolumeManager
 from simcluster.modelserver import ModelServer
-from tests.simcluster.kubelet_helpers import KubeletHarness, shell
+from tests.simcluster.kubelet_helpers import KubeletHarness, exec_in_pod, shell
 
 MiB = 1024 * 1024
 
@@ -307,22 +307,9 @@ def test_full_tmpfs_pvc_gives_a_real_enospc(h: KubeletHarness) -> None:
         volumes=[{"name": "s", "persistentVolumeClaim": {"claimName": "small"}}],
     )
     h.wait(lambda: _conditions(h, "p").get("Ready") == "True", what="Ready")
-    from kubernetes.stream import stream
 
-    def run(*cmd: str):
-        resp = stream(
-            h.core().connect_get_namespaced_pod_exec,
-            "p",
-            "default",
-            command=list(cmd),
-            stderr=True,
-            stdin=False,
-            stdout=True,
-            tty=False,
-            _preload_content=False,
-        )
-        resp.run_forever(timeout=10)
-        return resp.returncode, resp.read_stdout(), resp.read_stderr()
+    def run(*cmd: str) -> tuple[int, str, str]:
+        return exec_in_pod(h.core(), "default", "p", *cmd)
 
     code, _, err = run("sh", "-c", "cat /opt/big.bin > /data/copy")
     assert code == 1 and "No space left on device" in err

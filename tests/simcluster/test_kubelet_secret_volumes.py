@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.stream import stream
 
 from simcluster.cluster import SimCluster
 from simcluster.kubelet.registry import agents
 from tests.polling import wait_until
 from tests.simcluster.conftest import NS, Kubectl, SimApi
+from tests.simcluster.kubelet_helpers import exec_in_pod
 from tests.simcluster.waiting_helpers import RETRY, events, pod, sleeper, status_of, waiting
 
 HF = "/var/run/secrets/hf"
@@ -42,19 +42,7 @@ def _cm_vol(cm: str, name: str = "cfg", **src: Any) -> dict[str, Any]:
 
 
 def _exec(core: client.CoreV1Api, name: str, *argv: str) -> tuple[int, str, str]:
-    resp = stream(
-        core.connect_get_namespaced_pod_exec,
-        name,
-        NS,
-        command=list(argv),
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
-    )
-    resp.run_forever(timeout=10)
-    return resp.returncode, resp.read_stdout(), resp.read_stderr()
+    return exec_in_pod(core, NS, name, *argv)
 
 
 def _running(core: client.CoreV1Api, name: str) -> bool:
