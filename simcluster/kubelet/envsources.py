@@ -13,10 +13,10 @@ missing leaves its variables out.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any
+
+from simcluster.kubelet.objvolumes import decode_data
 
 _VAR_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
@@ -69,14 +69,7 @@ def _values(kind: str, obj: dict[str, Any]) -> dict[str, str]:
     data = obj.get("data") or {}
     if kind != "secret":
         return {str(k): str(v) for k, v in data.items()}
-    out = {}
-    for k, v in data.items():
-        try:
-            raw = base64.b64decode(str(v), validate=True)
-        except (binascii.Error, ValueError):
-            raw = str(v).encode()
-        out[str(k)] = raw.decode("utf-8", "surrogateescape")
-    return out
+    return {k: raw.decode("utf-8", "surrogateescape") for k, raw in decode_data(data).items()}
 
 
 def container_env(

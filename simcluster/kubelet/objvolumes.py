@@ -43,7 +43,7 @@ def payload(store: Any, namespace: str, vol: dict[str, Any]) -> Payload:
         src = vol.get("secret") or {}
         kind, name = "secret", str(src.get("secretName") or "")
         obj = store.peek("secrets", namespace, name)
-        values = None if obj is None else _decoded(obj.get("data") or {})
+        values = None if obj is None else decode_data(obj.get("data") or {})
         no_key = "references non-existent secret key: {}"
     else:
         src = vol.get("configMap") or {}
@@ -52,7 +52,7 @@ def payload(store: Any, namespace: str, vol: dict[str, Any]) -> Payload:
         values = None
         if obj is not None:
             values = {str(k): str(v).encode() for k, v in (obj.get("data") or {}).items()}
-            values.update(_decoded(obj.get("binaryData") or {}))
+            values.update(decode_data(obj.get("binaryData") or {}))
         no_key = "configmap references non-existent config key: {}"
     optional = bool(src.get("optional"))
     if values is None:
@@ -88,7 +88,9 @@ def write(root: Path, files: Payload) -> None:
         os.chmod(target, mode)
 
 
-def _decoded(data: dict[str, Any]) -> dict[str, bytes]:
+def decode_data(data: dict[str, Any]) -> dict[str, bytes]:
+    """A Secret's ``data`` (or a ConfigMap's ``binaryData``) decoded; a value that is not
+    base64 (the API server refuses those; a store written by hand may not) kept as its text."""
     out = {}
     for k, v in data.items():
         try:
