@@ -201,14 +201,18 @@ def shell(name: str, script: str, image: str = "busybox", **extra) -> dict:
     return {"name": name, "image": image, "command": ["sh", "-c", script], **extra}
 
 
-def exec_in_pod(core: Any, namespace: str, pod: str, *argv: str) -> tuple[int, str, str]:
+def exec_in_pod(
+    core: Any, namespace: str, pod: str, *argv: str, container: str | None = None
+) -> tuple[int, str, str]:
     """Run ``argv`` in ``pod`` through the official client's exec (WebSocket):
     (exit code, stdout, stderr)."""
+    kwargs: dict[str, Any] = {"container": container} if container else {}
     resp = stream(
         core.connect_get_namespaced_pod_exec,
         pod,
         namespace,
         command=list(argv),
+        **kwargs,
         stderr=True,
         stdin=False,
         stdout=True,

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config
-from kubernetes.stream import stream
 
 from simcluster.cluster import SimCluster
 from tests.polling import wait_until
+from tests.simcluster.kubelet_helpers import exec_in_pod
 
 NS = "smallest"
 MiB = 1024 * 1024
@@ -123,20 +123,10 @@ def test_asr_pod_is_scheduled_downloads_and_becomes_ready(
         e.reason for e in core.list_namespaced_event(NS).items if e.involved_object.name == "asr"
     }
     assert {"Scheduled", "Pulled", "Created", "Started"} <= reasons
-    resp = stream(
-        core.connect_get_namespaced_pod_exec,
-        "asr",
-        NS,
-        command=["sha256sum", "/app/models/asr-cluster.bin"],
-        container="lightning-asr",
-        stderr=True,
-        stdin=False,
-        stdout=True,
-        tty=False,
-        _preload_content=False,
+    code, out, _ = exec_in_pod(
+        core, NS, "asr", "sha256sum", "/app/models/asr-cluster.bin", container="lightning-asr"
     )
-    resp.run_forever(timeout=10)
-    assert resp.returncode == 0 and resp.read_stdout().startswith(f.sha256)
+    assert code == 0 and out.startswith(f.sha256)
     summary = json.loads(
         core.connect_get_node_proxy_with_path(
             pod.spec.node_name, "stats/summary", _preload_content=False
