@@ -143,6 +143,11 @@ class Diagnosis:
     previous_run: bool = False  # the evidence is the run's before the container's last restart
     download: evidence.Download | None = None  # SOURCE_MISMATCH: the download that mismatched
 
+    @property
+    def fetched(self) -> evidence.Download:
+        """The download that mismatched, or an empty one when the log said nothing of it."""
+        return self.download or evidence.Download()
+
 
 def _found(kind: str, finding: evidence.Finding, why: str | None = None) -> Diagnosis:
     """A diagnosis from one finding: its quote, or ``why`` made of it, and which run said it."""
@@ -273,8 +278,7 @@ def plan_fix(
             plan = dataclasses.replace(plan, warnings=tuple(warnings))
         return plan
     if d.kind == SOURCE_MISMATCH:
-        fetched = d.download or evidence.Download()
-        return _plan_source_mismatch(snapshot, pod, options, facts, d, fetched)
+        return _plan_source_mismatch(snapshot, pod, options, facts, d)
     if d.kind == DISK_FULL:
         return plan_eviction(snapshot, pod, options, d, facts, cache)
     if d.kind == UNRESUMABLE:
@@ -385,12 +389,12 @@ def _plan_source_mismatch(
     options: ActionOptions,
     facts: PodFacts | None,
     d: Diagnosis,
-    fetched: evidence.Download,
 ) -> ActionPlan:
     """A file downloaded in the same run failed validation: the source, or MODEL_CHECKSUM, is
     wrong, and a new download will most likely fail the same way. Purging only gets a bad file
     out of the way (a server that validates after downloading leaves it in place); when the
     downloader placed nothing, there is nothing to purge and the fix is refused."""
+    fetched = d.fetched
     again = _new_download(pod, fetched)
     what = _what_was_downloaded(fetched, d.previous_run)
     check = _check_first(pod, fetched)
@@ -426,9 +430,8 @@ def purge_warnings(
     d = diagnose(snapshot, pod, log)
     if d.kind != SOURCE_MISMATCH:
         return ()
-    fetched = d.download or evidence.Download()
-    what = _what_was_downloaded(fetched, d.previous_run)
-    return (_fails_again(what, _new_download(pod, fetched)), _check_first(pod, fetched))
+    what = _what_was_downloaded(d.fetched, d.previous_run)
+    return (_fails_again(what, _new_download(pod, d.fetched)), _check_first(pod, d.fetched))
 
 
 def _new_download(pod: PodInfo, fetched: evidence.Download) -> str:
