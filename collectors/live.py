@@ -388,6 +388,11 @@ class LiveFeed:
             before = known.get(container)
             if before is None:
                 known[container] = run
+                if run.restarts and run.started_at is not None:
+                    # First seen in a later run: its log from now on is that run's, and the
+                    # run before (read from the previous instance) is history.
+                    self._run_since[name] = run.started_at
+                    self._trackers.setdefault(name, ProgressTracker()).new_run(run.exited)
                 continue
             if run.started_at is None:
                 continue  # waiting between runs: the last run's words still hold
@@ -419,8 +424,10 @@ class LiveFeed:
                     read_to[container] = written
                 if since is not None and written is not None and written < since:
                     # Written before the latest restart (a late read of an earlier run):
-                    # shown, but no longer evidence of the pod's download.
+                    # shown, and it may say how that run ended, but it is no longer evidence
+                    # of the pod's download.
                     update = parse_segment(text)
+                    tracker.late_line(text, at)
                 else:
                     update = tracker.feed_text(text, at)
                 shown = text if len(text) <= MAX_LINE_TEXT else text[:MAX_LINE_TEXT] + " …"

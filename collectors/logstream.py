@@ -147,6 +147,12 @@ def choose_target(
         raw_state = st.get("state")
         state: Mapping[str, Any] = raw_state if isinstance(raw_state, Mapping) else {}
         if "running" in state:
+            prev = (name, restarts, "prev")
+            if follow and restarts and prev not in done:
+                # How the run before ended, first: the kubelet restarts a crashed container at
+                # once the first time, before its last lines may have been read (or the pod was
+                # first seen in a later run). What was read already is skipped.
+                return LogTarget(name, previous=True, follow=False, key=prev)
             key = (name, restarts, "run")
             if follow:
                 return LogTarget(name, follow=True, key=key)

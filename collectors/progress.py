@@ -122,6 +122,8 @@ class ProgressTracker:
         self.lines_seen = 0
         self.version = 0  # bumped on every change that matters to a snapshot
         self.previous_run: str | None = None  # how the container's last run ended (history)
+        self._exited: str | None = None  # how the container status says that run ended
+        self._ended_failed = False  # previous_run names a failure, not just a last line
         self._begin_run()
 
     def _begin_run(self) -> None:
@@ -163,13 +165,32 @@ class ProgressTracker:
         how that run ended, for people to read (the state rules and the fix never read it).
         ``exited`` is what the container status says, e.g. "exit code 1 (Error)".
         """
-        outcome = self.failure or (self.evidence[-1] if self.evidence else None)
-        if outcome is not None and outcome.startswith("log: "):
-            outcome = outcome[len("log: ") :]
-        said = f"{outcome} ({exited})" if outcome and exited else outcome or exited
-        self.previous_run = f"previous run ended with: {said}"[:300] if said else None
+        self._exited = exited
+        self._ended_failed = self.failure is not None
+        self._say_previous(self.failure or (self.evidence[-1] if self.evidence else None))
         self._begin_run()
         self.version += 1
+
+    def late_line(self, text: str, at: float) -> None:
+        """A line the run before wrote, read only after its restart was seen: a kubelet
+        restarts a crashed container at once the first time, and the pod's new status can
+        come before the old run's last lines. They may say how that run ended (its error),
+        so they amend ``previous_run``; they are never evidence of the run under way."""
+        alone = ProgressTracker()
+        alone.feed_text(text, at)
+        said = alone.failure or (alone.evidence[-1] if alone.evidence else None)
+        if said is None or (self._ended_failed and alone.failure is None):
+            return
+        self._ended_failed = self._ended_failed or alone.failure is not None
+        self._say_previous(said)
+        self.version += 1
+
+    def _say_previous(self, outcome: str | None) -> None:
+        if outcome is not None and outcome.startswith("log: "):
+            outcome = outcome[len("log: ") :]
+        exited = self._exited
+        said = f"{outcome} ({exited})" if outcome and exited else outcome or exited
+        self.previous_run = f"previous run ended with: {said}"[:300] if said else None
 
     # -- feeding ------------------------------------------------------------------------------
 

@@ -182,6 +182,13 @@ def test_log_target_choice() -> None:
     assert isinstance(target, LogTarget) and not target.follow
     assert choose_target(done, {target.key}, follow=True) == STOP
     assert choose_target(None, set(), follow=True) == STOP
+    # Running again after a restart: the run before's end first (the kubelet restarts a
+    # crashed container at once the first time, maybe before its last lines were read).
+    again = make_pod(statuses=[_running("lightning-asr", 1, "2026-11-27T10:01:00Z")])
+    first = choose_target(again, set(), follow=True)
+    assert isinstance(first, LogTarget) and first.previous and not first.follow
+    then = choose_target(again, {first.key}, follow=True)
+    assert isinstance(then, LogTarget) and then.follow and not then.previous
 
 
 def _running(name: str, restarts: int, started: str) -> dict:

@@ -199,6 +199,22 @@ def test_a_restart_leaves_the_failure_of_the_run_before_behind() -> None:
     assert tracker.facts().previous_run == "previous run ended with: " + facts.evidence[-1][5:]
 
 
+def test_the_run_befores_last_lines_read_after_its_restart_say_how_it_ended() -> None:
+    """The kubelet restarts a crashed container at once the first time: the pod's new status
+    may come before the old run's last lines are read."""
+    tracker = ProgressTracker()
+    tracker.feed_text("INFO: Downloading model from URL...", 1000.0)
+    tracker.new_run("exit code 1 (Error)")
+    said = tracker.facts().previous_run
+    assert said == "previous run ended with: Downloading model from URL... (exit code 1 (Error))"
+    tracker.late_line("ERROR 403: Forbidden.", 1001.0)
+    tracker.late_line("INFO: Retrying download...", 1001.5)  # a failure is not overwritten
+    facts = tracker.facts()
+    ended = "previous run ended with: HTTP 403 Forbidden. (exit code 1 (Error))"
+    assert facts.previous_run == ended, facts.previous_run
+    assert facts.failure is None and facts.phase is None, "never evidence of the run under way"
+
+
 def test_lightning_only_log_uses_disk_growth() -> None:
     log = _log("INFO: Downloading model from URL...")
     v = _decide(make_pod(), log, now=1005.0)
