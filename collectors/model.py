@@ -191,6 +191,7 @@ class ContainerInfo:
     memory_limit: int | None = None  # resources.limits.memory, bytes
     started_at: float | None = None  # when the run under way started (state.running)
     probes: tuple[ProbeSpec, ...] = ()
+    started: bool = False  # status.started: its startup probe (if any) has passed in this run
 
     def probe(self, kind: str) -> ProbeSpec | None:
         return next((p for p in self.probes if p.kind == kind), None)
@@ -198,8 +199,12 @@ class ContainerInfo:
     @property
     def start_limit(self) -> ProbeSpec | None:
         """The probe that bounds how long a start may take: the startup probe when there is
-        one (liveness waits for it), else the liveness probe."""
-        return self.probe("startup") or self.probe("liveness")
+        one (liveness waits for it), else the liveness probe. None once a startup probe has
+        passed in this run: the start it bounded is over, and liveness counts from then."""
+        startup = self.probe("startup")
+        if startup is not None:
+            return None if self.started else startup
+        return self.probe("liveness")
 
     @property
     def oom_killed(self) -> bool:

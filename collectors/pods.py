@@ -73,6 +73,7 @@ def containers_of(pod: kube.Obj) -> tuple[ContainerInfo, ...]:
                     memory_limit=kube.quantity(kube.dig(c, "resources", "limits", "memory")),
                     started_at=kube.timestamp(kube.dig(st, "state", "running", "startedAt")),
                     probes=probes_of(c),
+                    started=bool(st.get("started")) if st else False,
                 )
             )
     return tuple(out)

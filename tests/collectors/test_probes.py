@@ -39,7 +39,9 @@ KILLED = "Container lightning-asr failed liveness probe, will be restarted"
 REFUSED = 'Get "http://10.0.0.7:2269/health": dial tcp 10.0.0.7:2269: connect: connection refused'
 
 
-def _pod(state: dict[str, Any], probes: dict[str, Any] | None = None, **last: Any) -> PodInfo:
+def _pod(
+    state: dict[str, Any], probes: dict[str, Any] | None = None, started: bool = False, **last: Any
+) -> PodInfo:
     container = {
         "name": "lightning-asr",
         "image": "smallest/lightning-asr:v1",
@@ -48,6 +50,7 @@ def _pod(state: dict[str, Any], probes: dict[str, Any] | None = None, **last: An
         **(probes if probes is not None else {"livenessProbe": LIVENESS}),
     }
     status = {"name": "lightning-asr", "ready": False, "restartCount": 2, "state": state}
+    status["started"] = started
     if last:
         status["lastState"] = {"terminated": {"reason": "Error", **last}}
     return pod_info(make_pod(containers=[container], statuses=[status]))
@@ -146,6 +149,22 @@ def test_without_a_kill_a_failure_in_this_run_is_what_warns() -> None:
     startup = [_event("Unhealthy", f"Startup probe failed: {REFUSED}", T0 + 15)]
     deadline = probe_deadline(both, _downloading(900.0), startup, T0 + 20)
     assert deadline is not None and (deadline.probe, deadline.left) == ("startup", 310.0)
+
+
+def test_a_startup_probe_that_passed_bounds_no_start_any_more() -> None:
+    """``status.started``: once the startup probe passed, the start it bounded is over; without
+    a startup probe the kubelet says started at once, and liveness still bounds the start."""
+    probes = {"livenessProbe": LIVENESS, "startupProbe": {**LIVENESS, "failureThreshold": 30}}
+    failing = [_event("Unhealthy", f"Startup probe failed: {REFUSED}", T0 + 15)]
+    waiting = _pod(RUNNING, probes, started=False)
+    assert waiting.containers[0].start_limit is not None
+    assert waiting.containers[0].start_limit.kind == "startup"
+    passed = _pod(RUNNING, probes, started=True)
+    assert passed.containers[0].started and passed.containers[0].start_limit is None
+    assert probe_deadline(passed, _downloading(900.0), failing, T0 + 20) is None
+    alone = _pod(RUNNING, {"livenessProbe": LIVENESS}, started=True)
+    assert alone.containers[0].start_limit is not None
+    assert alone.containers[0].start_limit.kind == "liveness"
 
 
 def test_fix_refuses_and_gives_a_startup_probe_sized_to_the_download() -> None:
