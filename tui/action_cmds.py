@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -75,11 +76,23 @@ def options_of(args: argparse.Namespace) -> ActionOptions:
     )
 
 
+def same_terminal(out: TextIO, err: TextIO) -> bool:
+    """Both streams are the one terminal a person reads (not a pipe a script reads apart)."""
+    try:
+        if not (out.isatty() and err.isatty()):
+            return False
+        a, b = os.fstat(out.fileno()), os.fstat(err.fileno())
+    except (OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev)
+
+
 class _Printer:
     def __init__(self, json_mode: bool, out: TextIO, err: TextIO) -> None:
         self.json_mode = json_mode
         self.out = out
         self.err = err
+        self.one_screen = same_terminal(out, err)
 
     def progress(self, line: str) -> None:
         if not self.json_mode:
@@ -118,8 +131,12 @@ class _Printer:
             }
             print(json.dumps(doc, indent=2, sort_keys=True), file=self.out, flush=True)
         else:
-            stream = self.out if code == EXIT_OK else self.err
-            print(message, file=stream, flush=True)
+            # A refusal's reason ends the plan just printed; on stderr too for scripts, but
+            # not twice on one terminal.
+            said = plan is not None and plan.refused and message == refusal(plan.refused)
+            if not (said and self.one_screen):
+                stream = self.out if code == EXIT_OK else self.err
+                print(message, file=stream, flush=True)
             if result is not None:
                 self._recorded(result)
         return code
@@ -217,7 +234,7 @@ def _step(
     """Print one plan, check it, ask for it (unless --yes or --dry-run) and execute it."""
     printer.plan(plan)
     if plan.refused:
-        return EXIT_REFUSED, None, f"Refused: {plan.refused}"
+        return EXIT_REFUSED, None, refusal(plan.refused)
     missing = service.access.missing(plan.permissions)
     if missing:
         return EXIT_FORBIDDEN, None, f"Forbidden: {forbidden_reason(missing)}."
@@ -244,6 +261,10 @@ def _step(
     with _cancel_on_sigint(cancel):
         result = service.execute(plan, ctx)
     return exit_code(result), result, result.message
+
+
+def refusal(reason: str) -> str:
+    return f"Refused: {reason}"
 
 
 def exit_code(result: ActionResult) -> int:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import pty
+import select
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 
@@ -41,13 +45,19 @@ def unchanged(quiet: Quiet, state_home: Path) -> Iterator[Quiet]:
 
 
 def cli(world: World, *argv: str, user: str = "admin", stdin: str = "") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli_to(world, out, err, *argv, user=user, stdin=stdin)
+    return code, out.getvalue(), err.getvalue()
+
+
+def cli_to(
+    world: World, out: TextIO, err: TextIO, *argv: str, user: str = "admin", stdin: str = ""
+) -> int:
     kubeconfig = world.sim.write_kubeconfig(world.tmp / f"cli-{user}", user=user)
     args = build_parser().parse_args(
         [*argv, "--kubeconfig", str(kubeconfig), "-n", "smallest", "--timeout", "30"]
     )
-    out, err = io.StringIO(), io.StringIO()
-    code = run(args, stdin=io.StringIO(stdin), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
+    return run(args, stdin=io.StringIO(stdin), out=out, err=err)
 
 
 def test_restart_with_yes_prints_json_and_audits(
@@ -87,6 +97,30 @@ def test_hostile_path_is_refused_and_dry_run_changes_nothing(unchanged: Quiet) -
     assert code == EXIT_REFUSED and "'..'" in err
     code, out, _err = cli(world, "purge", pods[0], "--dry-run")
     assert code == EXIT_OK and "Dry run" in out
+
+
+def test_on_one_terminal_a_refusal_is_said_once(unchanged: Quiet) -> None:
+    """The plan ends with the reason; stderr repeats it for scripts, but a person reading
+    both on one terminal reads it once."""
+    world, pods = unchanged
+    master, slave = pty.openpty()
+    try:
+        with open(os.dup(slave), "w") as out, open(os.dup(slave), "w") as err:
+            code = cli_to(world, out, err, "purge", pods[0], "--path", "../../etc", "--yes")
+        screen = _drain(master)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert code == EXIT_REFUSED
+    (reason,) = [line for line in screen.splitlines() if "'..'" in line]
+    assert reason.startswith("REFUSED: "), screen
+
+
+def _drain(fd: int) -> str:
+    chunks = []
+    while select.select([fd], [], [], 0.5)[0]:
+        chunks.append(os.read(fd, 65536))
+    return b"".join(chunks).decode()
 
 
 def test_read_only_refuses_every_subcommand(unchanged: Quiet) -> None:
