@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.report import volume_problems
 from collectors.state import relapsing
+from tui.format import format_eta
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,16 @@ def _job_of(pod: PodInfo) -> str | None:
 
 def _jobs(n: int) -> str:
     return f"{n} pre-warm job{'s' if n != 1 else ''}"
+
+
+def downloads_eta(pods: list[PodInfo]) -> str | None:
+    """When the last of these downloads should end (the question at 3 a.m.): said only when
+    every one of them has an ETA, as one without would make "the last" a guess."""
+    etas = [p.progress.eta_seconds if p.progress and p.progress.in_flight else None for p in pods]
+    known = [e for e in etas if e is not None]
+    if not known or len(known) < len(etas):
+        return None
+    return f"download{'s' if len(known) != 1 else ''} ETA {format_eta(max(known))}"
 
 
 def health(snapshot: ClusterSnapshot | None) -> Health:
@@ -77,6 +88,12 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     stuck = sum(1 for r in snapshot.rollouts if r.problem)
     if stuck:
         parts.append(f"{stuck} rollout{'s' if stuck != 1 else ''} stuck")
+    # Last: a narrow header loses it before any count.
+    moving = [p for p in serving if p.model_state is ModelState.DOWNLOADING]
+    moving += [p for p in active_job_pods if p.model_state is ModelState.DOWNLOADING]
+    eta = downloads_eta(moving)
+    if eta:
+        parts.append(eta)
     if snapshot.stale:
         level = "stale"
     elif any(s.needs_attention for s in counts) or (

@@ -33,10 +33,11 @@ def test_a_running_job_before_any_asr_pod() -> None:
     running = _job_pod("model-preload-x1", ModelState.DOWNLOADING, "Running")
     running = dataclasses.replace(running, progress=progress(GiB, 4 * GiB, 100 * MiB))
     h = health(_snap(running))
-    assert (h.level, h.text) == ("busy", "no ASR pods · 1 pre-warm job running")
+    assert (h.level, h.text) == ("busy", "no ASR pods · 1 pre-warm job running · download ETA 31s")
     asr = pod("lightning-asr-0", ModelState.WAITING)
     h = health(_snap(running, asr))
-    assert h.text == "0/1 ready · 1 waiting · 1 pre-warm job running" and h.level == "busy"
+    assert h.text == "0/1 ready · 1 waiting · 1 pre-warm job running · download ETA 31s"
+    assert h.level == "busy"
 
 
 def test_job_trouble_is_still_attention() -> None:
@@ -74,3 +75,23 @@ def test_preload_wget_seen_live(start) -> None:
     )
     h = health(after)
     assert (h.level, h.text) == ("ok", "2/2 ready"), h
+
+
+def test_downloads_say_when_the_last_one_should_end() -> None:
+    def downloading(name: str, rate: float | None) -> PodInfo:
+        p = pod(name, ModelState.DOWNLOADING)
+        return dataclasses.replace(p, progress=progress(GiB, 4 * GiB, rate))
+
+    one = downloading("lightning-asr-0", 10 * MiB)  # 3 GiB left: 307 s
+    assert health(_snap(one)).text == "0/1 ready · 1 downloading · download ETA 5m07s"
+    two = downloading("lightning-asr-1", 20 * MiB)  # 154 s
+    waiting = pod("lightning-asr-2", ModelState.WAITING)
+    h = health(_snap(one, two, waiting))
+    assert h.text == "0/3 ready · 2 downloading · 1 waiting · downloads ETA 5m07s"
+    # One whose ETA is not known makes "the last" a guess: none is said.
+    unknown = downloading("lightning-asr-3", None)
+    assert health(_snap(one, two, unknown)).text == "0/3 ready · 3 downloading"
+    # A pre-warm Job's download is one the waiting pods wait for.
+    job = dataclasses.replace(two, name="model-preload-x1", owner="Job/model-preload")
+    h = health(_snap(job, waiting))
+    assert h.text == "0/1 ready · 1 waiting · 1 pre-warm job running · download ETA 2m34s"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
 from collectors.model import ClusterSnapshot
 from collectors.redact import redact_text, redact_url
 from tui.format import format_age
-from tui.health import health
+from tui.health import Health, health
 
 _LEVEL_STYLE = {
     "ok": "bold green",
@@ -19,12 +23,43 @@ _LEVEL_STYLE = {
 }
 
 
-class ClusterHeader(Static):
-    """One line; re-rendered only when its text would change."""
+@dataclass(frozen=True)
+class HeaderFacts:
+    context: str
+    namespace: str
+    server: str
+    health: Health
+    read_only: bool = False
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
-        self._last: str | None = None
+
+def header_text(facts: HeaderFacts, width: int) -> Text:
+    """The header for ``width`` cells: the server goes first when it does not fit, then the
+    health's last parts give way (it is ordered most urgent first), ending in "…"."""
+    text = Text()
+    text.append(" asr-cache ", style="bold reverse")
+    if facts.read_only:  # said where the eye lands first: no key here changes the cluster
+        text.append(" READ-ONLY ", style="bold black on yellow")
+    text.append("  ctx ", style="grey62")
+    text.append(facts.context or "?", style="bold")
+    text.append("  ns ", style="grey62")
+    text.append(facts.namespace or "?", style="bold")
+    said = f" {facts.health.text} "
+    if facts.server and text.cell_len + len(facts.server) + 5 + len(said) <= width:
+        text.append(f"  {facts.server}", style="grey50")
+    text.append("   ")
+    room = width - text.cell_len
+    if 0 < room < len(said):
+        said = said[: max(room - 2, 0)].rstrip() + "… "
+    text.append(said, style=_LEVEL_STYLE[facts.health.level])
+    return text
+
+
+class ClusterHeader(Widget):
+    """One line, laid out for its width; repainted only when what it says would change."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._facts: HeaderFacts | None = None
 
     def show(
         self,
@@ -33,24 +68,16 @@ class ClusterHeader(Static):
         snapshot: ClusterSnapshot | None,
         read_only: bool = False,
     ) -> None:
-        h = health(snapshot)
         server = redact_url(snapshot.server) if snapshot and snapshot.server else ""
-        text = Text()
-        text.append(" asr-cache ", style="bold reverse")
-        if read_only:  # said where the eye lands first: no key here changes the cluster
-            text.append(" READ-ONLY ", style="bold black on yellow")
-        text.append("  ctx ", style="grey62")
-        text.append(context or "?", style="bold")
-        text.append("  ns ", style="grey62")
-        text.append(namespace or "?", style="bold")
-        if server:
-            text.append(f"  {server}", style="grey50")
-        text.append("   ")
-        text.append(f" {h.text} ", style=_LEVEL_STYLE[h.level])
-        key = text.markup
-        if key != self._last:
-            self._last = key
-            self.update(text)
+        facts = HeaderFacts(context, namespace, server, health(snapshot), read_only)
+        if facts != self._facts:
+            self._facts = facts
+            self.refresh()
+
+    def render(self) -> Text:
+        if self._facts is None:
+            return Text("")
+        return header_text(self._facts, self.size.width)
 
 
 class StaleBanner(Static):
