@@ -130,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(scenario, ScenarioOptions(), args)
         args = main_parser().parse_args(args_list)
         if args.list:
-            for info in list_scenarios():
-                print(f"{info.name:18} {info.description}")
+            scenarios = list_scenarios()
+            width = max((len(info.name) for info in scenarios), default=0)
+            for info in scenarios:
+                print(f"{info.name:{width}}  {info.description}")
             return 0
         scenario = load_scenario(args.scenario)
         options = ScenarioOptions(model_size=args.model_size, speed=args.speed, seed=args.seed)

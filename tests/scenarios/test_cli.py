@@ -80,6 +80,9 @@ def test_list_prints_one_line_per_scenario() -> None:
     lines = r.stdout.splitlines()
     assert len(lines) == 21
     assert lines[0].split()[0] == "baked-image"
+    # The descriptions start in one column, however long a name is.
+    starts = {len(line) - len(line.split(maxsplit=1)[1]) for line in lines}
+    assert len(starts) == 1, r.stdout
 
 
 def test_bad_arguments_say_so_in_one_line() -> None:
