@@ -50,6 +50,7 @@ from actions.common import (
 )
 from actions.confine import removal_steps
 from actions.context import ActionContext
+from actions.grow_advice import Growth, claim_growth
 from actions.hostpod import with_host
 from actions.listing import listing_steps, read_listing
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
@@ -259,9 +260,11 @@ def plan_fix(
     cache: CacheFacts | None = None,
     log: str | Sequence[evidence.ContainerLog] = "",
     diagnosis: Diagnosis | None = None,
+    expands: bool | None = None,
 ) -> ActionPlan:
     """The fix for ``target``, from the snapshot's evidence plus its recent ``log`` if read
-    (or from ``diagnosis`` when the caller already knows it)."""
+    (or from ``diagnosis`` when the caller already knows it); ``expands``: whether the cache
+    claim's StorageClass allows volume expansion, when read."""
     ns = snapshot.namespace
     try:
         pod = target_pod(snapshot, target, "Fix")
@@ -280,7 +283,7 @@ def plan_fix(
     if d.kind == SOURCE_MISMATCH:
         return _plan_source_mismatch(snapshot, pod, options, facts, d)
     if d.kind == DISK_FULL:
-        return plan_eviction(snapshot, pod, options, d, facts, cache)
+        return plan_eviction(snapshot, pod, options, d, facts, cache, expands)
     if d.kind == UNRESUMABLE:
         return _plan_drop_partial(snapshot, pod, options, d, facts)
     if d.kind in (STALLED, FAILED):
@@ -657,17 +660,25 @@ def plan_eviction(
     d: Diagnosis,
     facts: PodFacts | None,
     cache: CacheFacts | None,
+    expands: bool | None = None,
 ) -> ActionPlan:
+    """Evict unused models, least recently used first, so that the download fits; refused,
+    with how to grow the claim (``expands``: its StorageClass allows it), when it cannot."""
     ns = snapshot.namespace
     where = f"pod/{pod.name}"
     claim = f"PVC {pod.cache_claim}" if pod.cache_claim else f"volume {pod.cache_volume}"
 
+    growth = _growth(snapshot, pod, d.why, expands)
+
     def no(reason: str) -> ActionPlan:
+        if growth is not None:
+            reason = f"{reason} {growth.note}"
         return dataclasses.replace(
             refused(registry.FIX, where, ns, reason),
             decision=DISK_FULL,
             diagnosis=DIAGNOSES[DISK_FULL],
             title=topic(DISK_FULL, pod.name),
+            commands=(growth.command,) if growth and growth.command else (),
         )
 
     small = volume_too_small(snapshot, pod, d.why)
@@ -852,6 +863,18 @@ def _claim_of(plan: ActionPlan) -> str:
     return ""
 
 
+def _growth(
+    snapshot: ClusterSnapshot, pod: PodInfo, why: str, expands: bool | None
+) -> Growth | None:
+    """How to grow the pod's claim so that its download fits; None for a volume that is no
+    claim, and under a cache cap (MODEL_CACHE_MAX_SIZE is the limit there, not the volume)."""
+    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
+    if vol is None or not pod.cache_claim or _OVER_CAP.search(why):
+        return None
+    total = pod.progress.bytes_total if pod.progress else None
+    return claim_growth(snapshot.namespace, vol, missing_space(why), total, expands)
+
+
 def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo, why: str = "") -> str:
     """Where to get room instead, and how much, from the progress or the downloader's words."""
     short = _shortfall(why)
@@ -884,17 +907,27 @@ def missing_room(why: str) -> int | None:
     needed, 2.0 MiB free'; '(4.0 MiB) does not fit under the cache cap 14.0 MiB (12.0 MiB in
     use)'), at the top of what its rounded figures can mean, plus FS_SLACK. None when the
     words say neither: then every unused model is proposed."""
+    short = missing_space(why)
+    if short is not None:
+        return short
+    m = _OVER_CAP.search(why)
     try:
-        m = _NEEDED.search(why)
-        if m:
-            return max(1, _at_most(m.group(1)) - _at_least(m.group(2)) + FS_SLACK)
-        m = _OVER_CAP.search(why)
         if m:
             size, cap, used = m.groups()
             return max(1, _at_most(used) + _at_most(size) - _at_least(cap) + FS_SLACK)
     except ValueError:
         pass
     return None
+
+
+def missing_space(why: str) -> int | None:
+    """Bytes the file system lacks, from the downloader's ENOSPC words ('4.0 MiB more needed,
+    2.0 MiB free'), at the top of what they can mean, plus FS_SLACK."""
+    m = _NEEDED.search(why)
+    try:
+        return max(1, _at_most(m.group(1)) - _at_least(m.group(2)) + FS_SLACK) if m else None
+    except ValueError:
+        return None
 
 
 def _half_step(shown: str) -> int:

@@ -126,6 +126,17 @@ class KubeGateway:
             raise ActionFailed(api_error(exc, f"GET pods/{name}")) from None
         return self.plain(obj)
 
+    def volume_expansion(self, storage_class: str) -> bool | None:
+        """Whether a StorageClass lets its claims grow; None when it cannot be read (a
+        cluster-scoped read that a namespaced role may not have, or no such class)."""
+        try:
+            obj = self.cluster.storage.read_storage_class(
+                storage_class, _request_timeout=self.request_timeout
+            )
+        except ApiException:
+            return None
+        return bool(obj.allow_volume_expansion)
+
     def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             obj = self.apps.read_namespaced_deployment(

@@ -130,7 +130,8 @@ class ActionService:
                     cache = self.cache_facts(snapshot, pod, options, facts)
                     if cache is None:
                         cache = self.seen_cache(ns, pod)
-                plan = fix.plan_fix(snapshot, target, options, facts, cache, log, d)
+                expands = self._expands(snapshot, pod) if d and d.kind == fix.DISK_FULL else None
+                plan = fix.plan_fix(snapshot, target, options, facts, cache, log, d, expands)
                 if plan.looks_only and self.read_only:
                     # Even a look creates a pod: read-only mode refuses it at once.
                     plan = dataclasses.replace(
@@ -142,6 +143,14 @@ class ActionService:
 
             return refused(action_id, target or "no target", ns, str(exc))
         raise KeyError(f"no action with id {action_id!r}")
+
+    def _expands(self, snapshot: ClusterSnapshot, pod: PodInfo | None) -> bool | None:
+        """Whether the pod's cache claim may grow (its StorageClass's allowVolumeExpansion)."""
+        claim = pod.cache_claim if pod is not None else None
+        vol = next((v for v in snapshot.volumes if v.name == claim), None) if claim else None
+        if vol is None or not vol.storage_class:
+            return None
+        return self.kube.volume_expansion(vol.storage_class)
 
     def _target_pod(self, snapshot: ClusterSnapshot, target: str | None) -> PodInfo | None:
         try:

@@ -332,9 +332,9 @@ def _choose_context(paths: tuple[Path, ...], wanted: str | None) -> _KubeconfigC
 class Cluster:
     """API clients for one context and namespace, with timeouts and request accounting.
 
-    ``core``/``apps``/``batch``/``authorization``/``custom`` share one counting client and are
-    safe to use from many threads. ``exec_core()`` hands out a client of its own because
-    ``kubernetes.stream.stream`` temporarily replaces the client's transport.
+    ``core``/``apps``/``batch``/``authorization``/``storage``/``custom`` share one counting
+    client and are safe to use from many threads. ``exec_core()`` hands out a client of its
+    own because ``kubernetes.stream.stream`` temporarily replaces the client's transport.
     """
 
     def __init__(
@@ -360,6 +360,7 @@ class Cluster:
         self.apps = k8s.AppsV1Api(self.api_client)
         self.batch = k8s.BatchV1Api(self.api_client)
         self.authorization = k8s.AuthorizationV1Api(self.api_client)
+        self.storage = k8s.StorageV1Api(self.api_client)
         self.custom = k8s.CustomObjectsApi(self.api_client)
 
     @property

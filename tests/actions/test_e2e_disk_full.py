@@ -96,6 +96,12 @@ def test_disk_full_on_a_claim_smaller_than_the_model_says_how_much_it_must_grow(
     assert f"The PVC {CLAIM} is too small for the model" in refusal, refusal
     assert "the model needs 4.0 MiB, the volume holds 2.0 MiB in all" in refusal, refusal
     assert f"Grow PVC {CLAIM} to at least 4.0 MiB" in refusal, refusal
+    # The class (gp3) allows volume expansion, read from the StorageClass: the command.
+    assert refusal.endswith("The command below grows it to 1Gi."), refusal
+    assert plan.commands == (
+        f"kubectl -n {NS} patch pvc {CLAIM} -p "
+        """'{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}'""",
+    )
     assert "full" not in refusal, refusal
     assert plan.title == "Fix the download that ran out of space", plan.title
     # Planning started no helper pod to look (it needs no look: only growing helps).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 
 import pytest
 
@@ -18,6 +19,7 @@ from actions.fix import (
     plan_fix,
     protected_paths,
 )
+from actions.grow_advice import claim_growth
 from actions.options import (
     PREVIOUS_URL_ANNOTATION,
     ActionOptions,
@@ -520,6 +522,52 @@ def test_disk_full_says_how_much_the_pvc_must_grow_in_the_downloaders_words() ->
         "Or grow PVC models-aws-efs-pvc (requests 2.0 MiB) by at least 2.0 MiB (the download "
         "needs 4.0 MiB more, 2.0 MiB are free)." in refused
     )
+
+
+def test_a_refused_disk_full_fix_gives_the_command_that_grows_the_claim() -> None:
+    words = (
+        "log: no space left for model.bin in /app/models: 4.0 MiB more needed, 2.0 MiB free; "
+        "the partial download is kept for a later resume"
+    )
+    gp3 = VolumeInfo("models-ebs-pvc", "pvc", requested_bytes=2 * 2**20, storage_class="gp3")
+    snap = snapshot(
+        pod("asr-a", state=ModelState.FAILED, running=False, evidence=(words,)),
+        volumes=(gp3,),
+    )
+    snap = dataclasses.replace(
+        snap, pods=tuple(dataclasses.replace(p, cache_claim=gp3.name) for p in snap.pods)
+    )
+    facts = CacheFacts(pod="x", root="/app/models")
+    plan = plan_fix(snap, "asr-a", OPTS, cache=facts, expands=True)
+    assert not plan.runnable and plan.refused is not None
+    assert plan.refused.endswith("The command below grows it to 1Gi."), plan.refused
+    (command,) = plan.commands
+    argv = shlex.split(command)
+    assert argv[:6] == ["kubectl", "-n", NS, "patch", "pvc", "models-ebs-pvc"]
+    assert json.loads(argv[7]) == {"spec": {"resources": {"requests": {"storage": "1Gi"}}}}
+    # Not known whether the class allows it: the command, with that condition said.
+    unknown = plan_fix(snap, "asr-a", OPTS, cache=facts, expands=None)
+    assert "(its StorageClass must allow volume expansion)" in (unknown.refused or "")
+    assert unknown.commands == plan.commands
+    # A class that does not allow it: no command, and what to do instead.
+    fixed = plan_fix(snap, "asr-a", OPTS, cache=facts, expands=False)
+    assert not fixed.commands
+    assert (fixed.refused or "").endswith(
+        "Its StorageClass gp3 does not allow volume expansion: move the cache to a claim of at "
+        "least 1Gi."
+    )
+
+
+def test_a_claim_grows_by_the_shortfall_or_to_hold_the_model_in_whole_gibibytes() -> None:
+    gib = 2**30
+    ebs = VolumeInfo("c", "pvc", requested_bytes=20 * gib, storage_class="gp3")
+    by_words = claim_growth(NS, ebs, 3 * gib + 1, None, True)
+    assert by_words is not None and by_words.size == "24Gi"  # 20 + 3 and a byte, rounded up
+    to_hold = claim_growth(NS, ebs, None, int(23.3 * gib), True)
+    assert to_hold is not None and to_hold.size == "24Gi"
+    # Never a size the claim already has: growing must grow.
+    assert (claim_growth(NS, ebs, None, 5 * gib, True) or to_hold).size == "21Gi"
+    assert claim_growth(NS, ebs, None, None, True) is None, "nothing says how much"
 
 
 def test_the_room_to_free_is_read_from_the_downloaders_words_rounded_up() -> None:
