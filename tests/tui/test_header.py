@@ -1,4 +1,5 @@
-"""The header fits its width: the server gives way first, then the health's last parts."""
+"""The header fits its width: the server gives way first, then the context, then the health's
+last parts."""
 
 from __future__ import annotations
 
@@ -22,6 +23,14 @@ def test_the_server_gives_way_before_the_health() -> None:
 
 
 def test_then_the_health_ends_in_an_ellipsis_keeping_its_first_parts() -> None:
-    text = header_text(FACTS, 80).plain
-    assert len(text) <= 80 and text.rstrip().endswith("…"), text
-    assert "1/3 ready · 1 stalled" in text and "ETA" not in text
+    text = header_text(FACTS, 90).plain
+    assert len(text) <= 90 and "ctx kind-asr" in text, "which cluster: kept the longest"
+    assert text.rstrip().endswith("1/3 ready · 1 stalled · 1 downloading …"), text
+
+
+def test_the_context_goes_only_when_not_even_the_first_part_fits() -> None:
+    assert header_text(FACTS, 60).plain.endswith("ns smallest    1/3 ready … ")
+    assert "ctx" in header_text(FACTS, 60).plain
+    assert header_text(FACTS, 45).plain == " asr-cache   ns smallest    1/3 ready … "
+    calm = HeaderFacts("kind-asr", "smallest", "https://127.0.0.1:6443", Health("ok", "4/4 ready"))
+    assert header_text(calm, 55).plain == " asr-cache   ctx kind-asr  ns smallest    4/4 ready "

@@ -33,25 +33,49 @@ class HeaderFacts:
 
 
 def header_text(facts: HeaderFacts, width: int) -> Text:
-    """The header for ``width`` cells: the server goes first when it does not fit, then the
-    health's last parts give way (it is ordered most urgent first), ending in "…"."""
+    """The header for ``width`` cells. What gives way when it does not fit, first to last:
+    the API server's address, the health's last parts (it is ordered most urgent first; "…"
+    says some are cut), then the context: which cluster this is matters more than a count."""
+    full = f" {facts.health.text} "
+    text = _lead(facts, server=True, context=True)
+    if width <= 0 or text.cell_len + len(full) <= width:
+        said = full
+    else:
+        text = _lead(facts, server=False, context=True)
+        said = _shortened(facts.health.text, width - text.cell_len)
+        if said.strip() == "…":
+            text = _lead(facts, server=False, context=False)
+            said = _shortened(facts.health.text, width - text.cell_len)
+    text.append(said, style=_LEVEL_STYLE[facts.health.level])
+    return text
+
+
+def _lead(facts: HeaderFacts, server: bool, context: bool) -> Text:
     text = Text()
     text.append(" asr-cache ", style="bold reverse")
     if facts.read_only:  # said where the eye lands first: no key here changes the cluster
         text.append(" READ-ONLY ", style="bold black on yellow")
-    text.append("  ctx ", style="grey62")
-    text.append(facts.context or "?", style="bold")
+    if context:
+        text.append("  ctx ", style="grey62")
+        text.append(facts.context or "?", style="bold")
     text.append("  ns ", style="grey62")
     text.append(facts.namespace or "?", style="bold")
-    said = f" {facts.health.text} "
-    if facts.server and text.cell_len + len(facts.server) + 5 + len(said) <= width:
+    if server and facts.server:
         text.append(f"  {facts.server}", style="grey50")
     text.append("   ")
-    room = width - text.cell_len
-    if 0 < room < len(said):
-        said = said[: max(room - 2, 0)].rstrip() + "… "
-    text.append(said, style=_LEVEL_STYLE[facts.health.level])
     return text
+
+
+def _shortened(health: str, room: int) -> str:
+    """The health in ``room`` cells: whole parts from the first, then "…"; just "…" when not
+    even the first part fits."""
+    said = f" {health} "
+    if len(said) <= room:
+        return said
+    parts = health.split(" · ")
+    while parts and len(f" {' · '.join(parts)} … ") > room:
+        parts.pop()
+    return f" {' · '.join(parts)} … " if parts else " … "
 
 
 class ClusterHeader(Widget):
