@@ -154,6 +154,9 @@ Admission = Callable[[str, dict[str, Any], "dict[str, Any] | None"], None]
 # validator(store, plural, new): a validating admission plugin on creates (ResourceQuota): sees
 # the defaulted object with its generated name, reads the store, raises ApiError to refuse.
 Validator = Callable[["Store", str, dict[str, Any]], None]
+# update_validator(store, plural, new, old): the same on updates (PersistentVolumeClaimResize):
+# runs after defaulting and validation, as kube-apiserver's validating admission does.
+UpdateValidator = Callable[["Store", str, dict[str, Any], dict[str, Any]], None]
 
 
 @dataclass
@@ -178,6 +181,7 @@ class Store:
         self._subs: dict[str, set[Subscription]] = {p: set() for p in STORED_PLURALS}
         self._listeners: list[Listener] = []
         self._validators: list[Validator] = []
+        self._update_validators: list[UpdateValidator] = []
         self._watch_queue = watch_queue
 
     # -- reading -------------------------------------------------------------------------
@@ -423,6 +427,8 @@ class Store:
             raise errors.conflict(plural, meta["name"], rtype.group)
         if self._admission is not None:
             self._admission(plural, new, old)
+        for validate in self._update_validators:
+            validate(self, plural, new, old)
         return self._replace(plural, rtype, key, old, new)
 
     def mutate(
@@ -666,6 +672,10 @@ class Store:
     def add_validator(self, fn: Validator) -> None:
         """Run `fn` on every create, after defaulting and validation (see `Validator`)."""
         self._validators.append(fn)
+
+    def add_update_validator(self, fn: UpdateValidator) -> None:
+        """Run `fn` on every update, after defaulting and validation (see `UpdateValidator`)."""
+        self._update_validators.append(fn)
 
     def add_listener(self, fn: Listener) -> None:
         self._listeners.append(fn)

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from simcluster import errors
+from simcluster.apiserver.pvcupdate import update_causes as pvc_update_causes
 from simcluster.qos import default_requests_from_limits, pod_qos
 from simcluster.quantity import QuantityError, canonical_quantity, parse_quantity
 from simcluster.resources import RESOURCES
@@ -528,6 +529,8 @@ def _admit_pvc(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cau
         return
     spec.setdefault("volumeMode", "Filesystem")
     obj.setdefault("status", {}).setdefault("phase", "Pending")
+    if old is not None:
+        causes.extend(pvc_update_causes(obj, old))
     if old is None:
         finalizers = obj["metadata"].setdefault("finalizers", [])
         if "kubernetes.io/pvc-protection" not in finalizers:
