@@ -31,6 +31,7 @@ from simcluster.admin import add_admin_routes
 from simcluster.apiserver.admission import admit
 from simcluster.apiserver.app import ApiServer
 from simcluster.apiserver.auth import ADMIN, VIEWER, Authenticator
+from simcluster.apiserver.pvcresize import admit_pvc_resize
 from simcluster.controllers import ControllerManager
 from simcluster.kubeconfig import kubeconfig_dict, write_kubeconfig
 from simcluster.kubelet.http import add_kubelet_routes
@@ -162,6 +163,7 @@ class SimCluster:
         self.kubelet_retry = kubelet_retry
         self.store = Store(history=history, admission=admit)
         self.store.add_validator(admit_pod_create)
+        self.store.add_update_validator(admit_pvc_resize)
         self.admin_token = secrets.token_urlsafe(24)
         self.viewer_token = secrets.token_urlsafe(24)
         self.controllers = ControllerManager(self.store, job_backoff=job_backoff)
