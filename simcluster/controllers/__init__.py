@@ -8,6 +8,7 @@ from simcluster.controllers.cronjob import CronJobController
 from simcluster.controllers.deployment import DeploymentController
 from simcluster.controllers.job import JobController
 from simcluster.controllers.replicaset import ReplicaSetController
+from simcluster.controllers.resize import VolumeResizer
 from simcluster.controllers.resourcequota import ResourceQuotaController
 from simcluster.controllers.scheduler import Scheduler
 from simcluster.controllers.volumes import VolumeBinder
@@ -25,12 +26,14 @@ class ControllerManager:
         self.jobs.backoff_base = job_backoff
         self.cronjobs = CronJobController(store)
         self.volumes = VolumeBinder(store)
+        self.resizer = VolumeResizer(store)
         self.attach = AttachDetachController(store)
         self.quotas = ResourceQuotaController(store)
         self.all: tuple[Controller, ...] = (
             self.quotas,
             self.scheduler,
             self.volumes,
+            self.resizer,
             self.attach,
             self.replicasets,
             self.deployments,
