@@ -9,6 +9,7 @@ the pod's volumes and image files can be named, read or deleted.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import posixpath
@@ -104,6 +105,17 @@ class PodFS:
             parts = m.parts
             for i in range(len(parts)):
                 self._virtual.setdefault(parts[:i], set()).add(parts[i])
+
+    def resized(self, claim: str, capacity: int) -> PodFS:
+        """The same view with a claim's mounts reporting a new capacity (it was expanded)."""
+        return PodFS(
+            [
+                dataclasses.replace(m, capacity=capacity)
+                if m.kind == "pvc" and m.claim == claim
+                else m
+                for m in self.mounts
+            ]
+        )
 
     # -- resolution ---------------------------------------------------------------------
 

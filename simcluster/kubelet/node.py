@@ -16,6 +16,7 @@ from typing import Any
 
 from simcluster.errors import ApiError
 from simcluster.kubelet.eviction import EvictionManager
+from simcluster.kubelet.expand import VolumeExpander
 from simcluster.kubelet.logs import DEFAULT_MAX_BYTES
 from simcluster.kubelet.pod import PodWorker
 from simcluster.kubelet.pull import KUBELET_RETRY, ImagePuller
@@ -49,6 +50,7 @@ class Kubelet:
         self._running = False
         self._reaping: set[asyncio.Task[None]] = set()
         self.eviction = EvictionManager(self)
+        self.expander = VolumeExpander(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -61,6 +63,7 @@ class Kubelet:
         for pod in pods:
             self._on_pod(pod)
         self.eviction.start()
+        self.expander.start()
 
     async def stop(self) -> None:
         """Stop every pod's programs at once; unmount PVCs when this was the last kubelet."""
@@ -69,6 +72,7 @@ class Kubelet:
         self._running = False
         self.store.remove_listener(self._on_change)
         await self.eviction.stop()
+        await self.expander.stop()
         workers = list(self.pods.values())
         await asyncio.gather(*(w.kill() for w in workers), return_exceptions=True)
         # Reaping a deleted pod is short (kill, remove its directories): let it finish rather

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import posixpath
@@ -28,6 +29,7 @@ from simcluster.events import record_event
 from simcluster.kubelet.attachwait import POLL, AttachWait
 from simcluster.kubelet.context import ProcContext
 from simcluster.kubelet.envsources import ConfigError, container_env, expand
+from simcluster.kubelet.expand import volume_size
 from simcluster.kubelet.fs import Mount, PodFS
 from simcluster.kubelet.logs import ContainerLogs
 from simcluster.kubelet.memory import MemoryCgroup, memory_limit
@@ -41,7 +43,6 @@ from simcluster.kubelet.programs.supervise import kill as kill_instance
 from simcluster.kubelet.pull import pull_credentials
 from simcluster.kubelet.registry import agents
 from simcluster.qos import pod_qos
-from simcluster.quantity import quantity_bytes
 from simcluster.store import now_rfc3339
 
 if TYPE_CHECKING:
@@ -284,6 +285,7 @@ class PodWorker:
                     missing.append(name)
                 else:
                     self.volumes[name] = made
+                    self.kubelet.expander.mounted(self, made)
             if not missing and not failing and not attach.unattached:
                 return True
             if missing and not warned:
@@ -316,8 +318,7 @@ class PodWorker:
             if pvc is None:
                 return None
             pspec = pvc.get("spec") or {}
-            request = ((pspec.get("resources") or {}).get("requests") or {}).get("storage")
-            size = quantity_bytes(str(request)) if request else 0
+            size = volume_size(self.store, pvc)
             sc = str(pspec.get("storageClassName") or "")
             pv = await vm.pvc(self.namespace, claim, size, sc)
             return PodVolume(
@@ -338,6 +339,19 @@ class PodWorker:
             )
         path = await vm.emptydir(self.uid, name)
         return PodVolume(name, "emptydir", path)
+
+    def volume_resized(self, claim: str, capacity: int) -> None:
+        """A claim's file system grew: what this pod reports of it (df, stats) says so."""
+        for name, vol in list(self.volumes.items()):
+            if vol.kind == "pvc" and vol.claim == claim:
+                self.volumes[name] = dataclasses.replace(vol, capacity=capacity)
+        for run in self.containers.values():
+            if run.fs is not None:
+                run.fs = run.fs.resized(claim, capacity)
+
+    def event(self, reason: str, message: str, type: str = "Normal") -> None:
+        """Record an event on this pod as its kubelet (for the kubelet's other managers)."""
+        self._event(reason, message, type=type)
 
     async def _container_fs(self, run: ContainerRun) -> PodFS:
         mounts: list[Mount] = []

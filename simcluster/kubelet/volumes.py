@@ -1,16 +1,18 @@
 """Host directories behind pod volumes, shared by every kubelet of one cluster.
 
 A PVC is `<root>/volumes/pvc-<namespace>-<claim>/`, shared by every pod that mounts it.
-When running as root each PVC gets a tmpfs of its requested size mounted there (so a full
-volume is a real ENOSPC), unmounted when the cluster's kubelets stop (lazily, with a warning,
-if something still holds it after a short wait); otherwise the capacity is only reported,
-and a warning says so once. EFS-like storage classes are never size-limited (EFS is
-elastic). An emptyDir is `<root>/pods/<uid>/emptydir-<name>/`, removed with its pod.
+When running as root each PVC gets a tmpfs of its volume's size mounted there (so a full
+volume is a real ENOSPC), remounted bigger when the claim is expanded (`grow`), unmounted
+when the cluster's kubelets stop (lazily, with a warning, if something still holds it after
+a short wait); otherwise the capacity is only reported, and a warning says so once. EFS-like
+storage classes are never size-limited (EFS is elastic). An emptyDir is
+`<root>/pods/<uid>/emptydir-<name>/`, removed with its pod.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -24,6 +26,10 @@ log = logging.getLogger("simcluster.kubelet")
 
 DEFAULT_PVC_SIZE = 1024**3
 UMOUNT_PATIENCE = 2.0  # seconds a busy tmpfs gets to be let go before it is detached lazily
+
+
+class ResizeError(Exception):
+    """A claim's file system could not be grown."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,56 @@ class VolumeManager:
             )
             making.add_done_callback(functools.partial(self._forget_failed, key))
             self._pvcs[key] = making
-        return await asyncio.shield(making)
+        volume = await asyncio.shield(making)
+        if size > volume.capacity:  # the volume grew while no pod had it mounted
+            grown = await self.grow(namespace, claim, size)
+            volume = grown or volume
+        return volume
+
+    async def grow(self, namespace: str, claim: str, size: int) -> PvcVolume | None:
+        """Grow a claim's file system to `size` bytes (a tmpfs is remounted bigger; without
+        one only the reported capacity changes). None when no pod has set the claim up yet:
+        it is made at its new size when one does. Raises ResizeError if the remount fails."""
+        key = (namespace, claim)
+        current = self._pvcs.get(key)
+        if current is None:
+            return None
+        volume = await asyncio.shield(current)
+        if size <= volume.capacity:
+            return volume
+        if self._pvcs.get(key) is not current:  # another grow started meanwhile: after it
+            return await self.grow(namespace, claim, size)
+        growing = asyncio.ensure_future(asyncio.to_thread(self._grow, volume, size))
+        growing.add_done_callback(functools.partial(self._restore_failed, key, current))
+        self._pvcs[key] = growing
+        return await asyncio.shield(growing)
+
+    def _grow(self, volume: PvcVolume, size: int) -> PvcVolume:
+        if volume.tmpfs:
+            try:
+                subprocess.run(
+                    ["mount", "-o", f"remount,size={size}", str(volume.host_path)],
+                    check=True,
+                    capture_output=True,
+                    timeout=10,
+                )
+            except subprocess.CalledProcessError as exc:
+                why = exc.stderr.decode(errors="replace").strip() or f"exit {exc.returncode}"
+                raise ResizeError(f"mount -o remount,size={size} failed: {why}") from None
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise ResizeError(f"mount -o remount,size={size} failed: {exc}") from None
+        return dataclasses.replace(volume, capacity=size)
+
+    def _restore_failed(
+        self,
+        key: tuple[str, str],
+        before: asyncio.Future[PvcVolume],
+        growing: asyncio.Future[PvcVolume],
+    ) -> None:
+        """A failed grow leaves the claim as it was, to be grown again later."""
+        failed = growing.cancelled() or growing.exception() is not None
+        if failed and self._pvcs.get(key) is growing:
+            self._pvcs[key] = before
 
     def _make_pvc(self, path: Path, size: int, storage_class: str) -> PvcVolume:
         path.mkdir(parents=True, exist_ok=True)
