@@ -38,11 +38,15 @@ def _maker(stack: ExitStack, root: Path) -> Callable[..., World]:
         speed: int | None = 0,
         stall_after: float = 60.0,
         selector: str = SELECTOR,
+        tls: bool = False,
     ) -> World:
         nonlocal count
         count += 1
         where = root / f"world{count}"
-        sim = stack.enter_context(cluster_mod.SimCluster.run_in_thread(where / "sim", nodes=0))
+        # tls: HTTPS, as kubectl sends a bearer token only over TLS.
+        sim = stack.enter_context(
+            cluster_mod.SimCluster.run_in_thread(where / "sim", nodes=0, tls=tls)
+        )
         options = ScenarioOptions(model_size=model_size, speed=speed)
         runtime = start_scenario(sim, scenario, options)
         world = World(sim, runtime, where, selector=selector, stall_after=stall_after)

@@ -11,7 +11,11 @@ disk.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shlex
+import shutil
+import subprocess
 from collections.abc import Callable
 
 import pytest
@@ -77,10 +81,10 @@ def _sha(path: os.PathLike[str]) -> str:
 
 @pytest.mark.root
 @needs_root
-def test_disk_full_on_a_claim_smaller_than_the_model_says_how_much_it_must_grow(
+def test_disk_full_on_a_claim_smaller_than_the_model_gives_the_command_that_grows_it(
     start: Callable[..., World],
 ) -> None:
-    world = start("disk-full")
+    world = start("disk-full", tls=True)  # kubectl sends its token only over TLS
     _require_tmpfs(world, "lightning-asr")
     snap = world.wait_snapshot(
         lambda s: _failing(s, "lightning-asr"), 30, "the download failing for space"
@@ -111,6 +115,25 @@ def test_disk_full_on_a_claim_smaller_than_the_model_says_how_much_it_must_grow(
     assert not result.ok and result.details.get("refused")
     assert world.audit_lines() == [], "a refused plan changes nothing and is not recorded"
     assert world.snapshot().pod(pod.name) is not None, "the pod was not restarted"
+
+    # The command, run as given, grows the claim; the crash-looping pod's next run fits.
+    (command,) = plan.commands
+    _run_by_hand(world, command)
+    assert world.wait_ready("lightning-asr", 1, timeout=60) == [pod.name], "the same pod"
+    assert _sha(world.claim_dir(CLAIM) / "model.bin") == world.model("v1").sha256
+
+
+def _run_by_hand(world: World, command: str) -> None:
+    """With kubectl when it is here, as an operator would; else the same patch through the
+    official client (a strategic merge, as kubectl's default)."""
+    argv = shlex.split(command)
+    if shutil.which("kubectl") is not None:
+        env = {**os.environ, "KUBECONFIG": str(world.kubeconfig)}
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert f"persistentvolumeclaim/{CLAIM} patched" in done.stdout, done.stdout
+        return
+    world.cluster.core.patch_namespaced_persistent_volume_claim(CLAIM, NS, json.loads(argv[7]))
 
 
 @FULL_KINDS
