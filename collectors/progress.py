@@ -7,6 +7,7 @@ log stream owns it; others read its ``facts()``, an immutable value).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -124,6 +125,7 @@ class ProgressTracker:
         self.previous_run: str | None = None  # how the container's last run ended (history)
         self._exited: str | None = None  # how the container status says that run ended
         self._ended_failed = False  # previous_run names a failure, not just a last line
+        self._before: ProgressTracker | None = None  # the run before, for its late lines
         self._begin_run()
 
     def _begin_run(self) -> None:
@@ -168,6 +170,10 @@ class ProgressTracker:
         self._exited = exited
         self._ended_failed = self.failure is not None
         self._say_previous(self.failure or (self.evidence[-1] if self.evidence else None))
+        # That run as it stood, to read its late lines in: _begin_run makes new containers,
+        # so the copy keeps the old ones.
+        self._before = copy.copy(self)
+        self._before._before = None
         self._begin_run()
         self.version += 1
 
@@ -175,13 +181,17 @@ class ProgressTracker:
         """A line the run before wrote, read only after its restart was seen: a kubelet
         restarts a crashed container at once the first time, and the pod's new status can
         come before the old run's last lines. They may say how that run ended (its error),
-        so they amend ``previous_run``; they are never evidence of the run under way."""
-        alone = ProgressTracker()
-        alone.feed_text(text, at)
-        said = alone.failure or (alone.evidence[-1] if alone.evidence else None)
-        if said is None or (self._ended_failed and alone.failure is None):
+        so they amend ``previous_run``; they are never evidence of the run under way. They
+        are read into that run as it stood: a wrapper's last line ("Download failed after 1
+        attempts") is said with the cause its earlier lines gave."""
+        if self._before is None:  # the run before was never read: a pod first seen later
+            self._before = ProgressTracker()
+        before = self._before
+        before.feed_text(text, at)
+        said = before.failure or (before.evidence[-1] if before.evidence else None)
+        if said is None or (self._ended_failed and before.failure is None):
             return
-        self._ended_failed = self._ended_failed or alone.failure is not None
+        self._ended_failed = self._ended_failed or before.failure is not None
         self._say_previous(said)
         self.version += 1
 

@@ -103,7 +103,9 @@ def test_fix_during_a_crash_loops_next_download_names_the_last_runs_failure(
     assert pod is not None
     # The dashboard shows the run under way; the failure is the run before's, kept apart.
     assert pod.previous_run and cause in pod.previous_run, pod.previous_run
-    assert fix.diagnose(snap, pod).kind == fix.NOTHING, "the snapshot alone tells of no failure"
+    # (What the pod showed, should this ever fail: a restart seen late by the log stream.)
+    shown = (pod.evidence, pod.progress, pod.previous_run, pod.containers)
+    assert fix.diagnose(snap, pod).kind == fix.NOTHING, ("the snapshot tells of no failure", shown)
     # ...but the dashboard marks it as a crash loop caught between crashes.
     assert relapsing(pod) and "1 ↻ after a failed run" in health(snap).text
     again = f"pod {pod.name}: downloading again after"

@@ -215,6 +215,22 @@ def test_the_run_befores_last_lines_read_after_its_restart_say_how_it_ended() ->
     assert facts.failure is None and facts.phase is None, "never evidence of the run under way"
 
 
+def test_a_late_last_line_is_read_into_the_run_it_ends_with_that_runs_cause() -> None:
+    """Lightning's last word on a failed download ("Download failed after 1 attempts") names
+    no cause; the cause came earlier, from the downloader. Read late, it is read into that
+    run, not alone, so the run's cause stays in what it is said to have ended with."""
+    tracker = ProgressTracker()
+    tracker.feed_text("INFO: Downloading model from URL...", 1000.0)
+    refused = "HTTP 403 Forbidden for http://models/v1/model.bin"
+    error = f'{{"v": 1, "event": "error", "code": "http_refused", "message": "{refused}"}}'
+    tracker.feed_text(error, 1000.5)
+    tracker.new_run("exit code 1 (Error)")
+    tracker.late_line("ERROR: Download failed after 1 attempts", 1001.0)
+    ended = f"previous run ended with: Download failed after 1 attempts ({refused})"
+    assert tracker.facts().previous_run == f"{ended} (exit code 1 (Error))"
+    assert tracker.facts().failure is None, "never evidence of the run under way"
+
+
 def test_lightning_only_log_uses_disk_growth() -> None:
     log = _log("INFO: Downloading model from URL...")
     v = _decide(make_pod(), log, now=1005.0)
