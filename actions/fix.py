@@ -62,6 +62,7 @@ from actions.targets import TargetError, pods_sharing_cache, target_pod
 from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
 from collectors.probes import killed_by_probe, probe_kill_note
+from collectors.room import NEEDED, QUANTITY, needed_and_free, too_small
 from collectors.state import oom_note
 from collectors.units import format_bytes, format_written, parse_size
 
@@ -630,27 +631,8 @@ def volume_too_small(snapshot: ClusterSnapshot, pod: PodInfo, why: str) -> tuple
     The need is the download's total when known, else what the downloader said it still needs
     (a lower bound: the partial on the volume comes on top).
     """
-    capacity = _capacity(snapshot, pod)
-    total = pod.progress.bytes_total if pod.progress else None
-    needed = _needed(why)
-    model = max(total or 0, needed[0] if needed else 0)
-    if capacity and model > capacity:
-        return model, capacity
-    return None
-
-
-def _capacity(snapshot: ClusterSnapshot, pod: PodInfo) -> int | None:
-    """The cache claim's real size in all (None for an elastic volume, or when unknown)."""
-    if not pod.cache_claim:
-        return None
     vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
-    if vol is None:
-        return None
-    if vol.usage is not None and vol.usage.capacity_meaningful:
-        return vol.usage.capacity_bytes
-    if vol.capacity_bytes and vol.capacity_bytes < 2**60:
-        return vol.capacity_bytes
-    return None
+    return too_small(vol, pod, why) if vol is not None and pod.cache_claim else None
 
 
 def plan_eviction(
@@ -893,10 +875,8 @@ def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo, why: str = "") -> str:
     return text + "."
 
 
-_QUANTITY = r"(\d+(?:\.\d+)? ?[KMGTPE]?i?B)"
-_NEEDED = re.compile(rf"{_QUANTITY} more needed, {_QUANTITY} free")
 _OVER_CAP = re.compile(
-    rf"\({_QUANTITY}\) does not fit under the cache cap {_QUANTITY}(?: \(|: ){_QUANTITY} in use"
+    rf"\({QUANTITY}\) does not fit under the cache cap {QUANTITY}(?: \(|: ){QUANTITY} in use"
 )
 _SHOWN = re.compile(r"(\d+)(?:\.(\d+))? ?([KMGTPE]?i?B)")
 FS_SLACK = 1 << 20  # room for the file system's own blocks beyond the file's bytes
@@ -923,7 +903,7 @@ def missing_room(why: str) -> int | None:
 def missing_space(why: str) -> int | None:
     """Bytes the file system lacks, from the downloader's ENOSPC words ('4.0 MiB more needed,
     2.0 MiB free'), at the top of what they can mean, plus FS_SLACK."""
-    m = _NEEDED.search(why)
+    m = NEEDED.search(why)
     try:
         return max(1, _at_most(m.group(1)) - _at_least(m.group(2)) + FS_SLACK) if m else None
     except ValueError:
@@ -946,21 +926,10 @@ def _at_least(shown: str) -> int:
     return max(0, parse_size(shown) - _half_step(shown))
 
 
-def _needed(why: str) -> tuple[int, int] | None:
-    """(needed, free) bytes from the downloader's '4.0 MiB more needed, 2.0 MiB free'."""
-    m = _NEEDED.search(why)
-    if not m:
-        return None
-    try:
-        return parse_size(m.group(1)), parse_size(m.group(2))
-    except ValueError:
-        return None
-
-
 def _shortfall(why: str) -> str:
     """How much more room, from the downloader's '4.0 MiB more needed, 2.0 MiB free'."""
-    m = _NEEDED.search(why)
-    found = _needed(why)
+    m = NEEDED.search(why)
+    found = needed_and_free(why)
     if not m or found is None:
         return ""
     needed, free = found

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from collectors.model import ClusterSnapshot, ModelState, VolumeInfo
+from collectors.model import ClusterSnapshot, ModelState, PodInfo, VolumeInfo
+from collectors.room import too_small
 from collectors.state import crash_loop, relapsing
 from collectors.units import format_bytes, written_in_decimal
 
@@ -69,7 +71,31 @@ def volume_problem(vol: VolumeInfo) -> str | None:
 
 
 def volume_problems(snapshot: ClusterSnapshot) -> list[tuple[VolumeInfo, str]]:
-    return [(v, p) for v in snapshot.volumes if (p := volume_problem(v)) is not None]
+    out = []
+    for vol in snapshot.volumes:
+        problem = too_small_problem(vol, snapshot.pods) or volume_problem(vol)
+        if problem is not None:
+            out.append((vol, problem))
+    return out
+
+
+def too_small_problem(vol: VolumeInfo, pods: Sequence[PodInfo]) -> str | None:
+    """A claim that could not hold the model even empty (a pod's download on it failed for
+    room it can never have): its usage looks calm, so say it."""
+    for pod in pods:
+        if pod.cache_claim != vol.name or pod.model_state is not ModelState.FAILED:
+            continue
+        why = " ".join(
+            filter(None, (pod.progress.message if pod.progress else None, *pod.evidence))
+        )
+        small = too_small(vol, pod, why)
+        if small is not None:
+            model, capacity = small
+            return (
+                f"too small for the model: {format_bytes(model)} needed, it holds "
+                f"{format_bytes(capacity)} in all"
+            )
+    return None
 
 
 def attention(snapshot: ClusterSnapshot) -> list[str]:

@@ -23,10 +23,12 @@ import pytest
 from actions import registry
 from actions.plan import ExecStep
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.report import attention
 from simcluster.kubelet.volumes import tmpfs_wanted
 from tests.actions.conftest import MODEL
 from tests.actions.variants import copied, with_env
 from tests.actions.world import NS, World
+from tui.health import health
 
 CLAIM = "models-ebs-pvc"
 # Root (unless SIMCLUSTER_TMPFS=0): every non-EFS claim is a tmpfs of its requested size.
@@ -91,6 +93,10 @@ def test_disk_full_on_a_claim_smaller_than_the_model_gives_the_command_that_grow
     )
     pod = _failing(snap, "lightning-asr")
     assert pod is not None and "no space left" in pod.evidence[0].lower()
+    # The claim's usage looks calm (it is empty); the dashboard and status say what it is.
+    problem = f"volume {CLAIM}: too small for the model: 4.0 MiB needed, it holds 2.0 MiB in all"
+    assert problem in attention(snap), attention(snap)
+    assert "1 volume needs room" in health(snap).text
     # Planned on the snapshot that showed it failing: the container restarts (and downloads
     # again for a moment) between failures, and a fresh snapshot may catch it doing that.
     plan = world.plan(registry.FIX, pod.name, on=snap)
