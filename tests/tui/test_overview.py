@@ -182,3 +182,20 @@ async def test_the_jobs_panel_counts_its_jobs_or_says_how_to_make_one() -> None:
     assert await jobs_subtitle(read_only) == "none"
     some = await jobs_subtitle(make_app(actions=FakeActions()))
     assert some == str(len(sample_snapshot().jobs)) and some != "0"
+
+
+async def test_the_volumes_panel_says_which_volume_needs_room_and_why() -> None:
+    """The header counts volumes that need room; the panel names them, first, in red."""
+    efs, empty_dir = sample_snapshot().volumes
+    assert efs.usage is not None and efs.quota_bytes
+    over = dataclasses.replace(
+        efs, usage=dataclasses.replace(efs.usage, used_bytes=efs.quota_bytes + GiB)
+    )
+    app = make_app(FakeFeed(sample_snapshot(volumes=(over, empty_dir))))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        lines = [line for line in text.splitlines() if "models-aws-efs-pvc:" in line]
+        assert "⚠ 51.1 GB used, over the cache quota of 50.0 GB" in lines[0], lines
+        assert "EFS reports 8 EiB" in lines[1], "the explanation of the number comes after"
+        assert "1 volume needs room" in text

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Input, Static
 
 from collectors.model import ClusterSnapshot
+from collectors.report import volume_problems
 from tui import commands
 from tui.screens.base import DataScreen
 from tui.widgets.header import ClusterHeader, StaleBanner
@@ -64,7 +65,8 @@ class OverviewScreen(DataScreen):
         subtitle = f"{shown} of {len(pods)}{suffix}" if pods else ""
         if panel.border_subtitle != subtitle:
             panel.border_subtitle = subtitle
-        self.query_one(VolumesPanel).show(snapshot.volumes if snapshot else ())
+        problems = {v.name: why for v, why in volume_problems(snapshot)} if snapshot else {}
+        self.query_one(VolumesPanel).show(snapshot.volumes if snapshot else (), problems)
         self.query_one(RolloutsPanel).show(
             snapshot.rollouts if snapshot else (), snapshot.serving_url if snapshot else None
         )

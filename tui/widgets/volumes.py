@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -107,9 +107,15 @@ def _short(pod: str) -> str:
     return pod.rsplit("-", 1)[-1] if "-" in pod else pod
 
 
-def notes(volumes: Sequence[VolumeInfo]) -> Text:
-    """One line per volume whose number needs explaining (EFS, fallbacks)."""
+def notes(volumes: Sequence[VolumeInfo], problems: Mapping[str, str] | None = None) -> Text:
+    """First what makes a volume need room (what the header counts), in red; then one line
+    per volume whose number needs explaining (EFS, fallbacks)."""
     text = Text()
+    for name, problem in sorted((problems or {}).items()):
+        if text:
+            text.append("\n")
+        text.append(f"{name}: ", style="bold")
+        text.append(f"⚠ {problem}", style="bold red")
     for v in sorted(volumes, key=lambda v: v.name):
         if v.usage is not None and v.usage.note:
             if text:
@@ -131,9 +137,12 @@ class VolumesPanel(Vertical):
 
     _last_note: str | None = None
 
-    def show(self, volumes: Sequence[VolumeInfo]) -> None:
+    def show(
+        self, volumes: Sequence[VolumeInfo], problems: Mapping[str, str] | None = None
+    ) -> None:
+        """``problems``: volume name -> why it needs room (collectors.report.volume_problems)."""
         self.query_one(VolumesTable).show(volumes)
-        note = notes(volumes)
+        note = notes(volumes, problems)
         if note.markup != self._last_note:  # an update re-lays out: only when it changed
             self._last_note = note.markup
             static = self.query_one("#volume-notes", Static)
