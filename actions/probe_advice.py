@@ -9,7 +9,8 @@ import math
 import shlex
 
 from collectors.model import ClusterSnapshot, PodInfo, ProbeSpec
-from collectors.units import format_duration
+from collectors.room import claim_capacity
+from collectors.units import format_bytes, format_duration, format_written
 
 PERIOD = 10  # periodSeconds when the killing probe is not known: the API server's default
 UNKNOWN_LENGTH = 30 * 60  # what to allow when the download's length is not known
@@ -21,7 +22,9 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[str, 
     pod's Deployment and probe are known, the ``kubectl patch`` that sets it."""
     name, spec = _probed(pod)
     took = download_seconds(pod)
-    allow = UNKNOWN_LENGTH if took is None else max(2 * took, took + MARGIN)
+    bound = bounded_download(snapshot, pod) if took is None else None
+    longest = took if took is not None else (bound[0] if bound else None)
+    allow = UNKNOWN_LENGTH if longest is None else max(2 * longest, longest + MARGIN)
     # As often as the killing probe checks: the pod is let in as soon as its server answers.
     period = max(spec.period, 1) if spec is not None else PERIOD
     threshold = math.ceil(allow / period)
@@ -34,12 +37,19 @@ def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[str, 
         if spec is not None and spec.kind == "startup"
         else f"Give container {name} a startupProbe (its liveness probe waits until that succeeds)"
     )
-    length = (
-        f"at the rate seen the whole download takes about {format_duration(took)}, so allow "
-        f"about {format_duration(threshold * period)}"
-        if took is not None
-        else f"its length is not known: allow, say, {format_duration(threshold * period)}"
-    )
+    allowed = format_duration(threshold * period)
+    if took is not None:
+        length = (
+            f"at the rate seen the whole download takes about {format_duration(took)}, so "
+            f"allow about {allowed}"
+        )
+    elif bound is not None:
+        length = (
+            f"its size is not known, but its cache holds {bound[1]} at most: at the "
+            f"rate seen that takes about {format_duration(bound[0])}, so allow about {allowed}"
+        )
+    else:
+        length = f"its length is not known: allow, say, {allowed}"
     said += f"{what} that allows the download and the load: {length}"
     command = None
     if pod.release and spec is not None:
@@ -70,6 +80,24 @@ def download_seconds(pod: PodInfo) -> float | None:
     if progress is None or not progress.bytes_total or not rate:
         return None
     return progress.bytes_total / rate
+
+
+def bounded_download(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[float, str] | None:
+    """(seconds, the size in words): how long the largest model the pod's cache can hold takes
+    at the rate seen, when the model's own size is not known (Lightning's own download logs
+    none). The claim's real size, else the cache cap: an upper bound, so the probe is never
+    too short."""
+    progress, kill = pod.progress, pod.probe_kill
+    rate = (progress.rate if progress else None) or (kill.rate if kill else None)
+    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
+    if not rate or vol is None or not pod.cache_claim:
+        return None
+    capacity = claim_capacity(vol)
+    if capacity:
+        return capacity / rate, format_bytes(capacity)
+    if vol.quota_bytes:  # a size someone wrote: said in its own units
+        return vol.quota_bytes / rate, format_written(vol.quota_bytes)
+    return None
 
 
 def _probed(pod: PodInfo) -> tuple[str, ProbeSpec | None]:

@@ -21,6 +21,8 @@ from collectors.model import (
     ModelState,
     PodInfo,
     ProbeKill,
+    VolumeInfo,
+    VolumeUsage,
 )
 from collectors.pods import pod_info
 from collectors.probes import probe_deadline, probe_kill, probes_of, readiness_failure
@@ -200,6 +202,40 @@ def test_fix_refuses_and_gives_a_startup_probe_sized_to_the_download() -> None:
         },
     }
     assert "pre-warm the cache (key p)" in said
+
+
+def test_a_download_of_unknown_size_is_allowed_what_its_cache_can_hold() -> None:
+    """Lightning's own download logs no size; the claim (else the cache cap) bounds it."""
+    info = _pod(BACKING_OFF, exitCode=137)
+    unsized = dataclasses.replace(_downloading(None), bytes_total=None).stopped("killed")
+    info = dataclasses.replace(
+        info,
+        release="lightning-asr",
+        probe_kill=probe_kill(info, EVENTS, rate=2**20),
+        progress=unsized,
+        model_state=ModelState.FAILED,
+        cache_claim="models-ebs-pvc",
+    )
+    usage = VolumeUsage("kubelet", 0, 600 * 2**20, 600 * 2**20)
+    ebs = VolumeInfo("models-ebs-pvc", "pvc", usage=usage, quota_bytes=50 * 10**9)
+    snap = ClusterSnapshot("ctx", "smallest", "https://api", T0, pods=(info,), volumes=(ebs,))
+    said = plan_fix(snap, info.name, ActionOptions()).refused or ""
+    # 600 MiB at 1 MiB/s at most: 10 min; allowed twice that (more than 10 min on top).
+    assert (
+        "its size is not known, but its cache holds 600.0 MiB at most: at the rate seen that "
+        "takes about 10 min, so allow about 20 min" in said
+    ), said
+    # An elastic claim (EFS): its cache cap bounds it, said in the units it was written in.
+    efs = dataclasses.replace(ebs, usage=VolumeUsage("df", 0, 2**63, 2**63))
+    capped = dataclasses.replace(snap, volumes=(efs,))
+    assert "its cache holds 50.0 GB at most" in (
+        plan_fix(capped, info.name, ActionOptions()).refused or ""
+    )
+    # Neither known: the plain fallback.
+    bare = dataclasses.replace(snap, volumes=())
+    assert "its length is not known: allow, say, 30 min" in (
+        plan_fix(bare, info.name, ActionOptions()).refused or ""
+    )
 
 
 def test_a_purge_says_the_pods_are_killed_by_their_probe_not_by_the_model() -> None:
