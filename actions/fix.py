@@ -53,6 +53,7 @@ from actions.context import ActionContext
 from actions.grow_advice import Growth, claim_growth
 from actions.hostpod import with_host
 from actions.listing import listing_steps, read_listing
+from actions.node_advice import already_replaced, force_delete_command, node_lost_warnings
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
@@ -80,6 +81,7 @@ CANNOT_START = "cannot-start"
 EVICTED = "evicted"
 OUT_OF_MEMORY = "out-of-memory"
 PROBE_KILLS = "probe-kills-start"
+NODE_LOST = "node-lost"
 # Not a diagnosis: the first of the two steps of a disk-full fix on a volume no running pod
 # sees -- look at what the cache holds through a helper pod, then plan the eviction from it.
 LOOK = "disk-full-look"
@@ -100,6 +102,7 @@ TOPICS = {
     EVICTED: "Fix the evicted pod",
     OUT_OF_MEMORY: "Fix the pod that runs out of memory",
     PROBE_KILLS: "Fix the pod its probe kills before the model is ready",
+    NODE_LOST: "Fix the pod whose node stopped answering",
 }
 
 
@@ -124,6 +127,7 @@ DIAGNOSES = {
     PROBE_KILLS: (
         "a probe kills the container before the model is ready; a restart meets the same probe"
     ),
+    NODE_LOST: "the pod's node stopped answering; its replacement runs on another node",
 }
 
 
@@ -166,6 +170,8 @@ def diagnose(
     downloads again is judged by its last run's failure (see ``evidence.pod_findings``)."""
     if pod.blocker is not None and pod.model_state in (ModelState.BLOCKED, ModelState.PENDING):
         return Diagnosis(CANNOT_START, pod.blocker.cause)
+    if pod.node_lost is not None and not pod.ready:
+        return Diagnosis(NODE_LOST, pod.node_lost.said)
     oom = pod.killed_for_memory
     if oom is not None and not pod.ready:
         return Diagnosis(OUT_OF_MEMORY, oom_note(oom, pod.progress))
@@ -290,6 +296,8 @@ def plan_fix(
     if d.kind in (STALLED, FAILED):
         plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
         return _as_fix(plan, d)
+    if d.kind == NODE_LOST:
+        return _plan_node_lost(snapshot, pod, options, d)
     if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     if d.kind == PROBE_KILLS:
@@ -309,6 +317,22 @@ def plan_fix(
     if d.kind == NOTHING:
         return dataclasses.replace(plan, refused=plan.summary[:-1] + ": nothing to fix.")
     return plan
+
+
+def _plan_node_lost(
+    snapshot: ClusterSnapshot, pod: PodInfo, options: ActionOptions, d: Diagnosis
+) -> ActionPlan:
+    """Delete the pod so that its ReplicaSet runs one on a node that answers (a restart); a
+    pod already being deleted is replaced already, and only a person may force it out."""
+    force = (force_delete_command(snapshot.namespace, pod.name),)
+    if pod.deleting:
+        plan = _refused_fix(snapshot, pod, d, already_replaced(pod))
+        return dataclasses.replace(plan, commands=force)
+    plan = _as_fix(plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False)), d)
+    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
+    rwo = vol is not None and "ReadWriteOnce" in vol.access_modes
+    warnings = (*node_lost_warnings(pod, rwo), *plan.warnings)
+    return dataclasses.replace(plan, warnings=warnings, commands=force)
 
 
 def _unblock(pod: PodInfo, d: Diagnosis) -> str:

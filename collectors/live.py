@@ -36,6 +36,7 @@ from collectors.model import (
     VerificationResult,
     VolumeUsage,
 )
+from collectors.nodes import NodeHealth, NodeReader
 from collectors.progress import ProgressTracker, parse_segment
 from collectors.redact import redact_text, redact_url
 from collectors.selectors import SelectorError, parse_selector
@@ -176,6 +177,8 @@ class LiveFeed:
             clock=clock,
             cancel=self._stop,
         )
+        self.node_reader = NodeReader(cluster)
+        self._nodes: dict[str, NodeHealth] = {}
         self.disk_probe = DiskProbe(
             cluster, exec_timeout=self.options.exec_timeout, clock=clock, cancel=self._stop
         )
@@ -467,8 +470,9 @@ class LiveFeed:
                 usage=dict(self._usage),
                 serving=self._serving,
                 verifications=dict(self._verifications),
+                nodes=dict(self._nodes),
             )
-            order = [*KINDS, "poll", "publish"]
+            order = [*KINDS, "nodes", "poll", "publish"]
             notes = tuple(self._notes[k] for k in order if k in self._notes)
             return inputs, self._stale_since, self._error, notes
 
@@ -612,6 +616,7 @@ class LiveFeed:
                     with self._lock:
                         asked, self._remeasure = self._remeasure, {}
                     if now >= next_volumes:
+                        self.poll_nodes()
                         self.poll_volumes(fresh=set(asked))
                         next_volumes = self.clock() + self.options.refresh
                     elif asked:
@@ -628,6 +633,22 @@ class LiveFeed:
                     self._dirty.set()
             delay = min(1.0, max(0.05, next_volumes - self.clock()))
             self._poll_now.wait(delay)
+
+    def poll_nodes(self) -> None:
+        """Read the nodes our pods run on: one whose kubelet stopped reporting took its pods'
+        downloads with it."""
+        snapshot = self.snapshot()
+        names = {p.node for p in snapshot.pods if p.node} if snapshot else set()
+        nodes = self.node_reader.read(names)
+        with self._lock:
+            changed = nodes != self._nodes
+            self._nodes = nodes
+            if self.node_reader.forbidden:
+                self._notes["nodes"] = (
+                    f"{self.node_reader.forbidden} A node that stops reporting is not told apart."
+                )
+        if changed:
+            self._dirty.set()
 
     def poll_volumes(self, only: set[str] | None = None, fresh: Collection[str] = ()) -> None:
         """Measure every cache volume, or only those named in ``only`` (kept with the rest);
@@ -851,11 +872,16 @@ class LiveFeed:
             self._failing.clear()
             self._stale_since = None
             self._error = None
+        self.build_snapshot()
+        self.poll_nodes()  # before the logs: a lost node's kubelet would not answer for them
         first = self.build_snapshot()
         streams = [
             self._new_stream(p.name, follow=False)
             for p in first.pods
-            if p.node and not p.deleting and p.model_state is not ModelState.READY
+            if p.node
+            and not p.deleting
+            and not p.node_lost
+            and p.model_state is not ModelState.READY
         ]
         for batch_start in range(0, len(streams), 16):
             batch = streams[batch_start : batch_start + 16]

@@ -240,6 +240,15 @@ class StartBlocker:
 
 
 @dataclass(frozen=True)
+class NodeLost:
+    """The node a pod runs on stopped reporting (``nodes.py``)."""
+
+    node: str
+    since: float | None  # when its Ready condition left True, as far as the API tells
+    said: str  # the sentence, for the evidence
+
+
+@dataclass(frozen=True)
 class PodInfo:
     name: str
     namespace: str
@@ -276,6 +285,8 @@ class PodInfo:
     # Why a pod whose server says it is ready is not Ready: its readiness probe's latest
     # failure in this run ("HTTP probe failed with statuscode: 503").
     unready_because: str | None = None
+    # Its node stopped reporting (power, network): what the API shows of it is old news.
+    node_lost: NodeLost | None = None
 
     @property
     def key(self) -> str:

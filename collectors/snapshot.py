@@ -29,6 +29,7 @@ from collectors.model import (
     VolumeInfo,
     VolumeUsage,
 )
+from collectors.nodes import NodeHealth, node_lost
 from collectors.probes import probe_deadline, probe_kill, readiness_failure
 from collectors.progress import LogFacts
 from collectors.selectors import parse_selector
@@ -97,6 +98,7 @@ class SnapshotInputs:
     usage: Mapping[str, VolumeUsage] = field(default_factory=dict)
     serving: ServingInfo = field(default_factory=ServingInfo)
     verifications: Mapping[str, VerificationResult] = field(default_factory=dict)
+    nodes: Mapping[str, NodeHealth] = field(default_factory=dict)
 
 
 class SnapshotBuilder:
@@ -169,6 +171,9 @@ class SnapshotBuilder:
             blocker = self.blocker(pod, base, own, about, when)
             rate = facts.progress.rate if facts is not None and facts.progress else None
             base = dataclasses.replace(base, probe_kill=probe_kill(base, own, rate))
+            node = inputs.nodes.get(base.node) if base.node else None
+            if node is not None and node.lost:
+                base = dataclasses.replace(base, node_lost=node_lost(node, when))
             verdict = model_state(
                 base,
                 facts,

@@ -8,7 +8,8 @@ wins:
              checksum mismatch, or a downloader container exited 5.
 2. ready     the pod's Ready condition is True; or the log says "Server ready" and a
              container runs; or a Job pod Succeeded without a failure in its log.
-3. failed    a container was OOMKilled and is down (terminated, or in its back-off): its
+3. failed    its node stopped reporting (``nodes.py``: the download went with it); or a
+             container was OOMKilled and is down (terminated, or in its back-off): its
              memory limit is too small, most often to load the model; or its liveness or
              startup probe killed it and it is down: the start took longer than the probe
              allows (``probes.py``; between two kills the run under way keeps its state, and
@@ -203,6 +204,10 @@ def model_state(
         return Verdict(ModelState.READY, _with_log(["pod Succeeded"], log, 2), done)
 
     # 3. failed
+    if pod.node_lost is not None:
+        said = pod.node_lost.said
+        gone = progress.stopped(said) if progress is not None else None
+        return Verdict(ModelState.FAILED, _with_log([said], log), gone)
     oom = next((c for c in pod.containers if c.oom_killed and c.state != "running"), None)
     if oom is not None:
         return Verdict(ModelState.FAILED, _with_log([oom_note(oom, progress)], log), progress)

@@ -193,6 +193,9 @@ def cause_cell(pod: PodInfo, room: int) -> Text | None:
     for memory, what keeps it from starting; None when there is a download to show."""
     state = pod.model_state
     killed = pod.killed_for_memory
+    if pod.node_lost is not None and state is ModelState.FAILED:
+        said = f"node {pod.node_lost.node} unreachable: its download went with it"
+        return Text(cut_middle(said, room), style="italic")
     if pod.evicted:
         return evicted_cell(pod.status_message or "", room)
     if killed is not None and state is ModelState.FAILED:
