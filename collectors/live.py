@@ -534,8 +534,8 @@ class LiveFeed:
             followed = set(self._followed)
             wanted: list[PodInfo] = []
             for pod in snapshot.pods:
-                if pod.deleting or not pod.node:
-                    continue
+                if pod.deleting or not pod.node or pod.node_lost is not None:
+                    continue  # a lost node's kubelet cannot answer for its logs
                 if pod.name in followed or pod.model_state is not ModelState.READY:
                     wanted.append(pod)
             wanted.sort(key=lambda p: (p.name not in followed, p.model_state.urgency, p.name))
