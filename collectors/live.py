@@ -657,7 +657,9 @@ class LiveFeed:
             targets = [t for t in self._targets if only is None or t.key in only]
         if not targets:
             return
-        usage = self.poller.poll(targets, fresh=fresh)
+        with self._lock:
+            lost = {name for name, node in self._nodes.items() if node.lost}
+        usage = self.poller.poll(targets, fresh=fresh, lost=lost)
         if self._stop.is_set():
             return
         with self._lock:

@@ -193,13 +193,17 @@ class VolumePoller:
     # -- one poll ---------------------------------------------------------------------------
 
     def poll(
-        self, targets: Iterable[VolumeTarget], fresh: Collection[str] = ()
+        self,
+        targets: Iterable[VolumeTarget],
+        fresh: Collection[str] = (),
+        lost: Collection[str] = (),
     ) -> dict[str, VolumeUsage]:
         """Usage per target key; the keys in ``fresh`` are measured again even if a fallback
-        measured them lately (an action just changed the volume), and only those."""
+        measured them lately (an action just changed the volume), and only those. Nodes in
+        ``lost`` stopped answering: their kubelets are not asked (each would time out)."""
         targets = list(targets)
         now = self.clock()
-        nodes = sorted({m.node for t in targets for m in t.mounts if m.node})
+        nodes = sorted({m.node for t in targets for m in t.mounts if m.node and m.node not in lost})
         by_claim: dict[str, Mapping[str, Any]] = {}
         by_pod: dict[tuple[str, str], Mapping[str, Any]] = {}
         for node in nodes:
