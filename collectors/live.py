@@ -692,6 +692,8 @@ class LiveFeed:
         """Running (or initialising) and the log gives no byte counts."""
         if pod.ready or pod.deleting or pod.phase not in ("Running", "Pending"):
             return False
+        if pod.node_lost is not None:  # its kubelet cannot run a command for us
+            return False
         if not any(c.state == "running" for c in pod.containers):
             return False
         with self._lock:
