@@ -282,24 +282,37 @@ def _admit_pod(obj: dict[str, Any], old: dict[str, Any] | None, causes: list[Cau
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     spec.setdefault("priority", 0)
-    spec.setdefault(
-        "tolerations",
-        [
-            {
-                "key": f"node.kubernetes.io/{t}",
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": 300,
-            }
-            for t in ("not-ready", "unreachable")
-        ],
-    )
+    add_default_tolerations(spec)
     status = obj.setdefault("status", {})
     if old is None:
         status.setdefault("phase", "Pending")
     status.setdefault("qosClass", pod_qos(spec))
     if old is not None:
         _immutable_pod_spec(obj, old, causes)
+
+
+DEFAULT_TOLERATION_SECONDS = 300
+
+
+def add_default_tolerations(spec: dict[str, Any]) -> None:
+    """The DefaultTolerationSeconds admission plugin: tolerate the not-ready and unreachable
+    NoExecute taints for 300 s, each only if the pod has no toleration of its own for it."""
+    tolerations = spec.setdefault("tolerations", [])
+    for name in ("not-ready", "unreachable"):
+        key = f"node.kubernetes.io/{name}"
+        if any(
+            t.get("key", "") in ("", key) and t.get("effect", "") in ("", "NoExecute")
+            for t in tolerations
+        ):
+            continue
+        tolerations.append(
+            {
+                "key": key,
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS,
+            }
+        )
 
 
 def _immutable_pod_spec(obj: dict[str, Any], old: dict[str, Any], causes: list[Cause]) -> None:

@@ -1,7 +1,8 @@
 """The scheduler: binds each pending pod to a Ready, schedulable node, spreading pods out.
 
-A node qualifies when its Ready condition is True, it is not cordoned, it matches the pod's
-`nodeSelector`, and every NoSchedule/NoExecute taint is tolerated. Among those the node with
+A node qualifies when it is not cordoned, every NoSchedule/NoExecute taint is tolerated
+(the unreachable taints of a lost node among them), its Ready condition is True and it
+matches the pod's `nodeSelector`. Among those the node with
 the fewest running pods wins (ties by name), as the default scheduler's spreading does for
 equal nodes. A pod nothing fits stays Pending with `PodScheduled=False/Unschedulable` and a
 FailedScheduling event, and is retried when nodes, claims or pods change (and every
@@ -28,6 +29,7 @@ from simcluster.controllers.volumes import claims_of
 from simcluster.events import record_event
 from simcluster.storageclasses import default_class, find
 from simcluster.store import WatchEvent, now_rfc3339
+from simcluster.tolerations import matching_toleration
 
 COMPONENT = "default-scheduler"
 RETRY = 300.0  # podMaxInUnschedulablePodsDuration: an unschedulable pod is tried again
@@ -47,36 +49,21 @@ def node_ready(node: dict[str, Any]) -> bool:
     )
 
 
-def _tolerates(pod_spec: dict[str, Any], taint: dict[str, Any]) -> bool:
-    for tol in pod_spec.get("tolerations") or []:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        op = tol.get("operator", "Equal")
-        if op == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
-            return True
-        if (
-            op == "Equal"
-            and tol.get("key") == taint.get("key")
-            and tol.get("value", "") == taint.get("value", "")
-        ):
-            return True
-    return False
-
-
 def _fits(pod: dict[str, Any], node: dict[str, Any]) -> str | None:
     """None if the pod may run on the node, else the reason it may not."""
     spec, nspec = pod.get("spec") or {}, node.get("spec") or {}
+    if nspec.get("unschedulable"):  # the default profile's filters run in this order
+        return "node(s) were unschedulable"
+    for taint in nspec.get("taints") or []:
+        tolerated = matching_toleration(spec.get("tolerations") or [], taint) is not None
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerated:
+            return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
     if not node_ready(node):
         return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
-    if nspec.get("unschedulable"):
-        return "node(s) were unschedulable"
     labels = node["metadata"].get("labels") or {}
     for k, v in (spec.get("nodeSelector") or {}).items():
         if labels.get(k) != v:
             return "node(s) didn't match Pod's node affinity/selector"
-    for taint in nspec.get("taints") or []:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(spec, taint):
-            return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
     return None
 
 
