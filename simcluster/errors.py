@@ -31,6 +31,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # StatusReasonUnknown is omitted, as Go's omitempty drops it
+            del status["reason"]
         if self.details:
             status["details"] = self.details
         return status

@@ -676,13 +676,8 @@ def node_row(node: dict[str, Any], now: datetime) -> Row:
     words = []
     for c in status.get("conditions") or []:
         if c.get("type") == "Ready":
-            words.append(
-                "Ready"
-                if c.get("status") == "True"
-                else "NotReady"
-                if c.get("status") == "False"
-                else "Unknown"
-            )
+            # False and Unknown alike print NotReady, as kubectl's node printer does
+            words.append("Ready" if c.get("status") == "True" else "NotReady")
     if not words:
         words.append("Unknown")
     if spec.get("unschedulable"):
