@@ -33,6 +33,8 @@ from simcluster.apiserver.app import ApiServer
 from simcluster.apiserver.auth import ADMIN, VIEWER, Authenticator
 from simcluster.apiserver.pvcresize import admit_pvc_resize
 from simcluster.controllers import ControllerManager
+from simcluster.controllers.nodelifecycle import DEFAULT_GRACE as DEFAULT_NODE_MONITOR_GRACE
+from simcluster.heartbeats import NodeHeartbeats
 from simcluster.kubeconfig import kubeconfig_dict, write_kubeconfig
 from simcluster.kubelet.http import add_kubelet_routes
 from simcluster.kubelet.node import Kubelet
@@ -148,6 +150,7 @@ class SimCluster:
         history: int = 10_000,
         anonymous: str | None = None,
         kubelet_retry: float = 10.0,
+        node_monitor_grace: float = DEFAULT_NODE_MONITOR_GRACE,
     ) -> None:
         if anonymous not in (None, "admin", "viewer"):
             raise ValueError(f"anonymous must be None, 'admin' or 'viewer', not {anonymous!r}")
@@ -166,7 +169,16 @@ class SimCluster:
         self.store.add_update_validator(admit_pvc_resize)
         self.admin_token = secrets.token_urlsafe(24)
         self.viewer_token = secrets.token_urlsafe(24)
-        self.controllers = ControllerManager(self.store, job_backoff=job_backoff)
+        # How long a node's kubelet may stay silent before its node turns NotReady (Unknown):
+        # kube-controller-manager's --node-monitor-grace-period, 50 s in v1.32.
+        self.node_monitor_grace = node_monitor_grace
+        self.heartbeats = NodeHeartbeats()
+        self.controllers = ControllerManager(
+            self.store,
+            job_backoff=job_backoff,
+            heartbeats=self.heartbeats,
+            node_monitor_grace=node_monitor_grace,
+        )
         self._model_server = model_server
         self._own_model_server = model_server is None
         self._cert: ServerCert | None = None
@@ -408,6 +420,19 @@ class SimCluster:
         if kubelet is not None:
             await kubelet.stop()
         self.store.delete("nodes", None, name)
+
+    def node_down(self, name: str) -> dict[str, Any]:
+        """Cut a node's power: its kubelet goes silent and its containers are gone; the Node
+        and its pods stay as last posted until the node lifecycle controller notices."""
+        from simcluster.admin import SimAdmin
+
+        return self.run(SimAdmin(self).node_down(name))
+
+    def node_up(self, name: str) -> dict[str, Any]:
+        """Power a downed node back on: its kubelet posts Ready and restarts its pods."""
+        from simcluster.admin import SimAdmin
+
+        return self.run(SimAdmin(self).node_up(name))
 
     def register_image(self, image_ref: str, files: dict[str, Any]) -> None:
         """Declare the files an image carries (`{container_path: FileSource}`)."""
