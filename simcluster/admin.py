@@ -8,8 +8,9 @@
 The HTTP routes live outside `/api` (kubectl and the official client never go there) and
 take the admin Bearer token: `GET /_sim/status`, `POST /_sim/faults/<action>` with a JSON
 body, where action is stall, resume, corrupt, kill, fill, unfill, api-outage,
-drop-watches, delete-node, model, image or health. `asr-cache-sim fault ...` calls them
-from a shell. Every refusal is a Kubernetes-style Status with one sentence saying why.
+drop-watches, delete-node, node-down, node-up, model, image or health. `asr-cache-sim
+fault ...` calls them from a shell. Every refusal is a Kubernetes-style Status with one
+sentence saying why.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiohttp import web
 from simcluster.errors import ApiError
 from simcluster.kubelet.fs import FsError
 from simcluster.kubelet.images import ImageError
+from simcluster.kubelet.power import power_off, power_on
 from simcluster.kubelet.programs.supervise import (
     Running,
     key_of,
@@ -232,6 +234,33 @@ class SimAdmin:
                 store.delete("pods", meta["namespace"], meta["name"], grace=False)
         return {"message": f"deleted node {name} and its {len(pods)} pod(s)", "pods": len(pods)}
 
+    def _kubelet(self, name: str) -> Any:
+        if self.cluster.store.peek("nodes", None, name) is None:
+            raise _error(404, f"node {name} does not exist")
+        kubelet = agents(self.cluster).kubelets.get(name)
+        if kubelet is None:
+            raise _error(409, f"node {name} has no kubelet in this simulator")
+        return kubelet
+
+    async def node_down(self, name: str) -> dict[str, Any]:
+        """Cut a node's power or network: its kubelet goes silent, its containers are gone."""
+        kubelet = self._kubelet(name)
+        if not kubelet.powered:
+            raise _error(409, f"node {name} is already down")
+        pods = len(kubelet.pods)
+        await power_off(kubelet)
+        grace = getattr(self.cluster, "node_monitor_grace", None)
+        after = f"; NotReady after {grace:g} s" if grace is not None else ""
+        return {"message": f"node {name} is down ({pods} pod(s) lost their containers{after})"}
+
+    async def node_up(self, name: str) -> dict[str, Any]:
+        """Bring a downed node back: Ready again, its pods restarted or finally removed."""
+        kubelet = self._kubelet(name)
+        if kubelet.powered:
+            raise _error(409, f"node {name} is not down")
+        await power_on(kubelet)
+        return {"message": f"node {name} is up ({len(kubelet.pods)} pod(s) restarting)"}
+
     # -- the model server ---------------------------------------------------------------------
 
     def model_faults(
@@ -430,6 +459,10 @@ async def _dispatch(admin: SimAdmin, action: str, body: dict[str, Any]) -> dict[
         return admin.drop_watches()
     if action == "delete-node":
         return await admin.delete_node(_text(body, "node") or "")
+    if action == "node-down":
+        return await admin.node_down(_text(body, "node") or "")
+    if action == "node-up":
+        return await admin.node_up(_text(body, "node") or "")
     if action == "model":
         fields = body.get("faults") or {}
         if not isinstance(fields, dict):
@@ -455,6 +488,8 @@ ACTIONS = (
     "api-outage",
     "drop-watches",
     "delete-node",
+    "node-down",
+    "node-up",
     "model",
     "image",
     "health",

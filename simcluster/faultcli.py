@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("drop-watches", help="close every open watch stream")
     s = sub.add_parser("delete-node", help="lose a node and its pods")
     s.add_argument("node")
+    s = sub.add_parser("node-down", help="cut a node's power: NotReady, its pods stranded")
+    s.add_argument("node")
+    s = sub.add_parser("node-up", help="power a downed node back on")
+    s.add_argument("node")
     s = sub.add_parser("model", help="set or clear a model file's faults on the model server")
     s.add_argument("model")
     s.add_argument("--clear", action="store_true")
@@ -124,7 +128,7 @@ def request_body(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
         body["claim"] = args.claim
     elif a == "api-outage":
         body.update(seconds=args.seconds, status=args.status)
-    elif a == "delete-node":
+    elif a in ("delete-node", "node-down", "node-up"):
         body["node"] = args.node
     elif a == "model":
         faults = {}

@@ -31,6 +31,7 @@ from simcluster.kubelet.pod import ContainerRun, PodWorker
 from simcluster.kubelet.procio import ProcIO
 from simcluster.kubelet.registry import agents
 from simcluster.kubelet.stats import summary_async
+from simcluster.kubelet.unreachable import exec_error, kubelet_down, logs_error, proxy_error
 
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 _TRUE = ("true", "1", "True")
@@ -130,6 +131,10 @@ async def _logs(request: web.Request) -> web.StreamResponse:
         since_ns = _since(request, since_s)
         follow = _bool(request, "follow")
         timestamps = _bool(request, "timestamps")
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        if kubelet_down(request.app[CLUSTER_KEY], node):
+            meta = pod["metadata"]
+            raise logs_error(request.app[CLUSTER_KEY], node, meta["namespace"], meta["name"], cname)
         worker = _worker(request, pod)
         run = worker.container(cname) if worker else None
         if run is None or not run.logs.started:
@@ -220,6 +225,9 @@ async def _exec(request: web.Request) -> web.StreamResponse:
             raise errors.bad_request(
                 f"cannot exec into a container in a completed pod; current phase is {phase}"
             )
+        node = str((pod.get("spec") or {}).get("nodeName") or "")
+        if kubelet_down(request.app[CLUSTER_KEY], node):
+            raise exec_error(request.app[CLUSTER_KEY], node)
         worker = _worker(request, pod)
         run = worker.container(cname) if worker else None
         if worker is None or run is None or not run.running or run.fs is None:
@@ -269,6 +277,8 @@ async def _node_proxy(request: web.Request) -> web.StreamResponse:
         kubelet: Kubelet | None = agents(cluster).kubelets.get(node)
         if kubelet is None:
             raise ApiError(503, "ServiceUnavailable", f"no kubelet is running on node {node}")
+        if not kubelet.powered:
+            raise proxy_error(cluster, node)
         if path == "stats/summary":
             body = await summary_async(kubelet)
             return web.Response(text=json.dumps(body), content_type="application/json")

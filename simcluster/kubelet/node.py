@@ -25,6 +25,8 @@ from simcluster.store import DELETED, WatchEvent, now_rfc3339
 
 log = logging.getLogger("simcluster.kubelet")
 
+LEASE_RENEW_INTERVAL = 10.0  # a real kubelet renews its Lease every 10 s
+
 
 class Kubelet:
     """One simulated node's kubelet. `await start()`, `await stop()`."""
@@ -48,6 +50,9 @@ class Kubelet:
         self._ip_prefix = f"10.{digest[2] % 200 + 20}.{digest[3]}"
         self._next_ip = 2
         self._running = False
+        # False while the machine is off (`power.py`): nothing it does reaches the API.
+        self.powered = True
+        self._heartbeat: asyncio.Task[None] | None = None
         self._reaping: set[asyncio.Task[None]] = set()
         self.eviction = EvictionManager(self)
         self.expander = VolumeExpander(self)
@@ -64,13 +69,29 @@ class Kubelet:
             self._on_pod(pod)
         self.eviction.start()
         self.expander.start()
+        self.start_heartbeat()
 
     async def stop(self) -> None:
         """Stop every pod's programs at once; unmount PVCs when this was the last kubelet."""
+        if not self._running and self.powered:
+            return
+        was_powered = self.powered
+        await self.halt()
+        shared = agents(self.cluster)
+        shared.kubelets.pop(self.node_name, None)
+        if was_powered:
+            with contextlib.suppress(ApiError):
+                self._ensure_node("Unknown")
+        if not shared.kubelets:
+            await shared.volumes.close()
+
+    async def halt(self) -> None:
+        """Stop watching, heartbeats and every pod's programs (the pods' API objects stay)."""
         if not self._running:
             return
         self._running = False
         self.store.remove_listener(self._on_change)
+        await self.stop_heartbeat()
         await self.eviction.stop()
         await self.expander.stop()
         workers = list(self.pods.values())
@@ -78,12 +99,41 @@ class Kubelet:
         # Reaping a deleted pod is short (kill, remove its directories): let it finish rather
         # than cancel it halfway, which would leave its worker's tasks unawaited.
         await asyncio.gather(*self._reaping, return_exceptions=True)
-        shared = agents(self.cluster)
-        shared.kubelets.pop(self.node_name, None)
-        with contextlib.suppress(ApiError):
-            self._ensure_node("Unknown")
-        if not shared.kubelets:
-            await shared.volumes.close()
+
+    def resume(self) -> None:
+        """Watch our pods again after `halt` (the caller has dealt with the old ones)."""
+        self._running = True
+        self.store.add_listener(self._on_change)
+        self.eviction.start()
+        self.expander.start()
+        self.start_heartbeat()
+
+    # -- heartbeats ---------------------------------------------------------------------------
+
+    def start_heartbeat(self) -> None:
+        """Renew our heartbeat (a real kubelet's Lease renewal) a few times per grace period."""
+        beats = getattr(self.cluster, "heartbeats", None)
+        if beats is None:  # a bare kubelet (tests) with no node lifecycle controller
+            return
+        grace = float(getattr(self.cluster, "node_monitor_grace", LEASE_RENEW_INTERVAL * 4))
+        interval = min(LEASE_RENEW_INTERVAL, grace / 4)
+        beats.beat(self.node_name)
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                beats.beat(self.node_name)
+
+        self._heartbeat = asyncio.get_running_loop().create_task(
+            beat(), name=f"heartbeat {self.node_name}"
+        )
+
+    async def stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
 
     def _ensure_node(self, ready: str) -> None:
         """Create our Node if nobody did and say whether it is Ready."""

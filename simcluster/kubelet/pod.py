@@ -613,7 +613,7 @@ class PodWorker:
     def _event(
         self, reason: str, message: str, type: str = "Normal", field_path: str | None = None
     ) -> None:
-        if self.removed:
+        if self.removed or not self.kubelet.powered:
             return
         record_event(
             self.store,
@@ -627,8 +627,8 @@ class PodWorker:
         )
 
     def _publish(self) -> None:
-        """Write the pod's status as the kubelet sees it now."""
-        if self.removed:
+        """Write the pod's status as the kubelet sees it now (nothing once its node is down)."""
+        if self.removed or not self.kubelet.powered:
             return
         regular = [r for r in self.containers.values() if not r.init]
         inits = [r for r in self.containers.values() if r.init]
@@ -684,6 +684,8 @@ class PodWorker:
                     names = " ".join(r.name for r in inits if not r.done)
                     cond["message"] = f"containers with incomplete status: [{names}]"
                 conds.append(cond)
+            # conditions others own (DisruptionTarget, readiness gates) stay as they are
+            conds += [c for t, c in old_conds.items() if t not in wanted]
             new = dict(old)
             new.update(status)
             new["conditions"] = conds
