@@ -39,13 +39,17 @@ def _maker(stack: ExitStack, root: Path) -> Callable[..., World]:
         stall_after: float = 60.0,
         selector: str = SELECTOR,
         tls: bool = False,
+        node_monitor_grace: float = 1.0,
     ) -> World:
         nonlocal count
         count += 1
         where = root / f"world{count}"
-        # tls: HTTPS, as kubectl sends a bearer token only over TLS.
+        # tls: HTTPS, as kubectl sends a bearer token only over TLS. A node that stops
+        # answering is NotReady after node_monitor_grace (50 s on a real 1.32 cluster).
         sim = stack.enter_context(
-            cluster_mod.SimCluster.run_in_thread(where / "sim", nodes=0, tls=tls)
+            cluster_mod.SimCluster.run_in_thread(
+                where / "sim", nodes=0, tls=tls, node_monitor_grace=node_monitor_grace
+            )
         )
         options = ScenarioOptions(model_size=model_size, speed=speed)
         runtime = start_scenario(sim, scenario, options)
