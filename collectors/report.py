@@ -102,6 +102,8 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
     """Every reason for on-call to look, one line each; empty means all is well."""
     out: list[str] = []
     for pod in snapshot.pods:
+        if pod.deleting:  # on its way out: its replacement is what needs a look, if anything
+            continue
         if pod.model_state.needs_attention:
             why = pod.evidence[0] if pod.evidence else "no evidence recorded"
             out.append(f"pod {pod.name}: {pod.model_state.value}: {why}")

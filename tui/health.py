@@ -46,7 +46,10 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     """
     if snapshot is None:
         return Health("unknown", "connecting…")
-    serving = [p for p in snapshot.pods if _job_of(p) is None]
+    # A pod being deleted is no longer counted (its replacement is); one stuck Terminating
+    # because its node stopped answering is said apart: only a force delete ends it.
+    serving = [p for p in snapshot.pods if _job_of(p) is None and not p.deleting]
+    ghosts = [p for p in snapshot.pods if p.deleting and p.node_lost is not None]
     active_job_pods = [
         p
         for p in snapshot.pods
@@ -55,7 +58,7 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     troubled_jobs = Counter(p.model_state for p in active_job_pods if p.model_state.needs_attention)
     running_jobs = {_job_of(p) for p in active_job_pods if not p.model_state.needs_attention}
     failed_jobs = sum(1 for j in snapshot.jobs if j.kind == "Job" and j.state == "Failed")
-    if not serving and not active_job_pods and not failed_jobs:
+    if not serving and not active_job_pods and not failed_jobs and not ghosts:
         level = "stale" if snapshot.stale else "unknown"
         return Health(level, "no pods match")
     counts = Counter(p.model_state for p in serving)
@@ -73,6 +76,8 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     unready = sum(1 for p in serving if p.unready_because)
     if unready:
         parts.append(f"{unready} failing readiness")
+    if ghosts:
+        parts.append(f"{len(ghosts)} Terminating on a lost node")
     if running_jobs:
         parts.append(f"{_jobs(len(running_jobs))} running")
     for state, n in sorted(troubled_jobs.items(), key=lambda kv: kv[0].urgency):
@@ -100,7 +105,7 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
         troubled_jobs or failed_jobs or short or stuck or doomed or unready
     ):
         level = "bad"
-    elif ready < len(serving) or running_jobs:
+    elif ready < len(serving) or running_jobs or ghosts:
         level = "busy"
     else:
         level = "ok"

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from actions import registry
 from actions.fix import NODE_LOST
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.report import attention
 from tests.actions.world import NS, World
+from tui.health import health
 
 
 def _downloading(snap: ClusterSnapshot) -> PodInfo | None:
@@ -55,3 +57,7 @@ def test_a_pod_whose_node_lost_power_is_failed_and_fix_replaces_it_elsewhere(
     assert not again.runnable and "already being deleted" in (again.refused or "")
     assert again.commands == plan.commands
     assert world.cluster.core.read_namespaced_pod(old.name, NS).metadata.deletion_timestamp
+    # The header counts the replacement, and the ghost apart; status needs nothing of it.
+    now = world.snapshot()
+    assert "1 Terminating on a lost node" in health(now).text
+    assert not [a for a in attention(now) if old.name in a], attention(now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from collectors.model import ClusterSnapshot, JobInfo, ModelState, PodInfo
+from collectors.model import ClusterSnapshot, JobInfo, ModelState, NodeLost, PodInfo
 from tests.tui.fakes import pod, progress, sample_snapshot
 from tui.health import health
 
@@ -95,3 +95,14 @@ def test_downloads_say_when_the_last_one_should_end() -> None:
     job = dataclasses.replace(two, name="model-preload-x1", owner="Job/model-preload")
     h = health(_snap(job, waiting))
     assert h.text == "0/1 ready · 1 waiting · 1 pre-warm job running · download ETA 2m34s"
+
+
+def test_a_pod_being_deleted_is_not_counted_and_one_on_a_lost_node_is_said_apart() -> None:
+
+    ready = pod("lightning-asr-new", ModelState.READY, ready=True)
+    going = dataclasses.replace(pod("lightning-asr-old", ModelState.FAILED), deleting=True)
+    assert health(_snap(ready, going)).text == "1/1 ready"
+    lost = NodeLost("node-2", None, "node node-2 is unreachable")
+    ghost = dataclasses.replace(going, node_lost=lost)
+    h = health(_snap(ready, ghost))
+    assert (h.level, h.text) == ("busy", "1/1 ready · 1 Terminating on a lost node")
