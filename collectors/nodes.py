@@ -6,7 +6,6 @@ read nodes (they are cluster-scoped) gets a view without this.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -74,7 +73,6 @@ class NodeReader:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.forbidden: str | None = None  # why nodes cannot be read, once known
-        self._lock = threading.Lock()
 
     def read(self, names: Collection[str]) -> dict[str, NodeHealth]:
         out: dict[str, NodeHealth] = {}
@@ -85,10 +83,9 @@ class NodeReader:
                 data = self.cluster.get_json(self.cluster.core.read_node, name)
             except ApiException as exc:
                 if exc.status == 403:
-                    with self._lock:
-                        self.forbidden = self.cluster.describe_error(
-                            exc, "get", "nodes", namespaced=False
-                        )
+                    self.forbidden = self.cluster.describe_error(
+                        exc, "get", "nodes", namespaced=False
+                    )
                 continue  # 404: gone (its pods go too); other errors: the next poll
             except Exception:  # noqa: S112 - unreachable API: the next poll asks again
                 continue

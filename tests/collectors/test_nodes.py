@@ -7,11 +7,13 @@ import dataclasses
 import shlex
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
+
 from actions.fix import NODE_LOST, diagnose, plan_fix
 from actions.options import ActionOptions
 from collectors import kube
 from collectors.model import ModelState, PodInfo, VolumeInfo
-from collectors.nodes import node_health, node_lost
+from collectors.nodes import NodeReader, node_health, node_lost
 from collectors.state import model_state
 from tests.actions.builders import pod, snapshot
 from tui.format import cause_cell
@@ -96,3 +98,30 @@ def test_fix_replaces_it_and_leaves_the_force_delete_to_a_person() -> None:
     refused = plan_fix(snapshot(going, volumes=(ebs,)), "asr-a", ActionOptions())
     assert not refused.runnable and "already being deleted" in (refused.refused or "")
     assert refused.commands == plan.commands
+
+
+class _Forbidden:
+    """A cluster whose role may not read nodes (a namespaced Role cannot give it)."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.core = self
+
+    def read_node(self, name: str) -> None:  # only its identity is used
+        raise AssertionError("called through get_json")
+
+    def get_json(self, method: object, name: str) -> object:
+        self.asked += 1
+        raise ApiException(status=403, reason="Forbidden")
+
+    def describe_error(self, exc: BaseException, verb: str, resource: str, namespaced: bool) -> str:
+        return f"permission denied: may not {verb} {resource} (403 Forbidden)."
+
+
+def test_a_role_that_may_not_read_nodes_is_asked_once_and_told() -> None:
+    cluster = _Forbidden()
+    reader = NodeReader(cluster)  # type: ignore[arg-type]
+    assert reader.read({"node-1", "node-2"}) == {}
+    assert reader.read({"node-1"}) == {}
+    assert cluster.asked == 1, "a 403 is final: the view goes on without nodes"
+    assert reader.forbidden == "permission denied: may not get nodes (403 Forbidden)."
