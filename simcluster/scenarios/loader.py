@@ -56,6 +56,7 @@ TOP_FIELDS = (
     "model_size",
     "speed",
     "load_memory_factor",
+    "node_monitor_grace",
     "models",
     "faults",
     "flaky",
@@ -213,6 +214,7 @@ class _Checker:
         self.base_dir = base_dir
         self.default_name = default_name
         self.models: dict[str, ModelSpec] = {}
+        self.node_names: set[str] = set()
 
     def fail(self, path: Path_, why: str) -> ScenarioError:
         return ScenarioError(self.file, self.doc.line(path), why)
@@ -373,13 +375,20 @@ class _Checker:
             load_factor = self.number(
                 ("load_memory_factor",), top["load_memory_factor"], "load_memory_factor"
             )
+        grace = None
+        if "node_monitor_grace" in top:
+            grace = self.duration(
+                ("node_monitor_grace",), top["node_monitor_grace"], "node_monitor_grace"
+            )
         self.models = self.check_models(top.get("models"))
+        nodes = self.check_nodes(top.get("nodes", 1))
+        self.node_names = {n.name for n in nodes}
         return Scenario(
             name=name,
             description=description.strip(),
             file=self.file,
             namespace=namespace,
-            nodes=self.check_nodes(top.get("nodes", 1)),
+            nodes=nodes,
             model_size=model_size,
             speed=speed,
             load_memory_factor=load_factor,
@@ -391,6 +400,7 @@ class _Checker:
             volumes=tuple(self.check_volume(i, f) for i, f in self.items("volumes")),
             objects=tuple(self.check_object(i, f) for i, f in self.items("objects")),
             steps=tuple(self.check_step(i, f) for i, f in self.items("steps")),
+            node_monitor_grace=grace,
         )
 
     def items(self, section: str) -> list[tuple[int, Any]]:
@@ -651,7 +661,7 @@ class _Checker:
 
     def check_step(self, i: int, value: Any) -> StepSpec:
         path: Path_ = ("steps", i)
-        actions = ("scale", "delete_pods", "clear_faults", "patch")
+        actions = ("scale", "delete_pods", "clear_faults", "patch", "node_down")
         conditions = ("after", "when_ready", "when_complete")
         m = self.mapping(path, value, (*conditions, *actions), "a step")
         after = self.duration((*path, "after"), m.get("after", 0), "after")
@@ -669,8 +679,15 @@ class _Checker:
         chosen = [a for a in actions if a in m]
         if len(chosen) != 1:
             raise self.fail(path, f"a step needs exactly one action: {', '.join(actions)}")
-        scale = delete = clear = patch = None
-        if "patch" in m:
+        scale = delete = clear = patch = down = None
+        if "node_down" in m:
+            down = self.text((*path, "node_down"), m["node_down"], "node_down")
+            if down not in self.node_names:
+                names = ", ".join(sorted(self.node_names))
+                raise self.fail(
+                    (*path, "node_down"), f"node_down names no node of the scenario ({names})"
+                )
+        elif "patch" in m:
             p = (*path, "patch")
             d = self.mapping(p, m["patch"], ("deployment", "body"), "patch")
             dep = self.text((*p, "deployment"), d.get("deployment"), "deployment")
@@ -706,6 +723,7 @@ class _Checker:
             clear_faults=clear,
             line=self.doc.line(path),
             patch=patch,
+            node_down=down,
         )
 
 

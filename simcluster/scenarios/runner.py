@@ -34,6 +34,7 @@ from typing import Any
 
 from simcluster.apiserver.patch import strategic_merge
 from simcluster.errors import ApiError
+from simcluster.kubelet.power import power_off
 from simcluster.kubelet.programs import standins
 from simcluster.kubelet.registry import agents
 from simcluster.modelserver import Faults, ModelFile
@@ -122,6 +123,9 @@ class ScenarioRuntime:
         for h in s.health:
             agents(self.cluster).settings.health[(s.namespace, f"{h.kind}/{h.name}")] = h.status
         values = self._values()
+        if s.node_monitor_grace is not None:  # before the nodes: their heartbeats follow it
+            self.cluster.node_monitor_grace = s.node_monitor_grace
+            self.cluster.controllers.nodes.grace = s.node_monitor_grace
         for node in s.nodes:
             if self.cluster.store.peek("nodes", None, node.name) is None:
                 await self.cluster.add_node(node.name, node.labels or None)
@@ -375,6 +379,10 @@ class ScenarioRuntime:
                     store.delete("pods", ns, pod["metadata"]["name"])
             elif step.clear_faults is not None:
                 self.clear_faults(step.clear_faults)
+            elif step.node_down is not None:
+                kubelet = agents(self.cluster).kubelets.get(step.node_down)
+                if kubelet is not None and kubelet.powered:
+                    await power_off(kubelet)
             elif step.patch is not None:
                 name, body = step.patch
                 try:

@@ -139,8 +139,9 @@ class StepSpec:
     Condition: (if given) a Deployment with at least `ready_replicas` ready and/or a Job
     that completed, then `after`
     seconds more (counted from the start when there is no condition). Action: scale a
-    Deployment, delete the oldest pods matching a selector, clear a model's faults, or patch
-    a Deployment (a strategic merge patch, as `kubectl patch deployment NAME -p BODY`).
+    Deployment, delete the oldest pods matching a selector, clear a model's faults, patch
+    a Deployment (a strategic merge patch, as `kubectl patch deployment NAME -p BODY`), or
+    cut a node's power.
     """
 
     after: float = 0.0
@@ -152,6 +153,7 @@ class StepSpec:
     clear_faults: str | None = None
     line: int = 0
     patch: tuple[str, dict[str, Any]] | None = None  # (deployment, body; placeholders unfilled)
+    node_down: str | None = None  # cut this node's power (the node-down fault)
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,9 @@ class Scenario:
     volumes: tuple[VolumeSeed, ...] = ()
     objects: tuple[ObjectSpec, ...] = ()
     steps: tuple[StepSpec, ...] = ()
+    # How long a silent node stays Ready (kube-controller-manager's node monitor grace);
+    # None: the cluster's (50 s, as v1.32).
+    node_monitor_grace: float | None = None
 
     def model_bytes(self, name: str, override: int | None = None) -> int:
         """A model's size: the override (tests, --model-size) wins, then its own, then ours."""

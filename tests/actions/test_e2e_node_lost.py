@@ -61,3 +61,19 @@ def test_a_pod_whose_node_lost_power_is_failed_and_fix_replaces_it_elsewhere(
     now = world.snapshot()
     assert "1 Terminating on a lost node" in health(now).text
     assert not [a for a in attention(now) if old.name in a], attention(now)
+
+
+def test_the_node_lost_scenario_plays_it_by_itself(start: Callable[..., World]) -> None:
+    """The demo's scenario: node-2 goes dark 8 s in, NotReady 5 s later (its own grace)."""
+    # 4 MiB over 4 connections of 48 KiB/s: still downloading at 8 s.
+    world = start("node-lost", speed=48 * 1024)
+    world.watch()
+
+    def lost(s: ClusterSnapshot) -> list[PodInfo]:
+        return [p for p in s.pods if p.node_lost is not None and not p.ready]
+
+    (pod,) = lost(world.wait_snapshot(lost, 45, "a pod on a lost node"))
+    assert pod.node == "node-2" and pod.model_state is ModelState.FAILED, pod
+    node = world.cluster.core.read_node("node-2")
+    taints = {(t.key, t.effect) for t in node.spec.taints or []}
+    assert ("node.kubernetes.io/unreachable", "NoExecute") in taints

@@ -78,7 +78,7 @@ def test_list_prints_one_line_per_scenario() -> None:
     r = subprocess.run([*sim_command(), "--list"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 21
+    assert len(lines) == 22
     assert lines[0].split()[0] == "baked-image"
     # The descriptions start in one column, however long a name is.
     starts = {len(line) - len(line.split(maxsplit=1)[1]) for line in lines}

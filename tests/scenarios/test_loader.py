@@ -38,6 +38,7 @@ PROMISED = {
     "liveness-kills-download",
     "readiness-failing",
     "quota-exceeded",
+    "node-lost",
 }
 
 GOOD = """\
@@ -239,3 +240,12 @@ def test_parse_scenario_reports_the_name_it_was_given() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_scenario("name: t\ndescription: x\nobjects: {}\n", file="inline")
     assert str(info.value) == "inline:3: objects must be a list, not a mapping"
+
+
+def test_a_step_cuts_a_named_nodes_power_after_its_own_grace(tmp_path: Path) -> None:
+    down = GOOD + "node_monitor_grace: 5s\nsteps:\n  - after: 8s\n    node_down: node-2\n"
+    scenario = load_scenario(str(write(tmp_path, down, "down.yaml")))
+    assert scenario.node_monitor_grace == 5.0
+    assert [(s.after, s.node_down) for s in scenario.steps] == [(8.0, "node-2")]
+    err = error_of(write(tmp_path, down.replace("node_down: node-2", "node_down: node-9")))
+    assert "node_down names no node of the scenario (node-1, node-2)" in err.why, str(err)
