@@ -65,6 +65,21 @@ KINDS: dict[str, KindSpec] = {
 }
 
 
+MAX_RETRY_AFTER = 60.0  # a server's Retry-After is honoured up to this many seconds
+
+
+def retry_delay(exc: BaseException, backoff: float) -> float:
+    """How long to wait before asking again: the back-off, or longer when the server said
+    when to come back (a 429 from API Priority and Fairness, a 503, with Retry-After)."""
+    if not isinstance(exc, ApiException) or exc.status not in (429, 503) or not exc.headers:
+        return backoff
+    try:
+        said = float(exc.headers.get("Retry-After") or 0)
+    except ValueError:  # an HTTP date: the back-off will do
+        return backoff
+    return max(backoff, min(said, MAX_RETRY_AFTER))
+
+
 class _Expired(Exception):
     """The server no longer has the history we asked to resume from (410)."""
 
@@ -158,7 +173,7 @@ class KindWatcher:
                 verb = "watch" if self.resource_version else "list"
                 self._failing = True
                 self.sink.failed(self.kind, self.cluster.describe_error(exc, verb, self.kind))
-                self.stop.wait(delay * random.uniform(0.8, 1.2))
+                self.stop.wait(retry_delay(exc, delay * random.uniform(0.8, 1.2)))
                 delay = min(self.backoff[1], delay * 2)
             finally:
                 self._held.release()

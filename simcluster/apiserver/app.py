@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = ("/version", "/healthz", "/livez", "/readyz")
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request size limit
+THROTTLE_RETRY_AFTER = 1  # seconds, as kube-apiserver's priority and fairness answers
 
 USER_KEY: web.RequestKey[User] = web.RequestKey("simcluster.user", User)
 INFO_KEY: web.RequestKey[RequestInfo] = web.RequestKey("simcluster.info", RequestInfo)
@@ -132,9 +133,19 @@ class ApiServer:
             and self._clock() < self._outage_until
         ):
             code = self._outage_status
+            if code == 429:
+                # API Priority and Fairness rejecting a request: it says when to try again.
+                err = errors.ApiError(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests, please try again later.",
+                    {"retryAfterSeconds": THROTTLE_RETRY_AFTER},
+                )
+                return respond(
+                    err.to_status(), 429, headers={"Retry-After": str(THROTTLE_RETRY_AFTER)}
+                )
             reason = {
                 503: "ServiceUnavailable",
-                429: "TooManyRequests",
                 500: "InternalError",
                 504: "Timeout",
             }.get(code, "InternalError")

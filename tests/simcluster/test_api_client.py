@@ -15,6 +15,7 @@ import pytest
 import urllib3
 from kubernetes import client, watch
 
+from collectors.watch import retry_delay
 from simcluster.cluster import SimCluster
 from tests.simcluster.conftest import NS, api_client
 
@@ -512,6 +513,24 @@ def test_table_for_kubectl_get(sim: SimCluster, sim_client: client.ApiClient) ->
     row = table["rows"][0]
     assert row["cells"][0] == "p" and row["cells"][1] in ("0/1", "1/1")
     assert row["object"]["kind"] == "PartialObjectMetadata"
+
+
+def test_a_throttled_request_is_told_when_to_come_back(sim: SimCluster, tmp_path: Path) -> None:
+    """API Priority and Fairness rejects with 429 and Retry-After; the watchers honour it.
+    (urllib3 under the official client already retries such an answer 3 times, a second
+    apart as told: the outage outlasts that.)"""
+    api = api_client(sim, tmp_path)
+    sim.set_api_outage(30, status=429)
+    with pytest.raises(client.ApiException) as exc:
+        client.CoreV1Api(api).list_namespaced_pod(NS)
+    status = status_of(exc.value)
+    assert exc.value.status == 429 and status["reason"] == "TooManyRequests"
+    assert status["message"] == "Too many requests, please try again later."
+    assert exc.value.headers["Retry-After"] == "1"
+    # What the collectors' watchers wait before asking again: never less than it says.
+    assert retry_delay(exc.value, 0.5) == 1.0 and retry_delay(exc.value, 4.0) == 4.0
+    sim.set_api_outage(0)
+    api.close()
 
 
 def test_outage_drop_and_listener_restart(sim: SimCluster, tmp_path: Path) -> None:
