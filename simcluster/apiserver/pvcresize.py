@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simcluster import errors
-from simcluster.quantity import QuantityError, parse_quantity
+from simcluster.expansion import requested
 from simcluster.storageclasses import find
 
 if TYPE_CHECKING:
@@ -24,14 +24,6 @@ NOT_EXPANDABLE = (
     "only dynamically provisioned pvc can be resized and the storageclass that provisions "
     "the pvc must support resize"
 )
-
-
-def _request(pvc: dict[str, Any]) -> Any:
-    text = (((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
-    try:
-        return parse_quantity(str(text)) if text is not None else None
-    except QuantityError:
-        return None
 
 
 def claim_class(pvc: dict[str, Any]) -> str:
@@ -54,7 +46,7 @@ def admit_pvc_resize(store: Store, plural: str, new: dict[str, Any], old: dict[s
     """Refuse a bigger request the claim's StorageClass does not allow (403 Forbidden)."""
     if plural != "persistentvolumeclaims":
         return
-    new_size, old_size = _request(new), _request(old)
+    new_size, old_size = requested(new), requested(old)
     if new_size is None or old_size is None or new_size <= old_size:
         return
     if not _may_grow(store, new, old):

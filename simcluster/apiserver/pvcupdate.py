@@ -19,6 +19,7 @@ import copy
 import json
 from typing import Any
 
+from simcluster.expansion import capacity, requested
 from simcluster.quantity import QuantityError, parse_quantity
 
 Cause = tuple[str, str, str]
@@ -42,16 +43,6 @@ _GO_FIELDS = (
     ("dataSourceRef", "DataSourceRef"),
     ("volumeAttributesClassName", "VolumeAttributesClassName"),
 )
-
-
-def _storage(values: Any) -> Any:
-    text = (values or {}).get("storage") if isinstance(values, dict) else None
-    if text is None:
-        return None
-    try:
-        return parse_quantity(str(text))
-    except QuantityError:
-        return None
 
 
 def _semantic(value: Any) -> Any:
@@ -128,12 +119,10 @@ def update_causes(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     if _semantic(_quantities(new_spec)) != _semantic(_quantities(old_spec)):
         diff = spec_diff(old_spec, new_spec)
         causes.append(("spec", "FieldValueForbidden", f"Forbidden: {SPEC_IMMUTABLE}\n{diff}"))
-    old_size = _storage(((old.get("spec") or {}).get("resources") or {}).get("requests"))
-    new_size = _storage(((new.get("spec") or {}).get("resources") or {}).get("requests"))
-    if old_size is not None and new_size is not None and new_size < old_size:
-        status_size = _storage((old.get("status") or {}).get("capacity"))
-        if new_size <= (status_size or 0):
-            causes.append((STORAGE_PATH, "FieldValueForbidden", f"Forbidden: {BELOW_CAPACITY}"))
+    old_size, new_size = requested(old), requested(new)
+    shrunk = old_size is not None and new_size is not None and new_size < old_size
+    if shrunk and (new_size or 0) <= (capacity(old) or 0):
+        causes.append((STORAGE_PATH, "FieldValueForbidden", f"Forbidden: {BELOW_CAPACITY}"))
     old_mode = (old.get("spec") or {}).get("volumeMode")
     new_mode = (new.get("spec") or {}).get("volumeMode")
     if old_mode != new_mode:
