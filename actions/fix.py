@@ -329,7 +329,7 @@ def _plan_node_lost(
         plan = _refused_fix(snapshot, pod, d, already_replaced(pod))
         return dataclasses.replace(plan, commands=force)
     plan = _as_fix(plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False)), d)
-    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
+    vol = snapshot.claim_of(pod)
     rwo = vol is not None and "ReadWriteOnce" in vol.access_modes
     warnings = (*node_lost_warnings(pod, rwo), *plan.warnings)
     return dataclasses.replace(plan, warnings=warnings, commands=force)
@@ -655,8 +655,8 @@ def volume_too_small(snapshot: ClusterSnapshot, pod: PodInfo, why: str) -> tuple
     The need is the download's total when known, else what the downloader said it still needs
     (a lower bound: the partial on the volume comes on top).
     """
-    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
-    return too_small(vol, pod, why) if vol is not None and pod.cache_claim else None
+    vol = snapshot.claim_of(pod)
+    return too_small(vol, pod, why) if vol is not None else None
 
 
 def plan_eviction(
@@ -874,8 +874,8 @@ def _growth(
 ) -> Growth | None:
     """How to grow the pod's claim so that its download fits; None for a volume that is no
     claim, and under a cache cap (MODEL_CACHE_MAX_SIZE is the limit there, not the volume)."""
-    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
-    if vol is None or not pod.cache_claim or _OVER_CAP.search(why):
+    vol = snapshot.claim_of(pod)
+    if vol is None or _OVER_CAP.search(why):
         return None
     total = pod.progress.bytes_total if pod.progress else None
     return claim_growth(snapshot.namespace, vol, missing_space(why), total, expands)
@@ -886,7 +886,7 @@ def _grow_hint(snapshot: ClusterSnapshot, pod: PodInfo, why: str = "") -> str:
     short = _shortfall(why)
     if not pod.cache_claim:
         return "Give the cache volume more room" + (f" ({short})." if short else ".")
-    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
+    vol = snapshot.claim_of(pod)
     size = vol.requested_bytes if vol else None
     total = pod.progress.bytes_total if pod.progress else None
     text = f"Or grow PVC {pod.cache_claim}"

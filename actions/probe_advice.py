@@ -75,11 +75,10 @@ def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSp
 def download_seconds(pod: PodInfo) -> float | None:
     """How long the whole download takes at the rate seen (now, or last in the run a probe
     killed), when the size and a rate are known."""
-    progress, kill = pod.progress, pod.probe_kill
-    rate = (progress.rate if progress else None) or (kill.rate if kill else None)
-    if progress is None or not progress.bytes_total or not rate:
+    rate = _rate_seen(pod)
+    if pod.progress is None or not pod.progress.bytes_total or not rate:
         return None
-    return progress.bytes_total / rate
+    return pod.progress.bytes_total / rate
 
 
 def bounded_download(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[float, str] | None:
@@ -87,10 +86,9 @@ def bounded_download(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[float, st
     at the rate seen, when the model's own size is not known (Lightning's own download logs
     none). The claim's real size, else the cache cap: an upper bound, so the probe is never
     too short."""
-    progress, kill = pod.progress, pod.probe_kill
-    rate = (progress.rate if progress else None) or (kill.rate if kill else None)
-    vol = next((v for v in snapshot.volumes if v.name == pod.cache_claim), None)
-    if not rate or vol is None or not pod.cache_claim:
+    rate = _rate_seen(pod)
+    vol = snapshot.claim_of(pod)
+    if not rate or vol is None:
         return None
     capacity = claim_capacity(vol)
     if capacity:
@@ -98,6 +96,13 @@ def bounded_download(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[float, st
     if vol.quota_bytes:  # a size someone wrote: said in its own units
         return vol.quota_bytes / rate, format_written(vol.quota_bytes)
     return None
+
+
+def _rate_seen(pod: PodInfo) -> float | None:
+    """The download's rate now, else the one last seen in the run a probe killed (a pod
+    between kills shows none)."""
+    progress, kill = pod.progress, pod.probe_kill
+    return (progress.rate if progress else None) or (kill.rate if kill else None)
 
 
 def _probed(pod: PodInfo) -> tuple[str, ProbeSpec | None]:

@@ -146,8 +146,7 @@ class ActionService:
 
     def _expands(self, snapshot: ClusterSnapshot, pod: PodInfo | None) -> bool | None:
         """Whether the pod's cache claim may grow (its StorageClass's allowVolumeExpansion)."""
-        claim = pod.cache_claim if pod is not None else None
-        vol = next((v for v in snapshot.volumes if v.name == claim), None) if claim else None
+        vol = snapshot.claim_of(pod) if pod is not None else None
         if vol is None or not vol.storage_class:
             return None
         return self.kube.volume_expansion(vol.storage_class)

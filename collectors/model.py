@@ -423,6 +423,12 @@ class ClusterSnapshot:
     def pod(self, name: str) -> PodInfo | None:
         return next((p for p in self.pods if p.name == name), None)
 
+    def claim_of(self, pod: PodInfo) -> VolumeInfo | None:
+        """The PVC that holds ``pod``'s cache, as measured; None for another kind of volume."""
+        if not pod.cache_claim:
+            return None
+        return next((v for v in self.volumes if v.name == pod.cache_claim), None)
+
 
 @dataclass(frozen=True)
 class LogLine:
