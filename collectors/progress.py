@@ -169,7 +169,7 @@ class ProgressTracker:
         """
         self._exited = exited
         self._ended_failed = self.failure is not None
-        self._say_previous(self.failure or (self.evidence[-1] if self.evidence else None))
+        self._say_previous(self._outcome())
         # That run as it stood, to read its late lines in: _begin_run makes new containers,
         # so the copy keeps the old ones.
         self._before = copy.copy(self)
@@ -188,12 +188,16 @@ class ProgressTracker:
             self._before = ProgressTracker()
         before = self._before
         before.feed_text(text, at)
-        said = before.failure or (before.evidence[-1] if before.evidence else None)
+        said = before._outcome()
         if said is None or (self._ended_failed and before.failure is None):
             return
         self._ended_failed = self._ended_failed or before.failure is not None
         self._say_previous(said)
         self.version += 1
+
+    def _outcome(self) -> str | None:
+        """How this run stands in one line: its failure, else its latest notable line."""
+        return self.failure or (self.evidence[-1] if self.evidence else None)
 
     def _say_previous(self, outcome: str | None) -> None:
         if outcome is not None and outcome.startswith("log: "):

@@ -133,7 +133,7 @@ class _Printer:
         else:
             # A refusal's reason ends the plan just printed; on stderr too for scripts, but
             # not twice on one terminal.
-            said = plan is not None and plan.refused and message == refusal(plan.refused)
+            said = code == EXIT_REFUSED and plan is not None and plan.refused
             if not (said and self.one_screen):
                 stream = self.out if code == EXIT_OK else self.err
                 print(message, file=stream, flush=True)
@@ -234,7 +234,7 @@ def _step(
     """Print one plan, check it, ask for it (unless --yes or --dry-run) and execute it."""
     printer.plan(plan)
     if plan.refused:
-        return EXIT_REFUSED, None, refusal(plan.refused)
+        return EXIT_REFUSED, None, f"Refused: {plan.refused}"
     missing = service.access.missing(plan.permissions)
     if missing:
         return EXIT_FORBIDDEN, None, f"Forbidden: {forbidden_reason(missing)}."
@@ -261,10 +261,6 @@ def _step(
     with _cancel_on_sigint(cancel):
         result = service.execute(plan, ctx)
     return exit_code(result), result, result.message
-
-
-def refusal(reason: str) -> str:
-    return f"Refused: {reason}"
 
 
 def exit_code(result: ActionResult) -> int:
