@@ -534,8 +534,8 @@ class LiveFeed:
             followed = set(self._followed)
             wanted: list[PodInfo] = []
             for pod in snapshot.pods:
-                if pod.deleting or not pod.node or pod.node_lost is not None:
-                    continue  # a lost node's kubelet cannot answer for its logs
+                if not pod.reachable:
+                    continue
                 if pod.name in followed or pod.model_state is not ModelState.READY:
                     wanted.append(pod)
             wanted.sort(key=lambda p: (p.name not in followed, p.model_state.urgency, p.name))
@@ -690,9 +690,7 @@ class LiveFeed:
 
     def _needs_disk_check(self, pod: PodInfo) -> bool:
         """Running (or initialising) and the log gives no byte counts."""
-        if pod.ready or pod.deleting or pod.phase not in ("Running", "Pending"):
-            return False
-        if pod.node_lost is not None:  # its kubelet cannot run a command for us
+        if pod.ready or not pod.reachable or pod.phase not in ("Running", "Pending"):
             return False
         if not any(c.state == "running" for c in pod.containers):
             return False
@@ -882,10 +880,7 @@ class LiveFeed:
         streams = [
             self._new_stream(p.name, follow=False)
             for p in first.pods
-            if p.node
-            and not p.deleting
-            and not p.node_lost
-            and p.model_state is not ModelState.READY
+            if p.reachable and p.model_state is not ModelState.READY
         ]
         for batch_start in range(0, len(streams), 16):
             batch = streams[batch_start : batch_start + 16]

@@ -293,6 +293,12 @@ class PodInfo:
         return f"{self.namespace}/{self.name}"
 
     @property
+    def reachable(self) -> bool:
+        """Its kubelet can be asked for logs and commands: on a node that answers, and not on
+        its way out (a lost node's pods only seem to run)."""
+        return bool(self.node) and not self.deleting and self.node_lost is None
+
+    @property
     def killed_for_memory(self) -> ContainerInfo | None:
         """The first container OOMKilled now or in its run before, if any."""
         return next((c for c in self.containers if c.oom_killed), None)

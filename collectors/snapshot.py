@@ -233,10 +233,10 @@ class SnapshotBuilder:
             pod = all_pods.get(info.name)
             if pod is None or info.cache_volume is None:
                 continue
-            runs = (  # a container on a lost node only seems to run: nothing to exec into
-                set()
-                if info.deleting or info.node_lost is not None
-                else {c.name for c in info.containers if c.state == "running"}
+            runs = (
+                {c.name for c in info.containers if c.state == "running"}
+                if info.reachable
+                else set()
             )
             where = pods.mount_path_of(pod, info.cache_volume, prefer=runs)
             if where is None:
