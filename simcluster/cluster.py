@@ -38,6 +38,7 @@ from simcluster.heartbeats import NodeHeartbeats
 from simcluster.kubeconfig import kubeconfig_dict, write_kubeconfig
 from simcluster.kubelet.http import add_kubelet_routes
 from simcluster.kubelet.node import Kubelet
+from simcluster.kubelet.power import HEALTHY
 from simcluster.kubelet.registry import agents, images_for
 from simcluster.quota import admit_pod_create
 from simcluster.resources import RESOURCES
@@ -92,27 +93,7 @@ def node_object(name: str, index: int, labels: dict[str, str] | None = None) -> 
         "status": {
             "capacity": capacity,
             "allocatable": dict(capacity, memory="64512Mi", **{"ephemeral-storage": "190Gi"}),
-            "conditions": [
-                cond(
-                    "MemoryPressure",
-                    "False",
-                    "KubeletHasSufficientMemory",
-                    "kubelet has sufficient memory available",
-                ),
-                cond(
-                    "DiskPressure",
-                    "False",
-                    "KubeletHasNoDiskPressure",
-                    "kubelet has no disk pressure",
-                ),
-                cond(
-                    "PIDPressure",
-                    "False",
-                    "KubeletHasSufficientPID",
-                    "kubelet has sufficient PID available",
-                ),
-                cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-            ],
+            "conditions": [cond(*c) for c in HEALTHY],
             "addresses": [
                 {"type": "InternalIP", "address": f"10.0.0.{10 + index}"},
                 {"type": "Hostname", "address": name},

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 LOST_EXIT_CODE = 255
 LOST_REASON = "Unknown"
 SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
+# The conditions a healthy kubelet posts (type, status, reason, message): at a node's first
+# start and again after a reboot.
 HEALTHY = (
     (
         "MemoryPressure",
