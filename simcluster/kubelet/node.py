@@ -14,6 +14,7 @@ import hashlib
 import logging
 from typing import Any
 
+from simcluster.controllers.nodelifecycle import UNKNOWN_MESSAGE
 from simcluster.errors import ApiError
 from simcluster.kubelet.eviction import EvictionManager
 from simcluster.kubelet.expand import VolumeExpander
@@ -155,7 +156,7 @@ class Kubelet:
         reason = "KubeletReady" if ready == "True" else "NodeStatusUnknown"
         message = "kubelet is posting ready status"
         if ready != "True":
-            message = "Kubelet stopped posting node status."
+            message = UNKNOWN_MESSAGE
 
         def apply(node: dict[str, Any]) -> None:
             status = node.setdefault("status", {})
