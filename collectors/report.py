@@ -71,20 +71,24 @@ def volume_problem(vol: VolumeInfo) -> str | None:
 
 
 def volume_problems(snapshot: ClusterSnapshot) -> list[tuple[VolumeInfo, str]]:
+    # Read on every redraw: the failed pods are sorted by claim once, not per volume.
+    failed: dict[str, list[PodInfo]] = {}
+    for pod in snapshot.pods:
+        if pod.cache_claim and pod.model_state is ModelState.FAILED:
+            failed.setdefault(pod.cache_claim, []).append(pod)
     out = []
     for vol in snapshot.volumes:
-        problem = too_small_problem(vol, snapshot.pods) or volume_problem(vol)
+        problem = too_small_problem(vol, failed.get(vol.name, ())) or volume_problem(vol)
         if problem is not None:
             out.append((vol, problem))
     return out
 
 
-def too_small_problem(vol: VolumeInfo, pods: Sequence[PodInfo]) -> str | None:
-    """A claim that could not hold the model even empty (a pod's download on it failed for
-    room it can never have): its usage looks calm, so say it."""
-    for pod in pods:
-        if pod.cache_claim != vol.name or pod.model_state is not ModelState.FAILED:
-            continue
+def too_small_problem(vol: VolumeInfo, failed: Sequence[PodInfo]) -> str | None:
+    """A claim that could not hold the model even empty (a download on it, by one of the
+    ``failed`` pods that cache on it, failed for room it can never have): its usage looks
+    calm, so say it."""
+    for pod in failed:
         why = " ".join(
             filter(None, (pod.progress.message if pod.progress else None, *pod.evidence))
         )
