@@ -503,6 +503,27 @@ def _root_cause(exc: BaseException) -> BaseException:
     return exc
 
 
+def api_trouble(exc: BaseException) -> str:
+    """How the API fails us, in the stale banner's words: at 3 a.m. a throttle, a revoked role
+    and an outage call for different things, and "unreachable" said of all three misleads."""
+    if isinstance(exc, ApiException) and exc.status:
+        if exc.status == 401:
+            return "rejecting our credentials (401)"
+        if exc.status == 403:
+            return "refusing us (403)"
+        if exc.status == 429:
+            return "throttling us (429)"
+        if exc.status >= 500:
+            return f"failing ({exc.status})"
+        return f"answering {exc.status}"
+    cause = _root_cause(exc)
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError) or isinstance(
+        cause, urllib3.exceptions.ReadTimeoutError
+    ):
+        return "not answering"
+    return "unreachable"
+
+
 def describe_error(
     exc: BaseException,
     *,

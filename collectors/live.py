@@ -136,6 +136,7 @@ class LiveFeed:
         self._notes: dict[str, str] = {}
         self._stale_since: float | None = None
         self._error: str | None = None
+        self._trouble = "unreachable"
         self._trackers: dict[str, ProgressTracker] = {}
         self._runs: dict[str, dict[str, ContainerRun]] = {}  # pod -> container -> latest run
         self._run_since: dict[str, float] = {}  # pod -> when its latest restarted run began
@@ -338,12 +339,13 @@ class LiveFeed:
                         self._streams[name].wake()
         self._dirty.set()
 
-    def failed(self, kind: str, message: str) -> None:
+    def failed(self, kind: str, message: str, trouble: str = "unreachable") -> None:
         with self._lock:
             if not self._failing and self._stale_since is None:
                 self._stale_since = self.clock()
             self._failing[kind] = message
             self._error = message
+            self._trouble = trouble
         self._dirty.set()
 
     def recovered(self, kind: str) -> None:
@@ -474,10 +476,11 @@ class LiveFeed:
             )
             order = [*KINDS, "nodes", "poll", "publish"]
             notes = tuple(self._notes[k] for k in order if k in self._notes)
-            return inputs, self._stale_since, self._error, notes
+            trouble = self._trouble if self._stale_since is not None else None
+            return inputs, self._stale_since, self._error, trouble, notes
 
     def build_snapshot(self) -> ClusterSnapshot:
-        inputs, stale_since, error, notes = self._inputs()
+        inputs, stale_since, error, trouble, notes = self._inputs()
         snapshot, verdicts, targets = self.builder.build(
             inputs,
             now=self.clock(),
@@ -487,8 +490,8 @@ class LiveFeed:
             stale_since=stale_since,
             error=error,
         )
-        if notes:
-            snapshot = dataclasses.replace(snapshot, notes=notes)
+        if notes or trouble:
+            snapshot = dataclasses.replace(snapshot, notes=notes, trouble=trouble)
         with self._lock:
             self._verdicts = verdicts
             self._targets = targets

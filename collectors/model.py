@@ -420,6 +420,7 @@ class ClusterSnapshot:
     serving_url: str | None = None  # what the api-server's LIGHTNING_ASR_BASE_URL says
     stale_since: float | None = None  # set while the API is unreachable
     error: str | None = None  # the last connection error, one sentence
+    trouble: str | None = None  # how the API fails us while stale, e.g. "throttling us (429)"
     notes: tuple[str, ...] = ()  # what the view cannot see, e.g. a kind RBAC forbids listing
 
     @property

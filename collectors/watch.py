@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from collectors.cluster import Cluster
+from collectors.cluster import Cluster, api_trouble
 from collectors.held import HeldResponse
 
 MAX_EVENT_BYTES = 32 * 1024 * 1024  # one watch event (one object) larger than this is refused
@@ -34,8 +34,9 @@ class WatchSink(Protocol):
     def changed(self, kind: str, event_type: str, obj: dict[str, Any]) -> None:
         """ADDED, MODIFIED or DELETED."""
 
-    def failed(self, kind: str, message: str) -> None:
-        """The API could not be reached or refused; the watcher retries on its own."""
+    def failed(self, kind: str, message: str, trouble: str = "unreachable") -> None:
+        """The API could not be reached or refused (``trouble`` says how, in a few words);
+        the watcher retries on its own."""
 
     def recovered(self, kind: str) -> None:
         """A request succeeded again after ``failed``."""
@@ -172,7 +173,9 @@ class KindWatcher:
                     continue
                 verb = "watch" if self.resource_version else "list"
                 self._failing = True
-                self.sink.failed(self.kind, self.cluster.describe_error(exc, verb, self.kind))
+                self.sink.failed(
+                    self.kind, self.cluster.describe_error(exc, verb, self.kind), api_trouble(exc)
+                )
                 self.stop.wait(retry_delay(exc, delay * random.uniform(0.8, 1.2)))
                 delay = min(self.backoff[1], delay * 2)
             finally:

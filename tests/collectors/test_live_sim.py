@@ -118,11 +118,12 @@ def test_api_lost_mid_watch_leaves_a_stale_snapshot_then_recovers(make_sim, star
         "cannot reach the API server" in stale.error
         or "lost the connection to the API server" in stale.error
     )
+    assert stale.trouble == "unreachable"
     assert len(stale.pods) == 1 and stale.pods[0].model_state is ModelState.READY
 
     sim.run(sim.start_api())
     fresh = rec.wait(lambda s: not s.stale, 20, "recovery")
-    assert fresh.error is None and len(fresh.pods) == 1
+    assert fresh.error is None and fresh.trouble is None and len(fresh.pods) == 1
     # Resumed from the last resourceVersion (or relisted once per kind after a 410).
     assert feed.cluster.counters.requests("list") - lists_before <= 7
 
@@ -131,7 +132,17 @@ def test_api_lost_mid_watch_leaves_a_stale_snapshot_then_recovers(make_sim, star
     sim.drop_watches()
     outage = rec.wait(lambda s: s.stale, 10, "stale during the 503 outage")
     assert "503" in (outage.error or "")
+    assert outage.trouble == "failing (503)"
     rec.wait(lambda s: not s.stale, 20, "recovery after the outage")
+
+    # Throttled (429, Retry-After: 1) for longer than the client's own three retries: the
+    # banner must say the API throttles us, not that it is gone.
+    sim.set_api_outage(6.0, status=429)
+    sim.drop_watches()
+    throttled = rec.wait(lambda s: s.stale, 15, "stale while throttled")
+    assert throttled.trouble == "throttling us (429)", throttled.error
+    assert "429" in (throttled.error or "")
+    rec.wait(lambda s: not s.stale, 20, "recovery after the throttle")
 
     feed.stop()
     assert feed.threads() == []

@@ -127,6 +127,25 @@ async def test_the_stale_banner_comes_and_goes() -> None:
         assert "unreachable" not in screen_text(app)
 
 
+async def test_the_stale_banner_says_how_the_api_fails_us() -> None:
+    feed = FakeFeed(sample_snapshot())
+    app = make_app(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        feed.push(
+            sample_snapshot(
+                stale_since=NOW - 5,
+                taken_at=NOW - 6,
+                trouble="throttling us (429)",
+                error="the API server answered 429 to watch pods: Too many requests.",
+            )
+        )
+        await pilot.pause()
+        text = screen_text(app)
+        assert "API throttling us (429) for 5s: showing data 6s old." in text
+        assert "unreachable" not in text
+
+
 async def test_the_stale_banner_shows_on_the_detail_too() -> None:
     feed = FakeFeed(sample_snapshot())
     app = make_app(feed)

@@ -105,7 +105,7 @@ class ClusterHeader(Widget):
 
 
 class StaleBanner(Static):
-    """Shown while the API is unreachable (with the data's age), or before any data came."""
+    """Shown while the API fails us (how, and the data's age), or before any data came."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
@@ -116,7 +116,8 @@ class StaleBanner(Static):
             message = f"Connecting to {waiting_for or 'the cluster'}… no data yet."
         elif snapshot.stale and snapshot.stale_since is not None:
             message = (
-                f"⚠ API unreachable for {format_age(now - snapshot.stale_since)}: showing data "
+                f"⚠ API {snapshot.trouble or 'unreachable'} for "
+                f"{format_age(now - snapshot.stale_since)}: showing data "
                 f"{format_age(now - snapshot.taken_at)} old. Reconnecting…"
             )
             if snapshot.error:
