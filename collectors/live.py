@@ -463,7 +463,9 @@ class LiveFeed:
         self._threads.append(thread)
         thread.start()
 
-    def _inputs(self) -> tuple[SnapshotInputs, float | None, str | None, tuple[str, ...]]:
+    def _inputs(
+        self,
+    ) -> tuple[SnapshotInputs, float | None, str | None, str | None, tuple[str, ...]]:
         with self._lock:
             inputs = SnapshotInputs(
                 objects={k: dict(v) for k, v in self._objects.items()},
