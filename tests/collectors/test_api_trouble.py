@@ -21,7 +21,11 @@ def test_a_silent_server_is_told_from_a_gone_one() -> None:
     timed_out = urllib3.exceptions.ReadTimeoutError(pool, "/api/v1/pods", "read timed out")
     assert api_trouble(timed_out) == "not answering"
     refused = urllib3.exceptions.MaxRetryError(
-        pool, "/api/v1/pods", urllib3.exceptions.NewConnectionError(pool, "refused")
+        pool,
+        "/api/v1/pods",
+        urllib3.exceptions.NewConnectionError(
+            urllib3.connection.HTTPConnection("127.0.0.1", 6443), "refused"
+        ),
     )
     assert api_trouble(refused) == "unreachable"
     assert api_trouble(ApiException(status=0, reason="connection reset")) == "unreachable"
