@@ -50,6 +50,7 @@ TOP_KEYS = {
     "serving_url",
     "stale_since",
     "error",
+    "trouble",
     "stale",
     "attention",
 }
@@ -93,7 +94,7 @@ def test_all_ready_exits_0_with_the_documented_json(make_sim, tmp_path: Path) ->
     assert (code, err) == (0, "")
     doc = json.loads(out)
     assert set(doc) >= TOP_KEYS and doc["schema"] == 1 and doc["attention"] == []
-    assert doc["namespace"] == "smallest" and doc["stale"] is False
+    assert doc["namespace"] == "smallest" and doc["stale"] is False and doc["trouble"] is None
     assert len(doc["pods"]) == 2
     for pod in doc["pods"]:
         assert set(pod) >= POD_KEYS
