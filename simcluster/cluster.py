@@ -38,7 +38,7 @@ from simcluster.heartbeats import NodeHeartbeats
 from simcluster.kubeconfig import kubeconfig_dict, write_kubeconfig
 from simcluster.kubelet.http import add_kubelet_routes
 from simcluster.kubelet.node import Kubelet
-from simcluster.kubelet.power import HEALTHY
+from simcluster.kubelet.nodestatus import HEALTHY
 from simcluster.kubelet.registry import agents, images_for
 from simcluster.quota import admit_pod_create
 from simcluster.resources import RESOURCES

@@ -53,6 +53,9 @@ class Kubelet:
         self._running = False
         # False while the machine is off (`power.py`): nothing it does reaches the API.
         self.powered = True
+        # Why the container runtime's network is not ready, while it is not (`network.py`):
+        # the node is NotReady and no pod sandbox or container starts here; None when it is.
+        self.network_error: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._reaping: set[asyncio.Task[None]] = set()
         self.eviction = EvictionManager(self)

@@ -33,6 +33,8 @@ from simcluster.kubelet.expand import volume_size
 from simcluster.kubelet.fs import Mount, PodFS
 from simcluster.kubelet.logs import ContainerLogs
 from simcluster.kubelet.memory import MemoryCgroup, memory_limit
+from simcluster.kubelet.network import EVENT_REASON as NETWORK_NOT_READY
+from simcluster.kubelet.network import sandbox_refused
 from simcluster.kubelet.objvolumes import MountError, is_object_volume, payload
 from simcluster.kubelet.objvolumes import write as write_payload
 from simcluster.kubelet.probes import ContainerProber, ProbeState, has_probes, resolve_port
@@ -226,7 +228,7 @@ class PodWorker:
     async def _run(self) -> None:
         try:
             self._publish()
-            if not await self._setup_volumes():
+            if not await self._network_ready() or not await self._setup_volumes():
                 return
             for run in [r for r in self.containers.values() if r.init]:
                 ok = await self._run_init(run)
@@ -473,9 +475,25 @@ class PodWorker:
                 await asyncio.wait_for(self._stop.wait(), wait)
         return False
 
+    async def _network_ready(self) -> bool:
+        """Wait while the node's network is not ready (`network.py`): the kubelet's sync ends
+        early then, with a NetworkNotReady event at each try, every `kubelet.retry` seconds.
+        False once the pod is being deleted."""
+        while (refused := sandbox_refused(self.kubelet, self.spec)) and not self.terminating:
+            self._event(NETWORK_NOT_READY, refused, type="Warning")
+            deadline = time.monotonic() + self.kubelet.retry
+            while (
+                sandbox_refused(self.kubelet, self.spec)
+                and not self.terminating
+                and time.monotonic() < deadline
+            ):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), POLL)
+        return not self.terminating
+
     async def _run_instance(self, run: ContainerRun) -> int:
         """Start one instance of a container and wait for its exit code."""
-        if not await self._prepare(run):
+        if not await self._network_ready() or not await self._prepare(run):
             return 1
         assert run.fs is not None
         path = self._path(run)

@@ -5,9 +5,10 @@ status, no pod status, no events. Its containers are gone with the machine. The 
 its pods stay in the API as last posted, until the node lifecycle controller notices.
 
 `power_on`, as a kubelet coming back after a reboot does it:
-- it posts its node status: the four kubelet conditions healthy again, a new boot id, and
-  the events `Starting` ("Starting kubelet."), Warning `Rebooted` ("Node NAME has been
-  rebooted, boot id: ID") and `NodeReady` ("Node NAME status is now: NodeReady");
+- it posts its node status: the four kubelet conditions healthy again (Ready False while its
+  container network is still not ready, see `network.py`), a new boot id, and the events
+  `Starting` ("Starting kubelet."), Warning `Rebooted` ("Node NAME has been rebooted, boot
+  id: ID") and `NodeReady` ("Node NAME status is now: NodeReady", or `NodeNotReady`);
 - a pod marked for deletion while it was down is removed (its containers are already gone);
 - every other pod gets a new sandbox (Normal `SandboxChanged` "Pod sandbox changed, it will
   be killed and re-created.", a new pod IP) and its containers are started again: each
@@ -19,11 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from simcluster.errors import ApiError
-from simcluster.events import record_event
+from simcluster.kubelet.nodestatus import post_node_status, record_node_event, record_ready_change
 from simcluster.kubelet.pod import PodWorker
 from simcluster.store import now_rfc3339
 
@@ -33,19 +33,6 @@ if TYPE_CHECKING:
 LOST_EXIT_CODE = 255
 LOST_REASON = "Unknown"
 SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
-# The conditions a healthy kubelet posts (type, status, reason, message): at a node's first
-# start and again after a reboot.
-HEALTHY = (
-    (
-        "MemoryPressure",
-        "False",
-        "KubeletHasSufficientMemory",
-        "kubelet has sufficient memory available",
-    ),
-    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-)
 
 
 async def power_off(kubelet: Kubelet) -> None:
@@ -58,19 +45,12 @@ async def power_off(kubelet: Kubelet) -> None:
 async def power_on(kubelet: Kubelet) -> None:
     """Boot the node again (see the module docstring)."""
     kubelet.powered = True
-    node = _post_status(kubelet)
-    for reason, message, type_ in (
-        ("Starting", "Starting kubelet.", "Normal"),
-        (
-            "Rebooted",
-            f"Node {kubelet.node_name} has been rebooted, boot id: "
-            f"{node['status']['nodeInfo']['bootID']}",
-            "Warning",
-        ),
-        ("NodeReady", f"Node {kubelet.node_name} status is now: NodeReady", "Normal"),
-    ):
-        record_event(kubelet.store, _node_ref(kubelet.node_name), reason, message, type_,
-                     host=kubelet.node_name)  # fmt: skip
+    node = post_node_status(kubelet, reboot=True)
+    boot = node["status"]["nodeInfo"]["bootID"]
+    record_node_event(kubelet, "Starting", "Starting kubelet.")
+    rebooted = f"Node {kubelet.node_name} has been rebooted, boot id: {boot}"
+    record_node_event(kubelet, "Rebooted", rebooted, "Warning")
+    record_ready_change(kubelet, kubelet.network_error is None)
     pods, _ = kubelet.store.list("pods", field_selector=f"spec.nodeName={kubelet.node_name}")
     kubelet.resume()
     for pod in pods:
@@ -114,36 +94,3 @@ def seed_after_reboot(worker: PodWorker, pod: dict[str, Any]) -> None:
         }
         run.state = lost
         run.last_state = dict(lost)
-
-
-def _post_status(kubelet: Kubelet) -> dict[str, Any]:
-    now = now_rfc3339()
-
-    def apply(node: dict[str, Any]) -> None:
-        status = node.setdefault("status", {})
-        old = {c.get("type"): c for c in status.get("conditions") or []}
-        conds = []
-        for ctype, value, reason, message in HEALTHY:
-            prev = old.pop(ctype, None) or {}
-            moved = prev.get("status") != value
-            conds.append(
-                {
-                    "type": ctype,
-                    "status": value,
-                    "lastHeartbeatTime": now,
-                    "lastTransitionTime": now if moved else prev.get("lastTransitionTime", now),
-                    "reason": reason,
-                    "message": message,
-                }
-            )
-        status["conditions"] = conds + list(old.values())
-        info = status.setdefault("nodeInfo", {})
-        info["bootID"] = str(uuid.uuid4())
-
-    node: dict[str, Any] = kubelet.store.mutate("nodes", None, kubelet.node_name, apply)
-    return node
-
-
-def _node_ref(name: str) -> dict[str, Any]:
-    """How a kubelet names its Node in events: the node's name stands in for its uid."""
-    return {"apiVersion": "v1", "kind": "Node", "name": name, "uid": name}
