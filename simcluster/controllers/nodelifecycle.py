@@ -1,21 +1,29 @@
-"""The node lifecycle controller: notices a kubelet that went quiet and says so on its Node.
+"""The node lifecycle controller: says on each Node what its kubelet's reports (or their
+absence) mean, as v1.32's does.
 
 A node whose kubelet has not been heard from (see `heartbeats.py`) for `grace` seconds
-(kube-controller-manager's --node-monitor-grace-period, 50 s since v1.32) gets what v1.32
-gives it:
+(kube-controller-manager's --node-monitor-grace-period, 50 s since v1.32) gets:
 
-- its Ready, MemoryPressure, DiskPressure and PIDPressure conditions turn `Unknown`, reason
+- its Ready, MemoryPressure, DiskPressure and PIDPressure conditions turned `Unknown`, reason
   `NodeStatusUnknown`, message `Kubelet stopped posting node status.` (lastTransitionTime
   now, lastHeartbeatTime left as the kubelet last posted it);
-- the taints `node.kubernetes.io/unreachable:NoExecute` and `...:NoSchedule`, each with
-  `timeAdded` (the NoExecute one is what the taint eviction controller acts on);
-- a Normal `NodeNotReady` event on the Node, "Node NAME status is now: NodeNotReady", from
-  `node-controller`;
-- each pod on the node gets its `Ready` condition set to False (ContainersReady and the
-  reason and message are left alone, as MarkPodsNotReady does) and a Warning `NodeNotReady`
-  event "Node is not ready".
+- when it was Ready until then: a Normal `NodeNotReady` event on the Node, "Node NAME status
+  is now: NodeNotReady", from `node-controller`, and each pod on the node its `Ready`
+  condition set to False (ContainersReady and the reason and message are left alone, as
+  MarkPodsNotReady does) with a Warning `NodeNotReady` event "Node is not ready". A node
+  whose kubelet had already posted Ready False gets neither (1.32 marks pods only on the way
+  out of Ready, and the kubelet recorded its own NodeNotReady).
 
-When the kubelet posts Ready=True again, the unreachable taints are removed.
+Its taints follow its Ready condition (taint-by-condition for NoSchedule, the tainting queue
+for NoExecute, both at once here), each with `timeAdded`:
+
+- Unknown: `node.kubernetes.io/unreachable:NoExecute` and `...:NoSchedule`;
+- False (the kubelet answers and says NotReady): `node.kubernetes.io/not-ready:NoExecute`
+  and `...:NoSchedule`, swapped for the unreachable ones if it had those;
+- True: neither.
+
+The NoExecute taints are what the taint eviction controller acts on; the NoSchedule ones keep
+the scheduler away. A node whose kubelet never posted a Ready condition is left untainted.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from simcluster.store import Store, now_rfc3339
 COMPONENT = "node-controller"
 DEFAULT_GRACE = 50.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
+NOT_READY = "node.kubernetes.io/not-ready"
+# The pair of taints (NoExecute and NoSchedule) each status of Ready calls for.
+TAINT_FOR = {"True": None, "False": NOT_READY, "Unknown": UNREACHABLE}
 KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 UNKNOWN_REASON = "NodeStatusUnknown"
 UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
@@ -39,14 +50,31 @@ POD_EVENT_MESSAGE = "Node is not ready"
 
 
 def ready_status(node: dict[str, Any]) -> str:
+    """The status of the node's Ready condition; "" when it has none (never posted)."""
     for cond in (node.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
             return str(cond.get("status", "Unknown"))
-    return "Unknown"
+    return ""
 
 
-def _unreachable(taint: dict[str, Any]) -> bool:
-    return taint.get("key") == UNREACHABLE and taint.get("effect") in ("NoExecute", "NoSchedule")
+def _ours(taint: dict[str, Any]) -> bool:
+    """A taint this controller sets from the Ready condition."""
+    return taint.get("key") in (UNREACHABLE, NOT_READY) and taint.get("effect") in (
+        "NoExecute",
+        "NoSchedule",
+    )
+
+
+def condition_taints(
+    taints: list[dict[str, Any]], key: str | None, now: str
+) -> list[dict[str, Any]]:
+    """`taints` with ours replaced by `key`'s pair (none for None); a taint kept keeps its
+    timeAdded, so a taint eviction's clock is not reset."""
+    kept = {(t.get("key"), t.get("effect")): t for t in taints if _ours(t)}
+    out = [t for t in taints if not _ours(t)]
+    for effect in ("NoExecute", "NoSchedule") if key else ():
+        out.append(kept.get((key, effect)) or {"key": key, "effect": effect, "timeAdded": now})
+    return out
 
 
 class NodeLifecycleController(Controller):
@@ -64,15 +92,15 @@ class NodeLifecycleController(Controller):
             self.heartbeats.forget(key[1])
             return None
         silence = self.heartbeats.silence(key[1])
-        if silence >= self.grace:
-            if ready_status(node) != "Unknown":
-                self._lost(node)
+        ready = ready_status(node)
+        if silence >= self.grace and ready != "Unknown":
+            self._lost(node, was=ready)
             return None  # the kubelet's next status post wakes us
-        if ready_status(node) == "True":
-            self._untaint(node)
-        return self.grace - silence + 0.01
+        if ready:
+            self._taint(node, TAINT_FOR.get(ready, UNREACHABLE))
+        return None if silence >= self.grace else self.grace - silence + 0.01
 
-    def _lost(self, node: dict[str, Any]) -> None:
+    def _lost(self, node: dict[str, Any], was: str) -> None:
         name = node["metadata"]["name"]
         now = now_rfc3339()
 
@@ -100,12 +128,11 @@ class NodeLifecycleController(Controller):
                         lastTransitionTime=now,
                     )
             spec = obj.setdefault("spec", {})
-            taints = [t for t in spec.get("taints") or [] if not _unreachable(t)]
-            for effect in ("NoExecute", "NoSchedule"):
-                taints.append({"key": UNREACHABLE, "effect": effect, "timeAdded": now})
-            spec["taints"] = taints
+            spec["taints"] = condition_taints(spec.get("taints") or [], UNREACHABLE, now)
 
         updated = self.store.mutate("nodes", None, name, mark)
+        if was != "True":
+            return
         record_event(
             self.store,
             updated,
@@ -141,16 +168,19 @@ class NodeLifecycleController(Controller):
                 self.store, updated, "NodeNotReady", POD_EVENT_MESSAGE, "Warning", COMPONENT
             )
 
-    def _untaint(self, node: dict[str, Any]) -> None:
-        if not any(_unreachable(t) for t in (node.get("spec") or {}).get("taints") or []):
+    def _taint(self, node: dict[str, Any], key: str | None) -> None:
+        """Make the node's condition taints `key`'s pair (none for None), if they are not."""
+        taints = (node.get("spec") or {}).get("taints") or []
+        wanted = condition_taints(taints, key, now_rfc3339())
+        if wanted == taints:
             return
 
-        def untaint(obj: dict[str, Any]) -> None:
+        def retaint(obj: dict[str, Any]) -> None:
             spec = obj.setdefault("spec", {})
-            kept = [t for t in spec.get("taints") or [] if not _unreachable(t)]
-            if kept:
-                spec["taints"] = kept
+            new = condition_taints(spec.get("taints") or [], key, now_rfc3339())
+            if new:
+                spec["taints"] = new
             else:
                 spec.pop("taints", None)
 
-        self.store.mutate("nodes", None, node["metadata"]["name"], untaint)
+        self.store.mutate("nodes", None, node["metadata"]["name"], retaint)
