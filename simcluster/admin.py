@@ -8,7 +8,8 @@
 The HTTP routes live outside `/api` (kubectl and the official client never go there) and
 take the admin Bearer token: `GET /_sim/status`, `POST /_sim/faults/<action>` with a JSON
 body, where action is stall, resume, corrupt, kill, fill, unfill, api-outage,
-drop-watches, delete-node, node-down, node-up, model, image or health. `asr-cache-sim
+drop-watches, delete-node, node-down, node-up, node-not-ready, node-ready, model, image or
+health. `asr-cache-sim
 fault ...` calls them from a shell. Every refusal is a Kubernetes-style Status with one
 sentence saying why.
 """
@@ -29,6 +30,7 @@ from aiohttp import web
 from simcluster.errors import ApiError
 from simcluster.kubelet.fs import FsError
 from simcluster.kubelet.images import ImageError
+from simcluster.kubelet.network import network_down, network_up
 from simcluster.kubelet.power import power_off, power_on
 from simcluster.kubelet.programs.supervise import (
     Running,
@@ -261,6 +263,28 @@ class SimAdmin:
         await power_on(kubelet)
         return {"message": f"node {name} is up ({len(kubelet.pods)} pod(s) restarting)"}
 
+    def node_not_ready(self, name: str) -> dict[str, Any]:
+        """Break a node's container network: its kubelet answers but posts Ready False, its
+        containers keep running, and nothing new starts there (`kubelet/network.py`)."""
+        kubelet = self._kubelet(name)
+        if not kubelet.powered:
+            raise _error(409, f"node {name} is down: power it on first (node-up)")
+        if kubelet.network_error is not None:
+            raise _error(409, f"node {name} is already NotReady")
+        network_down(kubelet)
+        return {
+            "message": f"node {name} is NotReady ({kubelet.network_error}); its "
+            f"{len(kubelet.pods)} pod(s) keep running, nothing new starts there"
+        }
+
+    def node_ready(self, name: str) -> dict[str, Any]:
+        """Mend a node's container network: Ready again, and its waiting pods start."""
+        kubelet = self._kubelet(name)
+        if kubelet.network_error is None:
+            raise _error(409, f"node {name} is not NotReady (node-not-ready makes it so)")
+        network_up(kubelet)
+        return {"message": f"node {name} is Ready"}
+
     # -- the model server ---------------------------------------------------------------------
 
     def model_faults(
@@ -463,6 +487,10 @@ async def _dispatch(admin: SimAdmin, action: str, body: dict[str, Any]) -> dict[
         return await admin.node_down(_text(body, "node") or "")
     if action == "node-up":
         return await admin.node_up(_text(body, "node") or "")
+    if action == "node-not-ready":
+        return admin.node_not_ready(_text(body, "node") or "")
+    if action == "node-ready":
+        return admin.node_ready(_text(body, "node") or "")
     if action == "model":
         fields = body.get("faults") or {}
         if not isinstance(fields, dict):
@@ -490,6 +518,8 @@ ACTIONS = (
     "delete-node",
     "node-down",
     "node-up",
+    "node-not-ready",
+    "node-ready",
     "model",
     "image",
     "health",

@@ -415,6 +415,19 @@ class SimCluster:
 
         return self.run(SimAdmin(self).node_up(name))
 
+    def node_not_ready(self, name: str) -> dict[str, Any]:
+        """Break a node's container network: its kubelet answers but posts Ready False; its
+        containers keep running and nothing new starts there."""
+        from simcluster.admin import SimAdmin
+
+        return self.call(SimAdmin(self).node_not_ready, name)
+
+    def node_ready(self, name: str) -> dict[str, Any]:
+        """Mend a NotReady node's network: Ready again, and its waiting pods start."""
+        from simcluster.admin import SimAdmin
+
+        return self.call(SimAdmin(self).node_ready, name)
+
     def register_image(self, image_ref: str, files: dict[str, Any]) -> None:
         """Declare the files an image carries (`{container_path: FileSource}`)."""
         self.call(lambda: images_for(self).register(image_ref, files))

@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("node")
     s = sub.add_parser("node-up", help="power a downed node back on")
     s.add_argument("node")
+    s = sub.add_parser(
+        "node-not-ready", help="break a node's container network: NotReady, but it answers"
+    )
+    s.add_argument("node")
+    s = sub.add_parser("node-ready", help="mend a NotReady node's container network")
+    s.add_argument("node")
     s = sub.add_parser("model", help="set or clear a model file's faults on the model server")
     s.add_argument("model")
     s.add_argument("--clear", action="store_true")
@@ -128,7 +134,7 @@ def request_body(args: argparse.Namespace) -> tuple[str, dict[str, Any] | None]:
         body["claim"] = args.claim
     elif a == "api-outage":
         body.update(seconds=args.seconds, status=args.status)
-    elif a in ("delete-node", "node-down", "node-up"):
+    elif a in ("delete-node", "node-down", "node-up", "node-not-ready", "node-ready"):
         body["node"] = args.node
     elif a == "model":
         faults = {}
