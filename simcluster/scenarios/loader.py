@@ -661,7 +661,7 @@ class _Checker:
 
     def check_step(self, i: int, value: Any) -> StepSpec:
         path: Path_ = ("steps", i)
-        actions = ("scale", "delete_pods", "clear_faults", "patch", "node_down")
+        actions = ("scale", "delete_pods", "clear_faults", "patch", "node_down", "node_not_ready")
         conditions = ("after", "when_ready", "when_complete")
         m = self.mapping(path, value, (*conditions, *actions), "a step")
         after = self.duration((*path, "after"), m.get("after", 0), "after")
@@ -679,14 +679,13 @@ class _Checker:
         chosen = [a for a in actions if a in m]
         if len(chosen) != 1:
             raise self.fail(path, f"a step needs exactly one action: {', '.join(actions)}")
-        scale = delete = clear = patch = down = None
+        scale = delete = clear = patch = down = not_ready = None
         if "node_down" in m:
-            down = self.text((*path, "node_down"), m["node_down"], "node_down")
-            if down not in self.node_names:
-                names = ", ".join(sorted(self.node_names))
-                raise self.fail(
-                    (*path, "node_down"), f"node_down names no node of the scenario ({names})"
-                )
+            down = self.node_ref((*path, "node_down"), m["node_down"], "node_down")
+        elif "node_not_ready" in m:
+            not_ready = self.node_ref(
+                (*path, "node_not_ready"), m["node_not_ready"], "node_not_ready"
+            )
         elif "patch" in m:
             p = (*path, "patch")
             d = self.mapping(p, m["patch"], ("deployment", "body"), "patch")
@@ -724,7 +723,16 @@ class _Checker:
             line=self.doc.line(path),
             patch=patch,
             node_down=down,
+            node_not_ready=not_ready,
         )
+
+    def node_ref(self, path: Path_, value: Any, what: str) -> str:
+        """A node the scenario itself declares."""
+        name = self.text(path, value, what)
+        if name not in self.node_names:
+            names = ", ".join(sorted(self.node_names))
+            raise self.fail(path, f"{what} names no node of the scenario ({names})")
+        return name
 
 
 def check_fault_request(model: str, models: list[str], fields: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from typing import Any
 
 from simcluster.apiserver.patch import strategic_merge
 from simcluster.errors import ApiError
+from simcluster.kubelet.network import network_down
 from simcluster.kubelet.power import power_off
 from simcluster.kubelet.programs import standins
 from simcluster.kubelet.registry import agents
@@ -383,6 +384,10 @@ class ScenarioRuntime:
                 kubelet = agents(self.cluster).kubelets.get(step.node_down)
                 if kubelet is not None and kubelet.powered:
                     await power_off(kubelet)
+            elif step.node_not_ready is not None:
+                kubelet = agents(self.cluster).kubelets.get(step.node_not_ready)
+                if kubelet is not None and kubelet.powered and kubelet.network_error is None:
+                    network_down(kubelet)
             elif step.patch is not None:
                 name, body = step.patch
                 try:

@@ -140,8 +140,8 @@ class StepSpec:
     that completed, then `after`
     seconds more (counted from the start when there is no condition). Action: scale a
     Deployment, delete the oldest pods matching a selector, clear a model's faults, patch
-    a Deployment (a strategic merge patch, as `kubectl patch deployment NAME -p BODY`), or
-    cut a node's power.
+    a Deployment (a strategic merge patch, as `kubectl patch deployment NAME -p BODY`), cut a
+    node's power, or break its container network (NotReady, while its kubelet answers).
     """
 
     after: float = 0.0
@@ -154,6 +154,7 @@ class StepSpec:
     line: int = 0
     patch: tuple[str, dict[str, Any]] | None = None  # (deployment, body; placeholders unfilled)
     node_down: str | None = None  # cut this node's power (the node-down fault)
+    node_not_ready: str | None = None  # break its network (the node-not-ready fault)
 
 
 @dataclass(frozen=True)

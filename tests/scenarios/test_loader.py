@@ -39,6 +39,7 @@ PROMISED = {
     "readiness-failing",
     "quota-exceeded",
     "node-lost",
+    "node-not-ready",
 }
 
 GOOD = """\
@@ -249,3 +250,13 @@ def test_a_step_cuts_a_named_nodes_power_after_its_own_grace(tmp_path: Path) -> 
     assert [(s.after, s.node_down) for s in scenario.steps] == [(8.0, "node-2")]
     err = error_of(write(tmp_path, down.replace("node_down: node-2", "node_down: node-9")))
     assert "node_down names no node of the scenario (node-1, node-2)" in err.why, str(err)
+
+
+def test_a_step_breaks_a_named_nodes_network(tmp_path: Path) -> None:
+    text = GOOD + "steps:\n  - after: 8s\n    node_not_ready: node-2\n"
+    scenario = load_scenario(str(write(tmp_path, text, "notready.yaml")))
+    assert [(s.after, s.node_not_ready, s.node_down) for s in scenario.steps] == [
+        (8.0, "node-2", None)
+    ]
+    err = error_of(write(tmp_path, text.replace("node_not_ready: node-2", "node_not_ready: n9")))
+    assert "node_not_ready names no node of the scenario (node-1, node-2)" in err.why, str(err)
