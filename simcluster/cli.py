@@ -1,7 +1,7 @@
 """`asr-cache-sim`: run a scenario as a local Kubernetes you can point kubectl at.
 
     asr-cache-sim --scenario efs-shared [--port P] [--tls] [--kubeconfig PATH]
-                  [--model-size SIZE] [--speed RATE] [--seed N]
+                  [--model-size SIZE] [--speed RATE] [--seed N] [--node-monitor-grace SECONDS]
     asr-cache-sim --list
     asr-cache-sim replay LOGFILE [--timing FILE] [--speed X] [--exit-code N]
     asr-cache-sim fault ACTION ...        (see `asr-cache-sim fault --help`)
@@ -30,6 +30,7 @@ from simcluster.scenarios.runner import ScenarioOptions
 from simcluster.scenarios.spec import Scenario
 
 MAX_REPLAY_BYTES = 64 * 1024 * 1024
+MAX_GRACE = 3600.0
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 
@@ -62,6 +63,18 @@ def _speed(text: str) -> int:
     return value or 0
 
 
+def _grace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_GRACE:
+        raise argparse.ArgumentTypeError(
+            f"a grace is more than 0 and at most {MAX_GRACE:g} seconds, got {text!r}"
+        )
+    return value
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -90,6 +103,13 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-size", type=_size, help="model file size (scenario default)")
     p.add_argument("--speed", type=_speed, help="per-connection cap, e.g. 8MiB/s or unlimited")
     p.add_argument("--seed", type=int, default=0, help="seed for model content and faults")
+    p.add_argument(
+        "--node-monitor-grace",
+        type=_grace,
+        metavar="SECONDS",
+        help="how long a silent node stays Ready before it turns NotReady (the scenario's, "
+        "else 50 as in 1.32)",
+    )
     return p
 
 
@@ -136,7 +156,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{info.name:{width}}  {info.description}")
             return 0
         scenario = load_scenario(args.scenario)
-        options = ScenarioOptions(model_size=args.model_size, speed=args.speed, seed=args.seed)
+        options = ScenarioOptions(
+            model_size=args.model_size,
+            speed=args.speed,
+            seed=args.seed,
+            node_monitor_grace=args.node_monitor_grace,
+        )
         return _run(scenario, options, args)
     except UsageError as exc:
         print(f"asr-cache-sim: {exc}", file=sys.stderr)

@@ -71,11 +71,13 @@ _KIND_TO_PLURAL = {t.kind: t.plural for t in RESOURCES.values() if t.stored}
 @dataclass(frozen=True)
 class ScenarioOptions:
     """How to scale a scenario: model size (bytes), speed (bytes/s per connection; 0 = no
-    cap; None = the scenario's own), and a seed for content and random faults."""
+    cap; None = the scenario's own), a seed for content and random faults, and how long a
+    silent node stays Ready (seconds; None = the scenario's own, else the cluster's)."""
 
     model_size: int | None = None
     speed: int | None = None
     seed: int = 0
+    node_monitor_grace: float | None = None
 
 
 _RUNTIMES: weakref.WeakKeyDictionary[Any, ScenarioRuntime] = weakref.WeakKeyDictionary()
@@ -124,9 +126,11 @@ class ScenarioRuntime:
         for h in s.health:
             agents(self.cluster).settings.health[(s.namespace, f"{h.kind}/{h.name}")] = h.status
         values = self._values()
-        if s.node_monitor_grace is not None:  # before the nodes: their heartbeats follow it
-            self.cluster.node_monitor_grace = s.node_monitor_grace
-            self.cluster.controllers.nodes.grace = s.node_monitor_grace
+        grace = self.options.node_monitor_grace
+        grace = s.node_monitor_grace if grace is None else grace
+        if grace is not None:  # before the nodes: their heartbeats follow it
+            self.cluster.node_monitor_grace = grace
+            self.cluster.controllers.nodes.grace = grace
         for node in s.nodes:
             if self.cluster.store.peek("nodes", None, node.name) is None:
                 await self.cluster.add_node(node.name, node.labels or None)

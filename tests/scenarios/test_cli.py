@@ -78,7 +78,7 @@ def test_list_prints_one_line_per_scenario() -> None:
     r = subprocess.run([*sim_command(), "--list"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) == 22
+    assert len(lines) == 23
     assert lines[0].split()[0] == "baked-image"
     # The descriptions start in one column, however long a name is.
     starts = {len(line) - len(line.split(maxsplit=1)[1]) for line in lines}
@@ -94,6 +94,57 @@ def test_bad_arguments_say_so_in_one_line() -> None:
         r.stderr
         == "asr-cache-sim: argument --model-size: not a size: 'huge' (e.g. 256MiB or 1GB)\n"
     )
+
+
+def test_a_node_monitor_grace_that_is_no_duration_is_refused() -> None:
+    r = subprocess.run(
+        [*sim_command(), "--node-monitor-grace", "0"], capture_output=True, text=True, timeout=60
+    )
+    assert (r.returncode, r.stderr) == (
+        2,
+        "asr-cache-sim: argument --node-monitor-grace: a grace is more than 0 and at most "
+        "3600 seconds, got '0'\n",
+    )
+
+
+def test_node_monitor_grace_says_how_soon_a_silent_node_turns_not_ready(tmp_path: Path) -> None:
+    """Outside a scenario's own grace a node-down shows after 50 s, as on 1.32; the flag
+    makes it seconds (and wins over a scenario's)."""
+    kc = tmp_path / "kubeconfig"
+    args = ["--scenario", "emptydir", "--model-size", "1MiB", "--node-monitor-grace", "1"]
+    with running_sim(*args, "--kubeconfig", str(kc)):
+        down = subprocess.run(
+            [*sim_command(), "fault", "--kubeconfig", str(kc), "node-down", "node-2"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert down.returncode == 0, down.stderr
+        assert down.stdout.rstrip().endswith("; NotReady after 1 s)"), down.stdout
+        api = config.new_client_from_config(str(kc))
+        try:
+            core = client.CoreV1Api(api)
+
+            def ready() -> str:
+                conds = core.read_node("node-2").status.conditions
+                return next(c.status for c in conds if c.type == "Ready")
+
+            wait_until(lambda: ready() == "Unknown", 10, "node-2 Unknown after its 1 s grace")
+        finally:
+            api.close()
+
+
+def test_the_flags_grace_wins_over_the_scenarios_own(tmp_path: Path) -> None:
+    from simcluster.cluster import SimCluster
+    from simcluster.scenarios.runner import ScenarioOptions, start_scenario
+
+    graces = []
+    for n, flag in enumerate((None, 2.0)):
+        with SimCluster.run_in_thread(tmp_path / f"c{n}", nodes=0) as cluster:
+            options = ScenarioOptions(model_size=2**20, node_monitor_grace=flag)
+            start_scenario(cluster, "node-lost", options)
+            graces.append((cluster.node_monitor_grace, cluster.controllers.nodes.grace))
+    assert graces == [(5.0, 5.0), (2.0, 2.0)]  # node-lost's own is 5 s
 
 
 def test_replay_plays_a_recorded_log_into_a_pod(tmp_path: Path) -> None:
