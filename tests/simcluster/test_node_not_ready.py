@@ -276,8 +276,9 @@ def test_kubectl_shows_the_not_ready_node(make_sim: Any, tmp_path: Path) -> None
     line = next(row for row in kubectl("get", "nodes").stdout.splitlines() if row.startswith(node))
     assert line.split()[1] == "NotReady"
     described = wait_until(
-        lambda: (d := kubectl("describe", "node", node).stdout) and f"{NOT_READY}:NoSchedule" in d
-        and d,
+        lambda: (
+            (d := kubectl("describe", "node", node).stdout) and f"{NOT_READY}:NoSchedule" in d and d
+        ),
         5,
         "the taints described",
     )
