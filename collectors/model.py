@@ -249,6 +249,19 @@ class NodeLost:
 
 
 @dataclass(frozen=True)
+class NodeNotReady:
+    """The node a pod runs on answers but says NotReady (``nodes.py``): what runs there goes
+    on, nothing new is scheduled there, and the taint manager evicts its pods once their
+    toleration of the not-ready taint runs out."""
+
+    node: str
+    since: float | None  # when its Ready condition turned False, as far as the API tells
+    why: str  # the kubelet's words: its Ready condition's message
+    evicted_in: float | None  # seconds left before this pod is evicted; None: never (tolerated)
+    said: str  # the sentence, for the evidence
+
+
+@dataclass(frozen=True)
 class PodInfo:
     name: str
     namespace: str
@@ -287,6 +300,8 @@ class PodInfo:
     unready_because: str | None = None
     # Its node stopped reporting (power, network): what the API shows of it is old news.
     node_lost: NodeLost | None = None
+    # Its node answers but says NotReady: it runs on, and is evicted unless the node recovers.
+    node_not_ready: NodeNotReady | None = None
 
     @property
     def key(self) -> str:

@@ -128,6 +128,8 @@ def attention(snapshot: ClusterSnapshot) -> list[str]:
             out.append(
                 f"pod {pod.name}: not Ready: its readiness probe fails: {pod.unready_because}"
             )
+        if pod.node_not_ready is not None:  # runs on until evicted, nothing new starts there
+            out.append(f"pod {pod.name}: {pod.node_not_ready.said}")
     out.extend(f"volume {vol.name}: {problem}" for vol, problem in volume_problems(snapshot))
     out.extend(f"rollout {r.name}: {r.problem}" for r in snapshot.rollouts if r.problem)
     for job in snapshot.jobs:

@@ -29,7 +29,7 @@ from collectors.model import (
     VolumeInfo,
     VolumeUsage,
 )
-from collectors.nodes import NodeHealth, node_lost
+from collectors.nodes import NOT_READY_TAINT, NodeHealth, node_lost, node_not_ready, tolerated_for
 from collectors.probes import probe_deadline, probe_kill, readiness_failure
 from collectors.progress import LogFacts
 from collectors.selectors import parse_selector
@@ -174,6 +174,11 @@ class SnapshotBuilder:
             node = inputs.nodes.get(base.node) if base.node else None
             if node is not None and node.lost:
                 base = dataclasses.replace(base, node_lost=node_lost(node, when))
+            elif node is not None and node.not_ready:
+                tolerated = tolerated_for(pod, NOT_READY_TAINT)
+                base = dataclasses.replace(
+                    base, node_not_ready=node_not_ready(node, tolerated, when)
+                )
             verdict = model_state(
                 base,
                 facts,

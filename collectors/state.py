@@ -31,6 +31,9 @@ wins:
 9. downloading the log says a download is under way (or being retried).
 10. unknown  anything else (e.g. running, not Ready, a log that says nothing) — with a
              crash loop named in the evidence.
+
+A pod on a node that answers but says NotReady keeps the state the rules give it (its
+download may go on there): the node's words join its evidence, after the rule's own.
 """
 
 from __future__ import annotations
@@ -157,6 +160,23 @@ def model_state(
     blocker: StartBlocker | None = None,
 ) -> Verdict:
     """Decide ``pod``'s model state (see the module docstring for the rules)."""
+    verdict = _by_the_rules(pod, log, disk, now, stall_after, downloader_containers, blocker)
+    if pod.node_not_ready is None:
+        return verdict
+    evidence = list(verdict.evidence)
+    evidence.insert(min(1, len(evidence)), pod.node_not_ready.said)
+    return dataclasses.replace(verdict, evidence=tuple(evidence))
+
+
+def _by_the_rules(
+    pod: PodInfo,
+    log: LogFacts | None,
+    disk: DiskFacts | None,
+    now: float,
+    stall_after: float,
+    downloader_containers: frozenset[str],
+    blocker: StartBlocker | None,
+) -> Verdict:
     progress = log.progress if log is not None else None
     is_job = (pod.owner or "").startswith("Job/")
     looping = crash_loop(pod)
