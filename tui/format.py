@@ -16,6 +16,7 @@ from collectors.model import (
     DownloadPhase,
     DownloadProgress,
     ModelState,
+    NodeNotReady,
     PodInfo,
     ProbeDeadline,
     ProbeKill,
@@ -205,6 +206,8 @@ def cause_cell(pod: PodInfo, room: int) -> Text | None:
     probe_kill = killed_by_probe(pod)
     if probe_kill is not None and state is ModelState.FAILED:
         return probe_kill_cell(probe_kill, room)
+    if pod.node_not_ready is not None:
+        return not_ready_node_cell(pod.node_not_ready, pod.progress, state, room)
     if pod.probe_deadline is not None:
         return deadline_cell(pod.probe_deadline, pod.progress, state, room)
     if pod.unready_because and state is ModelState.READY:
@@ -227,15 +230,42 @@ def deadline_cell(
 ) -> Text:
     """A download its probe will end first: the bar, then when the probe ends it (in place of
     the ETA, which it will not reach)."""
-    when = f"in {format_duration(deadline.left)}" if deadline.left >= 1 else "now"
+    when = _when(deadline.left)
     warning = f"⚠ {deadline.probe} probe kills it {when}"
+    return _bar_and_warning(progress, state, room, warning, f"⚠ killed {when}")
+
+
+def not_ready_node_cell(
+    node: NodeNotReady, progress: DownloadProgress | None, state: ModelState, room: int
+) -> Text:
+    """A pod on a node that answers but says NotReady: it runs on, until it is evicted. A
+    server still serves (said calmly); anything on its way up shows its bar, then when the
+    eviction comes (in place of the ETA, which it may not reach)."""
+    evicted = f"evicted {_when(node.evicted_in)}" if node.evicted_in is not None else ""
+    if state is ModelState.READY:
+        said = f"node {node.node} NotReady: serving" + (f"; {evicted}" if evicted else "")
+        return Text(cut_middle(said, room), style="italic yellow")
+    then = f": {evicted}" if evicted else ""
+    warning = f"⚠ node {node.node} NotReady{then}"
+    return _bar_and_warning(progress, state, room, warning, f"⚠ NotReady{then}")
+
+
+def _when(left: float) -> str:
+    return f"in {format_duration(left)}" if left >= 1 else "now"
+
+
+def _bar_and_warning(
+    progress: DownloadProgress | None, state: ModelState, room: int, warning: str, short: str
+) -> Text:
+    """The download's bar and percent when they fit with ``warning``; else the warning alone,
+    or its ``short`` form."""
     text = Text()
     frac = progress.fraction if progress is not None else None
     if frac is not None and room >= len(warning) + 8 + _PCT + 1:
         text.append(bar(frac, 8), style=STATE_STYLE.get(state, ""))
         text.append(f" {frac * 100:3.0f}% ")
     else:
-        warning = next((w for w in (warning, f"⚠ killed {when}") if len(w) <= room), warning)
+        warning = next((w for w in (warning, short) if len(w) <= room), warning)
     text.append(cut_middle(warning, max(room - text.cell_len, 0)), style="bold yellow")
     return text
 

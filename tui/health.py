@@ -76,6 +76,10 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     unready = sum(1 for p in serving if p.unready_because)
     if unready:
         parts.append(f"{unready} failing readiness")
+    # Its node answers but says NotReady: running on borrowed time (evicted unless it recovers).
+    stranded = sum(1 for p in serving if p.node_not_ready is not None)
+    if stranded:
+        parts.append(f"{stranded} on a NotReady node")
     if ghosts:
         parts.append(f"{len(ghosts)} Terminating on a lost node")
     if running_jobs:
@@ -102,7 +106,7 @@ def health(snapshot: ClusterSnapshot | None) -> Health:
     if snapshot.stale:
         level = "stale"
     elif any(s.needs_attention for s in counts) or (
-        troubled_jobs or failed_jobs or short or stuck or doomed or unready
+        troubled_jobs or failed_jobs or short or stuck or doomed or unready or stranded
     ):
         level = "bad"
     elif ready < len(serving) or running_jobs or ghosts:

@@ -5,7 +5,8 @@ whenever it changes. The exit code is for cron and CI:
 
 0  all fine
 1  something needs attention (a stalled, corrupt or failed download; a volume over its
-   quota or more than 90 % full; a crash-looping pod; a failed pre-warm Job)
+   quota or more than 90 % full; a crash-looping pod; a pod on a NotReady node; a failed
+   pre-warm Job)
 2  a usage or connection error (one sentence on stderr)
 """
 
