@@ -25,6 +25,10 @@ Before them: a pod that cannot start (``blocked``: an image that cannot be pulle
 Secret, a volume attached to another node, no node for it), that was evicted, or whose
 container is OOMKilled (most often loading the model: the model is not what fails) is no
 download to fix, and no restart helps it: the fix is refused with the cause and what to change.
+A pod whose node stopped answering (``node-lost``), or answers but says NotReady
+(``node-not-ready``: nothing new starts there, and its pods are evicted), is replaced on a
+node that takes pods -- unless there is none; one on a NotReady node that is Ready still
+serves and is not restarted.
 
 The evidence is the current attempt's. A container that restarted and is trying again (no
 failure yet, not done) is judged by its last run instead -- a crash loop caught downloading
@@ -53,7 +57,15 @@ from actions.context import ActionContext
 from actions.grow_advice import Growth, claim_growth
 from actions.hostpod import with_host
 from actions.listing import listing_steps, read_listing
-from actions.node_advice import already_replaced, force_delete_command, node_lost_warnings
+from actions.node_advice import (
+    already_replaced,
+    force_delete_command,
+    gone_soon,
+    node_lost_warnings,
+    node_not_ready_warnings,
+    nowhere_else,
+    still_serving,
+)
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
@@ -82,6 +94,7 @@ EVICTED = "evicted"
 OUT_OF_MEMORY = "out-of-memory"
 PROBE_KILLS = "probe-kills-start"
 NODE_LOST = "node-lost"
+NODE_NOT_READY = "node-not-ready"
 # Not a diagnosis: the first of the two steps of a disk-full fix on a volume no running pod
 # sees -- look at what the cache holds through a helper pod, then plan the eviction from it.
 LOOK = "disk-full-look"
@@ -103,6 +116,7 @@ TOPICS = {
     OUT_OF_MEMORY: "Fix the pod that runs out of memory",
     PROBE_KILLS: "Fix the pod its probe kills before the model is ready",
     NODE_LOST: "Fix the pod whose node stopped answering",
+    NODE_NOT_READY: "Fix the pod on a NotReady node",
 }
 
 
@@ -128,6 +142,10 @@ DIAGNOSES = {
         "a probe kills the container before the model is ready; a restart meets the same probe"
     ),
     NODE_LOST: "the pod's node stopped answering; its replacement runs on another node",
+    NODE_NOT_READY: (
+        "the pod's node is NotReady; nothing new is scheduled there and its pods are evicted; "
+        "its replacement runs on a Ready node"
+    ),
 }
 
 
@@ -172,6 +190,8 @@ def diagnose(
         return Diagnosis(CANNOT_START, pod.blocker.cause)
     if pod.node_lost is not None and not pod.ready:
         return Diagnosis(NODE_LOST, pod.node_lost.said)
+    if pod.node_not_ready is not None:
+        return Diagnosis(NODE_NOT_READY, pod.node_not_ready.said)
     oom = pod.killed_for_memory
     if oom is not None and not pod.ready:
         return Diagnosis(OUT_OF_MEMORY, oom_note(oom, pod.progress))
@@ -268,10 +288,12 @@ def plan_fix(
     log: str | Sequence[evidence.ContainerLog] = "",
     diagnosis: Diagnosis | None = None,
     expands: bool | None = None,
+    ready_nodes: tuple[str, ...] | None = None,
 ) -> ActionPlan:
     """The fix for ``target``, from the snapshot's evidence plus its recent ``log`` if read
     (or from ``diagnosis`` when the caller already knows it); ``expands``: whether the cache
-    claim's StorageClass allows volume expansion, when read."""
+    claim's StorageClass allows volume expansion, when read; ``ready_nodes``: the nodes that
+    take new pods, when read (a pod replaced elsewhere needs one)."""
     ns = snapshot.namespace
     try:
         pod = target_pod(snapshot, target, "Fix")
@@ -296,8 +318,8 @@ def plan_fix(
     if d.kind in (STALLED, FAILED):
         plan = plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False))
         return _as_fix(plan, d)
-    if d.kind == NODE_LOST:
-        return _plan_node_lost(snapshot, pod, options, d)
+    if d.kind in (NODE_LOST, NODE_NOT_READY):
+        return _plan_elsewhere(snapshot, pod, options, d, ready_nodes)
     if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     if d.kind == PROBE_KILLS:
@@ -319,20 +341,33 @@ def plan_fix(
     return plan
 
 
-def _plan_node_lost(
-    snapshot: ClusterSnapshot, pod: PodInfo, options: ActionOptions, d: Diagnosis
+def _plan_elsewhere(
+    snapshot: ClusterSnapshot,
+    pod: PodInfo,
+    options: ActionOptions,
+    d: Diagnosis,
+    ready_nodes: tuple[str, ...] | None,
 ) -> ActionPlan:
-    """Delete the pod so that its ReplicaSet runs one on a node that answers (a restart); a
-    pod already being deleted is replaced already, and only a person may force it out."""
-    force = (force_delete_command(snapshot.namespace, pod.name),)
+    """Delete a pod on a lost or NotReady node so that its ReplicaSet runs one on a node that
+    takes pods (a restart), unless no other node does. On a lost node a pod already being
+    deleted is replaced already, and only a person may force it out; on a NotReady node one
+    being deleted is on its way, and one that is Ready still serves: not restarted."""
+    lost = d.kind == NODE_LOST
+    force = (force_delete_command(snapshot.namespace, pod.name),) if lost else ()
     if pod.deleting:
-        plan = _refused_fix(snapshot, pod, d, already_replaced(pod))
-        return dataclasses.replace(plan, commands=force)
+        reason = already_replaced(pod) if lost else gone_soon(pod)
+        return dataclasses.replace(_refused_fix(snapshot, pod, d, reason), commands=force)
+    if not lost and pod.ready:
+        return _refused_fix(snapshot, pod, d, still_serving(pod))
+    nowhere = nowhere_else(pod, ready_nodes)
+    if nowhere is not None:
+        plan = _refused_fix(snapshot, pod, d, f"{_upper_first(nowhere)}. Fix a node, or add one.")
+        return dataclasses.replace(plan, warnings=(nowhere,), commands=force)
     plan = _as_fix(plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False)), d)
     vol = snapshot.claim_of(pod)
     rwo = vol is not None and "ReadWriteOnce" in vol.access_modes
-    warnings = (*node_lost_warnings(pod, rwo), *plan.warnings)
-    return dataclasses.replace(plan, warnings=warnings, commands=force)
+    said = node_lost_warnings(pod, rwo) if lost else node_not_ready_warnings(pod, rwo)
+    return dataclasses.replace(plan, warnings=(*said, *plan.warnings), commands=force)
 
 
 def _unblock(pod: PodInfo, d: Diagnosis) -> str:

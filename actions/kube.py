@@ -17,8 +17,10 @@ from kubernetes.client.rest import ApiException
 from actions.context import ActionFailed
 from actions.options import FIELD_MANAGER
 from actions.plan import ApiCall, ExecStep
+from collectors import kube
 from collectors.cluster import Cluster
 from collectors.execs import ExecOutcome, exec_stream
+from collectors.nodes import node_health
 from collectors.redact import redact_text
 
 _SINGULAR = {
@@ -136,6 +138,17 @@ class KubeGateway:
         except ApiException:
             return None
         return bool(obj.allow_volume_expansion)
+
+    def ready_nodes(self) -> tuple[str, ...] | None:
+        """The nodes that take new pods (Ready, not cordoned), by name; None when they cannot
+        be listed (nodes are cluster-scoped: a namespaced role may not)."""
+        try:
+            data = self.cluster.get_json(self.core.list_node)
+        except (ApiException, ValueError):
+            return None
+        listed = kube.items(data.get("items") if isinstance(data, Mapping) else None)
+        healths = (node_health(n) for n in listed if isinstance(n, Mapping))
+        return tuple(sorted(h.name for h in healths if h.takes_pods))
 
     def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:

@@ -131,7 +131,11 @@ class ActionService:
                     if cache is None:
                         cache = self.seen_cache(ns, pod)
                 expands = self._expands(snapshot, pod) if d and d.kind == fix.DISK_FULL else None
-                plan = fix.plan_fix(snapshot, target, options, facts, cache, log, d, expands)
+                elsewhere = d is not None and d.kind in (fix.NODE_LOST, fix.NODE_NOT_READY)
+                ready_nodes = self.kube.ready_nodes() if elsewhere else None
+                plan = fix.plan_fix(
+                    snapshot, target, options, facts, cache, log, d, expands, ready_nodes
+                )
                 if plan.looks_only and self.read_only:
                     # Even a look creates a pod: read-only mode refuses it at once.
                     plan = dataclasses.replace(
