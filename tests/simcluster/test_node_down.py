@@ -320,3 +320,26 @@ def test_the_cli_takes_a_node_down_and_up(make_sim: Any, tmp_path: Path) -> None
         10,
         "untainted",
     )
+
+
+def test_a_node_that_never_posted_ready_is_left_alone_until_its_grace(sim_api: Any) -> None:
+    """No Ready condition is no news: untainted, until the grace says the kubelet never
+    posted (1.32's NodeStatusNeverUpdated), then unreachable like any silent node."""
+    sim, api = sim_api(nodes=1, node_monitor_grace=2.0)
+    core = client.CoreV1Api(api)
+    sim.apply({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-9"}})
+    assert not (core.read_node("node-9").spec or client.V1NodeSpec()).taints
+    ready = wait_until(lambda: _node_ready_or_none(core, "node-9"), 10, "a Ready condition")
+    assert (ready.status, ready.reason, ready.message) == (
+        "Unknown",
+        "NodeStatusNeverUpdated",
+        "Kubelet never posted node status.",
+    )
+    taints = {(t.key, t.effect) for t in core.read_node("node-9").spec.taints}
+    assert taints == {(UNREACHABLE, "NoExecute"), (UNREACHABLE, "NoSchedule")}
+    assert not _events(core, "default", "node-9", "NodeNotReady")  # it was never Ready
+
+
+def _node_ready_or_none(core: client.CoreV1Api, node: str) -> Any:
+    conds = (core.read_node(node).status or client.V1NodeStatus()).conditions or []
+    return next((c for c in conds if c.type == "Ready"), None)
