@@ -51,10 +51,9 @@ def nowhere_else(pod: PodInfo, ready_nodes: tuple[str, ...] | None) -> str | Non
 
 
 def node_not_ready_warnings(pod: PodInfo, rwo: bool) -> tuple[str, ...]:
-    node = node_of(pod)
-    why = f" ({pod.node_not_ready.why})" if pod.node_not_ready else ""
+    node = node_of(pod)  # why it is NotReady is in the evidence, said once
     said = [
-        f"node {node} is NotReady{why}: the replacement is scheduled on a Ready node (it is "
+        f"node {node} is NotReady: the replacement is scheduled on a Ready node (it is "
         "tainted node.kubernetes.io/not-ready:NoSchedule)"
     ]
     if rwo:
