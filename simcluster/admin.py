@@ -280,6 +280,8 @@ class SimAdmin:
     def node_ready(self, name: str) -> dict[str, Any]:
         """Mend a node's container network: Ready again, and its waiting pods start."""
         kubelet = self._kubelet(name)
+        if not kubelet.powered:
+            raise _error(409, f"node {name} is down: power it on first (node-up)")
         if kubelet.network_error is None:
             raise _error(409, f"node {name} is not NotReady (node-not-ready makes it so)")
         network_up(kubelet)

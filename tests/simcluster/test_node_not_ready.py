@@ -306,5 +306,12 @@ def test_the_cli_breaks_and_mends_a_nodes_network(make_sim: Any, tmp_path: Path)
     wait_until(lambda: node()["spec"].get("taints"), 10, "tainted")
     assert fault_main(["--kubeconfig", kubeconfig, "node-ready", "node-2"]) == 0
     wait_until(lambda: not node()["spec"].get("taints"), 10, "untainted")
-    sim.node_down("node-2")
-    assert fault_main(["--kubeconfig", kubeconfig, "node-not-ready", "node-2"]) == 1  # no power
+    assert fault_main(["--kubeconfig", kubeconfig, "node-not-ready", "node-2"]) == 0
+    sim.node_down("node-2")  # a machine that is off says nothing, Ready or not
+    assert fault_main(["--kubeconfig", kubeconfig, "node-ready", "node-2"]) == 1
+    assert fault_main(["--kubeconfig", kubeconfig, "node-not-ready", "node-2"]) == 1
+    sim.node_up("node-2")  # it boots with its network still broken: NotReady
+    assert next(c for c in node()["status"]["conditions"] if c["type"] == "Ready")["reason"] == (
+        "KubeletNotReady"
+    )
+    assert fault_main(["--kubeconfig", kubeconfig, "node-ready", "node-2"]) == 0
