@@ -39,8 +39,10 @@ from tui.format import (
     progress_cell,
     state_cell,
 )
+from tui.logtext import log_matches, log_text, several_containers
 from tui.messages import CacheListed, RecentLogLoaded
 from tui.screens.base import DataScreen
+from tui.widgets.filter_box import FilterBox
 from tui.widgets.header import ClusterHeader, StaleBanner
 from tui.widgets.keyed_table import KeyedTable
 
@@ -48,32 +50,6 @@ LOG_LINES = 1000  # lines kept in the log view
 EVENTS_SHOWN = 12
 EVIDENCE_SHOWN = 4
 SAME_CAUSE_MIN = 16  # characters: a shorter cause ("ready") may sit inside another by chance
-_KIND_STYLE = {"error": "bold red", "warning": "yellow", "progress": "cyan", "plain": ""}
-_KIND_MARK = {"error": "✗ ", "warning": "! ", "progress": "» ", "plain": "  "}
-
-
-def log_text(line: LogLine, labelled: bool = False) -> Text:
-    """One log line as shown: errors marked and red, progress highlighted; ``labelled`` names
-    its container first, for a pod whose log comes from more than one (an init container)."""
-    kind = line.kind if line.kind in _KIND_STYLE else "plain"
-    text = Text(_KIND_MARK[kind], style=_KIND_STYLE[kind] or "grey50")
-    if labelled and line.container:
-        text.append(f"{line.container} │ ", style="grey50")
-    text.append(line.text.rstrip("\r\n"), style=_KIND_STYLE[kind])
-    return text
-
-
-def log_matches(line: LogLine, needle: str) -> bool:
-    """A line the log filter keeps: ``needle`` in its text or its container, any case."""
-    wanted = needle.casefold()
-    return wanted in line.text.casefold() or wanted in line.container.casefold()
-
-
-def several_containers(pod: PodInfo | None, lines: Sequence[LogLine]) -> bool:
-    """The log mixes (or will mix) containers: the pod has more than one, or lines say so."""
-    if pod is not None and len(pod.containers) > 1:
-        return True
-    return len({line.container for line in lines}) > 1
 
 
 class CacheFilesTable(KeyedTable):
@@ -273,8 +249,8 @@ class PodDetailScreen(DataScreen):
                 yield Static(id="df")
                 yield CacheFilesTable(id="files", show_cursor=False)
             with Vertical(id="log-pane"):
-                yield Input(
-                    placeholder="filter the log: text in a line, e.g. error", id="log-filter"
+                yield FilterBox(
+                    "filter the log: text in a line, e.g. error", returns_to="#log", id="log-filter"
                 )
                 # Long lines (downloader JSON, validation errors) wrap at the pane's width,
                 # however narrow (min_width would otherwise wrap them at 78 and cut them).
@@ -287,7 +263,6 @@ class PodDetailScreen(DataScreen):
         self.query_one("#summary-box").border_title = f"Pod {self.pod_name}"
         self.query_one("#side").border_title = "Cache"
         self.query_one("#log").border_title = "Log (following)"
-        self.query_one("#log-filter", Input).display = False
         self.query_one("#events").border_title = "Events"
         self.query_one("#activity", Static).display = False
         self.query_one("#log", RichLog).focus()
@@ -307,30 +282,18 @@ class PodDetailScreen(DataScreen):
 
     def action_back(self) -> None:
         """Esc clears the log filter first, as in the overview; then goes back."""
-        box = self.query_one("#log-filter", Input)
-        if box.display or self.log_needle:
-            box.value = ""
-            box.display = False
+        if self.query_one("#log-filter", FilterBox).close():
             self._set_log_needle("")
-            self.query_one("#log", RichLog).focus()
             return
         self.dismiss()
 
     # The log filter --------------------------------------------------------------------------
     def action_filter(self) -> None:
-        box = self.query_one("#log-filter", Input)
-        box.display = True
-        box.focus()
+        self.query_one("#log-filter", FilterBox).open()
 
     @on(Input.Changed, "#log-filter")
     def _log_filter_changed(self, event: Input.Changed) -> None:
         self._set_log_needle(event.value.strip())
-
-    @on(Input.Submitted, "#log-filter")
-    def _log_filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            event.input.display = False
-        self.query_one("#log", RichLog).focus()
 
     def _set_log_needle(self, needle: str) -> None:
         """Show the kept lines again, only those that match (all for an empty needle)."""
