@@ -153,8 +153,10 @@ class AsrCacheApp(App[int]):
         if message.origin not in (None, self.bridge):
             return
         for screen in self.screen_stack:
-            if isinstance(screen, PodDetailScreen) and screen.pod_name == message.pod:
-                screen.add_log_lines(message.lines)
+            if isinstance(screen, PodDetailScreen):
+                mine = [line for line in message.lines if line.pod == screen.pod_name]
+                if mine:
+                    screen.add_log_lines(mine)
         self.bridge.logs_handled()
 
     def _tick(self) -> None:

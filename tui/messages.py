@@ -28,11 +28,11 @@ class SnapshotUpdated(Message):
 
 
 class LogLinesReceived(Message):
-    """New lines of a followed pod's log (already bounded and redacted by the feed)."""
+    """New log lines of the pods someone looks at: the open detail's pod, or every pod while
+    the timeline is open (already bounded and redacted by the feed; each names its pod)."""
 
-    def __init__(self, pod: str, lines: Sequence[LogLine], origin: object = None) -> None:
+    def __init__(self, lines: Sequence[LogLine], origin: object = None) -> None:
         super().__init__()
-        self.pod = pod
         self.lines = tuple(lines)
         self.origin = origin
 

@@ -234,18 +234,40 @@ def test_switching_pods_keeps_one_log_batch_in_flight() -> None:
     assert len(posted) == 1, "a second log message queued beside a's"
     bridge.logs_handled()  # the app handled a's batch (and dropped it: a is closed)
     batch = posted[-1]
-    assert isinstance(batch, LogLinesReceived) and batch.pod == "b"
-    assert [ln.text for ln in batch.lines] == ["from b"]
+    assert isinstance(batch, LogLinesReceived)
+    assert [(ln.pod, ln.text) for ln in batch.lines] == [("b", "from b")]
     bridge.logs_handled()
     bridge.log_lines_received("b", [LogLine("b", "c", "again")])
     assert len(posted) == 3
+
+
+def test_the_bridge_forwards_every_pod_while_the_timeline_asks() -> None:
+    posted: list[Message] = []
+    bridge = FeedBridge(posted.append, log_backlog=100)
+    bridge.follow("a")
+    bridge.follow_every_pod(True)
+    bridge.log_lines_received("a", [LogLine("a", "c", "x")])
+    bridge.log_lines_received("b", [LogLine("b", "c", "y")])
+    bridge.log_lines_received("c", [LogLine("c", "c", "z")] * 500)
+    assert len(posted) == 1  # one message in flight; the rest waits, bounded
+    bridge.logs_handled()
+    batch = posted[-1]
+    assert isinstance(batch, LogLinesReceived) and len(batch.lines) == 100
+    bridge.log_lines_received("b", [LogLine("b", "c", "y")])
+    bridge.follow_every_pod(False)  # the timeline closed: b's parked line goes, a's stays
+    bridge.log_lines_received("a", [LogLine("a", "c", "w")])
+    bridge.log_lines_received("b", [LogLine("b", "c", "not forwarded")])
+    bridge.logs_handled()
+    batch = posted[-1]
+    assert isinstance(batch, LogLinesReceived)
+    assert [(ln.pod, ln.text) for ln in batch.lines] == [("a", "w")]
 
 
 def test_snapshot_messages_replace_each_other_but_not_others() -> None:
     a = SnapshotUpdated(sample_snapshot())
     b = SnapshotUpdated(sample_snapshot())
     assert b.can_replace(a)
-    assert not b.can_replace(LogLinesReceived("p", []))
+    assert not b.can_replace(LogLinesReceived([]))
 
 
 def test_rate_history_is_bounded_and_forgets_gone_pods() -> None:
