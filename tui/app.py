@@ -55,6 +55,7 @@ from tui.screens.detail import PodDetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 from tui.screens.prompts import ContextPicker, NamespacePrompt
+from tui.screens.timeline import TimelineScreen
 from tui.switching import Connection, FeedSwitcher
 from tui.terminal import EXIT_HANGUP, TerminalWatch
 
@@ -157,6 +158,8 @@ class AsrCacheApp(App[int]):
                 mine = [line for line in message.lines if line.pod == screen.pod_name]
                 if mine:
                     screen.add_log_lines(mine)
+            elif isinstance(screen, TimelineScreen):
+                screen.add_log_lines(message.lines)
         self.bridge.logs_handled()
 
     def _tick(self) -> None:
@@ -285,7 +288,7 @@ class AsrCacheApp(App[int]):
     # Selection and views ---------------------------------------------------------------------
     def selected_pod(self) -> str | None:
         screen = self.screen
-        if isinstance(screen, (OverviewScreen, PodDetailScreen)):
+        if isinstance(screen, (OverviewScreen, PodDetailScreen, TimelineScreen)):
             return screen.selected_pod
         return None
 
@@ -294,11 +297,22 @@ class AsrCacheApp(App[int]):
         self.push_screen(PodDetailScreen(pod))
 
     def action_logs(self) -> None:
+        if isinstance(self.screen, TimelineScreen):
+            self.screen.open_current()  # says why when its line's pod is gone
+            return
         pod = self.selected_pod()
         if pod is None:
             self.notify("Select a pod first.", severity="warning")
         elif not isinstance(self.screen, PodDetailScreen):
             self.open_detail(pod)
+
+    async def action_timeline(self) -> None:
+        """One timeline, over the overview: from a detail it replaces the detail (a detail
+        opened from the timeline goes back to it), so the stack stays three screens deep."""
+        while isinstance(self.screen, PodDetailScreen):
+            await self.pop_screen()
+        if not isinstance(self.screen, TimelineScreen):
+            self.push_screen(TimelineScreen())
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.command_states(), self.read_only))
@@ -473,7 +487,7 @@ class AsrCacheApp(App[int]):
         self.permissions = None
         self.bridge.close()
         self.bridge = FeedBridge(self.post_message)  # drops what the old feed still sends
-        while isinstance(self.screen, (PodDetailScreen, ModalScreen)):
+        while isinstance(self.screen, (PodDetailScreen, TimelineScreen, ModalScreen)):
             await self.pop_screen()
         self._redraw()
         await self._stop_feed(old)

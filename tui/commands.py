@@ -16,7 +16,8 @@ class Command:
     """One thing the user can do, and where it is bound.
 
     ``scope`` says whose BINDINGS carry it: ``app`` (everywhere but in dialogs), ``table`` (the
-    pods table), ``overview`` / ``detail`` (one screen), or ``builtin`` (bound by Textual
+    pods table and the timeline's list), ``overview`` / ``detail`` / ``timeline`` (screens; a
+    key two screens share names both, space-separated), or ``builtin`` (bound by Textual
     itself; listed for help only).
     """
 
@@ -31,6 +32,10 @@ class Command:
     destructive: bool = False
     footer: bool = True
     short: str = ""  # the footer's label (the description when empty)
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return tuple(self.scope.split())
 
     @property
     def is_action(self) -> bool:
@@ -95,16 +100,40 @@ COMMANDS: tuple[Command, ...] = (
         "esc",
         "Back to the overview",
         "back",
-        "detail",
+        "detail timeline",
         "nav",
         short="back",
     ),
     Command("filter", "slash", "/", "Filter pods", "filter", "overview", "nav", short="filter"),
     Command(
-        "log-filter", "slash", "/", "Filter the log", "filter", "detail", "nav", short="filter"
+        "log-filter",
+        "slash",
+        "/",
+        "Filter the log",
+        "filter",
+        "detail timeline",
+        "nav",
+        short="filter",
     ),
     Command(
         "logs", "l", "l", "Logs of the selected pod", "app.logs", needs_selection=True, short="logs"
+    ),
+    Command(
+        "timeline",
+        "t",
+        "t",
+        "Timeline: every pod's log and events",
+        "app.timeline",
+        short="timeline",
+    ),
+    Command(
+        "timeline-progress",
+        "a",
+        "a",
+        "Show or hide progress lines",
+        "toggle_progress",
+        "timeline",
+        short="progress",
     ),
     Command("namespace", "n", "n", "Switch namespace", "app.switch_namespace", footer=False),
     Command("context", "c", "c", "Switch context", "app.switch_context", footer=False),
@@ -153,7 +182,7 @@ ACTION_KEYS = {key: c for c in ACTION_COMMANDS for key in c.key.split(",")}
 
 def bindings(scope: str) -> list[Binding]:
     """The Textual bindings of one scope, in registry order."""
-    return [c.binding() for c in COMMANDS if c.scope == scope]
+    return [c.binding() for c in COMMANDS if scope in c.scopes]
 
 
 def by_action_id(action_id: str) -> Command:

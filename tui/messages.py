@@ -13,6 +13,7 @@ from textual.message import Message
 from actions.plan import ActionPlan, ActionResult
 from collectors.model import CacheFile, ClusterSnapshot, LogLine, VolumeUsage
 from tui.switching import Connection
+from tui.timeline import Timeline
 
 
 class SnapshotUpdated(Message):
@@ -44,6 +45,14 @@ class RecentLogLoaded(Message):
         super().__init__()
         self.pod = pod
         self.lines = tuple(lines)
+
+
+class TimelineLoaded(Message):
+    """The timeline's first model, built in a thread from every pod's kept log and the events."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        super().__init__()
+        self.timeline = timeline
 
 
 class CacheListed(Message):

@@ -27,7 +27,7 @@ def palette_commands(
         (c, why)
         for c, why in app.command_states()
         if c.kind != "nav" or c.id in _NAV_BY_NAME
-        if c.scope == "app" or c.scope == screen_id
+        if "app" in c.scopes or screen_id in c.scopes
     ]
 
 

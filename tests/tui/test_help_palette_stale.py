@@ -82,7 +82,8 @@ async def test_palette_entries_follow_read_only_and_rbac() -> None:
             "open",
             "back",
             "detail-back",
-            "log-filter",  # the detail's
+            "log-filter",  # the detail's and the timeline's
+            "timeline-progress",  # the timeline's
             "palette",
         } == set(entries)
         assert entries["fix"] == "forbidden: needs delete pods in smallest"
