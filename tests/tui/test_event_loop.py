@@ -1,8 +1,8 @@
 """Never block Textual's event loop: the real dashboard on a simulated cluster, driven through
-the keys that reach the cluster (the detail's log, df and cache listing; verify planned and
-run on a helper pod; fix planned; a namespace switch, which connects again; the context
-picker, help and the palette), makes no blocking socket call and no name lookup on the loop's
-thread."""
+the keys that reach the cluster (the detail's log, df and cache listing; the timeline's read of
+every pod's log; verify planned and run on a helper pod; fix planned; a namespace switch,
+which connects again; the context picker, help and the palette), makes no blocking socket
+call and no name lookup on the loop's thread."""
 
 from __future__ import annotations
 
@@ -65,6 +65,11 @@ async def test_the_dashboard_never_blocks_its_event_loop(
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PodDetailScreen), "the detail")
         await pilot.pause(3.0)  # its log, df and cache listing come in meanwhile
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
+        await pilot.press("t")  # the timeline: every pod's kept log, then live lines
+        await until(pilot, lambda: getattr(app.screen, "model", None) is not None, "timeline")
+        await pilot.pause(2.0)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, OverviewScreen), "the overview")
         await confirmation(pilot, "v")
