@@ -153,6 +153,11 @@ async def test_slash_filters_text_pod_or_reason_and_esc_clears_then_goes_back() 
         await pilot.press("ctrl+u", *"bytes")  # text in a line or an event
         await pilot.pause()
         assert len(view.rows) == 3  # the warning, the error, the DownloadStalled event
+        await pilot.press("ctrl+u", *"nothing like it")
+        await pilot.pause()
+        assert not view.rows and "no line matches" in screen_text(app)
+        await pilot.press("ctrl+u", *"bytes")
+        await pilot.pause()
         await pilot.press("enter")  # the filter stays, the list has the keys
         await pilot.pause()
         assert view.has_focus and len(view.rows) == 3
@@ -205,6 +210,18 @@ async def test_live_lines_follow_once_and_the_bound_holds(recorder: Recorder) ->
         # Every pod's lines came through the bridge, one message at a time.
         pods = {ln.pod for m in recorder.of(LogLinesReceived) for ln in m.lines}
         assert {STALLED, CORRUPT, DOWNLOADING} <= pods
+
+
+async def test_a_long_line_is_cut_in_the_list_and_shown_whole_under_it() -> None:
+    feed = two_pods_feed()
+    app = make_app(feed)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_timeline(pilot)
+        long = "ERROR validation failed: " + "x" * 200 + " THE END"
+        feed.push_logs(CORRUPT, [line(CORRUPT, long, NOW + 1, "error")])
+        await pilot_until(pilot, lambda: shown(app)[-1].endswith("…"))
+        assert "THE END" not in shown(app)[-1]
+        assert "THE END" in screen_text(app)  # the cursor's line, whole, under the list
 
 
 async def test_enter_opens_the_pod_of_a_line_and_says_why_not(recorder: Recorder) -> None:

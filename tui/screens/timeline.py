@@ -36,6 +36,8 @@ from tui.widgets.filter_box import FilterBox
 from tui.widgets.header import ClusterHeader, StaleBanner
 from tui.widgets.timeline_view import TimelineView, whole_text
 
+READING = "reading the pods' logs…"
+
 
 def labelled_pods(snapshot: ClusterSnapshot | None) -> frozenset[str]:
     """Pods whose lines name their container: those with more than one."""
@@ -73,7 +75,8 @@ class TimelineScreen(DataScreen):
             id="timeline-filter",
         )
         yield TimelineView(id="timeline-lines")
-        yield Static(id="timeline-line")  # the line under the cursor, whole
+        # The line under the cursor, whole: the list cuts long lines at its width.
+        yield Static(Text(READING, style="grey50"), id="timeline-line")
         yield Static(id="activity")
         yield Footer()
 
@@ -159,6 +162,7 @@ class TimelineScreen(DataScreen):
         needle = self.needle
         view.show([e for e in kept if e.matches(needle)] if needle else kept)
         self._title(len(kept))
+        self._show_current()
 
     def _kept(self) -> list[Entry]:
         """The lines before the text filter: all, or all but progress."""
@@ -170,7 +174,7 @@ class TimelineScreen(DataScreen):
     def _title(self, kept: int = 0) -> None:
         view = self.query_one(TimelineView)
         if self.model is None:
-            view.border_title = "Timeline · reading the pods' logs…"
+            view.border_title = f"Timeline · {READING}"
             return
         pods = len(self.model.pods())
         title = f"Timeline · {pods} pod{'' if pods == 1 else 's'} · progress "
@@ -178,17 +182,18 @@ class TimelineScreen(DataScreen):
         if self.needle:
             title += f" · filter {self.needle!r}: {len(view.rows)} of {kept}"
         view.border_title = title
-        view.border_subtitle = "following" if view.following else "end: follow"
 
     @on(TimelineView.Moved)
-    def _moved(self, message: TimelineView.Moved) -> None:
-        line = self.query_one("#timeline-line", Static)
+    def _show_current(self) -> None:
+        """The line under the cursor, whole, under the list (or why there is none)."""
         view = self.query_one(TimelineView)
-        if message.entry is None:
-            empty = "no lines yet" if self.model is not None else "reading the pods' logs…"
-            line.update(Text(empty, style="grey50"))
+        entry = view.current
+        if entry is not None:
+            said = whole_text(entry, view.colours[entry.who])
         else:
-            line.update(whole_text(message.entry, view.colours[message.entry.who]))
+            empty = "no line matches" if self.needle else "no lines yet"
+            said = Text(READING if self.model is None else empty, style="grey50")
+        self.query_one("#timeline-line", Static).update(said)
         view.border_subtitle = "following" if view.following else "end: follow"
 
     # Keys ------------------------------------------------------------------------------------
