@@ -275,6 +275,14 @@ async def test_enter_opens_the_pod_of_a_line_and_says_why_not(recorder: Recorder
         await pilot.press("t")  # from the detail: back to the one timeline
         await pilot_until(pilot, lambda: app.screen is screen)
         assert [type(s) for s in app.screen_stack[1:]] == [OverviewScreen, TimelineScreen]
+        await pilot.press("home")
+        await pilot.click("#timeline-lines", offset=(3, 2))  # the second row (a border above)
+        assert view.cursor == 1 and not view.following
+        await pilot.double_click("#timeline-lines", offset=(3, 2))
+        detail = await pilot_until(
+            pilot, lambda: s if isinstance(s := app.screen, PodDetailScreen) else None
+        )
+        assert detail.pod_name == view.rows[1].pod
 
 
 async def test_read_only_offers_the_timeline_and_help_lists_its_keys() -> None:

@@ -83,6 +83,7 @@ def clock_time(at: float) -> str:
 
 
 def _one_line(line: LogLine) -> LogLine:
+    """One screen line: a tab or a stray line break would break the row apart."""
     text = line.text.rstrip("\r\n")
     if any(c in text for c in "\r\n\t"):
         text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
@@ -162,7 +163,6 @@ class TimelineView(ScrollView, can_focus=True):
         self.colours = PodColours()
         self._current: Entry | None = None
         self._strips: LRUCache[Hashable, Strip] = LRUCache(RENDERED_LINES)
-        self.lines_rendered = 0  # rendered through Rich (tests read it)
 
     @property
     def rows(self) -> Sequence[Entry]:
@@ -263,17 +263,17 @@ class TimelineView(ScrollView, can_focus=True):
             return Strip.blank(width, self.rich_style)
         entry = self._rows[row]
         cursor = row == self.cursor
-        key = (entry.seq, width, self._who_width, cursor)
+        colour = self.colours[entry.who]
+        key = (entry.seq, width, self._who_width, colour, cursor)
         strip = self._strips.get(key)
         if strip is None:
-            text = entry_text(entry, self._who_width, self.colours[entry.who])
+            text = entry_text(entry, self._who_width, colour)
             text.truncate(width, overflow="ellipsis")
             strip = Strip(text.render(self.app.console), text.cell_len)
             if cursor:
                 strip = strip.apply_style(self.get_component_rich_style("timeline-view--cursor"))
             strip = strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
             self._strips[key] = strip
-            self.lines_rendered += 1
         return strip
 
     def notify_style_update(self) -> None:
