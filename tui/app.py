@@ -58,6 +58,7 @@ from tui.screens.prompts import ContextPicker, NamespacePrompt
 from tui.screens.timeline import TimelineScreen
 from tui.switching import Connection, FeedSwitcher
 from tui.terminal import EXIT_HANGUP, TerminalWatch
+from tui.widgets.filter_box import FilterBox
 
 FEED_STOP_TIMEOUT = 5.0
 # New data is drawn at most this often; a snapshot that arrives sooner waits, and a newer one
@@ -252,7 +253,10 @@ class AsrCacheApp(App[int]):
         return None if self.unavailable(command) else True  # forbidden: shown greyed
 
     def on_key(self, event: events.Key) -> None:
-        """A key of an action that is off or forbidden says so instead of doing nothing."""
+        """A key of an action that is off or forbidden says so instead of doing nothing; one
+        meant for a filter that took the focus after it was queued goes to the filter."""
+        if isinstance(self.focused, FilterBox) and self.focused.take_stray(event):
+            return
         command = commands.ACTION_KEYS.get(event.key)
         if command is None or isinstance(self.screen, ModalScreen):
             return

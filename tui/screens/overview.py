@@ -14,6 +14,7 @@ from collectors.model import ClusterSnapshot
 from collectors.report import volume_problems
 from tui import commands
 from tui.screens.base import DataScreen
+from tui.widgets.filter_box import FilterBox
 from tui.widgets.header import ClusterHeader, StaleBanner
 from tui.widgets.jobs import JobsTable
 from tui.widgets.pods import PodsTable
@@ -38,14 +39,13 @@ class OverviewScreen(DataScreen):
             yield RolloutsPanel(id="rollouts")
             with Vertical(id="jobs-panel"):
                 yield JobsTable(id="jobs", show_cursor=False)
-        yield Input(placeholder="filter pods: name, node, state, version", id="filter")
+        yield FilterBox("filter pods: name, node, state, version", returns_to="#pods", id="filter")
         yield Static(id="activity")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#pods-panel").border_title = "Pods"
         self.query_one("#jobs-panel").border_title = "Pre-warm jobs"
-        self.query_one("#filter", Input).display = False
         self.query_one("#activity", Static).display = False
         self.query_one(PodsTable).focus()
         self.ready = True
@@ -81,27 +81,16 @@ class OverviewScreen(DataScreen):
 
     # Keys ----------------------------------------------------------------------------------
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
+        self.query_one("#filter", FilterBox).open()
 
     def action_back(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.display or self.needle:
-            box.value = ""
-            box.display = False
+        if self.query_one("#filter", FilterBox).close():
             self._set_needle("")
         self.query_one(PodsTable).focus()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self._set_needle(event.value.strip())
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            event.input.display = False
-        self.query_one(PodsTable).focus()
 
     def _set_needle(self, needle: str) -> None:
         self.needle = needle
