@@ -438,9 +438,9 @@ class LiveFeed:
                 shown = text if len(text) <= MAX_LINE_TEXT else text[:MAX_LINE_TEXT] + " …"
                 if "://" in shown:
                     shown = redact_text(shown)
-                line = LogLine(
-                    pod, container, shown, _line_kind(update.kind if update else None, text), now
-                )
+                kind = _line_kind(update.kind if update else None, text)
+                written_at = at if written is not None else None
+                line = LogLine(pod, container, shown, kind, now, written_at)
                 replace = open_last and not seg.line_start
                 if replace and ring:
                     ring[-1] = line

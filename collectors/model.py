@@ -461,6 +461,13 @@ class LogLine:
     text: str
     kind: str = "plain"  # plain | progress | warning | error
     received_at: float = 0.0
+    written_at: float | None = None  # the kubelet's timestamp of the line, when it had one
+
+    @property
+    def when(self) -> float:
+        """When it happened, as near as known: lines of a crash loop's earlier runs, read in
+        one go, were received together but written minutes apart."""
+        return self.written_at if self.written_at is not None else self.received_at
 
 
 @dataclass(frozen=True)

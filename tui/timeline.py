@@ -36,7 +36,7 @@ _OBJECT_PREFIX = {
 class Entry:
     """One line of the timeline: a pod's log line, or an event about one of our objects."""
 
-    at: float  # the line's received_at, the event's last_seen
+    at: float  # when the line was written (else received), the event's last_seen
     seq: int  # arrival order: what came first stays first within one second
     source: LogLine | EventInfo
     labelled: bool = False  # its pod logs from more than one container: name it
@@ -133,7 +133,7 @@ class Timeline:
                 self._remove(before)  # the run goes on: its latest line stands for it
                 repeats = before.repeats + 1
                 changed = True
-            entry = Entry(line.received_at, next(self._seq), line, line.pod in labelled, repeats)
+            entry = Entry(line.when, next(self._seq), line, line.pod in labelled, repeats)
             if self._insert(entry, key):
                 self._latest[line.pod] = entry
                 changed = True

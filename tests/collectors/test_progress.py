@@ -241,6 +241,11 @@ def test_feed_begins_a_pods_download_state_afresh_when_its_container_restarts() 
     assert again.progress is not None and again.progress.message is None
     assert again.previous_run == f"previous run ended with: {mismatch[7:]} (exit code 1 (Error))"
     assert sum(mismatch in line.text for line in feed.recent_log(name)) == 2
+    # Each line keeps when it was written: the late read of the run before sorts before it.
+    assert [line.written_at for line in feed.recent_log(name) if mismatch in line.text] == [
+        t0 + 2,
+        t0 + 2,
+    ]
     # The same run seen again (a relist) changes nothing.
     feed.replaced("pods", [_asr_pod(1, {"running": {"startedAt": "2026-11-27T10:00:12Z"}}, 1)])
     assert pod().progress == again.progress

@@ -52,3 +52,17 @@ def test_events_are_ours_and_one_dropped_for_its_age_stays_dropped() -> None:
     assert not timeline.add_events(ours)
     assert timeline.add_events([dataclasses.replace(claim, last_seen=NOW + 5)])  # it recurred
     assert [e.who for e in timeline.entries] == ["p", "p", "pvc/models-aws-efs-pvc"]
+
+
+def test_lines_read_together_are_placed_when_they_were_written() -> None:
+    """A crash loop's earlier runs are read in one go: received in the same second, written
+    minutes apart, with an event between them."""
+    read_at = NOW + 300
+    earlier = LogLine("a", "c", "ERROR run 1: checksum mismatch", "error", read_at, NOW)
+    later = LogLine("a", "c", "ERROR run 2: checksum mismatch", "error", read_at, NOW + 200)
+    backoff = EventInfo("Pod", "a", "Warning", "BackOff", "restarting", 1, NOW + 100)
+    timeline = Timeline()
+    timeline.add_lines([later, earlier])
+    timeline.add_events([backoff])
+    assert [e.source for e in timeline.entries] == [earlier, backoff, later]
+    assert [e.at for e in timeline.entries] == [NOW, NOW + 100, NOW + 200]

@@ -118,7 +118,7 @@ class TimelineScreen(DataScreen):
             except Exception as exc:  # the feed's failure is shown, never raised into the UI
                 at = self.dash.now()
                 lines.append(LogLine(pod, "", f"log unavailable: {exc}", "error", at))
-        lines.sort(key=lambda line: line.received_at)  # stable: each pod's order stays
+        lines.sort(key=lambda line: line.when)  # stable: each pod's order stays
         model = Timeline()
         model.add_lines(lines, labelled_pods(snapshot))
         if snapshot is not None:
