@@ -133,8 +133,9 @@ def test_fit_columns_drops_the_least_important_first() -> None:
 async def test_efs_shared_at_100x30_shows_percent_and_eta_while_downloading(
     start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A slow model server, so that the download is seen moving.
-    world = start("efs-shared", model_size=64 * MiB, speed=8 * MiB)
+    # A slow model server (32 s for the model), so that the download is seen moving even when
+    # a loaded machine takes seconds to draw the first view.
+    world = start("efs-shared", model_size=64 * MiB, speed=2 * MiB)
     app = dashboard(world, recorder, monkeypatch)
     async with app.run_test(size=(100, 30), message_hook=recorder.hook) as pilot:
 
