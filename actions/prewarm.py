@@ -121,9 +121,17 @@ def plan_prewarm(
         namespace=ns,
         steps=tuple(steps),
         summary=described,
-        destructive=False,
+        # It creates a Job (and a CronJob) that writes the model into the shared cache.
+        destructive=True,
+        way_back=_way_back(ns, job_name, cron),
         permissions=perms,
     )
+
+
+def _way_back(ns: str, job_name: str, cron: dict[str, Any] | None) -> str:
+    """How to take the pre-warm back; the model it wrote stays cached (pods use it)."""
+    objects = f"job/{job_name}" + (f" cronjob/{cron['metadata']['name']}" if cron else "")
+    return f"kubectl -n {ns} delete {objects} (a model it wrote stays in the cache)"
 
 
 def _model_container(deployment: DeploymentFacts) -> ContainerFacts:

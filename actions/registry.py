@@ -49,7 +49,7 @@ SPECS: tuple[ActionSpec, ...] = (
         "p",
         "prewarm",
         "Pre-warm the model cache with a Job",
-        destructive=False,
+        destructive=True,
         needs=(_GET_DEPLOY, ("create", "jobs", "batch", None), ("get", "pods", "", "log")),
         changes_cache=True,
     ),

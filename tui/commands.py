@@ -137,7 +137,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("namespace", "n", "n", "Switch namespace", "app.switch_namespace", footer=False),
     Command("context", "c", "c", "Switch context", "app.switch_context", footer=False),
-    _act(ids.PREWARM, "p", "pre-warm", "Pre-warm the model (a Job)"),
+    _act(ids.PREWARM, "p", "pre-warm", "Pre-warm the model (a Job)", destructive=True),
     _act(ids.VERIFY, "v", "verify", "Verify the model checksum", needs_selection=True),
     _act(
         ids.PURGE, "d", "delete", "Delete the corrupt model", needs_selection=True, destructive=True

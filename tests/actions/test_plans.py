@@ -590,10 +590,14 @@ def test_prewarm_job_mounts_the_deployment_volume_with_its_model_env() -> None:
     dep = DeploymentFacts.from_object(deployment_object())
     opts = ActionOptions(image="registry.local/asr-cache-download:1", version="v2")
     plan = plan_prewarm(snap, "lightning-asr", opts, dep)
-    assert plan.runnable and not plan.destructive
+    # It creates a Job that writes into the cache: it says so, and how to take it back.
+    assert plan.runnable and plan.destructive and not plan.irreversible
     create = calls(plan, "create")[0]
     job = create.body
     assert job is not None and create.resource == "jobs" and create.group == "batch"
+    assert plan.way_back == (
+        f"kubectl -n {snap.namespace} delete job/{create.name} (a model it wrote stays in the cache)"
+    )
     assert job["metadata"]["name"].startswith("model-preload-v2-")
     assert len(job["metadata"]["name"]) <= 63
     container = job["spec"]["template"]["spec"]["containers"][0]

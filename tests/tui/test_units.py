@@ -167,7 +167,7 @@ def test_registry_has_every_key_the_issue_names() -> None:
     assert len({c.id for c in commands.COMMANDS}) == len(commands.COMMANDS)
     destructive = {c.id for c in commands.COMMANDS if c.destructive}
     # Every action whose plan changes the cluster says so in help as in its dialog.
-    assert destructive == {"purge", "restart-pod", "rollout-restart", "fix", "switch"}
+    assert destructive == {"prewarm", "purge", "restart-pod", "rollout-restart", "fix", "switch"}
     binding = commands.by_action_id("fix").binding()
     assert binding.action == "app.perform('fix')" and binding.id == "fix"
 
