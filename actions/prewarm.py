@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from actions import registry
@@ -26,7 +27,7 @@ from actions.options import (
 from actions.paths import DEFAULT_CACHE_DIR, PathRefused, check_component, check_directory
 from actions.plan import ActionPlan, ActionResult, ApiCall
 from actions.targets import TargetError, parse_target
-from collectors.model import ClusterSnapshot
+from collectors.model import ClusterSnapshot, ModelState
 from collectors.redact import redact_url
 
 DEFAULT_DEPLOYMENT = "lightning-asr"
@@ -77,9 +78,10 @@ def plan_prewarm(
             registry.PREWARM, where, ns, f"Deployment {name!r} is not in namespace {ns!r}."
         )
     try:
-        job, cron, described = build_objects(snapshot, deployment, options)
+        built = build_objects(snapshot, deployment, options)
     except (ValueError, PathRefused) as exc:
         return refused(registry.PREWARM, where, ns, str(exc))
+    job, cron, described = built.job, built.cron, built.described
     job_name = job["metadata"]["name"]
     steps = [
         ApiCall(
@@ -121,6 +123,7 @@ def plan_prewarm(
         namespace=ns,
         steps=tuple(steps),
         summary=described,
+        warnings=_already_served(snapshot, built.claim, built.version),
         # It creates a Job (and a CronJob) that writes the model into the shared cache.
         destructive=True,
         way_back=_way_back(ns, job_name, cron),
@@ -162,10 +165,39 @@ def _set(env: list[dict[str, Any]], name: str, value: str) -> None:
     env.append({"name": name, "value": value})
 
 
+@dataclass(frozen=True)
+class PrewarmObjects:
+    job: dict[str, Any]
+    cron: dict[str, Any] | None  # with a schedule
+    described: str  # a sentence for the plan's summary
+    claim: str  # the PVC it downloads into
+    version: str  # MODEL_VERSION, or "model"
+
+
+def _already_served(snapshot: ClusterSnapshot, claim: str, version: str) -> tuple[str, ...]:
+    """A pre-warm of a model that Ready pods already load from the claim is harmless (the Job
+    finds it verified and ends at once) but likely not what was meant: say so."""
+    serving = sorted(
+        p.name
+        for p in snapshot.pods
+        if p.cache_claim == claim
+        and p.ready
+        and p.model_state is ModelState.READY
+        and (p.model.version or "model") == version
+    )
+    if not serving:
+        return ()
+    who = ", ".join(serving[:3]) + (f" and {len(serving) - 3} more" if len(serving) > 3 else "")
+    return (
+        f"Version {version} is already on PVC {claim}: Ready pods load it ({who}). The Job "
+        "will find it verified and end at once.",
+    )
+
+
 def build_objects(
     snapshot: ClusterSnapshot, deployment: DeploymentFacts, options: ActionOptions
-) -> tuple[dict[str, Any], dict[str, Any] | None, str]:
-    """The Job, the CronJob (with a schedule) and a sentence describing them."""
+) -> PrewarmObjects:
+    """The Job, the CronJob (with a schedule), a sentence describing them, and where."""
     container = _model_container(deployment)
     env = [dict(e) for e in container.env if str(e.get("name", "")).startswith("MODEL_")]
     if options.version is not None:
@@ -273,7 +305,7 @@ def build_objects(
         + f" into {cache_dir} on PVC {claim} with image {options.image}, using "
         + f"{deployment.name}'s MODEL_* settings."
     )
-    return job, cron, described
+    return PrewarmObjects(job, cron, described, claim, version)
 
 
 def _cache_mount(

@@ -585,6 +585,22 @@ def test_the_room_to_free_is_read_from_the_downloaders_words_rounded_up() -> Non
 # -- pre-warm --------------------------------------------------------------------------------
 
 
+def test_prewarm_of_a_model_ready_pods_already_load_says_so() -> None:
+    snap = snapshot(
+        pod("asr-a", model=settings(version="v1")),
+        pod("asr-b", model=settings(version="v1"), state=ModelState.DOWNLOADING),
+        pod("asr-c", model=settings(version="v1"), claim="another-pvc"),
+        pod("asr-d", model=settings(version="v0")),
+    )
+    dep = DeploymentFacts.from_object(deployment_object())
+    plan = plan_prewarm(snap, "lightning-asr", ActionOptions(image="img:1"), dep)
+    assert plan.runnable
+    assert plan.warnings == (
+        "Version v1 is already on PVC models-aws-efs-pvc: Ready pods load it (asr-a). The Job "
+        "will find it verified and end at once.",
+    )
+
+
 def test_prewarm_job_mounts_the_deployment_volume_with_its_model_env() -> None:
     snap = snapshot(pod("asr-a"))
     dep = DeploymentFacts.from_object(deployment_object())
@@ -592,11 +608,13 @@ def test_prewarm_job_mounts_the_deployment_volume_with_its_model_env() -> None:
     plan = plan_prewarm(snap, "lightning-asr", opts, dep)
     # It creates a Job that writes into the cache: it says so, and how to take it back.
     assert plan.runnable and plan.destructive and not plan.irreversible
+    assert plan.warnings == ()  # v2 is new: nothing serves it yet
     create = calls(plan, "create")[0]
     job = create.body
     assert job is not None and create.resource == "jobs" and create.group == "batch"
     assert plan.way_back == (
-        f"kubectl -n {snap.namespace} delete job/{create.name} (a model it wrote stays in the cache)"
+        f"kubectl -n {snap.namespace} delete job/{create.name} "
+        "(a model it wrote stays in the cache)"
     )
     assert job["metadata"]["name"].startswith("model-preload-v2-")
     assert len(job["metadata"]["name"]) <= 63
