@@ -72,6 +72,7 @@ from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.probe_advice import startup_probe_advice
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
+from actions.words import lower_first, sentence, unstopped, upper_first
 from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
 from collectors.probes import killed_by_probe, probe_kill_note
@@ -166,6 +167,11 @@ class Diagnosis:
     why: str  # the evidence, in a sentence
     previous_run: bool = False  # the evidence is the run's before the container's last restart
     download: evidence.Download | None = None  # SOURCE_MISMATCH: the download that mismatched
+
+    @property
+    def stated(self) -> str:
+        """The evidence as the plan's first sentence: ``Evidence: …``, one full stop."""
+        return f"Evidence: {unstopped(self.why)}."
 
     @property
     def fetched(self) -> evidence.Download:
@@ -361,7 +367,7 @@ def _plan_elsewhere(
         return _refused_fix(snapshot, pod, d, still_serving(pod))
     nowhere = nowhere_else(pod, ready_nodes)
     if nowhere is not None:
-        plan = _refused_fix(snapshot, pod, d, f"{_upper_first(nowhere)}. Fix a node, or add one.")
+        plan = _refused_fix(snapshot, pod, d, f"{sentence(nowhere)} Fix a node, or add one.")
         return dataclasses.replace(plan, warnings=(nowhere,), commands=force)
     plan = _as_fix(plan_restart(snapshot, pod.name, dataclasses.replace(options, rollout=False)), d)
     vol = snapshot.claim_of(pod)
@@ -398,7 +404,7 @@ def _unblock(pod: PodInfo, d: Diagnosis) -> str:
         return "Its ReplicaSet has started a replacement; deleting this pod only tidies up."
     blocker = pod.blocker
     if blocker is None:
-        return _upper_first(d.why) + "."
+        return sentence(d.why)
     first = (
         "This may still pass by itself (a volume being provisioned, a node being added); if it "
         "does not: "
@@ -431,15 +437,15 @@ def _unblock(pod: PodInfo, d: Diagnosis) -> str:
         advice = "no node fits it: free or add nodes, or relax its requests or affinity."
     else:
         advice = "the kubelet retries the mount by itself; check the volume's driver and server."
-    return _upper_first(first + advice)
+    return upper_first(first + advice)
 
 
 def _refused_fix(
     snapshot: ClusterSnapshot, pod: PodInfo, d: Diagnosis, reason: str = ""
 ) -> ActionPlan:
     """A fix that must not run: its evidence is the reason, unless ``reason`` says more."""
-    why = _upper_first(d.why) + "."
-    summary = f"Evidence: {d.why}." if reason else why
+    why = sentence(d.why)
+    summary = d.stated if reason else why
     plan = refused(registry.FIX, f"pod/{pod.name}", snapshot.namespace, reason or why, summary)
     return dataclasses.replace(
         plan, title=topic(d.kind, pod.name), diagnosis=DIAGNOSES.get(d.kind, ""), decision=d.kind
@@ -464,7 +470,7 @@ def _plan_source_mismatch(
     bad_file_seen = pod.verification is not None and not pod.verification.ok
     if not fetched.kept and not bad_file_seen:
         said = (
-            f"{_upper_first(d.why)}. {_upper_first(what)}. The downloader discarded it and "
+            f"{sentence(d.why)} {sentence(what)} The downloader discarded it and "
             f"placed nothing, so there is nothing to delete, and {again} would most likely fail "
             f"the same way: nothing a restart can fix. {check}"
         )
@@ -548,17 +554,8 @@ def _check_first(pod: PodInfo, fetched: evidence.Download) -> str:
     )
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
-
-
-def _upper_first(text: str) -> str:
-    """Not str.capitalize: it lowercases the evidence."""
-    return text[:1].upper() + text[1:]
-
-
 def _as_fix(plan: ActionPlan, d: Diagnosis) -> ActionPlan:
-    summary = f"Evidence: {d.why}. " + plan.summary if plan.summary else f"Evidence: {d.why}."
+    summary = f"{d.stated} {plan.summary}" if plan.summary else d.stated
     perms = tuple(
         dict.fromkeys(plan.permissions + registry.spec(registry.FIX).permissions(plan.namespace))
     )
@@ -569,7 +566,7 @@ def _as_fix(plan: ActionPlan, d: Diagnosis) -> ActionPlan:
         diagnosis=DIAGNOSES.get(d.kind, ""),
         summary=summary,
         permissions=perms,
-        title=f"{topic(d.kind, plan.target)}: {_lower_first(plan.title)}",
+        title=f"{topic(d.kind, plan.target)}: {lower_first(plan.title)}",
     )
 
 
@@ -641,7 +638,7 @@ def _removal_fix(
         steps=tuple(steps),
         decision=d.kind,
         diagnosis=DIAGNOSES.get(d.kind, ""),
-        summary=f"Evidence: {d.why}. {summary}" + (f" ({host.note})" if host.note else ""),
+        summary=f"{d.stated} {summary}" + (f" ({host.note})" if host.note else ""),
         destructive=True,
         irreversible=True,
         warnings=warnings,
@@ -735,7 +732,7 @@ def plan_eviction(
         location = model_location(pod.model)
         host = exec_host(snapshot, pod, options, facts)
     except (PathRefused, NoExecHost) as exc:
-        return no(f"The volume is full ({d.why}); {exc} {grow}")
+        return no(f"The volume is full ({unstopped(d.why)}); {exc} {grow}")
     if cache is None and host.helper:
         # Only a helper pod can see the files, and planning starts none: look first.
         return _plan_look(snapshot, pod, d, host, location.root, claim, grow)
@@ -750,7 +747,8 @@ def plan_eviction(
         else:
             why = "the cache manifest lists no model"
         return no(
-            f"The volume is full ({d.why}) and {why}, so nothing can be evicted safely. {grow}"
+            f"The volume is full ({unstopped(d.why)}) and {why}, so nothing can be evicted "
+            f"safely. {grow}"
         )
     keep = protected_paths(snapshot, pod, cache.root)
     total = pod.progress.bytes_total if pod.progress else None
@@ -763,7 +761,8 @@ def plan_eviction(
     chosen, freed = choose_evictions(cache.entries, keep, need)
     if not chosen:
         return no(
-            f"The {claim} is full ({d.why}) and every cached model is used by a pod on it: "
+            f"The {claim} is full ({unstopped(d.why)}) and every cached model is used by a pod "
+            "on it: "
             f"nothing can be evicted. {grow}"
         )
     files = tuple(posixpath.join(cache.root, _norm(e.path)) for e in chosen)
@@ -822,7 +821,7 @@ def _plan_look(
         diagnosis=DIAGNOSES[DISK_FULL],
         evidence=d.why,
         summary=(
-            f"Evidence: {d.why}. No running pod sees the {claim}, so what its cache holds is "
+            f"{d.stated} No running pod sees the {claim}, so what its cache holds is "
             "not known, and planning starts no pod to look. This step only looks: a helper "
             f"pod mounts the claim at the same path, reads the cache manifest and the free "
             f"space of {root}, and is deleted again; no file is changed. Then the eviction "

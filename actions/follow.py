@@ -14,6 +14,7 @@ from typing import Any
 
 from actions.context import ActionContext, Cancelled
 from actions.progresslines import last_event
+from actions.words import unstopped
 
 LOG_EVERY = 2.0  # seconds between log tails of a pod being followed
 
@@ -297,7 +298,9 @@ def follow_job(ctx: ActionContext, namespace: str, name: str) -> Outcome:
             )
         if condition == "Failed":
             tail = _final_log(ctx, namespace, current)
-            return Outcome(False, f"Job {name} failed" + (f": {tail}." if tail else "."), finished)
+            return Outcome(
+                False, f"Job {name} failed" + (f": {unstopped(tail)}." if tail else "."), finished
+            )
         status = job.get("status") or {}
         state = pod_state(current[-1]) if current else "no pod yet"
         line = (

@@ -851,7 +851,8 @@ def test_fix_of_a_pod_that_cannot_start_says_what_to_change(
     plan = plan_fix(snapshot(blocked("asr-a", kind, cause)), "asr-a", OPTS)
     assert plan.decision == "cannot-start" and not plan.steps
     assert plan.refused is not None and words in plan.refused
-    assert plan.summary == f"Evidence: {cause}."  # the cause once, the refusal says what to do
+    # The cause once (its own full stop kept, not doubled); the refusal says what to do.
+    assert plan.summary == f"Evidence: {cause.removesuffix('.')}."
 
 
 def test_fix_of_a_pod_evicted_over_its_emptydir_limit_says_the_replacement_fares_the_same() -> None:
