@@ -68,7 +68,7 @@ from actions.node_advice import (
 )
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
-from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
+from actions.plan import NOTHING_TO_FIX, ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.probe_advice import startup_probe_advice
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
@@ -249,7 +249,15 @@ def diagnose(
         return _found(FAILED, failed)
     if pod.model_state == ModelState.FAILED or failed:
         return Diagnosis(FAILED, first or (failed.quote if failed else "the download failed"))
-    return Diagnosis(NOTHING, f"pod {pod.name} is {pod.model_state.value}")
+    return Diagnosis(NOTHING, _as_it_is(pod))
+
+
+def _as_it_is(pod: PodInfo) -> str:
+    """Where a pod with nothing to fix stands: its model's state (a loaded model in a pod not
+    Ready yet is said as such, not as a ready pod)."""
+    if pod.model_state is ModelState.READY and not pod.ready:
+        return f"the model of pod {pod.name} is loaded; the pod is not Ready yet"
+    return f"pod {pod.name} is {pod.model_state.value}"
 
 
 def _refusal(quote: str) -> str:
@@ -343,7 +351,7 @@ def plan_fix(
             title=f"Pod {pod.name} waits on a released lock",
         )
     if d.kind == NOTHING:
-        return dataclasses.replace(plan, refused=plan.summary[:-1] + ": nothing to fix.")
+        return dataclasses.replace(plan, refused_as=NOTHING_TO_FIX)
     return plan
 
 

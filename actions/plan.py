@@ -13,6 +13,10 @@ from typing import Any
 
 from collectors.redact import redact_text
 
+# What a plan that must not run is called, unless it says otherwise (``refused_as``).
+REFUSED = "Refused"
+NOTHING_TO_FIX = "Nothing to fix"
+
 # A request body in a shown plan: indented, and cut after this many lines (a Job spec fits).
 BODY_LINES = 60
 BODY_LINE_CHARS = 160
@@ -96,6 +100,9 @@ class ActionPlan:
     way_back: str = ""  # how to undo a reversible change, when there is a way
     warnings: tuple[str, ...] = ()
     refused: str | None = None  # set when the action must not run, and why
+    # What a plan that must not run is called where it is shown: "Refused", or "Nothing to fix"
+    # for a fix on a pod that downloads or serves (it must not run either, but nothing is wrong).
+    refused_as: str = REFUSED
     permissions: tuple[Permission, ...] = ()
     affected_pods: tuple[str, ...] = ()
     decision: str = ""  # which branch an evidence-driven action took (fix: restart, evict, ...)
@@ -111,6 +118,17 @@ class ActionPlan:
     @property
     def runnable(self) -> bool:
         return self.refused is None
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """It must not run because nothing is wrong, not because something forbids it."""
+        return self.refused is not None and self.refused_as != REFUSED
+
+    @property
+    def refusal(self) -> str:
+        """Why it must not run, under its name: "Refused: …", "Nothing to fix: …"; '' when it
+        may run."""
+        return f"{self.refused_as}: {self.refused}" if self.refused is not None else ""
 
     @property
     def consequence(self) -> str:
@@ -138,7 +156,7 @@ class ActionPlan:
         if self.summary:
             lines.append(self.summary)
         if self.refused:
-            lines.append(f"REFUSED: {self.refused}")
+            lines.append(f"{self.refused_as.upper()}: {self.refused}")
         lines.extend(f"run by hand: {c}" for c in self.commands)
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.extend(

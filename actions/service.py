@@ -272,7 +272,7 @@ class ActionService:
         if self.read_only:
             return ActionResult(plan, False, f"Not run: {READ_ONLY}.", details={"refused": True})
         if plan.refused:
-            return ActionResult(plan, False, f"Refused: {plan.refused}", details={"refused": True})
+            return ActionResult(plan, False, plan.refusal, details={"refused": True})
         missing = self.access.missing(plan.permissions)
         if missing:
             why = forbidden_reason(missing)

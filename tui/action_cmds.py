@@ -234,7 +234,7 @@ def _step(
     """Print one plan, check it, ask for it (unless --yes or --dry-run) and execute it."""
     printer.plan(plan)
     if plan.refused:
-        return EXIT_REFUSED, None, f"Refused: {plan.refused}"
+        return EXIT_REFUSED, None, plan.refusal
     missing = service.access.missing(plan.permissions)
     if missing:
         return EXIT_FORBIDDEN, None, f"Forbidden: {forbidden_reason(missing)}."

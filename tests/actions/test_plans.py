@@ -389,7 +389,11 @@ def test_fix_lock_held_by_a_dead_pod_says_the_kernel_released_it() -> None:
 
 def test_fix_refuses_when_nothing_is_wrong() -> None:
     snap = snapshot(pod("asr-a"))
-    assert "nothing to fix" in (plan_fix(snap, "asr-a", OPTS).refused or "")
+    plan = plan_fix(snap, "asr-a", OPTS)
+    assert not plan.runnable and plan.nothing_to_do
+    assert plan.refusal == "Nothing to fix: Pod asr-a is ready.", plan.refusal
+    assert "NOTHING TO FIX: Pod asr-a is ready." in plan.describe()
+    assert "REFUSED" not in plan.describe()
 
 
 def disk_full_snapshot() -> ClusterSnapshot:

@@ -1,8 +1,9 @@
 """The confirmation dialog: exactly what an action will do, to which objects, before it runs.
 
 A refused plan (e.g. a blue-green switch to a release that is not ready) opens the same
-dialog with the reason and no way to confirm. A plan that only looks (a fix's first step on a
-volume no running pod sees) says so, and that a second confirmation follows.
+dialog with the reason and no way to confirm; a fix with nothing to fix says so, not "Refused".
+A plan that only looks (a fix's first step on a volume no running pod sees) says so, and that a
+second confirmation follows.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from textual.widgets import Button, Static
 
 from actions.plan import ActionPlan
 
-_SAID_APART = ("REFUSED: ", "run by hand: ")
-
 
 def plan_text(plan: ActionPlan) -> Text:
-    """``plan.describe()`` with its warning lines coloured; the REFUSED line and the commands
-    to run by hand are left out, as the dialog shows them above the plan (once is enough)."""
+    """``plan.describe()`` with its warning lines coloured; the refusal and the commands to run
+    by hand are left out, as the dialog shows them above the plan (once is enough)."""
     text = Text()
-    lines = [line for line in plan.describe().splitlines() if not line.startswith(_SAID_APART)]
+    apart = (f"{plan.refused_as.upper()}: ", "run by hand: ")
+    lines = [line for line in plan.describe().splitlines() if not line.startswith(apart)]
     for i, line in enumerate(lines):
         if i:
             text.append("\n")
@@ -57,9 +57,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         plan = self.plan
-        with Vertical(id="confirm-box", classes="refused" if plan.refused else ""):
+        # Nothing to fix is no alarm: said as plainly as a look, not in a refusal's red.
+        calm = "nothing" if plan.nothing_to_do else "refused"
+        with Vertical(id="confirm-box", classes=calm if plan.refused else ""):
             if plan.refused:
-                yield Static(Text(f"Refused: {plan.refused}", style="bold"), id="confirm-refused")
+                yield Static(Text(plan.refusal, style="bold"), id="confirm-refused", classes=calm)
             elif plan.looks_only:
                 yield Static(Text(f"ⓘ {plan.consequence}", style="bold"), id="confirm-look")
             elif self.destructive:
