@@ -70,6 +70,7 @@ from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
 from actions.plan import NOTHING_TO_FIX, ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.probe_advice import startup_probe_advice
+from actions.readiness_advice import readiness_advice, readiness_why
 from actions.restart import plan_restart
 from actions.targets import TargetError, pods_sharing_cache, target_pod
 from actions.words import lower_first, sentence, unstopped, upper_first
@@ -96,6 +97,7 @@ OUT_OF_MEMORY = "out-of-memory"
 PROBE_KILLS = "probe-kills-start"
 NODE_LOST = "node-lost"
 NODE_NOT_READY = "node-not-ready"
+NOT_READY = "readiness-fails"
 # Not a diagnosis: the first of the two steps of a disk-full fix on a volume no running pod
 # sees -- look at what the cache holds through a helper pod, then plan the eviction from it.
 LOOK = "disk-full-look"
@@ -118,6 +120,7 @@ TOPICS = {
     PROBE_KILLS: "Fix the pod its probe kills before the model is ready",
     NODE_LOST: "Fix the pod whose node stopped answering",
     NODE_NOT_READY: "Fix the pod on a NotReady node",
+    NOT_READY: "Fix the pod that fails its readiness probe",
 }
 
 
@@ -136,6 +139,10 @@ DIAGNOSES = {
     STALLED: "the download stalled; it can resume",
     FAILED: "the download failed; a restart tries again",
     NOTHING: "nothing is wrong with the download",
+    NOT_READY: (
+        "the model is loaded and fine; the pod fails its readiness probe, which is not a "
+        "model-cache problem"
+    ),
     CANNOT_START: "the pod cannot start; no restart or download fixes that",
     EVICTED: "the kubelet evicted the pod; its ReplicaSet replaces it",
     OUT_OF_MEMORY: "a container is killed for memory; the model is not what fails",
@@ -208,6 +215,8 @@ def diagnose(
         return Diagnosis(PROBE_KILLS, pod.probe_deadline.said)
     if pod.evicted:
         return Diagnosis(EVICTED, f"the pod was evicted: {pod.status_message or 'no message'}")
+    if pod.unready_because is not None and pod.model_state is ModelState.READY:
+        return Diagnosis(NOT_READY, readiness_why(pod))
     found = evidence.pod_findings(snapshot, pod, log)
     phase = pod.progress.phase if pod.progress else None
     first = (pod.evidence[0] if pod.evidence else "") or (
@@ -338,6 +347,10 @@ def plan_fix(
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     if d.kind == PROBE_KILLS:
         advice, command = startup_probe_advice(snapshot, pod)
+        plan = _refused_fix(snapshot, pod, d, advice)
+        return dataclasses.replace(plan, commands=(command,) if command else ())
+    if d.kind == NOT_READY:
+        advice, command = readiness_advice(snapshot.namespace, pod)
         plan = _refused_fix(snapshot, pod, d, advice)
         return dataclasses.replace(plan, commands=(command,) if command else ())
     plan = _refused_fix(snapshot, pod, d)
