@@ -72,7 +72,7 @@ from actions.plan import NOTHING_TO_FIX, ActionPlan, ActionResult, ApiCall, Exec
 from actions.probe_advice import startup_probe_advice
 from actions.readiness_advice import readiness_advice, readiness_why
 from actions.restart import plan_restart
-from actions.targets import TargetError, pods_sharing_cache, target_pod
+from actions.targets import TargetError, owner_name, pods_sharing_cache, target_pod
 from actions.words import lower_first, sentence, unstopped, upper_first
 from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
@@ -401,7 +401,7 @@ def _unblock(pod: PodInfo, d: Diagnosis) -> str:
     """What to change for a pod that cannot start, was evicted or is killed for memory:
     nothing this tool can do safely by itself (a restart meets the same cause). The evidence,
     shown with it, says the cause in the API's words; this says what to do about it."""
-    owner = f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
+    owner = owner_name(pod)
     killed = pod.killed_for_memory
     if d.kind == OUT_OF_MEMORY and killed is not None:
         need = (

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actions import registry
+from actions.baked import no_volume
 from actions.common import dns_label, refused, short_id
 from actions.context import ActionContext
 from actions.follow import follow_job
@@ -319,10 +320,8 @@ def _cache_mount(
         if inside and (best is None or len(path) > len(str(best.get("mountPath", "")))):
             best = m
     if best is None:
-        raise ValueError(
-            f"No volume of deployment {deployment.name} is mounted at {cache_dir}: the model "
-            "lives in the container's own file system (baked image?), nothing to pre-warm."
-        )
+        where = no_volume(cache_dir, f"deployment {deployment.name}")
+        raise ValueError(f"{where}: nothing to pre-warm.")
     volume = next((v for v in deployment.volumes if v.get("name") == best.get("name")), None)
     if volume is None:
         raise ValueError(

@@ -9,6 +9,7 @@ start new ones, which download the model again.
 from __future__ import annotations
 
 from actions import evidence, registry
+from actions.baked import cannot_purge
 from actions.common import ExecHost, NoExecHost, delete_pod_call, exec_host, is_helper_call, refused
 from actions.confine import Checked, check_in_pod, removal_steps
 from actions.context import ActionContext, ActionFailed
@@ -17,7 +18,7 @@ from actions.hostpod import with_host
 from actions.options import ActionOptions, PodFacts
 from actions.paths import ModelLocation, PathRefused, model_location, resolve_user_path
 from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
-from actions.targets import TargetError, pods_sharing_cache, target_pod
+from actions.targets import TargetError, owner_name, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.probes import killed_by_probe
 
@@ -40,6 +41,9 @@ def plan_purge(
             location = resolve_user_path(location, options.path)
     except PathRefused as exc:
         return refused(registry.PURGE, where, ns, str(exc))
+    if pod.cache_kind == "image":
+        said = cannot_purge(location.cache_dir, pod.name, owner_name(pod))
+        return refused(registry.PURGE, where, ns, said)
     if model_verdict(snapshot, pod) == VERIFIED:
         return refused(
             registry.PURGE,

@@ -102,3 +102,9 @@ def cache_container(pod: PodInfo, wanted: str | None = None) -> str | None:
         return running[0].name
     regular = [c for c in pod.containers if not c.init]
     return regular[0].name if regular else None
+
+
+def owner_name(pod: PodInfo) -> str:
+    """The object to change for what a pod runs with, as a sentence names it: its Deployment
+    (``deployment/D``), else its owner as such."""
+    return f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
