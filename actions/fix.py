@@ -67,9 +67,10 @@ from actions.node_advice import (
     still_serving,
 )
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
+from actions.pace import last_run
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
 from actions.plan import NOTHING_TO_FIX, ActionPlan, ActionResult, ApiCall, ExecStep, Step
-from actions.probe_advice import startup_probe_advice
+from actions.probe_advice import probed_container, startup_probe_advice
 from actions.readiness_advice import readiness_advice, readiness_why
 from actions.restart import plan_restart
 from actions.targets import TargetError, owner_name, pods_sharing_cache, target_pod
@@ -346,7 +347,8 @@ def plan_fix(
     if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     if d.kind == PROBE_KILLS:
-        advice, command = startup_probe_advice(snapshot, pod)
+        before = last_run(log, probed_container(pod))
+        advice, command = startup_probe_advice(snapshot, pod, before)
         plan = _refused_fix(snapshot, pod, d, advice)
         return dataclasses.replace(plan, commands=(command,) if command else ())
     if d.kind == NOT_READY:

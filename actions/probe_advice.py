@@ -8,6 +8,7 @@ import json
 import math
 import shlex
 
+from actions.pace import Pace
 from collectors.model import ClusterSnapshot, PodInfo, ProbeSpec
 from collectors.room import claim_capacity
 from collectors.units import format_bytes, format_duration, format_written
@@ -17,12 +18,18 @@ UNKNOWN_LENGTH = 30 * 60  # what to allow when the download's length is not know
 MARGIN = 10 * 60  # at least this much beyond the download itself, for loading the model
 
 
-def startup_probe_advice(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[str, str | None]:
+def startup_probe_advice(
+    snapshot: ClusterSnapshot, pod: PodInfo, before: Pace | None = None
+) -> tuple[str, str | None]:
     """Why nothing this tool runs would help and the startup probe that would; and, when the
-    pod's Deployment and probe are known, the ``kubectl patch`` that sets it."""
+    pod's Deployment and probe are known, the ``kubectl patch`` that sets it. ``before``: the
+    pace of the killed container's last run, which stands in for a current run that shows no
+    rate or size yet (between runs, or just started), so the advice does not depend on when
+    it is asked."""
+    before = before or Pace()
     name, spec = _probed(pod)
-    took = download_seconds(pod)
-    bound = bounded_download(snapshot, pod) if took is None else None
+    took = download_seconds(pod, before)
+    bound = bounded_download(snapshot, pod, before) if took is None else None
     longest = took if took is not None else (bound[0] if bound else None)
     allow = UNKNOWN_LENGTH if longest is None else max(2 * longest, longest + MARGIN)
     # As often as the killing probe checks: the pod is let in as soon as its server answers.
@@ -72,21 +79,24 @@ def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSp
     return shlex.join(["kubectl", "-n", namespace, "patch", "deployment", deployment, "-p", patch])
 
 
-def download_seconds(pod: PodInfo) -> float | None:
-    """How long the whole download takes at the rate seen (now, or last in the run a probe
-    killed), when the size and a rate are known."""
-    rate = _rate_seen(pod)
-    if pod.progress is None or not pod.progress.bytes_total or not rate:
+def download_seconds(pod: PodInfo, before: Pace) -> float | None:
+    """How long the whole download takes at the rate seen (now, else last in the run a probe
+    killed, else in the run before), when the size and a rate are known."""
+    rate = _rate_seen(pod, before)
+    total = (pod.progress.bytes_total if pod.progress else None) or before.total
+    if not total or not rate:
         return None
-    return pod.progress.bytes_total / rate
+    return total / rate
 
 
-def bounded_download(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[float, str] | None:
+def bounded_download(
+    snapshot: ClusterSnapshot, pod: PodInfo, before: Pace
+) -> tuple[float, str] | None:
     """(seconds, the size in words): how long the largest model the pod's cache can hold takes
     at the rate seen, when the model's own size is not known (Lightning's own download logs
     none). The claim's real size, else the cache cap: an upper bound, so the probe is never
     too short."""
-    rate = _rate_seen(pod)
+    rate = _rate_seen(pod, before)
     vol = snapshot.claim_of(pod)
     if not rate or vol is None:
         return None
@@ -98,11 +108,12 @@ def bounded_download(snapshot: ClusterSnapshot, pod: PodInfo) -> tuple[float, st
     return None
 
 
-def _rate_seen(pod: PodInfo) -> float | None:
-    """The download's rate now, else the one last seen in the run a probe killed (a pod
-    between kills shows none)."""
+def _rate_seen(pod: PodInfo, before: Pace) -> float | None:
+    """The download's rate now, else the one last seen in the run a probe killed, else the
+    last its log gave (a pod between kills, or at the start of a run, shows none)."""
     progress, kill = pod.progress, pod.probe_kill
-    return (progress.rate if progress else None) or (kill.rate if kill else None)
+    now = (progress.rate if progress else None) or (kill.rate if kill else None)
+    return now or before.rate
 
 
 def _probed(pod: PodInfo) -> tuple[str, ProbeSpec | None]:
@@ -111,3 +122,8 @@ def _probed(pod: PodInfo) -> tuple[str, ProbeSpec | None]:
     name = deadline.container if deadline is not None else kill.container if kill else ""
     c = next((c for c in pod.containers if c.name == name), None)
     return name, c.start_limit if c is not None else None
+
+
+def probed_container(pod: PodInfo) -> str:
+    """The name of the container a probe kills (or will); '' when none is known."""
+    return _probed(pod)[0]
