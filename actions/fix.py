@@ -60,6 +60,7 @@ from actions.listing import listing_steps, read_listing
 from actions.node_advice import (
     already_replaced,
     force_delete_command,
+    force_delete_when,
     gone_soon,
     node_lost_warnings,
     node_not_ready_warnings,
@@ -396,7 +397,10 @@ def _plan_elsewhere(
     vol = snapshot.claim_of(pod)
     rwo = vol is not None and "ReadWriteOnce" in vol.access_modes
     said = node_lost_warnings(pod, rwo) if lost else node_not_ready_warnings(pod, rwo)
-    return dataclasses.replace(plan, warnings=(*said, *plan.warnings), commands=force)
+    when = force_delete_when(pod) if lost else ""
+    return dataclasses.replace(
+        plan, warnings=(*said, *plan.warnings), commands=force, commands_when=when
+    )
 
 
 def _unblock(pod: PodInfo, d: Diagnosis) -> str:

@@ -28,6 +28,15 @@ def force_delete_command(namespace: str, pod: str) -> str:
     )
 
 
+def force_delete_when(pod: PodInfo) -> str:
+    """When the force delete may be run: it tells the API the pod is gone without its kubelet's
+    word, so on a node that still runs it, two copies would run."""
+    return (
+        f"only when node {node_of(pod)} is really down (a force delete on a node that still "
+        "runs the pod leaves two copies running)"
+    )
+
+
 def node_of(pod: PodInfo) -> str:
     """The troubled node, as its evidence names it."""
     if pod.node_lost is not None:

@@ -112,8 +112,10 @@ class ActionPlan:
     # planned from what it saw and confirmed separately (fix on a volume no running pod sees).
     looks_only: bool = False
     # What to run by hand instead, each command whole (a refused fix's advice): shown apart
-    # from the prose, one per line, so that it can be copied as it is.
+    # from the prose, one per line, so that it can be copied as it is. A runnable plan's are no
+    # part of what confirming runs: shown after its steps, with ``commands_when``.
     commands: tuple[str, ...] = ()
+    commands_when: str = ""  # when to run them, e.g. "only when the machine is really down"
 
     @property
     def runnable(self) -> bool:
@@ -131,10 +133,28 @@ class ActionPlan:
         return f"{self.refused_as}: {self.refused}" if self.refused is not None else ""
 
     @property
+    def by_hand(self) -> str:
+        """What a runnable plan's commands are, said before them: confirming does not run
+        them."""
+        when = f", {self.commands_when}" if self.commands_when else ""
+        return f"Not run when confirmed; to run by hand{when}:"
+
+    @property
     def consequence(self) -> str:
         """What confirming does to the cluster, in the dialog and at the CLI's prompt: "cannot
         be undone" only when it deletes what cannot be brought back; else the way back, when
-        there is one. A plan that only looks says so, and that a second confirmation follows."""
+        there is one. A plan that only looks says so, and that a second confirmation follows.
+        Commands to run by hand beside the steps are said not to run."""
+        many = "commands" if len(self.commands) > 1 else "command"
+        aside = (
+            f" Confirming runs the numbered steps, not the {many} to run by hand."
+            if self.commands and self.runnable
+            else ""
+        )
+        return self._consequence + aside
+
+    @property
+    def _consequence(self) -> str:
         if self.looks_only:
             return (
                 "This only looks: it creates one helper pod, lists the cache and deletes the pod "
@@ -157,13 +177,17 @@ class ActionPlan:
             lines.append(self.summary)
         if self.refused:
             lines.append(f"{self.refused_as.upper()}: {self.refused}")
-        lines.extend(f"run by hand: {c}" for c in self.commands)
+            lines.extend(f"run by hand: {c}" for c in self.commands)
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.extend(
             f"{i}. {step.describe(inline_body=False)}" for i, step in enumerate(self.steps, 1)
         )
         if self.affected_pods:
             lines.append("pods affected: " + ", ".join(self.affected_pods))
+        if self.commands and self.runnable:
+            # After the steps, and said apart: confirming does not run them.
+            lines.append(self.by_hand)
+            lines.extend(f"run by hand: {c}" for c in self.commands)
         # Bodies come after every step, so a long Job or Pod spec never hides the steps.
         for i, step in enumerate(self.steps, 1):
             if isinstance(step, ApiCall) and step.body is not None:

@@ -3,7 +3,9 @@
 A refused plan (e.g. a blue-green switch to a release that is not ready) opens the same
 dialog with the reason and no way to confirm; a fix with nothing to fix says so, not "Refused".
 A plan that only looks (a fix's first step on a volume no running pod sees) says so, and that a
-second confirmation follows.
+second confirmation follows. Commands to run by hand come apart from the prose, to copy: a
+refused plan's at the top (they are the advice), a runnable plan's after its steps, under a
+line that says confirming does not run them.
 """
 
 from __future__ import annotations
@@ -23,16 +25,30 @@ from actions.plan import ActionPlan
 
 def plan_text(plan: ActionPlan) -> Text:
     """``plan.describe()`` with its warning lines coloured; the refusal and the commands to run
-    by hand are left out, as the dialog shows them above the plan (once is enough)."""
-    text = Text()
+    by hand are left out, as the dialog shows them apart (once is enough)."""
+    before, after = _parts(plan)
+    return _styled(before + after)
+
+
+def _parts(plan: ActionPlan) -> tuple[list[str], list[str]]:
+    """The plan's lines before and after where a runnable plan's commands go (its steps
+    before, the request bodies after)."""
     apart = (f"{plan.refused_as.upper()}: ", "run by hand: ")
     lines = [line for line in plan.describe().splitlines() if not line.startswith(apart)]
+    if plan.runnable and plan.by_hand in lines:
+        at = lines.index(plan.by_hand)
+        return lines[:at], lines[at + 1 :]
+    return lines, []
+
+
+def _styled(lines: list[str], first: bool = True) -> Text:
+    text = Text()
     for i, line in enumerate(lines):
         if i:
             text.append("\n")
         if line.startswith("warning:"):
             text.append(line, style="dark_orange")
-        elif i == 0:
+        elif i == 0 and first:
             text.append(line, style="bold")
         else:
             text.append(line)
@@ -66,12 +82,21 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(Text(f"ⓘ {plan.consequence}", style="bold"), id="confirm-look")
             elif self.destructive:
                 yield Static(Text(f"⚠ {plan.consequence}", style="bold"), id="confirm-warning")
-            if plan.commands:
-                # Each whole, apart from the prose: to copy with c, or with the mouse.
-                said = Text("\n".join(plan.commands), style="bold cyan")
-                yield Static(said, id="confirm-commands")
+            # Each command whole, apart from the prose: to copy with c, or with the mouse.
+            said = Text("\n".join(plan.commands), style="bold cyan")
+            commands = Static(said, id="confirm-commands")
+            if plan.commands and not plan.runnable:
+                yield commands
+            before, after = _parts(plan)
             with VerticalScroll(id="confirm-plan"):
-                yield Static(plan_text(plan))
+                yield Static(_styled(before))
+                if plan.commands and plan.runnable:
+                    # Not what y runs: after the steps, under a line that says so.
+                    label = plan.by_hand.removesuffix(":") + "; c copies it:"
+                    yield Static(Text(label, style="bold dark_orange"), id="confirm-by-hand")
+                    yield commands
+                if after:
+                    yield Static(_styled(after, first=False))
             with Horizontal(id="confirm-buttons"):
                 if plan.runnable:
                     yield Button(
