@@ -347,15 +347,15 @@ def plan_fix(
         return _plan_elsewhere(snapshot, pod, options, d, ready_nodes)
     if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         return _refused_fix(snapshot, pod, d, _unblock(pod, d))
+    advice = None
     if d.kind == PROBE_KILLS:
         before = last_run(log, probed_container(pod))
-        advice, command = startup_probe_advice(snapshot, pod, before)
-        plan = _refused_fix(snapshot, pod, d, advice)
-        return dataclasses.replace(plan, commands=(command,) if command else ())
-    if d.kind == NOT_READY:
-        advice, command = readiness_advice(snapshot.namespace, pod)
-        plan = _refused_fix(snapshot, pod, d, advice)
-        return dataclasses.replace(plan, commands=(command,) if command else ())
+        advice = startup_probe_advice(snapshot, pod, before)
+    elif d.kind == NOT_READY:
+        advice = readiness_advice(snapshot.namespace, pod)
+    if advice is not None:
+        plan = _refused_fix(snapshot, pod, d, advice.said)
+        return dataclasses.replace(plan, commands=advice.commands)
     plan = _refused_fix(snapshot, pod, d)
     if d.kind == LOCK_RELEASED:
         # Informational: a plan with no steps, nothing to confirm or change.

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
 from dataclasses import dataclass
 
+from actions.advice import kubectl
 from collectors.model import VolumeInfo
 
 GiB = 2**30
@@ -57,4 +57,4 @@ def grow_command(namespace: str, claim: str, size: str) -> str:
     """``kubectl patch`` of the claim's storage request (online expansion: no pod restarts)."""
     body = {"spec": {"resources": {"requests": {"storage": size}}}}
     patch = json.dumps(body, separators=(",", ":"))
-    return shlex.join(["kubectl", "-n", namespace, "patch", "pvc", claim, "-p", patch])
+    return kubectl(namespace, "patch", "pvc", claim, "-p", patch)

@@ -16,16 +16,13 @@ Either way a replacement needs another node that takes pods; with none, it would
 
 from __future__ import annotations
 
-import shlex
-
+from actions.advice import kubectl
 from collectors.model import PodInfo
 from collectors.units import format_duration
 
 
 def force_delete_command(namespace: str, pod: str) -> str:
-    return shlex.join(
-        ["kubectl", "-n", namespace, "delete", "pod", pod, "--grace-period=0", "--force"]
-    )
+    return kubectl(namespace, "delete", "pod", pod, "--grace-period=0", "--force")
 
 
 def force_delete_when(pod: PodInfo) -> str:

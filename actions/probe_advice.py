@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
 
+from actions.advice import Advice, kubectl
 from actions.pace import Pace
 from collectors.model import ClusterSnapshot, PodInfo, ProbeSpec
 from collectors.room import claim_capacity
@@ -20,7 +20,7 @@ MARGIN = 10 * 60  # at least this much beyond the download itself, for loading t
 
 def startup_probe_advice(
     snapshot: ClusterSnapshot, pod: PodInfo, before: Pace | None = None
-) -> tuple[str, str | None]:
+) -> Advice:
     """Why nothing this tool runs would help and the startup probe that would; and, when the
     pod's Deployment and probe are known, the ``kubectl patch`` that sets it. ``before``: the
     pace of the killed container's last run, which stands in for a current run that shows no
@@ -65,7 +65,7 @@ def startup_probe_advice(
     said += "."
     if pod.cache_kind == "pvc":
         said += " Or pre-warm the cache (key p) so the pods find the model and start in time."
-    return said, command
+    return Advice(said, (command,) if command else ())
 
 
 def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSpec, n: int) -> str:
@@ -76,7 +76,7 @@ def patch_command(namespace: str, deployment: str, container: str, spec: ProbeSp
     containers = [{"name": container, "startupProbe": probe}]
     body = {"spec": {"template": {"spec": {"containers": containers}}}}
     patch = json.dumps(body, separators=(",", ":"))
-    return shlex.join(["kubectl", "-n", namespace, "patch", "deployment", deployment, "-p", patch])
+    return kubectl(namespace, "patch", "deployment", deployment, "-p", patch)
 
 
 def download_seconds(pod: PodInfo, before: Pace) -> float | None:

@@ -8,8 +8,7 @@ depends on, which its own log says: the advice points there, with the command th
 
 from __future__ import annotations
 
-import shlex
-
+from actions.advice import Advice, kubectl
 from actions.words import unstopped
 from collectors.model import ContainerInfo, PodInfo
 
@@ -37,9 +36,9 @@ def readiness_why(pod: PodInfo) -> str:
     )
 
 
-def readiness_advice(namespace: str, pod: PodInfo) -> tuple[str, str | None]:
+def readiness_advice(namespace: str, pod: PodInfo) -> Advice:
     """Why nothing here helps and what to check; and the ``kubectl logs`` that shows the
-    server's own words (None when no container is known to read)."""
+    server's own words, when the container is known."""
     c = unready(pod)
     said = (
         "The model is loaded and fine: this is not a model-cache problem. The pod stays out of "
@@ -48,11 +47,9 @@ def readiness_advice(namespace: str, pod: PodInfo) -> tuple[str, str | None]:
         "Check what the server's health endpoint depends on, and the server's log"
     )
     if c is None:
-        return said + ".", None
-    command = shlex.join(
-        ["kubectl", "-n", namespace, "logs", pod.name, "-c", c.name, f"--tail={LOG_LINES}"]
-    )
-    return said + " (the command below).", command
+        return Advice(said + ".")
+    command = kubectl(namespace, "logs", pod.name, "-c", c.name, f"--tail={LOG_LINES}")
+    return Advice(said + " (the command below).", (command,))
 
 
 def _probe(pod: PodInfo) -> str:
