@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from actions import evidence, purge, registry
+from actions.advice import Advice, model_size
 from actions.common import (
     ExecHost,
     NoExecHost,
@@ -54,9 +55,11 @@ from actions.common import (
 )
 from actions.confine import removal_steps
 from actions.context import ActionContext
+from actions.eviction_advice import evicted_why, eviction_advice
 from actions.grow_advice import Growth, claim_growth
 from actions.hostpod import with_host
 from actions.listing import listing_steps, read_listing
+from actions.memory_advice import memory_advice
 from actions.node_advice import (
     already_replaced,
     force_delete_command,
@@ -74,9 +77,9 @@ from actions.plan import NOTHING_TO_FIX, ActionPlan, ActionResult, ApiCall, Exec
 from actions.probe_advice import probed_container, startup_probe_advice
 from actions.readiness_advice import readiness_advice, readiness_why
 from actions.restart import plan_restart
-from actions.targets import TargetError, owner_name, pods_sharing_cache, target_pod
-from actions.words import lower_first, sentence, unstopped, upper_first
-from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
+from actions.start_advice import claim_warnings, start_advice
+from actions.targets import TargetError, pods_sharing_cache, target_pod
+from actions.words import lower_first, sentence, unstopped
 from collectors.model import ClusterSnapshot, DownloadPhase, ModelState, PodInfo
 from collectors.probes import killed_by_probe, probe_kill_note
 from collectors.room import NEEDED, QUANTITY, needed_and_free, too_small
@@ -202,7 +205,9 @@ def diagnose(
     (the current run's), or each container's runs apart, so that a crash loop caught while it
     downloads again is judged by its last run's failure (see ``evidence.pod_findings``)."""
     if pod.blocker is not None and pod.model_state in (ModelState.BLOCKED, ModelState.PENDING):
-        return Diagnosis(CANNOT_START, pod.blocker.cause)
+        # An unbound claim's own warning says why (a StorageClass that does not exist).
+        said = (unstopped(pod.blocker.cause), *claim_warnings(snapshot, pod))
+        return Diagnosis(CANNOT_START, "; ".join(said))
     if pod.node_lost is not None and not pod.ready:
         return Diagnosis(NODE_LOST, pod.node_lost.said)
     if pod.node_not_ready is not None:
@@ -216,7 +221,7 @@ def diagnose(
     if pod.probe_deadline is not None:
         return Diagnosis(PROBE_KILLS, pod.probe_deadline.said)
     if pod.evicted:
-        return Diagnosis(EVICTED, f"the pod was evicted: {pod.status_message or 'no message'}")
+        return Diagnosis(EVICTED, evicted_why(pod))
     if pod.unready_because is not None and pod.model_state is ModelState.READY:
         return Diagnosis(NOT_READY, readiness_why(pod))
     found = evidence.pod_findings(snapshot, pod, log)
@@ -345,10 +350,10 @@ def plan_fix(
         return _as_fix(plan, d)
     if d.kind in (NODE_LOST, NODE_NOT_READY):
         return _plan_elsewhere(snapshot, pod, options, d, ready_nodes)
-    if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
-        return _refused_fix(snapshot, pod, d, _unblock(pod, d))
     advice = None
-    if d.kind == PROBE_KILLS:
+    if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
+        advice = _unblock(snapshot, pod, d, facts)
+    elif d.kind == PROBE_KILLS:
         before = last_run(log, probed_container(pod))
         advice = startup_probe_advice(snapshot, pod, before)
     elif d.kind == NOT_READY:
@@ -403,68 +408,21 @@ def _plan_elsewhere(
     )
 
 
-def _unblock(pod: PodInfo, d: Diagnosis) -> str:
+def _unblock(
+    snapshot: ClusterSnapshot, pod: PodInfo, d: Diagnosis, facts: PodFacts | None
+) -> Advice:
     """What to change for a pod that cannot start, was evicted or is killed for memory:
     nothing this tool can do safely by itself (a restart meets the same cause). The evidence,
-    shown with it, says the cause in the API's words; this says what to do about it."""
-    owner = owner_name(pod)
+    shown with it, says the cause in the API's words; this says what to do about it, and gives
+    the command where it knows enough to write one."""
     killed = pod.killed_for_memory
     if d.kind == OUT_OF_MEMORY and killed is not None:
-        need = (
-            ""
-            if killed.init
-            else " above what loading the model takes (at least the model's "
-            "size, plus the server's own)"
-        )
-        return (
-            f"Raise {'init container' if killed.init else 'container'} {killed.name}'s "
-            f"resources.limits.memory in {owner}{need}. Deleting the model, downloading it "
-            "again or restarting the pod would not help: the next start is killed the same way."
-        )
+        return memory_advice(snapshot.namespace, pod, killed, model_size(snapshot, pod))
     if d.kind == EVICTED:
-        if pod.cache_kind == "emptyDir" and "EmptyDir" in (pod.status_message or ""):
-            return (
-                "The model does not fit in the emptyDir's sizeLimit: a replacement pod downloads "
-                "again and is evicted again. Raise the volume's sizeLimit above the model's size "
-                f"(and its partial) in {owner}, or cache the model on a PVC."
-            )
-        return "Its ReplicaSet has started a replacement; deleting this pod only tidies up."
-    blocker = pod.blocker
-    if blocker is None:
-        return sentence(d.why)
-    first = (
-        "This may still pass by itself (a volume being provisioned, a node being added); if it "
-        "does not: "
-        if not blocker.settled
-        else ""
-    )
-    if blocker.kind == "image":
-        advice = (
-            f"fix the image reference in {owner} (or its imagePullSecrets when the registry "
-            f"refused access); if a rollout brought it, `kubectl rollout undo {owner}` goes "
-            "back. The kubelet retries the pull by itself."
-        )
-    elif blocker.kind == "config":
-        advice = (
-            f"create the Secret, ConfigMap or key it names in namespace {pod.namespace} (or fix "
-            f"the reference in {owner}); the kubelet retries by itself and the pod starts."
-        )
-    elif blocker.kind == "volume" and MULTI_ATTACH in blocker.cause:
-        advice = (
-            "the cache volume is ReadWriteOnce, attached to one node at a time: a pod on another "
-            "node waits for as long as the holder runs. Use a ReadWriteMany volume (EFS) for a "
-            f"shared cache, keep {owner}'s pods on one node, or scale it to one replica."
-        )
-    elif blocker.kind == "schedule" and UNBOUND_CLAIMS in blocker.cause:
-        advice = (
-            "its claim is not bound to a volume: see the claim's events (the StorageClass it "
-            "names, the provisioner); once it binds, the pod is scheduled."
-        )
-    elif blocker.kind == "schedule":
-        advice = "no node fits it: free or add nodes, or relax its requests or affinity."
-    else:
-        advice = "the kubelet retries the mount by itself; check the volume's driver and server."
-    return upper_first(first + advice)
+        return eviction_advice(snapshot, pod)
+    if pod.blocker is None:
+        return Advice(sentence(d.why))
+    return start_advice(snapshot, pod, pod.blocker, facts)
 
 
 def _refused_fix(

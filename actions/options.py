@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from actions.sources import SourceRef, sources_of
+
 DEFAULT_IMAGE = "asr-cache-tui/downloader:latest"
 DEFAULT_API_SERVER = "api-server"
 DEFAULT_ASR_PORT = 2269
@@ -114,12 +116,14 @@ class DeploymentFacts:
 
 @dataclass(frozen=True)
 class PodFacts:
-    """How a pod mounts its cache: what a helper pod copies to see the same files."""
+    """How a pod mounts its cache (what a helper pod copies to see the same files), and the
+    Secrets and ConfigMaps it reads (what a command that creates a missing one names)."""
 
     name: str
     node: str | None = None
     volume: Mapping[str, Any] | None = None  # the pod's volume definition of the cache
     mounts: tuple[Mapping[str, Any], ...] = ()  # that volume's mounts in the cache container
+    sources: tuple[SourceRef, ...] = ()
 
     @staticmethod
     def from_object(obj: Mapping[str, Any], volume_name: str | None) -> PodFacts:
@@ -138,6 +142,7 @@ class PodFacts:
             node=spec.get("nodeName"),
             volume=volume,
             mounts=mounts,
+            sources=sources_of(spec),
         )
 
 

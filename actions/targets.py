@@ -108,3 +108,9 @@ def owner_name(pod: PodInfo) -> str:
     """The object to change for what a pod runs with, as a sentence names it: its Deployment
     (``deployment/D``), else its owner as such."""
     return f"deployment/{pod.release}" if pod.release else f"the owner of pod {pod.name}"
+
+
+def deployment_of(pod: PodInfo) -> str | None:
+    """The Deployment whose template a pod runs, when its ReplicaSet says so: the object a
+    command to run by hand changes."""
+    return pod.release if pod.release and (pod.owner or "").startswith("ReplicaSet/") else None
