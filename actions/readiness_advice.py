@@ -40,11 +40,14 @@ def readiness_advice(namespace: str, pod: PodInfo) -> Advice:
     """Why nothing here helps and what to check; and the ``kubectl logs`` that shows the
     server's own words, when the container is known."""
     c = unready(pod)
+    spec = c.probe("readiness") if c is not None else None
+    endpoint = f" ({spec.handler})" if spec is not None else ""
     said = (
         "The model is loaded and fine: this is not a model-cache problem. The pod stays out of "
-        f"its Service because {_probe(pod)} fails. A restart, a new download or deleting the "
-        "model would not help: the server would load the same model and fail the same check. "
-        "Check what the server's health endpoint depends on, and the server's log"
+        "its Service because its readiness probe fails (the evidence says how). A restart, a new "
+        "download or deleting the model would not help: the server would load the same model "
+        f"and fail the same check. Check what the server's health endpoint{endpoint} depends "
+        "on, and the server's log"
     )
     if c is None:
         return Advice(said + ".")
