@@ -58,3 +58,36 @@ async def test_on_a_lost_node_y_restarts_and_the_force_delete_is_apart_after_the
         await pilot.press("c")
         await pilot.pause()
         assert app.clipboard == force
+
+
+async def test_an_unbound_claim_gives_its_commands_to_copy_together(
+    start: Callable[..., World], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pvc-pending: the claim's warning in the evidence, two commands apart, c copies both."""
+    world = start("pvc-pending")
+    app = dashboard(world, recorder, monkeypatch, "--refresh", "1")
+    async with app.run_test(size=SIZE, message_hook=recorder.hook) as pilot:
+        (waiting, _other) = await until(
+            pilot, lambda: in_state(app, "pending") or in_state(app, "blocked"), "pods waiting"
+        )
+        await until(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and any(p.blocker is not None and p.blocker.details for p in app.snapshot.pods)
+            ),
+            "the claim's warning on the dashboard",
+        )
+        select(app, waiting)
+        dialog, text = await confirmation(pilot, "f")
+        assert isinstance(dialog, ConfirmScreen) and not dialog.plan.runnable
+        said = 'ProvisioningFailed: storageclass.storage.k8s.io "models-aws-efs-sc2" not found.'
+        assert dialog.plan.summary.endswith(said), dialog.plan.summary
+        refused = str(dialog.query_one("#confirm-refused", Static).content)
+        assert "StorageClass models-aws-efs-sc2, which does not exist" in refused, refused
+        commands = "\n".join(dialog.plan.commands)
+        assert str(dialog.query_one("#confirm-commands", Static).content) == commands
+        assert "Copy commands (c)" in text, text
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.clipboard == commands

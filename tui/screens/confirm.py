@@ -107,7 +107,8 @@ class ConfirmScreen(ModalScreen[bool]):
                     yield Button("Cancel (n)", id="confirm-no")
                 else:
                     if plan.commands:
-                        yield Button("Copy command (c)", id="confirm-copy")
+                        many = "commands" if len(plan.commands) > 1 else "command"
+                        yield Button(f"Copy {many} (c)", id="confirm-copy")
                     yield Button("Close (esc)", id="confirm-no")
 
     def on_mount(self) -> None:
