@@ -39,7 +39,8 @@ def config_advice(namespace: str, pod: PodInfo, cause: str, facts: PodFacts | No
         named = (
             f"{'key' if len(keys) == 1 else 'keys'} {', '.join(keys)}"
             if keys
-            else f"the keys the pod reads (its spec does not name them: put each for {SOME_KEY})"
+            else "the keys the pod reads (its spec does not name them: write each in place of "
+            f"{SOME_KEY})"
         )
         said = f"create {kind} {name} in namespace {namespace} with {named}"
         return Advice(
