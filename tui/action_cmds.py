@@ -133,9 +133,9 @@ class _Printer:
         else:
             # A refusal's reason ends the plan just printed; on stderr too for scripts, but
             # not twice on one terminal.
-            said = code == EXIT_REFUSED and plan is not None and plan.refused
+            said = plan is not None and plan.refused is not None
             if not (said and self.one_screen):
-                stream = self.out if code == EXIT_OK else self.err
+                stream = self.out if code == EXIT_OK and not said else self.err
                 print(message, file=stream, flush=True)
             if result is not None:
                 self._recorded(result)
@@ -234,7 +234,8 @@ def _step(
     """Print one plan, check it, ask for it (unless --yes or --dry-run) and execute it."""
     printer.plan(plan)
     if plan.refused:
-        return EXIT_REFUSED, None, plan.refusal
+        # Nothing to fix is no failure: a cron job's `fix POD --yes` on a healthy pod is fine.
+        return (EXIT_OK if plan.nothing_to_do else EXIT_REFUSED), None, plan.refusal
     missing = service.access.missing(plan.permissions)
     if missing:
         return EXIT_FORBIDDEN, None, f"Forbidden: {forbidden_reason(missing)}."
