@@ -5,7 +5,8 @@ what is known into a snapshot when something changed (and once a second while a 
 state such as "stalled" could flip), a poller for volume usage, partial files and the serving
 release (sequential, so polls never overlap), and one log stream per pod that is or may be
 downloading. A container that restarts (a new restartCount or startedAt) begins its pod's
-download state afresh: the run before is history (``PodInfo.previous_run``), not evidence.
+download state afresh: the run before is history (``PodInfo.previous_run``), and a failure it
+ended with is the latest word only until the new run gets further (``LogFacts.failed_before``).
 When the API is lost the last snapshot stays, marked stale with the time it was lost.
 ``stop()`` wakes every blocked read and joins every thread within about two seconds.
 ``collect()`` runs the same pieces once, without watches or follow streams, for
@@ -386,8 +387,8 @@ class LiveFeed:
 
     def _note_runs(self, name: str, obj: dict[str, Any]) -> None:
         """A container whose log is read started a new run: the pod's download state begins
-        afresh, so what the run before said (a checksum mismatch, a full disk) stops being
-        evidence for the dashboard and the fix alike (lock held)."""
+        afresh; what the run before said (a checksum mismatch, a full disk) stays the latest
+        word only until the new run gets further (lock held)."""
         known = self._runs.setdefault(name, {})
         for container, run in container_runs(obj).items():
             before = known.get(container)

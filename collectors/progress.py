@@ -95,6 +95,16 @@ def parse_segment(text: str) -> Update | None:
 
 
 @dataclass(frozen=True)
+class FailedRun:
+    """A run of the container whose log ended in a failure: the latest word on the pod while
+    the run after it has not got further (a crash loop between two failures)."""
+
+    code: str  # the failure code (``parsers.base``), e.g. checksum_mismatch, disk_full
+    said: str  # its evidence line, e.g. "log: Model validation failed: checksum mismatch"
+    progress: DownloadProgress | None  # where its download stood when it failed
+
+
+@dataclass(frozen=True)
 class LogFacts:
     """What a pod's log has established, for the state rules (immutable)."""
 
@@ -111,6 +121,21 @@ class LogFacts:
     previous_run: str | None = None  # how its run before the last restart ended (history only)
     lines_seen: int = 0
     updated_at: float = 0.0
+    bytes_moved: bool = False  # bytes arrived in this run: a download really under way
+    # The last failure of a run before this one, kept while this run has not got further
+    # (``got_further``); the state rules judge the pod by it until then.
+    failed_before: FailedRun | None = None
+
+    def got_further(self, done_counts: bool = True) -> bool:
+        """Whether this run has got further than a run before it that failed: bytes arrived,
+        it waits on another pod's download, its downloader reports a stall, the server is
+        ready, it failed in its own words; or, when ``done_counts``, the model was found or
+        downloaded (not past a run that died loading it: an OOM kill comes after that)."""
+        if self.bytes_moved or self.ready or self.failure_code is not None:
+            return True
+        if self.phase in (DownloadPhase.WAITING, DownloadPhase.STALLED):
+            return True
+        return done_counts and self.phase is DownloadPhase.DONE
 
 
 class ProgressTracker:
@@ -126,6 +151,7 @@ class ProgressTracker:
         self._exited: str | None = None  # how the container status says that run ended
         self._ended_failed = False  # previous_run names a failure, not just a last line
         self._before: ProgressTracker | None = None  # the run before, for its late lines
+        self._failed_before: FailedRun | None = None  # see LogFacts.failed_before
         self._begin_run()
 
     def _begin_run(self) -> None:
@@ -142,6 +168,7 @@ class ProgressTracker:
         self.updated_at = 0.0
         self.last_change_at: float | None = None
         self.has_bytes = False
+        self.bytes_moved = False
         self.ready_at: float | None = None  # when the server said it is ready
         self.failure_code: str | None = None
         self.failure: str | None = None
@@ -162,13 +189,15 @@ class ProgressTracker:
     def new_run(self, exited: str | None = None) -> None:
         """The container restarted: what its log said so far is history, not the present.
 
-        The per-run state starts afresh, so a failure of the run before (a checksum mismatch,
-        a full disk) is no longer evidence of anything; ``previous_run`` keeps one line about
-        how that run ended, for people to read (the state rules and the fix never read it).
-        ``exited`` is what the container status says, e.g. "exit code 1 (Error)".
+        The per-run state starts afresh; ``previous_run`` keeps one line about how that run
+        ended, for people to read. A failure it ended with stays the latest word
+        (``failed_before``) only until the new run gets further: a crash loop keeps its
+        verdict between two failures, and a run downloading fine after one is judged by
+        itself. ``exited`` is what the container status says, e.g. "exit code 1 (Error)".
         """
         self._exited = exited
         self._ended_failed = self.failure is not None
+        self._failed_before = self._failure_to_carry(self._failed_before)
         self._say_previous(self._outcome())
         # That run as it stood, to read its late lines in: _begin_run makes new containers,
         # so the copy keeps the old ones.
@@ -187,13 +216,26 @@ class ProgressTracker:
         if self._before is None:  # the run before was never read: a pod first seen later
             self._before = ProgressTracker()
         before = self._before
+        self.lines_seen += 1
         before.feed_text(text, at)
+        carried = before._failure_to_carry(self._failed_before)
+        if carried != self._failed_before:
+            self._failed_before = carried
+            self.version += 1
         said = before._outcome()
         if said is None or (self._ended_failed and before.failure is None):
             return
         self._ended_failed = self._ended_failed or before.failure is not None
         self._say_previous(said)
         self.version += 1
+
+    def _failure_to_carry(self, kept: FailedRun | None) -> FailedRun | None:
+        """What this run, ending, leaves as the latest failure: its own, else ``kept`` (one
+        from before it) unless it got further than that."""
+        if self.failure_code is not None:
+            said = self.failure or f"log: {self.failure_code}"
+            return FailedRun(self.failure_code, said, self.progress())
+        return None if self.facts().got_further() else kept
 
     def _outcome(self) -> str | None:
         """How this run stands in one line: its failure, else its latest notable line."""
@@ -332,6 +374,7 @@ class ProgressTracker:
         if self.done is None or done != self.done:
             if moved:
                 self.last_change_at = at
+                self.bytes_moved = self.bytes_moved or done > (self.done or 0)
             self._sample_rate(done, at)
         self.done = done
         self.has_bytes = True
@@ -544,4 +587,6 @@ class ProgressTracker:
             previous_run=self.previous_run,
             lines_seen=self.lines_seen,
             updated_at=self.updated_at,
+            bytes_moved=self.bytes_moved,
+            failed_before=self._failed_before,
         )

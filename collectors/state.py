@@ -30,7 +30,14 @@ wins:
              file's size on disk).
 9. downloading the log says a download is under way (or being retried).
 10. unknown  anything else (e.g. running, not Ready, a log that says nothing) — with a
-             crash loop named in the evidence.
+             crash loop named in the evidence; but a crash loop whose log is not read yet is
+             failed (its last run's exit, "its log is being read").
+
+A container that restarted after a run that failed (its log's latest outcome a failure, or an
+OOM kill) is judged by that run until the run under way gets further (``LogFacts.got_further``:
+bytes arrive, a lock is waited on, the model is found or downloaded — not past an OOM kill,
+which comes after that —, the server is ready, or it fails in its own words): a crash loop
+keeps its verdict from one restart to the next, said to be a run before's.
 
 A pod on a node that answers but says NotReady keeps the state the rules give it (its
 download may go on there): the node's words join its evidence, after the rule's own.
@@ -177,14 +184,17 @@ def _by_the_rules(
     downloader_containers: frozenset[str],
     blocker: StartBlocker | None,
 ) -> Verdict:
-    progress = log.progress if log is not None else None
     is_job = (pod.owner or "").startswith("Job/")
+    log, carried = _latest_word(log, disk) if not pod.ready or is_job else (log, False)
+    progress = log.progress if log is not None else None
     looping = crash_loop(pod)
     loop_note = (
         [f"container {looping.name} in CrashLoopBackOff ({looping.restarts} restarts)"]
         if looping
         else []
     )
+    # The failure is a run before's: said, for the evidence not to pass it off as this run's.
+    before = [CARRIED_NOTE] if carried else []
     exits = [
         (c, c.exit_code)
         for c in pod.containers
@@ -202,7 +212,7 @@ def _by_the_rules(
         if log is not None and log.failure_code == CHECKSUM_MISMATCH:
             return Verdict(
                 ModelState.CORRUPT,
-                _with_log([log.failure or "log: checksum mismatch", *loop_note], log),
+                _with_log([log.failure or "log: checksum mismatch", *before, *loop_note], log),
                 progress,
             )
         for c, code in exits:
@@ -228,7 +238,13 @@ def _by_the_rules(
         said = pod.node_lost.said
         gone = progress.stopped(said) if progress is not None else None
         return Verdict(ModelState.FAILED, _with_log([said], log), gone)
-    oom = next((c for c in pod.containers if c.oom_killed and c.state != "running"), None)
+    # Between two kills the run under way is judged by the last until it gets further than
+    # loading the model, where the kill comes (finding the model in the cache is not that).
+    further = log is not None and (log.got_further(done_counts=False) or _disk_grows(log, disk))
+    oom = next(
+        (c for c in pod.containers if c.oom_killed and (c.state != "running" or not further)),
+        None,
+    )
     if oom is not None:
         return Verdict(ModelState.FAILED, _with_log([oom_note(oom, progress)], log), progress)
     probe_kill = killed_by_probe(pod)
@@ -239,7 +255,7 @@ def _by_the_rules(
     if log is not None and log.failure_code is not None:
         return Verdict(
             ModelState.FAILED,
-            _with_log([log.failure or "log: download failed", *loop_note], log),
+            _with_log([log.failure or "log: download failed", *before, *loop_note], log),
             progress,
         )
     for c, code in exits:
@@ -279,6 +295,11 @@ def _by_the_rules(
 
     if log is None or log.phase is None:
         # 10. unknown (nothing in the log about a download)
+        ended = _ended_badly(pod)
+        if ended is not None and (log is None or log.lines_seen == 0):
+            # Its last run failed and the log that says how is not read yet (the first
+            # moments of a dashboard opened on a crash loop): failed, not a mystery.
+            return Verdict(ModelState.FAILED, (f"{ended}; its log is being read",), progress)
         if disk is not None and disk.size is not None:
             return _from_disk(pod, log, disk, now, stall_after, loop_note)
         if running and log is None and not loop_note:
@@ -342,6 +363,46 @@ def _by_the_rules(
             stalled,
         )
     return Verdict(ModelState.DOWNLOADING, _with_log([], log, 3), progress)
+
+
+CARRIED_NOTE = "said by a run before the last restart; no run since has got past that"
+
+
+def _latest_word(log: LogFacts | None, disk: DiskFacts | None) -> tuple[LogFacts | None, bool]:
+    """The log as the rules read it, and whether it is a run before's: while the run under way
+    has not got further than the failure a run before it ended with, that failure is still
+    the log's latest outcome (a crash loop keeps its verdict between two failures, instead of
+    "unknown" for each new run's first seconds)."""
+    if log is None or log.failed_before is None or log.got_further() or _disk_grows(log, disk):
+        return log, False
+    before = log.failed_before
+    return (
+        dataclasses.replace(
+            log, failure_code=before.code, failure=before.said, progress=before.progress
+        ),
+        True,
+    )
+
+
+def _disk_grows(log: LogFacts, disk: DiskFacts | None) -> bool:
+    """The partial file grows while the log carries no byte counts: a download under way."""
+    return not log.has_bytes and disk is not None and bool(disk.rate)
+
+
+def _ended_badly(pod: PodInfo) -> str | None:
+    """How a container's last run failed, from its status alone: in its crash loop's back-off,
+    or running again after a run that did not complete."""
+    for c in pod.containers:
+        if c.state == "waiting" and c.reason == "CrashLoopBackOff":
+            code = f"exit code {c.exit_code}" if c.exit_code is not None else "its last run failed"
+            why = f" ({c.last_reason})" if c.last_reason else ""
+            return f"container {c.name} in CrashLoopBackOff ({c.restarts} restarts): {code}{why}"
+        if c.state == "running" and c.restarts and c.last_reason not in (None, "Completed"):
+            return (
+                f"container {c.name} restarted ({c.restarts} restarts) after a run that ended "
+                f"{c.last_reason}"
+            )
+    return None
 
 
 def _from_disk(

@@ -10,6 +10,7 @@ from actions.options import ActionOptions
 from actions.purge import plan_purge
 from collectors.model import ClusterSnapshot, ModelState
 from collectors.pods import pod_info
+from collectors.progress import ProgressTracker
 from collectors.state import model_state
 from tests.actions.builders import pod, snapshot
 from tests.collectors.podfactory import make_pod
@@ -56,13 +57,29 @@ def test_a_container_killed_for_memory_is_failed_with_its_limit() -> None:
     assert model_state(info, None, None, info.created_at + 1, 60.0).state is ModelState.FAILED
 
 
-def test_between_two_kills_the_run_under_way_speaks_for_the_state() -> None:
+def test_between_two_kills_the_run_under_way_keeps_the_kill_until_it_gets_further() -> None:
+    """The next run finds the model in the cache and loads it, as the one killed did: nothing
+    it says is further than where the kill came, so the kill stays its state."""
     running = {"running": {"startedAt": "2026-11-27T10:01:00Z"}}
     info = pod_info(_oom_pod(running))
-    verdict = model_state(info, None, None, info.created_at + 1, 60.0)
-    assert verdict.state is not ModelState.FAILED
+    now = info.created_at + 1
+    tracker = ProgressTracker()
+    unread = model_state(info, None, None, now, 60.0)
+    for line in ("INFO: Model found in cache: /app/models/v1/model.bin", "INFO: Loading model..."):
+        tracker.feed_text(line, now)
+        verdict = model_state(info, tracker.facts(), None, now, 60.0)
+        assert verdict.state is ModelState.FAILED, (line, verdict)
+        assert verdict.evidence[0] == unread.evidence[0]
+        assert verdict.evidence[0].startswith("container lightning-asr was OOMKilled")
     snap = ClusterSnapshot("ctx", "smallest", "https://api", 0.0, pods=(info,))
     assert diagnose(snap, info).kind == "out-of-memory", "the fix reads the run before"
+    # Ready at last (a limit raised in place), or downloading again: judged by this run.
+    tracker.feed_text("INFO: Server ready on port 2269", now + 1)
+    assert model_state(info, tracker.facts(), None, now, 60.0).state is ModelState.READY
+    fetching = ProgressTracker()
+    fetching.feed_text("INFO: Downloading model from URL...", now)
+    fetching.feed_text('{"v": 1, "event": "progress", "done": 10, "total": 100}', now + 1)
+    assert model_state(info, fetching.facts(), None, now, 60.0).state is ModelState.DOWNLOADING
 
 
 def test_fix_and_purge_do_not_blame_the_model() -> None:

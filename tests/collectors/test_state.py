@@ -8,7 +8,7 @@ import json
 from collectors.model import DownloadPhase, DownloadProgress, ModelState, VerificationResult
 from collectors.pods import pod_info
 from collectors.progress import LogFacts, ProgressTracker
-from collectors.state import DiskFacts, model_state
+from collectors.state import CARRIED_NOTE, DiskFacts, model_state
 from tests.collectors.podfactory import make_pod, terminated, waiting
 
 STALL = 60.0
@@ -162,7 +162,7 @@ def test_failed_download_disk_full_and_crash_loop() -> None:
     assert v.state is ModelState.UNKNOWN and "CrashLoopBackOff" in v.evidence[0]
 
 
-def test_a_restart_leaves_the_failure_of_the_run_before_behind() -> None:
+def test_a_restart_keeps_the_last_runs_failure_until_the_new_run_gets_further() -> None:
     tracker = ProgressTracker()
     first = [
         "INFO: Downloading model from URL...",
@@ -173,30 +173,88 @@ def test_a_restart_leaves_the_failure_of_the_run_before_behind() -> None:
     for i, line in enumerate(first):
         tracker.feed_text(line, 1000.0 + i)
     looping = make_pod(statuses=[waiting("lightning-asr", "CrashLoopBackOff", 0, last_exit=1)])
-    assert _decide(looping, tracker.facts()).state is ModelState.FAILED
+    failed = _decide(looping, tracker.facts())
+    assert failed.state is ModelState.FAILED
 
     tracker.new_run("exit code 1 (Error)")
     running = {"running": {"startedAt": "2026-11-27T10:00:09Z"}}
     restarted = make_pod(
         statuses=[{"name": "lightning-asr", "ready": False, "restartCount": 1, "state": running}]
     )
-    # Before the new run says anything: nothing is known about it, least of all a failure.
-    v = _decide(restarted, tracker.facts())
-    assert v.state is ModelState.UNKNOWN and "says nothing" in v.evidence[0], v.evidence
-    for i, line in enumerate([*first[:2], _j(event="progress", done=400, total=4000)]):
-        tracker.feed_text(line, 1010.0 + i)
+    # Before the new run gets further than the last one did, the last run's failure is the
+    # latest word, said to be that run's: a crash loop does not turn "unknown" for each start.
+    for i, line in enumerate(["", *first[:2]]):
+        if line:
+            tracker.feed_text(line, 1010.0 + i)
+        v = _decide(restarted, tracker.facts(), now=1013.0)
+        assert v.state is ModelState.FAILED, (line, v)
+        assert v.evidence[:2] == (failed.evidence[0], CARRIED_NOTE), v.evidence
+        assert v.progress is not None and "no space left" in (v.progress.message or "")
+    # Bytes arriving are real progress: from then on the run is judged by itself.
+    tracker.feed_text(_j(event="progress", done=400, total=4000), 1013.0)
     facts = tracker.facts()
     v = _decide(restarted, facts, now=1013.0)
     assert v.state is ModelState.DOWNLOADING, v
     assert not any("space" in e or "failed" in e for e in v.evidence), v.evidence
     assert v.progress is not None and v.progress.message is None and v.progress.bytes_done == 400
-    # How the run before ended is kept apart, as history (the verdict never reads it).
+    # How the run before ended is kept apart, as history.
     assert facts.previous_run is not None
     assert facts.previous_run.startswith("previous run ended with: ")
     assert "no space left" in facts.previous_run.lower()
     assert facts.previous_run.endswith("(exit code 1 (Error))")
+    # A run that got further and then ended without a failure of its own leaves none behind.
     tracker.new_run()
     assert tracker.facts().previous_run == "previous run ended with: " + facts.evidence[-1][5:]
+    assert tracker.facts().failed_before is None
+    assert _decide(restarted, tracker.facts()).state is ModelState.UNKNOWN
+
+
+def _restarted(restarts: int = 1) -> dict:
+    running = {"running": {"startedAt": "2026-11-27T10:00:09Z"}}
+    status = {"name": "lightning-asr", "ready": False, "restartCount": restarts, "state": running}
+    status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
+    return make_pod(statuses=[status])
+
+
+def test_a_cached_model_that_failed_validation_stays_corrupt_until_a_run_passes_it() -> None:
+    """corrupt-model: each run hashes the cached file a while, saying nothing, then fails."""
+    tracker = ProgressTracker()
+    mismatch = "ERROR: Model validation failed: checksum mismatch: sha256 mismatch"
+    tracker.feed_text("INFO: Starting Lightning ASR server (model cache: /app/models)", 1000.0)
+    tracker.feed_text(mismatch, 1001.0)
+    for run in (1, 2):  # the second run ends with nothing said: the failure stays the latest
+        tracker.new_run("exit code 1 (Error)")
+        tracker.feed_text("INFO: Starting Lightning ASR server (model cache: /app/models)", 1010.0)
+        v = _decide(_restarted(run), tracker.facts())
+        assert v.state is ModelState.CORRUPT, (run, v)
+        assert v.evidence[:2] == ("log: " + mismatch[7:], CARRIED_NOTE), v.evidence
+        assert v.progress is not None and "checksum mismatch" in (v.progress.message or "")
+    # Validation passed this time (the file was replaced): the run is judged by itself.
+    tracker.feed_text("INFO: Model found in cache: /app/models/v1/model.bin", 1011.0)
+    v = _decide(_restarted(2), tracker.facts())
+    assert v.state is ModelState.VERIFYING and CARRIED_NOTE not in v.evidence, v
+
+
+def test_a_crash_loop_whose_log_is_not_read_yet_is_failed_not_unknown() -> None:
+    """The first moments of a dashboard opened on a crash loop: the API says the last run
+    failed; the log that says how is on its way."""
+    looping = make_pod(statuses=[waiting("lightning-asr", "CrashLoopBackOff", 3, last_exit=1)])
+    for log in (None, ProgressTracker().facts()):
+        v = _decide(looping, log)
+        assert v.state is ModelState.FAILED, v
+        assert v.evidence == (
+            "container lightning-asr in CrashLoopBackOff (3 restarts): exit code 1 (Error); "
+            "its log is being read",
+        )
+    v = _decide(_restarted(3))
+    assert v.state is ModelState.FAILED and "after a run that ended Error" in v.evidence[0]
+    # First seen in a later run: the run before's lines, read late, say how it failed.
+    tracker = ProgressTracker()
+    tracker.new_run("exit code 1 (Error)")
+    tracker.late_line(_j(event="error", code="disk_full", exit=6, message="no space left"), 990)
+    v = _decide(_restarted(3), tracker.facts())
+    assert v.state is ModelState.FAILED and v.evidence[1] == CARRIED_NOTE, v
+    assert "no space left" in v.evidence[0]
 
 
 def test_the_run_befores_last_lines_read_after_its_restart_say_how_it_ended() -> None:
