@@ -327,6 +327,7 @@ class ProgressTracker:
         elif kind == "ready":
             self.ready_at = at
             self.failure_code = self.failure = None
+            self._overcome()
             if self.phase not in (None, DownloadPhase.DONE):
                 self.phase = DownloadPhase.DONE
             self._note(f"log: {u.message or 'server ready'}")
@@ -518,6 +519,7 @@ class ProgressTracker:
         self._cause = None
         self.failure_code = self.failure = None
         self.waiting_for = None
+        self._overcome()
         if u.done is not None:
             self.done = u.done
             self.has_bytes = True
@@ -529,6 +531,12 @@ class ProgressTracker:
         self.last_change_at = at
         size = f" ({format_bytes(u.done)})" if u.done else ""
         self._note(f"log: {redact_text(u.message) if u.message else 'download complete'}{size}")
+
+    def _overcome(self) -> None:
+        """The download is done (or the server ready): the attempt it took and the error a
+        retry got past are history, kept in the evidence, not how the download stands."""
+        self.attempt = None
+        self.message = None
 
     def _fail(self, u: Update) -> None:
         self.phase = DownloadPhase.FAILED

@@ -150,6 +150,33 @@ def test_tracker_wait_then_done_cached() -> None:
     assert t.phase is DownloadPhase.DONE
 
 
+def test_an_error_a_retry_got_past_is_history_once_the_download_is_done() -> None:
+    """flaky-network: a 503, a retry, then the whole file. The finished download (and the
+    server ready after it) is not shown with "attempt 2  HTTP 503 Service Unavailable"."""
+
+    def event(**obj: object) -> str:
+        return json.dumps({"v": 1, "file": "model.bin", **obj})
+
+    for last in (
+        event(event="done", bytes=100, sha256="ab", seconds=2.0, cached=False, path="m"),
+        "INFO: Server ready on port 2269",
+    ):
+        t = ProgressTracker()
+        t.feed_text(event(event="start", total=100, resumed_from=0, workers=1, url="x"), 1.0)
+        t.feed_text(event(event="progress", done=10, total=100, rate=5.0, eta=18.0), 2.0)
+        t.feed_text(event(event="retry", attempt=2, of=5, reason="HTTP 503 Service Unavailable"), 3)
+        moving = t.feed_text(event(event="progress", done=60, total=100, rate=5.0, eta=8.0), 4.0)
+        assert moving is not None
+        p = t.progress()
+        assert p is not None and (p.attempt, p.message) == (2, "HTTP 503 Service Unavailable")
+        t.feed_text(event(event="progress", done=100, total=100, rate=5.0, eta=0.0), 5.0)
+        t.feed_text(last, 6.0)
+        p = t.progress()
+        assert p is not None and p.phase is DownloadPhase.DONE, p
+        assert (p.attempt, p.message) == (None, None), p
+        assert any("HTTP 503" in line for line in t.facts().evidence), "kept as history"
+
+
 def test_tracker_lightning_only_lines_have_no_bytes() -> None:
     t = _track(["INFO: Downloading model from URL..."])
     f = t.facts()
