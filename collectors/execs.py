@@ -61,6 +61,23 @@ class ExecError(Exception):
     """The command could not run (pod not running, forbidden, lost connection); one sentence."""
 
 
+class ContainerNotRunning(ExecError):
+    """The kubelet refused the exec because the container does not run at the moment: it is
+    between two runs (a crash loop's back-off, a restart). Expected, and it passes."""
+
+
+# What a kubelet answers (400) for a container that is not running: "unable to upgrade
+# connection: container not found ("lightning-asr")", or "container … is not running".
+_NOT_RUNNING = ("container not found", "is not running")
+
+
+def _not_running(exc: Exception) -> bool:
+    if not isinstance(exc, ApiException) or exc.status != 400:
+        return False
+    said = f"{exc.body or ''} {exc.reason or ''}"
+    return any(words in said for words in _NOT_RUNNING)
+
+
 @dataclass(frozen=True)
 class ExecOutcome:
     exit_code: int | None  # None when the command did not finish (timeout, cancel, lost stream)
@@ -296,7 +313,8 @@ def run(
             )
         except Exception as exc:
             what = f"{argv[0]} in pod {pod}"
-            raise ExecError(
+            kind = ContainerNotRunning if _not_running(exc) else ExecError
+            raise kind(
                 f"cannot exec {what}: " + cluster.describe_error(exc, "create", "pods/exec")
             ) from None
     cluster.counters.count_bytes("create", "pods/exec", len(outcome.stdout) + len(outcome.stderr))

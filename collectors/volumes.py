@@ -20,7 +20,7 @@ from typing import Any
 from collectors import execs
 from collectors.cluster import Cluster
 from collectors.diskfree import DfFigures, DfOutputError, parse_df
-from collectors.execs import ExecError, ExecOutcome
+from collectors.execs import ContainerNotRunning, ExecError, ExecOutcome
 from collectors.model import VolumeUsage
 from collectors.units import format_written
 
@@ -53,10 +53,9 @@ class VolumeTarget:
     mounts: tuple[PodMount, ...]
     quota: int | None = None
 
-    def measuring_pod(self) -> PodMount | None:
-        """Where to exec a fallback: a ready pod if any, else a running one; stable choice."""
-        running = sorted((m for m in self.mounts if m.running), key=lambda m: (not m.ready, m.pod))
-        return running[0] if running else None
+    def measuring_pods(self) -> list[PodMount]:
+        """Where to exec a fallback, best first: ready pods, then running ones; stable."""
+        return sorted((m for m in self.mounts if m.running), key=lambda m: (not m.ready, m.pod))
 
 
 def _note(*clauses: str | None) -> str:
@@ -86,6 +85,18 @@ def _failed(argv: Sequence[str], pod: str, outcome: ExecOutcome, timeout: float)
         if lines:
             how += f" ({_one_line(lines[0], MAX_WORDS)})"
     return _one_line(f"{shlex.join(argv)} in pod {pod} failed: {how}")
+
+
+def _restarting(refused: Sequence[tuple[str | None, str]]) -> str:
+    """Execs refused, by (container, pod), because the container was between two runs (a crash
+    loop's back-off): expected, and it passes."""
+    where = ", ".join(f"container {c or '?'} in pod {pod}" for c, pod in refused[:3])
+    more = f" and {len(refused) - 3} more" if len(refused) > 3 else ""
+    was = "was" if len(refused) == 1 else "were"
+    return (
+        f"not measured: {where}{more} {was} restarting (not running when asked); "
+        "measured again at the next refresh"
+    )
 
 
 def _nobody_to_measure_in(target: VolumeTarget) -> str:
@@ -254,15 +265,22 @@ class VolumePoller:
         cached = self._fallbacks.get(target.key)
         if not fresh and cached is not None and now - cached.measured_at < self.fallback_interval:
             return cached
-        mount = target.measuring_pod()
-        if mount is None:
-            usage = VolumeUsage(
-                source="none", measured_at=now, note=_note(why, _nobody_to_measure_in(target))
-            )
-        else:
-            usage = self.measure_in_pod(
-                mount.pod, mount.container, mount.mount_path, why, now, quota=target.quota
-            )
+        mounts = target.measuring_pods()
+        usage = VolumeUsage(
+            source="none", measured_at=now, note=_note(why, _nobody_to_measure_in(target))
+        )
+        refused: list[tuple[str | None, str]] = []
+        for mount in mounts:
+            try:
+                usage = self._measure(
+                    mount.pod, mount.container, mount.mount_path, why, now, target.quota
+                )
+                break
+            except ContainerNotRunning:  # restarting since the snapshot: another pod may do
+                refused.append((mount.container, mount.pod))
+                usage = VolumeUsage(
+                    source="none", measured_at=now, note=_note(why, _restarting(refused))
+                )
         if usage.source != "none":  # a failure is not remembered: try again next poll
             self._fallbacks[target.key] = usage
         return usage
@@ -282,6 +300,23 @@ class VolumePoller:
         ``why`` says why the kubelet's figure is not used (None: nobody asked it, as when a
         person opens a pod's cache); ``quota`` is what a ``du`` figure is shown against.
         """
+        try:
+            return self._measure(pod, container, path, why, now, quota)
+        except ContainerNotRunning:
+            note = _note(why, _restarting([(container, pod)]))
+            return VolumeUsage(source="none", measured_at=now, note=note)
+
+    def _measure(
+        self,
+        pod: str,
+        container: str | None,
+        path: str,
+        why: str | None,
+        now: float,
+        quota: int | None,
+    ) -> VolumeUsage:
+        """``measure_in_pod``, but a container that is not running raises
+        ``ContainerNotRunning`` (the caller may try another pod)."""
         argv = ["df", "-P", "-B1", path]
         try:
             df = execs.run(
@@ -292,6 +327,8 @@ class VolumePoller:
                 timeout=self.exec_timeout,
                 cancel=self.cancel,
             )
+        except ContainerNotRunning:
+            raise
         except ExecError as exc:
             return VolumeUsage(source="none", measured_at=now, note=_note(why, _one_line(exc)))
         parsed: DfFigures | None = None
@@ -356,6 +393,8 @@ class VolumePoller:
                     timeout=timeout,
                     cancel=self.cancel,
                 )
+            except ContainerNotRunning:
+                raise
             except ExecError as exc:
                 raise MeasureError(_one_line(exc)) from None
             value = parse_du(result.stdout, unit) if result.exit_code in (0, 1) else None

@@ -18,9 +18,10 @@ from collectors import execs
 from collectors.execs import ExecOutcome
 from collectors.live import UNMEASURED_TRIES
 from collectors.model import ClusterSnapshot, VolumeUsage
-from collectors.volumes import VolumePoller
+from collectors.volumes import PodMount, VolumePoller, VolumeTarget
 from simcluster.kubelet.commands import EXTRA_COMMANDS
 from simcluster.kubelet.context import ProcContext
+from tests.collectors.conftest import sim_cluster_handle
 from tests.collectors.setups import MiB, asr_deployment, pvc
 from tests.polling import wait_until
 
@@ -314,3 +315,67 @@ def test_du_that_could_not_read_some_files_still_gives_its_total(
     assert usage.source == "none" and "du -sk /app/models in pod asr-1 failed: exit code 1" in (
         usage.note or ""
     ), usage.note
+
+
+def test_a_container_between_two_runs_is_said_in_words_and_another_pod_measures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An exec refused because the container is restarting (a crash loop's back-off) is no
+    error to quote: the note says so, and another running pod on the volume measures it."""
+    df = ExecOutcome(
+        0,
+        "Filesystem 1-blocks Used Available Capacity Mounted on\n"
+        "/dev/sdb 1073741824 4096 1073737728 1% /app/models\n",
+        "",
+    )
+
+    def run(_cluster: Any, pod: str, argv: list[str], **_kw: Any) -> ExecOutcome:
+        if pod != "asr-2":
+            raise execs.ContainerNotRunning(
+                f"cannot exec df in pod {pod}: the API server https://api answered 400 to create "
+                "pods/exec in namespace 'smallest': unable to upgrade connection: container not "
+                'found ("lightning-asr")'
+            )
+        return df
+
+    monkeypatch.setattr(execs, "run", run)
+    poller = VolumePoller(cast(Any, None))
+    mounts = tuple(
+        PodMount(name, "node-1", "lightning-asr", "/app/models", True, ready)
+        for name, ready in (("asr-1", True), ("asr-2", False), ("asr-3", False))
+    )
+    target = VolumeTarget("models-pvc", "pvc", "models", "models-pvc", mounts)
+    usage = poller.fallback(target, "no stats", 100.0)
+    assert (usage.source, usage.used_bytes) == ("df", 4096), usage
+    assert "in pod asr-2" in (usage.note or ""), usage.note
+    alone = VolumeTarget("models-pvc", "pvc", "models", "models-pvc", mounts[:1])
+    note = poller.fallback(alone, "no stats", 200.0, fresh=True).note or ""
+    assert note == (
+        "no stats; not measured: container lightning-asr in pod asr-1 was restarting (not "
+        "running when asked); measured again at the next refresh"
+    ), note
+    opened = poller.measure_in_pod("asr-3", "lightning-asr", "/app/models", None, 300.0)
+    assert opened.source == "none" and "400" not in (opened.note or ""), opened.note
+    assert "asr-3 was restarting" in (opened.note or ""), opened.note
+
+
+def test_the_kubelets_refusal_for_a_container_not_running_is_told_apart(start) -> None:
+    """corrupt-model: every run fails and waits out a back-off, when exec is refused."""
+    world = start("corrupt-model")
+    cluster = sim_cluster_handle(world.cluster, world.kubeconfig.parent)
+
+    def refused() -> str | None:
+        for pod in world.pods():
+            statuses = pod.status.container_statuses or []
+            if any(s.state.waiting for s in statuses):
+                try:
+                    execs.run(cluster, pod.metadata.name, ["true"], container="lightning-asr")
+                except execs.ContainerNotRunning as exc:
+                    return str(exc)
+                except execs.ExecError:
+                    return None
+        return None
+
+    said = wait_until(refused, 30, "an exec refused in a crash loop's back-off", every=0.05)
+    assert "container not found" in said, said
+    cluster.close()
