@@ -72,6 +72,9 @@ class DownloadProgress:
     file: str | None = None
     message: str | None = None
     updated_at: float = 0.0  # wall-clock seconds when this was last learned
+    # Seconds since bytes last arrived, once that is longer than a few progress intervals:
+    # the rate is then 0 and there is no ETA, whatever average the downloader still reports.
+    idle_for: float | None = None
 
     @property
     def fraction(self) -> float | None:
@@ -83,6 +86,11 @@ class DownloadProgress:
     def in_flight(self) -> bool:
         """Downloading or retrying: the phases where a rate and an ETA mean something."""
         return self.phase in (DownloadPhase.DOWNLOADING, DownloadPhase.RETRYING)
+
+    def idle(self, seconds: float) -> DownloadProgress:
+        """This download with no new bytes for ``seconds``: nothing moves now, so no rate and
+        no ETA (a downloader's average rate decays slowly and would promise one)."""
+        return dataclasses.replace(self, rate=0.0, eta_seconds=None, idle_for=seconds)
 
     def stopped(self, why: str) -> DownloadProgress:
         """This download as over without its file: the pod it ran in failed (evicted, say),

@@ -122,6 +122,9 @@ class LogFacts:
     lines_seen: int = 0
     updated_at: float = 0.0
     bytes_moved: bool = False  # bytes arrived in this run: a download really under way
+    # The longest of the last few gaps between two arrivals of bytes: how far apart this
+    # format's byte counts come (about a second for most; wget's dot lines, more when slow).
+    byte_interval: float | None = None
     # The last failure of a run before this one, kept while this run has not got further
     # (``got_further``); the state rules judge the pod by it until then.
     failed_before: FailedRun | None = None
@@ -143,6 +146,7 @@ class ProgressTracker:
 
     EVIDENCE_KEPT = 6
     RATE_SMOOTHING = 0.3
+    GAPS_KEPT = 4
 
     def __init__(self) -> None:
         self.lines_seen = 0
@@ -169,6 +173,8 @@ class ProgressTracker:
         self.last_change_at: float | None = None
         self.has_bytes = False
         self.bytes_moved = False
+        self._gaps: deque[float] = deque(maxlen=self.GAPS_KEPT)  # see LogFacts.byte_interval
+        self._bytes_at: float | None = None  # when bytes last arrived
         self.ready_at: float | None = None  # when the server said it is ready
         self.failure_code: str | None = None
         self.failure: str | None = None
@@ -374,6 +380,9 @@ class ProgressTracker:
     def _set_done(self, done: int, at: float, moved: bool = True) -> None:
         if self.done is None or done != self.done:
             if moved:
+                if self._bytes_at is not None and at > self._bytes_at:
+                    self._gaps.append(at - self._bytes_at)
+                self._bytes_at = at
                 self.last_change_at = at
                 self.bytes_moved = self.bytes_moved or done > (self.done or 0)
             self._sample_rate(done, at)
@@ -596,5 +605,6 @@ class ProgressTracker:
             lines_seen=self.lines_seen,
             updated_at=self.updated_at,
             bytes_moved=self.bytes_moved,
+            byte_interval=max(self._gaps) if self._gaps else None,
             failed_before=self._failed_before,
         )

@@ -28,7 +28,8 @@ wins:
 8. stalled   the downloader itself reports a stall; or downloading and no new bytes for
              ``stall_after`` seconds (from the log's byte counts, else from the partial
              file's size on disk).
-9. downloading the log says a download is under way (or being retried).
+9. downloading the log says a download is under way (or being retried); no new bytes for a
+             few progress intervals (``idle_after``), and it has no rate and no ETA.
 10. unknown  anything else (e.g. running, not Ready, a log that says nothing) — with a
              crash loop named in the evidence; but a crash loop whose log is not read yet is
              failed (its last run's exit, "its log is being read").
@@ -71,6 +72,13 @@ DOWNLOADER_EXIT_CODES = {
     8: "overall timeout exceeded",
 }
 _PENDING_REASONS = {"ContainerCreating", "PodInitializing", "Pending"}
+# Byte counts come about every second (the bundled downloader, curl's meter, aws, tqdm): no new
+# bytes for five of those, and the download has stopped for now, whatever average rate the
+# downloader still reports (it decays for a minute: "5.1 MiB/s ETA 30s", then "50.5 KiB/s ETA
+# 52m"). A format whose counts come further apart (wget's dot lines, when slow) gets
+# IDLE_INTERVALS of its own intervals, so a pause between two of its lines is no such stop.
+IDLE_AFTER = 5.0
+IDLE_INTERVALS = 3
 
 
 def exit_note(container: str, code: int) -> str:
@@ -350,19 +358,24 @@ def _by_the_rules(
         return Verdict(ModelState.DOWNLOADING, _with_log([note], log, 2), progress)
     since = log.last_change_at if log.last_change_at is not None else log.updated_at
     idle = now - since
+    idle_note = f"no new bytes for {format_duration(idle)}{_bytes_text(progress)}"
     if idle >= stall_after:
-        # The downloader's last ETA promised bytes that stopped coming: none while stalled.
+        # The downloader's last rate and ETA promised bytes that stopped coming.
         stalled = (
-            dataclasses.replace(progress, phase=DownloadPhase.STALLED, eta_seconds=None)
+            dataclasses.replace(progress.idle(idle), phase=DownloadPhase.STALLED)
             if progress
             else None
         )
-        return Verdict(
-            ModelState.STALLED,
-            _with_log([f"no new bytes for {format_duration(idle)}{_bytes_text(progress)}"], log, 2),
-            stalled,
-        )
+        return Verdict(ModelState.STALLED, _with_log([idle_note], log, 2), stalled)
+    if progress is not None and idle >= idle_after(log):
+        return Verdict(ModelState.DOWNLOADING, _with_log([idle_note], log, 2), progress.idle(idle))
     return Verdict(ModelState.DOWNLOADING, _with_log([], log, 3), progress)
+
+
+def idle_after(log: LogFacts) -> float:
+    """How long without new bytes before a download shows no rate and no ETA."""
+    gap = log.byte_interval
+    return max(IDLE_AFTER, IDLE_INTERVALS * gap) if gap else IDLE_AFTER
 
 
 CARRIED_NOTE = "said by a run before the last restart; no run since has got past that"

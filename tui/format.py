@@ -142,7 +142,11 @@ def progress_cell(
     text.append(f" {pct}" if width > 0 else pct.lstrip())
     if with_bytes and progress.bytes_done is not None:
         text.append(f" {format_pair(progress.bytes_done, progress.bytes_total)}")
-    if progress.in_flight:
+    if progress.in_flight and progress.idle_for is not None:
+        # Where the rate and the ETA would be: nothing moves, and for how long.
+        idle = format_duration(progress.idle_for)
+        text.append(f" no new bytes for {idle}" if with_rate else f" idle {idle}", style="italic")
+    elif progress.in_flight:
         if with_rate and progress.rate is not None:
             text.append(f" {format_rate(progress.rate)}")
         if progress.eta_seconds is not None:
