@@ -95,7 +95,14 @@ def test_corrupt_model(start, start_feed) -> None:
 def test_disk_full(start, start_feed) -> None:
     world = start("disk-full")
     _feed, rec = start_feed(world.cluster, refresh=1)
-    snap = rec.wait(lambda s: _count(s, ModelState.FAILED) == 1, 20, "the download failed")
+    # Failed from the first sight of its crash loop; the cause once its log is read.
+    snap = rec.wait(
+        lambda s: (
+            _count(s, ModelState.FAILED) == 1 and "Download failed after" in s.pods[0].evidence[0]
+        ),
+        20,
+        "the download failed, with the server's last word",
+    )
     if not os.path.ismount(world.claim_dir("models-ebs-pvc")):
         pytest.skip("the simulator could not mount a tmpfs here (restricted container)")
     (pod,) = snap.pods
