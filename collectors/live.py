@@ -542,7 +542,7 @@ class LiveFeed:
             for pod in snapshot.pods:
                 if not pod.reachable:
                     continue
-                if pod.name in followed or pod.model_state is not ModelState.READY:
+                if pod.name in followed or not pod.model_state.settled:
                     wanted.append(pod)
             wanted.sort(key=lambda p: (p.name not in followed, p.model_state.urgency, p.name))
             keep = {p.name for p in wanted[: self.options.max_streams]}
@@ -570,16 +570,17 @@ class LiveFeed:
             self._read_ready_once(snapshot)
 
     def _read_ready_once(self, snapshot: ClusterSnapshot) -> None:
-        """A pod already Ready when first seen (a baked model, a restart of the dashboard) has
-        its log read once, so its download state is known as for the pods watched while they
-        got the model, not only for the one whose detail was opened (lock held)."""
+        """A pod already Ready (or done) when first seen (a baked model, a restart of the
+        dashboard, a completed pre-warm Job) has its log read once, so its download state is
+        known as for the pods watched while they got the model, not only for the one whose
+        detail was opened (lock held)."""
         self._one_shots = {n: s for n, s in self._one_shots.items() if s.thread.is_alive()}
         for pod in snapshot.pods:
             if len(self._one_shots) >= ONE_SHOT_READS:
                 return
             name = pod.name
             if (
-                pod.model_state is not ModelState.READY
+                not pod.model_state.settled
                 or pod.deleting
                 or not pod.node
                 or name in self._read_once
@@ -886,7 +887,7 @@ class LiveFeed:
         streams = [
             self._new_stream(p.name, follow=False)
             for p in first.pods
-            if p.reachable and p.model_state is not ModelState.READY
+            if p.reachable and not p.model_state.settled
         ]
         for batch_start in range(0, len(streams), 16):
             batch = streams[batch_start : batch_start + 16]

@@ -26,6 +26,9 @@ class ModelState(str, enum.Enum):
     PENDING = "pending"
     UNKNOWN = "unknown"
     READY = "ready"
+    # Completed (Succeeded) without a failure: a pre-warm Job's pod whose download is done.
+    # It serves nothing, so it is not "ready".
+    DONE = "done"
 
     @property
     def needs_attention(self) -> bool:
@@ -35,6 +38,11 @@ class ModelState(str, enum.Enum):
             ModelState.STALLED,
             ModelState.BLOCKED,
         )
+
+    @property
+    def settled(self) -> bool:
+        """The pod has its model and nothing more to watch for: serving, or done."""
+        return self in (ModelState.READY, ModelState.DONE)
 
     @property
     def urgency(self) -> int:

@@ -286,6 +286,8 @@ class SnapshotBuilder:
     ) -> list[VolumeInfo]:
         mounted_by: dict[str, list[str]] = {}
         for name, pod in objects.get("pods", {}).items():
+            if kube.status(pod).get("phase") in ("Succeeded", "Failed"):
+                continue  # its containers are over and its volumes unmounted: it uses none
             for vol in kube.items(kube.spec(pod).get("volumes")):
                 claim = kube.dig(vol, "persistentVolumeClaim", "claimName")
                 if isinstance(claim, str):

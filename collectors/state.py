@@ -7,7 +7,9 @@ wins:
 1. corrupt   a verify run found a mismatch; or (pod not Ready) the log's latest outcome is a
              checksum mismatch, or a downloader container exited 5.
 2. ready     the pod's Ready condition is True; or the log says "Server ready" and a
-             container runs; or a Job pod Succeeded without a failure in its log.
+             container runs.
+   done      the pod Succeeded without a failure in its log: a pre-warm Job's pod whose
+             download is done (it serves nothing, so it is not ready).
 3. failed    its node stopped reporting (``nodes.py``: the download went with it); or a
              container was OOMKilled and is down (terminated, or in its back-off): its
              memory limit is too small, most often to load the model; or its liveness or
@@ -239,7 +241,7 @@ def _by_the_rules(
         return Verdict(ModelState.READY, _with_log([], log, 2), progress)
     if pod.phase == "Succeeded" and (log is None or log.failure_code is None):
         done = progress.finished() if progress else None  # exit 0, last lines maybe unread
-        return Verdict(ModelState.READY, _with_log(["pod Succeeded"], log, 2), done)
+        return Verdict(ModelState.DONE, _with_log(["pod Succeeded"], log, 2), done)
 
     # 3. failed
     if pod.node_lost is not None:

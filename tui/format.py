@@ -44,6 +44,7 @@ STATE_STYLE: dict[ModelState, str] = {
     ModelState.PENDING: "grey62",
     ModelState.UNKNOWN: "grey50",
     ModelState.READY: "green",
+    ModelState.DONE: "green",
 }
 
 STATE_ICON: dict[ModelState, str] = {
@@ -57,6 +58,7 @@ STATE_ICON: dict[ModelState, str] = {
     ModelState.PENDING: "·",
     ModelState.UNKNOWN: "?",
     ModelState.READY: "✓",
+    ModelState.DONE: "✓",
 }
 
 _EIGHTHS = " ▏▎▍▌▋▊▉"

@@ -189,8 +189,17 @@ def test_preload_wget(start, start_feed) -> None:
     )
     job = next(j for j in done.jobs if j.kind == "Job")
     assert job.progress is not None and job.progress.phase is DownloadPhase.DONE
+    # Its pod is done, not a server: "ready" would count it with the pods that serve.
+    done = rec.wait(
+        lambda s: (p := s.pod(job.pods[0])) is not None and p.phase == "Succeeded",
+        20,
+        "the Job's pod Succeeded",
+    )
     pod = done.pod(job.pods[0])
-    assert pod is not None and pod.model_state is ModelState.READY
+    assert pod is not None and pod.model_state is ModelState.DONE
+    # Completed, it mounts the claim no more: the volume names only the pods that use it.
+    (claim,) = (v for v in done.volumes if v.kind == "pvc")
+    assert claim.pods and pod.name not in claim.pods, claim.pods
 
 
 def test_blue_green(start, start_feed) -> None:

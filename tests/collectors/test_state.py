@@ -328,18 +328,21 @@ def test_running_before_its_log_is_read_is_pending_not_unknown() -> None:
     assert v.state is ModelState.PENDING and "its log is being read" in v.evidence[0]
 
 
-def test_job_pod_succeeded_is_ready() -> None:
+def test_a_job_pod_that_succeeded_is_done_not_ready() -> None:
+    """A pre-warm Job's pod that completed its download serves nothing: "done", not "ready"."""
     pod = make_pod(
         phase="Succeeded",
         owner=("Job", "model-preload"),
         statuses=[terminated("lightning-asr", 0, "Completed")],
     )
-    assert (
-        _decide(
-            pod, _log(_j(event="done", bytes=10, sha256=None, seconds=1.0, cached=False, path="m"))
-        ).state
-        is ModelState.READY
-    )
+    done = _log(_j(event="done", bytes=10, sha256=None, seconds=1.0, cached=False, path="m"))
+    v = _decide(pod, done)
+    assert v.state is ModelState.DONE and v.evidence[0] == "pod Succeeded", v
+    assert v.state.settled and not v.state.needs_attention
+    # While it runs it is judged by its download, however Ready its probe says it is.
+    running = make_pod(owner=("Job", "model-preload"), ready=True)
+    moving = _log(_j(event="progress", done=5, total=10, rate=5.0, eta=1.0, workers=1))
+    assert _decide(running, moving, now=1000.5).state is ModelState.DOWNLOADING
 
 
 def test_a_job_pod_that_exited_0_before_its_last_lines_were_read_is_done() -> None:
@@ -350,7 +353,7 @@ def test_a_job_pod_that_exited_0_before_its_last_lines_were_read_is_done() -> No
     )
     moving = _log(_j(event="progress", done=99, total=100, rate=5.0, eta=1.0, workers=1))
     v = _decide(pod, moving)
-    assert v.state is ModelState.READY and v.progress is not None
+    assert v.state is ModelState.DONE and v.progress is not None
     assert (v.progress.phase, v.progress.bytes_done, v.progress.rate) == (
         DownloadPhase.DONE,
         100,

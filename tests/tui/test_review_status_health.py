@@ -23,7 +23,7 @@ def _snap(*pods: PodInfo, jobs: Sequence[JobInfo] = ()) -> ClusterSnapshot:
 
 
 def test_a_complete_job_is_not_an_unready_asr_pod() -> None:
-    done = _job_pod("model-preload-x1", ModelState.READY, "Succeeded")
+    done = _job_pod("model-preload-x1", ModelState.DONE, "Succeeded")
     asr = [pod(f"lightning-asr-{i}", ModelState.READY, ready=True) for i in range(2)]
     h = health(_snap(done, *asr))
     assert (h.level, h.text) == ("ok", "2/2 ready")

@@ -513,3 +513,19 @@ def test_the_detail_says_how_long_a_start_may_take_before_a_probe_ends_it() -> N
     # Once Ready, the start is over: nothing to say.
     ready = dataclasses.replace(probed, ready=True, model_state=ModelState.READY)
     assert "probe allows" not in summary_text(ready, ready.name, NOW).plain
+
+
+def test_a_pre_warm_pod_that_completed_reads_done_not_ready() -> None:
+    """preload-wget: the Job's pod Succeeded 0/1 is no server waiting to serve."""
+    job_pod = dataclasses.replace(
+        pod("model-preload-6qvhj", ModelState.DONE, phase="Succeeded", release="model-preload"),
+        owner="Job/model-preload",
+        progress=progress(256 * MiB, 256 * MiB, 0.0),
+    )
+    layout = tuple((key, width) for key, _, width in PodsTable.COLUMNS)
+    row = _cells((job_pod, "3m", layout))
+    assert row[6].plain == "✓ done", row[6].plain
+    servers = [pod(f"lightning-asr-{i}", ModelState.READY, ready=True) for i in range(2)]
+    snap = sample_snapshot(pods=(*servers, job_pod))
+    assert health(snap).text == "2/2 ready"
+    assert [p.name for p in sorted(snap.pods, key=pod_order)][-1] == job_pod.name
