@@ -199,7 +199,7 @@ def test_preload_wget(start, start_feed) -> None:
     assert pod is not None and pod.model_state is ModelState.DONE
     # Completed, it mounts the claim no more: the volume names only the pods that use it.
     (claim,) = (v for v in done.volumes if v.kind == "pvc")
-    assert claim.pods and pod.name not in claim.pods, claim.pods
+    assert pod.name not in claim.pods, claim.pods
 
 
 def test_blue_green(start, start_feed) -> None:
