@@ -19,7 +19,7 @@ from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.parsers import base
 from collectors.parsers.failures import CHECKSUM_MISMATCH_TEXT, NO_SPACE_TEXT
 from collectors.progress import parse_segment
-from collectors.state import DOWNLOADER_EXIT_CODES, exit_note
+from collectors.state import CARRIED_NOTE, DOWNLOADER_EXIT_CODES, exit_note
 
 # What a finding is evidence of.
 CHECKSUM = "checksum"  # the model's content is wrong
@@ -367,12 +367,17 @@ def pod_findings(
     When none of it but an exit code tells of a failure and the current attempt has not ended,
     a container that restarted speaks through its run before: a crash loop caught while it
     downloads again has not failed this time yet, but its last run did (and this one likely
-    will); and a run that ended 6 said how much room it lacked, which its code does not."""
+    will); and a run that ended 6 said how much room it lacked, which its code does not. The
+    same when the snapshot itself carries the last run's failure (``CARRIED_NOTE``): its log
+    says more than the failure's words (whether that run downloaded the file it found bad),
+    and the carried words stand only when that log is gone."""
     logs = as_logs(log)
     attempts = [c.attempt() for c in logs]
     codes = {c.name: c.exit_code for c in pod.containers if c.exit_code in DOWNLOADER_EXIT_CODES}
     endings = {exit_note(name, code) for name, code in codes.items()}
-    found = _read([line for line in pod.evidence if line not in endings])
+    carried = CARRIED_NOTE in pod.evidence
+    said = _read([line for line in pod.evidence if line not in endings])
+    found = [] if carried else said
     for attempt in reversed(attempts):  # the cache container's (read last) first
         found.extend(attempt.findings)
     lines = [pod.progress.message] if pod.progress is not None and pod.progress.message else []
@@ -391,8 +396,10 @@ def pod_findings(
     if not found:
         for container, attempt in reversed(list(zip(logs, attempts, strict=True))):
             its_run_ended = container.container in codes
-            if attempt.undecided and (pod.model_state in _UNDECIDED or its_run_ended):
+            if attempt.undecided and (pod.model_state in _UNDECIDED or its_run_ended or carried):
                 found.extend(container.history())
+        if not found and carried:
+            found = said
     return (*found, *ended)
 
 

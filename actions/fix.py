@@ -162,11 +162,7 @@ DIAGNOSES = {
 }
 
 
-# Instead of purge's "not known to be corrupt" when the container's last run saw the mismatch.
-MISMATCH_BEFORE_RESTART = (
-    "the checksum mismatch was reported by the run before the last restart; the file may have "
-    "changed since (press v to verify it first)"
-)
+MISMATCH_BEFORE_RESTART = purge.MISMATCH_BEFORE_RESTART
 
 
 def topic(kind: str, pod: str) -> str:

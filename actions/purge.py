@@ -21,6 +21,7 @@ from actions.plan import ActionPlan, ActionResult, ApiCall, ExecStep, Step
 from actions.targets import TargetError, owner_name, pods_sharing_cache, target_pod
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
 from collectors.probes import killed_by_probe
+from collectors.state import CARRIED_NOTE
 
 
 def plan_purge(
@@ -69,11 +70,19 @@ NOT_KNOWN_CORRUPT = (
     "the model is not known to be corrupt: nothing has verified it and no log reports a "
     "checksum mismatch (press v to verify it first)"
 )
+REPORTED_BEFORE = "reported before the last restart"
+# Instead of "not known to be corrupt" when the container's last run saw the mismatch.
+MISMATCH_BEFORE_RESTART = (
+    "the checksum mismatch was reported by the run before the last restart; the file may have "
+    "changed since (press v to verify it first)"
+)
+_WARNING = {UNKNOWN: NOT_KNOWN_CORRUPT, REPORTED_BEFORE: MISMATCH_BEFORE_RESTART}
 
 
 def model_verdict(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
     """What is known of the pod's model: corrupt (a failed verify, a mismatch in its state or
-    evidence), verified (its last verify matched), or unknown.
+    evidence), reported before the last restart (a crash loop's state kept from its last run),
+    verified (its last verify matched), or unknown.
 
     A model that was just verified as matching must never be offered for deletion: on a shared
     volume that takes every serving pod down for nothing.
@@ -81,7 +90,7 @@ def model_verdict(snapshot: ClusterSnapshot, pod: PodInfo) -> str:
     if pod.verification is not None:
         return VERIFIED if pod.verification.ok else CORRUPT
     if pod.model_state == ModelState.CORRUPT:
-        return CORRUPT
+        return REPORTED_BEFORE if CARRIED_NOTE in pod.evidence else CORRUPT
     if evidence.first(evidence.pod_findings(snapshot, pod), evidence.CHECKSUM):
         return CORRUPT
     return UNKNOWN
@@ -130,8 +139,9 @@ def _assemble(
         f"claim {pod.cache_claim}" if pod.cache_claim else f"{pod.cache_kind} {pod.cache_volume}"
     )
     warnings = []
-    if model_verdict(snapshot, pod) == UNKNOWN:
-        warnings.append(NOT_KNOWN_CORRUPT)
+    doubt = _WARNING.get(model_verdict(snapshot, pod))
+    if doubt:
+        warnings.append(doubt)
     killed = [u.name for u in users if u.killed_for_memory is not None]
     if killed:
         warnings.append(
@@ -188,7 +198,8 @@ def _plan_emptydir(
             f"Pod {pod.name} is not running and no ReplicaSet would replace it.",
         )
     steps: list[Step] = [delete_pod_call(ns, pod.name, "its emptyDir cache is removed with it")]
-    warnings = (NOT_KNOWN_CORRUPT,) if model_verdict(snapshot, pod) == UNKNOWN else ()
+    doubt = _WARNING.get(model_verdict(snapshot, pod))
+    warnings = (doubt,) if doubt else ()
     if options.follow:
         steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
     spec = registry.spec(registry.PURGE)

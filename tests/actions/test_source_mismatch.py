@@ -16,8 +16,9 @@ from actions import evidence
 from actions.fix import MISMATCH_BEFORE_RESTART, SOURCE_MISMATCH, diagnose, plan_fix
 from actions.options import ActionOptions
 from actions.plan import ActionPlan, ExecStep
-from actions.purge import NOT_KNOWN_CORRUPT
+from actions.purge import NOT_KNOWN_CORRUPT, plan_purge
 from collectors.model import ModelState, VerificationResult
+from collectors.state import CARRIED_NOTE
 from tests.actions.builders import CHECKSUM, pod, snapshot
 from tests.actions.test_evidence import AGAIN, URL, error, event, runs
 
@@ -237,3 +238,32 @@ def test_a_cached_file_that_fails_validation_keeps_the_purge_plan(log: str) -> N
     plan = plan_fix(snap, "asr-a", ActionOptions(), log=(runs(log),))
     assert plan == plan_fix(snap, "asr-a", ActionOptions()), plan.describe()
     assert plan.decision == "corrupt" and plan.runnable
+
+
+def test_a_crash_loop_whose_last_failure_the_snapshot_carries_is_read_from_its_last_run() -> None:
+    """Between a restart and the new run's first bytes the snapshot keeps the last run's
+    failure (state corrupt, its words, and that they are a run before's): fix still reads that
+    run's log, which says whether it downloaded the file it then found bad."""
+    carried = ("ERROR: Model validation failed: checksum mismatch", CARRIED_NOTE)
+    plan = plan_of(runs(AGAIN, previous=WRAPPED, restarts=2), evidence=carried)
+    said = plan.refused or ""
+    assert plan.decision == SOURCE_MISMATCH and not plan.runnable, plan.describe()
+    assert said.startswith("Container lightning-asr restarted 2 times; the last run failed: ")
+    assert "The file was downloaded in the last run and failed validation." in said, said
+    plan = plan_of(runs(AGAIN, previous=LIGHTNING, restarts=2), evidence=carried)
+    assert plan.decision == SOURCE_MISMATCH and plan.runnable
+    assert MISMATCH_BEFORE_RESTART in plan.warnings and NOT_KNOWN_CORRUPT not in plan.warnings
+    # Its log gone (the dashboard came late): the snapshot's word on the run before stands.
+    plan = plan_of(runs(AGAIN, restarts=2), evidence=carried)
+    assert plan.decision == "corrupt" and plan.runnable, plan.describe()
+
+
+def test_a_purge_of_a_model_only_a_run_before_found_bad_says_to_verify_first() -> None:
+    carried = ("ERROR: Model validation failed: checksum mismatch", CARRIED_NOTE)
+    snap = snapshot(pod("asr-a", state=ModelState.CORRUPT, evidence=carried))
+    plan = plan_purge(snap, "asr-a", ActionOptions())
+    assert plan.runnable and MISMATCH_BEFORE_RESTART in plan.warnings
+    assert NOT_KNOWN_CORRUPT not in plan.warnings
+    # Found bad by the run under way: no doubt to raise.
+    now = snapshot(pod("asr-a", state=ModelState.CORRUPT, evidence=carried[:1]))
+    assert MISMATCH_BEFORE_RESTART not in plan_purge(now, "asr-a", ActionOptions()).warnings
