@@ -19,67 +19,18 @@ from kubernetes.client.rest import ApiException
 from simcluster.cluster import SimCluster
 from tests.polling import wait_until
 from tests.simcluster.kubelet_helpers import exec_in_pod
+from tests.simcluster.node_helpers import (
+    NS,
+    events,
+    node_ready,
+    pod_ready,
+    pods_of,
+    replicaset,
+    running,
+)
 
-NS = "smallest"
 GRACE = 1.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
-
-
-def _replicaset(name: str, replicas: int, toleration_seconds: int | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "containers": [
-            {
-                "name": "app",
-                "image": "busybox:1.36",
-                "command": ["sh", "-c", "echo serving; sleep 3600"],
-            }
-        ],
-        "terminationGracePeriodSeconds": 5,
-    }
-    if toleration_seconds is not None:
-        spec["tolerations"] = [
-            {
-                "key": UNREACHABLE,
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": toleration_seconds,
-            }
-        ]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": spec},
-        },
-    }
-
-
-def _pods(core: client.CoreV1Api, app: str) -> list[Any]:
-    return core.list_namespaced_pod(NS, label_selector=f"app={app}").items
-
-
-def _ready(pod: Any) -> str | None:
-    return next((c.status for c in pod.status.conditions or [] if c.type == "Ready"), None)
-
-
-def _running(core: client.CoreV1Api, app: str, n: int) -> list[Any]:
-    pods = [p for p in _pods(core, app) if _ready(p) == "True"]
-    return pods if len(pods) >= n else []
-
-
-def _node_ready(core: client.CoreV1Api, node: str) -> Any:
-    return next(c for c in core.read_node(node).status.conditions if c.type == "Ready")
-
-
-def _events(core: client.CoreV1Api, namespace: str, name: str, reason: str) -> list[Any]:
-    return [
-        e
-        for e in core.list_namespaced_event(namespace).items
-        if e.involved_object.name == name and e.reason == reason
-    ]
 
 
 @pytest.fixture
@@ -88,26 +39,28 @@ def lost(sim_api: Any) -> tuple[SimCluster, client.CoreV1Api, str, Any]:
     node of one of them powered off."""
     sim, api = sim_api(nodes=2, node_monitor_grace=GRACE)
     core = client.CoreV1Api(api)
-    client.AppsV1Api(api).create_namespaced_replica_set(NS, _replicaset("web", 2, 1))
-    pods = wait_until(lambda: _running(core, "web", 2), timeout=20, what="2 web pods Ready")
+    client.AppsV1Api(api).create_namespaced_replica_set(NS, replicaset("web", 2, UNREACHABLE, 1))
+    pods = wait_until(lambda: running(core, "web", 2), timeout=20, what="2 web pods Ready")
     victim = pods[0]
     sim.node_down(victim.spec.node_name)
     return sim, core, victim.spec.node_name, victim
 
 
-def test_a_silent_node_turns_unknown_with_taints_events_and_unready_pods(
+def test_a_silent_node_turns_unknown_with_taints_events_and_unreadypods_of(
     sim_api: Any,
 ) -> None:
     sim, api = sim_api(nodes=2, node_monitor_grace=GRACE)
     core = client.CoreV1Api(api)
-    client.AppsV1Api(api).create_namespaced_replica_set(NS, _replicaset("slow", 2, None))
-    pods = wait_until(lambda: _running(core, "slow", 2), timeout=20, what="2 slow pods Ready")
+    client.AppsV1Api(api).create_namespaced_replica_set(
+        NS, replicaset("slow", 2, UNREACHABLE, None)
+    )
+    pods = wait_until(lambda: running(core, "slow", 2), timeout=20, what="2 slow pods Ready")
     victim = pods[0]
     node = victim.spec.node_name
     assert sim.node_down(node)["message"].startswith(f"node {node} is down")
-    assert _node_ready(core, node).status == "True"  # nobody has noticed yet
+    assert node_ready(core, node).status == "True"  # nobody has noticed yet
 
-    wait_until(lambda: _node_ready(core, node).status == "Unknown", 10, "node Unknown")
+    wait_until(lambda: node_ready(core, node).status == "Unknown", 10, "node Unknown")
     obj = core.read_node(node)
     for cond in obj.status.conditions:
         if cond.type in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure"):
@@ -119,13 +72,15 @@ def test_a_silent_node_turns_unknown_with_taints_events_and_unready_pods(
     taints = {(t.key, t.effect): t for t in obj.spec.taints}
     assert set(taints) == {(UNREACHABLE, "NoExecute"), (UNREACHABLE, "NoSchedule")}
     assert all(t.time_added is not None for t in taints.values())
-    (event,) = _events(core, "default", node, "NodeNotReady")
+    (event,) = events(core, "default", node, "NodeNotReady")
     assert event.message == f"Node {node} status is now: NodeNotReady"
     assert (event.type, event.source.component) == ("Normal", "node-controller")
 
     pod = wait_until(
         lambda: (
-            (p := core.read_namespaced_pod(victim.metadata.name, NS)) and _ready(p) == "False" and p
+            (p := core.read_namespaced_pod(victim.metadata.name, NS))
+            and pod_ready(p) == "False"
+            and p
         ),
         5,
         "the lost pod not Ready",
@@ -136,14 +91,14 @@ def test_a_silent_node_turns_unknown_with_taints_events_and_unready_pods(
     assert pod.metadata.deletion_timestamp is None  # default tolerations: 300 s
     tolerations = {(t.key, t.toleration_seconds) for t in pod.spec.tolerations}
     assert {(UNREACHABLE, 300), ("node.kubernetes.io/not-ready", 300)} <= tolerations
-    (pev,) = _events(core, NS, victim.metadata.name, "NodeNotReady")
+    (pev,) = events(core, NS, victim.metadata.name, "NodeNotReady")
     assert (pev.type, pev.message, pev.source.component) == (
         "Warning",
         "Node is not ready",
         "node-controller",
     )
     other = next(p for p in pods if p.spec.node_name != node)
-    assert _ready(core.read_namespaced_pod(other.metadata.name, NS)) == "True"
+    assert pod_ready(core.read_namespaced_pod(other.metadata.name, NS)) == "True"
 
 
 def test_expired_toleration_marks_the_pod_for_deletion_and_it_is_replaced(lost: Any) -> None:
@@ -161,17 +116,17 @@ def test_expired_toleration_marks_the_pod_for_deletion_and_it_is_replaced(lost: 
         "Taint manager: deleting due to NoExecute taint",
     )
     assert pod.metadata.deletion_grace_period_seconds == 5
-    (ev,) = _events(core, NS, name, "TaintManagerEviction")
+    (ev,) = events(core, NS, name, "TaintManagerEviction")
     assert ev.message == f"Marking for deletion Pod {NS}/{name}"
     assert ev.source.component == "taint-eviction-controller"
 
     replacement = wait_until(
         lambda: [
             p
-            for p in _running(core, "web", 2)
+            for p in running(core, "web", 2)
             if p.metadata.name != name
             and p.spec.node_name != node
-            and len(_running(core, "web", 2)) == 2
+            and len(running(core, "web", 2)) == 2
         ],
         15,
         "a replacement Ready on the other node",
@@ -190,7 +145,7 @@ def test_expired_toleration_marks_the_pod_for_deletion_and_it_is_replaced(lost: 
     )
 
     core.delete_namespaced_pod(name, NS, grace_period_seconds=0)
-    wait_until(lambda: not [p for p in _pods(core, "web") if p.metadata.name == name], 5, "gone")
+    wait_until(lambda: not [p for p in pods_of(core, "web") if p.metadata.name == name], 5, "gone")
 
 
 def test_node_up_removes_the_taints_and_the_terminating_pod(lost: Any) -> None:
@@ -203,9 +158,9 @@ def test_node_up_removes_the_taints_and_the_terminating_pod(lost: Any) -> None:
     )
     sim.node_up(node)
     wait_until(lambda: not core.read_node(node).spec.taints, 5, "the taints removed")
-    assert _node_ready(core, node).status == "True"
+    assert node_ready(core, node).status == "True"
     wait_until(
-        lambda: not [p for p in _pods(core, "web") if p.metadata.name == name],
+        lambda: not [p for p in pods_of(core, "web") if p.metadata.name == name],
         10,
         "the terminating pod removed by the returning kubelet",
     )
@@ -220,18 +175,20 @@ def test_node_up_removes_the_taints_and_the_terminating_pod(lost: Any) -> None:
 def test_node_up_restarts_the_pods_it_still_has(sim_api: Any) -> None:
     sim, api = sim_api(nodes=1, node_monitor_grace=GRACE)
     core = client.CoreV1Api(api)
-    client.AppsV1Api(api).create_namespaced_replica_set(NS, _replicaset("keep", 1, None))
-    (pod,) = wait_until(lambda: _running(core, "keep", 1), 20, "the pod Ready")
+    client.AppsV1Api(api).create_namespaced_replica_set(
+        NS, replicaset("keep", 1, UNREACHABLE, None)
+    )
+    (pod,) = wait_until(lambda: running(core, "keep", 1), 20, "the pod Ready")
     node = pod.spec.node_name
     sim.node_down(node)
     wait_until(
-        lambda: _ready(core.read_namespaced_pod(pod.metadata.name, NS)) == "False", 10, "unready"
+        lambda: pod_ready(core.read_namespaced_pod(pod.metadata.name, NS)) == "False", 10, "unready"
     )
     # a node that is down has no pods to schedule onto
     sim.node_up(node)
     back = wait_until(
         lambda: (
-            (p := core.read_namespaced_pod(pod.metadata.name, NS)) and _ready(p) == "True" and p
+            (p := core.read_namespaced_pod(pod.metadata.name, NS)) and pod_ready(p) == "True" and p
         ),
         15,
         "the pod Ready again",
@@ -240,7 +197,7 @@ def test_node_up_restarts_the_pods_it_still_has(sim_api: Any) -> None:
     assert st.restart_count == 1
     assert st.last_state.terminated.reason == "Unknown"
     assert st.last_state.terminated.exit_code == 255
-    assert _events(core, NS, pod.metadata.name, "SandboxChanged")
+    assert events(core, NS, pod.metadata.name, "SandboxChanged")
 
 
 def test_exec_and_stats_of_a_down_node_fail(lost: Any) -> None:
@@ -276,7 +233,7 @@ def test_kubectl_shows_the_lost_node(make_sim: Any, tmp_path: Path) -> None:
             timeout=30,
         )
 
-    sim.apply(_replicaset("web", 2, 1))
+    sim.apply(replicaset("web", 2, UNREACHABLE, 1))
     wait_until(
         lambda: kubectl("get", "pods", "--no-headers").stdout.count(" Running ") == 2,
         20,
@@ -337,7 +294,7 @@ def test_a_node_that_never_posted_ready_is_left_alone_until_its_grace(sim_api: A
     )
     taints = {(t.key, t.effect) for t in core.read_node("node-9").spec.taints}
     assert taints == {(UNREACHABLE, "NoExecute"), (UNREACHABLE, "NoSchedule")}
-    assert not _events(core, "default", "node-9", "NodeNotReady")  # it was never Ready
+    assert not events(core, "default", "node-9", "NodeNotReady")  # it was never Ready
 
 
 def _node_ready_or_none(core: client.CoreV1Api, node: str) -> Any:

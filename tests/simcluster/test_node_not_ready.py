@@ -19,73 +19,24 @@ from simcluster.cluster import SimCluster
 from simcluster.kubelet.network import NETWORK_NOT_READY
 from tests.polling import wait_until
 from tests.simcluster.kubelet_helpers import exec_in_pod
+from tests.simcluster.node_helpers import (
+    NS,
+    events,
+    node_ready,
+    pod_ready,
+    pods_of,
+    replicaset,
+    running,
+)
 
-NS = "smallest"
 GRACE = 1.0
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 NETWORK_EVENT = f"network is not ready: {NETWORK_NOT_READY}"
 
 
-def _replicaset(name: str, replicas: int, toleration_seconds: int | None) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "containers": [
-            {
-                "name": "app",
-                "image": "busybox:1.36",
-                "command": ["sh", "-c", "echo serving; sleep 3600"],
-            }
-        ],
-        "terminationGracePeriodSeconds": 5,
-    }
-    if toleration_seconds is not None:
-        spec["tolerations"] = [
-            {
-                "key": NOT_READY,
-                "operator": "Exists",
-                "effect": "NoExecute",
-                "tolerationSeconds": toleration_seconds,
-            }
-        ]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "ReplicaSet",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": spec},
-        },
-    }
-
-
-def _pods(core: client.CoreV1Api, app: str) -> list[Any]:
-    return core.list_namespaced_pod(NS, label_selector=f"app={app}").items
-
-
-def _ready(pod: Any) -> str | None:
-    return next((c.status for c in pod.status.conditions or [] if c.type == "Ready"), None)
-
-
-def _running(core: client.CoreV1Api, app: str, n: int) -> list[Any]:
-    pods = [p for p in _pods(core, app) if _ready(p) == "True"]
-    return pods if len(pods) >= n else []
-
-
-def _node_ready(core: client.CoreV1Api, node: str) -> Any:
-    return next(c for c in core.read_node(node).status.conditions if c.type == "Ready")
-
-
 def _taints(core: client.CoreV1Api, node: str) -> set[tuple[str, str]]:
     return {(t.key, t.effect) for t in core.read_node(node).spec.taints or []}
-
-
-def _events(core: client.CoreV1Api, namespace: str, name: str, reason: str) -> list[Any]:
-    return [
-        e
-        for e in core.list_namespaced_event(namespace).items
-        if e.involved_object.name == name and e.reason == reason
-    ]
 
 
 @pytest.fixture
@@ -94,8 +45,8 @@ def broken(sim_api: Any) -> tuple[SimCluster, client.CoreV1Api, str, Any]:
     network of one of the nodes broken, its taints in place."""
     sim, api = sim_api(nodes=2, node_monitor_grace=GRACE, kubelet_retry=0.5)
     core = client.CoreV1Api(api)
-    client.AppsV1Api(api).create_namespaced_replica_set(NS, _replicaset("web", 2, None))
-    pods = wait_until(lambda: _running(core, "web", 2), timeout=20, what="2 web pods Ready")
+    client.AppsV1Api(api).create_namespaced_replica_set(NS, replicaset("web", 2, NOT_READY, None))
+    pods = wait_until(lambda: running(core, "web", 2), timeout=20, what="2 web pods Ready")
     victim = pods[0]
     node = victim.spec.node_name
     said = sim.node_not_ready(node)["message"]
@@ -124,17 +75,17 @@ def test_its_kubelet_says_not_ready_and_the_node_controller_taints_it(broken: An
     assert all(t.time_added is not None for t in taints.values())
     # The kubelet said it, and goes on renewing its heartbeat: not the node controller's
     # Unknown, and no MarkPodsNotReady (1.32 marks pods only when it turns a Ready node Unknown).
-    (event,) = _events(core, "default", node, "NodeNotReady")
+    (event,) = events(core, "default", node, "NodeNotReady")
     assert event.message == f"Node {node} status is now: NodeNotReady"
     assert (event.type, event.source.component, event.source.host) == ("Normal", "kubelet", node)
     assert sim.call(sim.heartbeats.silence, node) < GRACE
     pod = core.read_namespaced_pod(victim.metadata.name, NS)
-    assert (_ready(pod), pod.status.phase, pod.metadata.deletion_timestamp) == (
+    assert (pod_ready(pod), pod.status.phase, pod.metadata.deletion_timestamp) == (
         "True",
         "Running",
         None,
     )
-    assert not _events(core, NS, victim.metadata.name, "NodeNotReady")
+    assert not events(core, NS, victim.metadata.name, "NodeNotReady")
 
 
 def test_its_pods_keep_running_and_answer_logs_exec_and_stats(broken: Any) -> None:
@@ -156,12 +107,12 @@ def test_nothing_new_starts_there_and_the_scheduler_goes_elsewhere(broken: Any) 
     # A container that dies is not started again while the network is down.
     sim.run(_kill(sim, name))
     pod = wait_until(
-        lambda: (p := core.read_namespaced_pod(name, NS)) and _ready(p) == "False" and p,
+        lambda: (p := core.read_namespaced_pod(name, NS)) and pod_ready(p) == "False" and p,
         10,
         "the killed container seen",
     )
-    wait_until(lambda: _events(core, NS, name, "NetworkNotReady"), 10, "NetworkNotReady")
-    (ev,) = _events(core, NS, name, "NetworkNotReady")
+    wait_until(lambda: events(core, NS, name, "NetworkNotReady"), 10, "NetworkNotReady")
+    (ev,) = events(core, NS, name, "NetworkNotReady")
     assert (ev.type, ev.message, ev.source.host) == ("Warning", NETWORK_EVENT, node)
     (st,) = pod.status.container_statuses
     assert st.restart_count == 0 and st.state.running is None, st
@@ -170,7 +121,7 @@ def test_nothing_new_starts_there_and_the_scheduler_goes_elsewhere(broken: Any) 
         "web", NS, {"spec": {"replicas": 4}}
     )
     added = wait_until(
-        lambda: [p for p in _running(core, "web", 3) if p.metadata.name != name], 20, "3 more"
+        lambda: [p for p in running(core, "web", 3) if p.metadata.name != name], 20, "3 more"
     )
     assert {p.spec.node_name for p in added} == {n for n in ("node-1", "node-2") if n != node}
     pinned = {
@@ -183,7 +134,7 @@ def test_nothing_new_starts_there_and_the_scheduler_goes_elsewhere(broken: Any) 
         },
     }
     core.create_namespaced_pod(NS, pinned)
-    (refusal,) = wait_until(lambda: _events(core, NS, "pinned", "FailedScheduling"), 10, "refused")
+    (refusal,) = wait_until(lambda: events(core, NS, "pinned", "FailedScheduling"), 10, "refused")
     assert refusal.message.startswith(
         "0/2 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, "
         "1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }."
@@ -192,13 +143,13 @@ def test_nothing_new_starts_there_and_the_scheduler_goes_elsewhere(broken: Any) 
     # Mended: Ready again, untainted, and the container that waited starts.
     assert sim.node_ready(node)["message"] == f"node {node} is Ready"
     wait_until(lambda: not _taints(core, node), 5, "the taints removed")
-    assert (_node_ready(core, node).status, _node_ready(core, node).reason) == (
+    assert (node_ready(core, node).status, node_ready(core, node).reason) == (
         "True",
         "KubeletReady",
     )
-    assert _events(core, "default", node, "NodeReady")
+    assert events(core, "default", node, "NodeReady")
     back = wait_until(
-        lambda: (p := core.read_namespaced_pod(name, NS)) and _ready(p) == "True" and p,
+        lambda: (p := core.read_namespaced_pod(name, NS)) and pod_ready(p) == "True" and p,
         10,
         "the container running again",
     )
@@ -217,29 +168,29 @@ def test_the_toleration_runs_out_and_the_answering_kubelet_removes_the_pod(
 ) -> None:
     sim, api = sim_api(nodes=2, node_monitor_grace=GRACE)
     core = client.CoreV1Api(api)
-    client.AppsV1Api(api).create_namespaced_replica_set(NS, _replicaset("web", 2, 1))
-    pods = wait_until(lambda: _running(core, "web", 2), timeout=20, what="2 web pods Ready")
+    client.AppsV1Api(api).create_namespaced_replica_set(NS, replicaset("web", 2, NOT_READY, 1))
+    pods = wait_until(lambda: running(core, "web", 2), timeout=20, what="2 web pods Ready")
     victim, node = pods[0].metadata.name, pods[0].spec.node_name
     sim.node_not_ready(node)
-    (ev,) = wait_until(lambda: _events(core, NS, victim, "TaintManagerEviction"), 10, "evicted")
+    (ev,) = wait_until(lambda: events(core, NS, victim, "TaintManagerEviction"), 10, "evicted")
     assert ev.message == f"Marking for deletion Pod {NS}/{victim}"
     # No ghost: its kubelet answers, stops it and removes it.
-    wait_until(lambda: victim not in {p.metadata.name for p in _pods(core, "web")}, 15, "gone")
-    fresh = wait_until(lambda: _running(core, "web", 2), 20, "2 web pods Ready again")
+    wait_until(lambda: victim not in {p.metadata.name for p in pods_of(core, "web")}, 15, "gone")
+    fresh = wait_until(lambda: running(core, "web", 2), 20, "2 web pods Ready again")
     assert all(p.spec.node_name != node for p in fresh)
-    assert _node_ready(core, node).status == "False"  # still NotReady: it is the pods that moved
+    assert node_ready(core, node).status == "False"  # still NotReady: it is the pods that moved
 
 
 def test_losing_power_while_not_ready_swaps_the_taints_for_unreachable(broken: Any) -> None:
     sim, core, node, victim = broken
     sim.node_down(node)
-    wait_until(lambda: _node_ready(core, node).status == "Unknown", 10, "node Unknown")
+    wait_until(lambda: node_ready(core, node).status == "Unknown", 10, "node Unknown")
     assert _taints(core, node) == {(UNREACHABLE, "NoExecute"), (UNREACHABLE, "NoSchedule")}
     # It was NotReady already: no second NodeNotReady (the node controller's), no pod marked.
-    assert [e.source.component for e in _events(core, "default", node, "NodeNotReady")] == [
+    assert [e.source.component for e in events(core, "default", node, "NodeNotReady")] == [
         "kubelet"
     ]
-    assert _ready(core.read_namespaced_pod(victim.metadata.name, NS)) == "True"
+    assert pod_ready(core.read_namespaced_pod(victim.metadata.name, NS)) == "True"
 
 
 kubectl_only = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
@@ -258,7 +209,7 @@ def test_kubectl_shows_the_not_ready_node(make_sim: Any, tmp_path: Path) -> None
             timeout=30,
         )
 
-    sim.apply(_replicaset("web", 2, None))
+    sim.apply(replicaset("web", 2, NOT_READY, None))
     wait_until(
         lambda: kubectl("get", "pods", "--no-headers").stdout.count(" Running ") == 2,
         20,
