@@ -297,7 +297,10 @@ class AsrCacheApp(App[int]):
         return None
 
     def open_detail(self, pod: str) -> None:
-        """The pod's detail; its log view has the focus, so arrows scroll the log."""
+        """The pod's detail; its log view has the focus, so arrows scroll the log. Opened from
+        the overview, its pod is the user's choice: the cursor stays on it from now on."""
+        if isinstance(self.screen, OverviewScreen):
+            self.screen.hold_cursor()
         self.push_screen(PodDetailScreen(pod))
 
     def action_logs(self) -> None:

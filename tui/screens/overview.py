@@ -55,6 +55,10 @@ class OverviewScreen(DataScreen):
     def selected_pod(self) -> str | None:
         return self.query_one(PodsTable).selected_key
 
+    def hold_cursor(self) -> None:
+        """The cursor keeps its pod from now on (it no longer follows the most urgent)."""
+        self.query_one(PodsTable).hold()
+
     def draw(self, snapshot: ClusterSnapshot | None, now: float) -> None:
         pods = snapshot.pods if snapshot else ()
         table = self.query_one(PodsTable)

@@ -3,7 +3,8 @@
 Each tick the owner passes every row as ``(key, source)``; a row whose source equals the last
 one is skipped without even building its cells, a changed row updates only the cells whose
 text or style differ, and rows are re-sorted only when the wanted order changed. The cursor
-stays on the same row key through inserts, removals and re-sorts.
+stays on the same row key through inserts, removals and re-sorts; in a table that follows its
+top (``follow_top``), it stays on the first row instead until the user moves it.
 
 Drawing follows the same rule. DataTable keys its render caches on one table-wide update
 counter, so a single ``update_cell`` repaints the whole visible table, every cell through Rich
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.cache import LRUCache
 from textual.geometry import Region
 from textual.strip import Strip
@@ -54,8 +56,12 @@ class KeyedTable(DataTable[Any]):
 
     COLUMNS: ClassVar[tuple[tuple[str, str, int], ...]] = ()
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, follow_top: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("cursor_type", "row")
+        # The cursor stays on the first row (the most urgent, in a table sorted so) whatever
+        # comes in above it, until the user moves it: a row that arrives first must not leave
+        # the cursor on whatever row was first before. ``hold`` ends it.
+        self.follow_top = follow_top
         # Before DataTable's own set-up, which already clears caches (ours included).
         self._rendered: LRUCache[tuple[Hashable, ...], list[list[Segment]]] = LRUCache(
             RENDERED_CELLS
@@ -89,8 +95,8 @@ class KeyedTable(DataTable[Any]):
 
     def sync(self, rows: Sequence[tuple[str, Hashable]], build: Callable[[Any], Cells]) -> bool:
         """Make the table show exactly ``rows`` in this order; True when anything changed."""
-        selected = self.selected_key
         wanted = [key for key, _ in rows]
+        selected = wanted[0] if self.follow_top and wanted else self.selected_key
         changed = False
         written: list[str] = []
         gone = set(self._sources) - set(wanted)
@@ -137,6 +143,42 @@ class KeyedTable(DataTable[Any]):
             if index != self.cursor_row:
                 self.move_cursor(row=index, animate=False, scroll=False)
         return changed
+
+    # The user moving the cursor (keys, a click) ends following the top -----------------------
+    def hold(self) -> None:
+        """The cursor keeps its row from now on (the user chose it)."""
+        self.follow_top = False
+
+    def action_cursor_up(self) -> None:
+        self.hold()
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self.hold()
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self.hold()
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self.hold()
+        super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self.hold()
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self.hold()
+        super().action_scroll_bottom()
+
+    def action_select_cursor(self) -> None:
+        self.hold()
+        super().action_select_cursor()
+
+    def on_click(self, event: events.Click) -> None:
+        self.hold()
 
     def _write(self, key: str, cells: Sequence[tuple[str, Any]]) -> None:
         """Put new content in cells of one row, as ``update_cell`` does, without repainting.
@@ -233,6 +275,7 @@ class KeyedTable(DataTable[Any]):
         """Put the cursor on a row by key; False when there is no such row."""
         if key not in self._sources:
             return False
+        self.hold()
         self.move_cursor(row=self.get_row_index(RowKey(key)))
         return True
 

@@ -73,6 +73,7 @@ class PodsTable(FittedTable):
     )
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("follow_top", True)  # `f` at start acts on the most urgent pod
         super().__init__(**kwargs)
         self._wants: tuple[int, int, int] = (20, 10, 5)  # longest name, node, version
         self._last: tuple[Sequence[PodInfo], float, str] = ((), 0.0, "")
@@ -91,9 +92,15 @@ class PodsTable(FittedTable):
         )
 
     def show(self, pods: Sequence[PodInfo], now: float, needle: str = "") -> bool:
-        """Show the pods that match the filter, most urgent first; True when something changed."""
+        """Show the pods that match the filter, most urgent first; True when something changed.
+
+        A new filter is the user's choice too: the cursor stops following the top, and stays
+        on its pod if the filter keeps it, else goes to the most urgent match."""
+        refiltered = needle != self._last[2]
         self._last = (pods, now, needle)
         shown = sorted((p for p in pods if matches(p, needle)), key=pod_order)
+        if refiltered:  # for this sync only: onto the first match when its pod is filtered out
+            self.follow_top = self.selected_key not in {p.name for p in shown}
         wants = (
             max((len(p.name) for p in shown), default=3),
             min(30, max((len(p.node or "-") for p in shown), default=4)),
@@ -103,7 +110,10 @@ class PodsTable(FittedTable):
         self.fit()  # nothing to do unless the widest values or the width changed
         layout = self.column_layout
         rows = [(p.name, (p, format_age(now - p.created_at), layout)) for p in shown]
-        return self.sync(rows, _cells)
+        changed = self.sync(rows, _cells)
+        if refiltered:
+            self.hold()
+        return changed
 
     def redraw(self) -> None:
         self.show(*self._last)
