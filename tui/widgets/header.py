@@ -35,7 +35,9 @@ class HeaderFacts:
 def header_text(facts: HeaderFacts, width: int) -> Text:
     """The header for ``width`` cells. What gives way when it does not fit, first to last:
     the API server's address, the health's last parts (it is ordered most urgent first; "…"
-    says some are cut), then the context: which cluster this is matters more than a count."""
+    says some are cut), then the context: which cluster this is matters more than a count,
+    but less than what is red. The context stays unless without it the first part would
+    show, or, when the health is red, the first red part after ``N/M ready``."""
     full = f" {facts.health.text} "
     text = _lead(facts, server=True, context=True)
     if width <= 0 or text.cell_len + len(full) <= width:
@@ -43,11 +45,21 @@ def header_text(facts: HeaderFacts, width: int) -> Text:
     else:
         text = _lead(facts, server=False, context=True)
         said = _shortened(facts.health.text, width - text.cell_len)
-        if said.strip() == "…":
-            text = _lead(facts, server=False, context=False)
-            said = _shortened(facts.health.text, width - text.cell_len)
+        parts = facts.health.text.count(" · ") + 1
+        wanted = min(parts, 2 if facts.health.level == "bad" else 1)
+        if _parts_in(said) < wanted:
+            bare = _lead(facts, server=False, context=False)
+            bare_said = _shortened(facts.health.text, width - bare.cell_len)
+            if _parts_in(bare_said) > _parts_in(said):
+                text, said = bare, bare_said
     text.append(said, style=_LEVEL_STYLE[facts.health.level])
     return text
+
+
+def _parts_in(said: str) -> int:
+    """How many of the health's parts a shortened health shows whole."""
+    kept = said.strip().removesuffix("…").strip()
+    return kept.count(" · ") + 1 if kept else 0
 
 
 def _lead(facts: HeaderFacts, server: bool, context: bool) -> Text:
