@@ -318,6 +318,9 @@ class PodInfo:
     node_lost: NodeLost | None = None
     # Its node answers but says NotReady: it runs on, and is evicted unless the node recovers.
     node_not_ready: NodeNotReady | None = None
+    # What `kubectl get pods` says in its STATUS column (CrashLoopBackOff, Init:0/1, Evicted…);
+    # "" when not read from a pod object.
+    kubectl_status: str = ""
 
     @property
     def key(self) -> str:

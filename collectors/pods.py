@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from collectors import kube
+from collectors.kubectl_status import kubectl_status
 from collectors.model import ContainerInfo, ModelSettings, PodInfo
 from collectors.probes import probes_of
 from collectors.redact import redact_url
@@ -221,6 +222,7 @@ def pod_info(
         unscheduled_since=unscheduled_since,
         status_reason=_text(st.get("reason")),
         status_message=_text(st.get("message")),
+        kubectl_status=kubectl_status(pod),
     )
 
 

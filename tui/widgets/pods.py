@@ -31,22 +31,32 @@ def pod_order(pod: PodInfo) -> tuple[int, str]:
 
 
 def matches(pod: PodInfo, needle: str) -> bool:
-    """The ``/`` filter: a case-insensitive substring of name, node, phase, state or version."""
+    """The ``/`` filter: a case-insensitive substring of name, node, phase, kubectl's status
+    (``/crashloop``), state or version."""
     if not needle:
         return True
     hay = " ".join(
-        (pod.name, pod.node or "", pod.phase, pod.model_state.value, pod.model.version or "")
+        (
+            pod.name,
+            pod.node or "",
+            pod.phase,
+            pod.kubectl_status,
+            pod.model_state.value,
+            pod.model.version or "",
+        )
     ).lower()
     return needle.lower() in hay
 
 
-def ready_text(pod: PodInfo) -> str:
+def ready_text(pod: PodInfo, room: int = 0) -> str:
+    """kubectl's STATUS and READY (``CrashLoopBackOff 0/1``, ``Init:0/1 0/1``); the count gives
+    way first when ``room`` is short. A pod not read from the API has its phase."""
+    status = pod.kubectl_status or ("Terminating" if pod.deleting else pod.phase)
     main = [c for c in pod.containers if not c.init]
     if not main:
-        return pod.phase + (" ✓" if pod.ready else "")
-    ready = sum(1 for c in main if c.ready)
-    phase = "Terminating" if pod.deleting else pod.phase
-    return f"{phase} {ready}/{len(main)}"
+        return status + (" ✓" if pod.ready else "")
+    said = f"{status} {sum(1 for c in main if c.ready)}/{len(main)}"
+    return status if room and len(said) > room else said
 
 
 class PodsTable(FittedTable):
@@ -75,15 +85,16 @@ class PodsTable(FittedTable):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("follow_top", True)  # `f` at start acts on the most urgent pod
         super().__init__(**kwargs)
-        self._wants: tuple[int, int, int] = (20, 10, 5)  # longest name, node, version
+        # The longest name, node, version and status among the pods shown.
+        self._wants: tuple[int, int, int, int] = (20, 10, 5, 15)
         self._last: tuple[Sequence[PodInfo], float, str] = ((), 0.0, "")
 
     def column_fits(self) -> Sequence[ColumnFit]:
-        name, node, version = self._wants
+        name, node, version, status = self._wants
         return (
             ColumnFit("name", 20, 32, name, grow=0),
             ColumnFit("node", 6, 10, node, drop=5, grow=4),
-            ColumnFit("status", 11, 11, 15, drop=1, grow=3),
+            ColumnFit("status", 11, 11, max(15, status), drop=1, grow=3),
             ColumnFit("restarts", 3, 3, 3, drop=3),
             ColumnFit("version", 5, 7, version, drop=4, grow=5),
             ColumnFit("state", 13, 13, 13),
@@ -105,6 +116,7 @@ class PodsTable(FittedTable):
             max((len(p.name) for p in shown), default=3),
             min(30, max((len(p.node or "-") for p in shown), default=4)),
             max((len(p.model.version or "-") for p in shown), default=5),
+            max((len(ready_text(p)) for p in shown), default=15),
         )
         self._wants = wants
         self.fit()  # nothing to do unless the widest values or the width changed
@@ -143,7 +155,7 @@ def _cells(source: Any) -> tuple[Any, ...]:
     cells: tuple[Any, ...] = (
         Text(shorten_middle(pod.name, widths["name"]), style=name_style),
         pod.node or "-",
-        ready_text(pod),
+        ready_text(pod, widths["status"]),
         restarts,
         pod.model.version or "-",
         state_cell(state, again=relapsing(pod)),
