@@ -8,6 +8,7 @@ from collectors.model import ModelState
 from tests.polling import pilot_until
 from tests.tui.conftest import make_app
 from tests.tui.fakes import FakeFeed, pod, sample_snapshot
+from tui.screens.detail import summary_text
 from tui.widgets.pods import PodsTable, matches, ready_text
 
 LOOPING = "lightning-asr-7d9f8c6b5-loop1"
@@ -46,3 +47,8 @@ def test_the_count_gives_way_before_the_word_and_the_phase_is_the_fallback() -> 
     assert ready_text(fetching, 12) == "Init:0/1 0/1"
     bare = pod("lightning-asr-x", ModelState.READY, ready=True)
     assert ready_text(bare) == "Running 1/1"  # not read from the API: its phase
+
+
+def test_the_detail_says_it_too() -> None:
+    looping, _ = _pods()
+    assert "   CrashLoopBackOff  restarts 5" in summary_text(looping, LOOPING, 0.0).plain

@@ -100,7 +100,8 @@ def summary_text(pod: PodInfo | None, name: str, now: float) -> Text:
     text.append(pod.name, style="bold")
     text.append("  ")
     text.append_text(state_cell(pod.model_state, again=relapsing(pod)))
-    text.append(f"   {pod.phase}{' ready' if pod.ready else ''}  restarts {pod.restarts}")
+    status = pod.kubectl_status or pod.phase  # in kubectl's words, as the pods table
+    text.append(f"   {status}{' ready' if pod.ready else ''}  restarts {pod.restarts}")
     text.append(f"  node {pod.node or '-'}  age {format_age(now - pod.created_at)}")
     m = pod.model
     text.append(f"\nmodel {m.version or '-'}  ", style="grey70")
