@@ -84,12 +84,12 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "open",
         "enter",
-        "enter",
+        "⏎/l",  # l opens it too (``logs``); the footer says both in one place
         "Open the pod's detail",
         "select_cursor",
         "table",
         "nav",
-        footer=False,
+        short="detail",
     ),
     Command(
         "back", "escape", "esc", "Back / clear the filter", "back", "overview", "nav", footer=False
@@ -116,7 +116,14 @@ COMMANDS: tuple[Command, ...] = (
         short="filter",
     ),
     Command(
-        "logs", "l", "l", "Logs of the selected pod", "app.logs", needs_selection=True, short="logs"
+        "logs",
+        "l",
+        "l",
+        "Logs of the selected pod",
+        "app.logs",
+        needs_selection=True,
+        footer=False,  # said with Enter's ("⏎/l detail"), which does the same
+        short="logs",
     ),
     Command(
         "timeline",
@@ -175,9 +182,30 @@ COMMANDS: tuple[Command, ...] = (
     Command("quit", "q", "q", "Quit", "app.quit", short="quit"),
 )
 
+# The footer's first keys: what matters at 3 a.m. (fix the pod, look at it, find it, help,
+# quit), as a narrow footer cuts from the end. The others follow in Textual's order (the
+# focused widget's keys, the screen's, the app's); ``DataScreen.active_bindings`` sorts.
+FOOTER_FIRST: tuple[str, ...] = (
+    ids.FIX,
+    "open",
+    "detail-back",
+    "filter",
+    "log-filter",
+    "help",
+    "quit",
+)
+
 BY_ID = {c.id: c for c in COMMANDS}
 ACTION_COMMANDS = tuple(c for c in COMMANDS if c.is_action)
 ACTION_KEYS = {key: c for c in ACTION_COMMANDS for key in c.key.split(",")}
+
+
+def footer_rank(binding_id: str | None) -> int:
+    """Where a binding stands in the footer: by ``FOOTER_FIRST``, anything else after."""
+    try:
+        return FOOTER_FIRST.index(binding_id or "")
+    except ValueError:
+        return len(FOOTER_FIRST)
 
 
 def bindings(scope: str) -> list[Binding]:

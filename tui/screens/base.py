@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual import events
+from textual.binding import ActiveBinding
 from textual.screen import Screen
 from textual.widgets import Static
 
 from collectors.model import ClusterSnapshot
+from tui import commands
 from tui.widgets.header import ClusterHeader, StaleBanner
 
 if TYPE_CHECKING:
@@ -22,6 +24,14 @@ class DataScreen(Screen[None]):
     """
 
     ready = False
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, in the registry's footer order (``commands.FOOTER_FIRST`` first): the footer
+        lists them in this order and cuts the end on a narrow terminal."""
+        found = super().active_bindings
+        ranked = sorted(found.items(), key=lambda kv: commands.footer_rank(kv[1].binding.id))
+        return dict(ranked)
 
     @property
     def dash(self) -> AsrCacheApp:

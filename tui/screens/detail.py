@@ -33,40 +33,68 @@ from collectors.units import format_bytes, format_duration
 from tui import commands
 from tui.format import (
     STATE_STYLE,
+    ColumnFit,
     failure_gist,
     format_age,
     format_rate,
     progress_cell,
+    shorten_middle,
     state_cell,
 )
 from tui.logtext import log_matches, log_text, several_containers
 from tui.messages import CacheListed, RecentLogLoaded
 from tui.screens.base import DataScreen
 from tui.widgets.filter_box import FilterBox
+from tui.widgets.fitted_table import FittedTable, fitted
 from tui.widgets.header import ClusterHeader, StaleBanner
-from tui.widgets.keyed_table import KeyedTable
 
 LOG_LINES = 1000  # lines kept in the log view
+SIDE_WIDTH = 62  # the cache panel's width, when the log keeps LOG_MIN_WIDTH beside it (tcss)
+LOG_MIN_WIDTH = 58
 EVENTS_SHOWN = 12
 EVIDENCE_SHOWN = 4
 SAME_CAUSE_MIN = 16  # characters: a shorter cause ("ready") may sit inside another by chance
 
 
-class CacheFilesTable(KeyedTable):
+class CacheFilesTable(FittedTable):
+    """The cache directory's files; on a narrow cache panel the age, then the size give way
+    (the name shortens in its middle, its status stays): no horizontal scrollbar."""
+
     COLUMNS = (
+        ("key", "", 0),
         ("name", "FILE", 26),
-        ("size", "SIZE", 9),
+        ("size", "SIZE", 10),
         ("modified", "AGE", 4),
-        ("status", "STATUS", 11),
+        ("status", "STATUS", 10),
     )
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._longest = 26  # the longest file name shown
+        self._last: tuple[Sequence[CacheFile], float] = ((), 0.0)
+
+    def column_fits(self) -> Sequence[ColumnFit]:
+        return (
+            ColumnFit("name", 8, 20, self._longest, grow=0),
+            ColumnFit("size", 9, 10, 10, drop=1, grow=1),
+            ColumnFit("modified", 4, 4, 4, drop=2, grow=2),
+            ColumnFit("status", 10, 10, 10),
+        )
+
     def show(self, files: Sequence[CacheFile], now: float) -> bool:
-        rows = [(f.name, (f, format_age(now - f.modified_at))) for f in files]
+        self._last = (files, now)
+        self._longest = max((len(f.name) for f in files), default=8)
+        self.fit()
+        layout = self.column_layout
+        rows = [(f.name, (f, format_age(now - f.modified_at), layout)) for f in files]
         return self.sync(rows, _file_cells)
+
+    def redraw(self) -> None:
+        self.show(*self._last)
 
 
 def _file_cells(source: Any) -> tuple[Any, ...]:
-    f, age = source
+    f, age, layout = source
     if f.partial:
         status = Text("partial", style="cyan")
     elif f.verified is True:
@@ -75,7 +103,8 @@ def _file_cells(source: Any) -> tuple[Any, ...]:
         status = Text("✗ mismatch", style="bold red")
     else:
         status = Text("unverified", style="grey62")
-    return (f.name, format_bytes(f.size), age, status)
+    name = shorten_middle(f.name, dict(layout)["name"])
+    return (f.name, *fitted((name, format_bytes(f.size), age, status), layout[1:]))
 
 
 def telling_evidence(pod: PodInfo) -> list[str]:
@@ -222,6 +251,12 @@ def events_text(events: Sequence[EventInfo], now: float) -> Text:
 
 class PodDetailScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = list(commands.bindings("detail"))
+    # Below this width the cache panel's 62 columns would leave the log too narrow to read:
+    # the panel then takes a share of the width instead (app.tcss, ``.-narrow``).
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (SIDE_WIDTH + LOG_MIN_WIDTH, "-wide"),
+    ]
 
     def __init__(self, pod: str) -> None:
         super().__init__(id="detail")

@@ -75,7 +75,11 @@ class OverviewScreen(DataScreen):
             snapshot.rollouts if snapshot else (), snapshot.serving_url if snapshot else None
         )
         jobs = snapshot.jobs if snapshot else ()
-        self.query_one(JobsTable).show(jobs, now)
+        jobs_table = self.query_one(JobsTable)
+        jobs_table.show(jobs, now)
+        # No jobs: no table. Its header alone said nothing, and in a narrow panel its columns
+        # overflowed into a horizontal scrollbar (a stray "▊" in the empty panel).
+        jobs_table.display = bool(jobs)
         jobs_panel = self.query_one("#jobs-panel")
         can_prewarm = not (self.dash.read_only or self.dash.actions is None)
         none = "none · p pre-warms" if can_prewarm else "none"

@@ -45,11 +45,11 @@ class FittedTable(KeyedTable):
 
     def fit(self) -> bool:
         """Work the layout out for the current width; True when it changed."""
-        available = self.size.width
+        # Room for the vertical scrollbar, shown or not: ``size`` counts its column when it
+        # shows, and reserving it always means its coming does not re-lay out.
+        available = self.size.width - 1
         if available <= 0:
             return False
-        if not self.show_vertical_scrollbar:
-            available -= 1  # room for the scrollbar, so that its coming does not re-lay out
         fits = tuple(self.column_fits())
         if self._fit_for == (available, fits):
             return False

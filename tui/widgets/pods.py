@@ -62,13 +62,8 @@ def ready_text(pod: PodInfo, room: int = 0) -> str:
 class PodsTable(FittedTable):
     """One row per pod, keyed by pod name."""
 
-    # Help and quit first: the footer lists the focused table's keys before the app's, and
-    # cuts the end of the line on a narrow terminal.
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *commands.bindings("table"),
-        commands.BY_ID["help"].binding(),
-        commands.BY_ID["quit"].binding(),
-    ]
+    # The footer's order is the registry's (commands.FOOTER_FIRST), whoever binds the key.
+    BINDINGS: ClassVar[list[BindingType]] = list(commands.bindings("table"))
 
     COLUMNS = (
         ("key", "", 0),
