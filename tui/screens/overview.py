@@ -24,6 +24,8 @@ from tui.widgets.volumes import VolumesPanel
 
 class OverviewScreen(DataScreen):
     BINDINGS: ClassVar[list[BindingType]] = list(commands.bindings("overview"))
+    # A tall screen lets the rollouts panel grow for a stuck rollout's reason (app.tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(self) -> None:
         super().__init__(id="overview")
@@ -72,7 +74,9 @@ class OverviewScreen(DataScreen):
         problems = {v.name: why for v, why in volume_problems(snapshot)} if snapshot else {}
         self.query_one(VolumesPanel).show(snapshot.volumes if snapshot else (), problems)
         self.query_one(RolloutsPanel).show(
-            snapshot.rollouts if snapshot else (), snapshot.serving_url if snapshot else None
+            snapshot.rollouts if snapshot else (),
+            snapshot.serving_url if snapshot else None,
+            pods,
         )
         jobs = snapshot.jobs if snapshot else ()
         jobs_table = self.query_one(JobsTable)
