@@ -419,6 +419,22 @@ class Cluster:
         except Exception as exc:
             raise ClusterError(self.describe_error(exc, "list", "pods")) from None
 
+    def namespace_exists(self) -> bool | None:
+        """Whether our namespace exists: listing pods in one that does not answers an empty
+        list, as if it held none (a mistyped ``-n prod`` looks like an empty namespace).
+        None when we cannot tell (forbidden to read namespaces, most often; or an error)."""
+        try:
+            resp = self.core.read_namespace(
+                self.namespace, _preload_content=False, _request_timeout=self.timeout
+            )
+            resp.data  # noqa: B018 - read (and count) the body, then release the connection
+            resp.release_conn()
+        except ApiException as exc:
+            return False if exc.status == 404 else None
+        except Exception:
+            return None
+        return True
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.api_client.close()

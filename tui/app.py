@@ -84,6 +84,7 @@ class AsrCacheApp(App[int]):
         context: str = "",
         namespace: str = "",
         server: str = "",
+        namespace_missing: bool = False,
         switcher: FeedSwitcher | None = None,
         clock: Callable[[], float] = time.time,
         cache_refresh: float = 5.0,
@@ -98,6 +99,8 @@ class AsrCacheApp(App[int]):
         self.context_name = context
         self.namespace_name = namespace
         self.server_name = server
+        # The API said the namespace does not exist: an empty pods list says nothing else.
+        self.namespace_missing = namespace_missing
         self.switcher = switcher
         self.now = clock
         self.cache_refresh = cache_refresh
@@ -489,6 +492,7 @@ class AsrCacheApp(App[int]):
         self.context_name = connection.context
         self.namespace_name = connection.namespace
         self.server_name = connection.server
+        self.namespace_missing = connection.namespace_missing
         self.snapshot = self._incoming = None
         self.trouble_bell = TroubleBell()  # another namespace's first view is no news
         self.permissions = None
@@ -509,6 +513,13 @@ class AsrCacheApp(App[int]):
                 f"Cannot connect to {message.context}/{message.target_namespace}: {message.error}",
                 severity="error",
                 timeout=15,
+            )
+        elif message.connection is not None and message.connection.namespace_missing:
+            self.notify(
+                f"Now watching {message.target_namespace} in {message.context}: "
+                f'namespace "{message.target_namespace}" does not exist.',
+                severity="warning",
+                timeout=8,
             )
         else:
             self.notify(f"Now watching {message.target_namespace} in {message.context}.", timeout=3)

@@ -85,6 +85,7 @@ def build_app(args: argparse.Namespace, connection: Connection, *, title: str = 
         context=connection.context,
         namespace=connection.namespace,
         server=connection.server,
+        namespace_missing=connection.namespace_missing,
         switcher=KubeSwitcher(args),
         cache_refresh=float(args.refresh),
     )
@@ -119,9 +120,10 @@ def connect(
     except ClusterError as exc:
         cluster.close()
         raise LaunchError(explain(settings_args, str(exc), cluster.context), str(exc)) from None
+    missing = cluster.namespace_exists() is False  # None (cannot tell): say nothing
     feed = LiveFeed(cluster, options, owns_cluster=True)
     actions = None if settings_args.read_only else _actions_for(cluster, feed)
-    return Connection(feed, actions, cluster.context, cluster.namespace, cluster.server)
+    return Connection(feed, actions, cluster.context, cluster.namespace, cluster.server, missing)
 
 
 def explain(args: argparse.Namespace, error: str, context: str | None = None) -> str:

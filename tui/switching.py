@@ -16,13 +16,15 @@ from tui.actions_port import ActionProvider
 
 @dataclass(frozen=True)
 class Connection:
-    """A ready feed for one context and namespace (not started yet)."""
+    """A ready feed for one context and namespace (not started yet). ``namespace_missing``:
+    the API said the namespace does not exist (its pods list would only look empty)."""
 
     feed: ClusterFeed
     actions: ActionProvider | None
     context: str
     namespace: str
     server: str = ""
+    namespace_missing: bool = False
 
 
 class FeedSwitcher(Protocol):

@@ -1,8 +1,8 @@
 """Never block Textual's event loop: the real dashboard on a simulated cluster, driven through
 the keys that reach the cluster (the detail's log, df and cache listing; the timeline's read of
 every pod's log; verify planned and run on a helper pod; fix planned; a namespace switch,
-which connects again; the context picker, help and the palette), makes no blocking socket
-call and no name lookup on the loop's thread."""
+which connects again and asks whether the namespace exists; the context picker, help and the
+palette), makes no blocking socket call and no name lookup on the loop's thread."""
 
 from __future__ import annotations
 
@@ -81,9 +81,14 @@ async def test_the_dashboard_never_blocks_its_event_loop(
             await pilot.press(key)
             await pilot.pause(0.5)
             await pilot.press("escape")
-        # A namespace switch connects again and starts a new feed: away, and back.
-        await pilot.press("n", "ctrl+u", *"default", "enter")
-        await until(pilot, lambda: "no pods match" in on_screen(pilot), "the empty namespace")
+        # A namespace switch connects again (and asks whether the namespace exists) and
+        # starts a new feed: away to one that does not exist, and back.
+        await pilot.press("n", "ctrl+u", *"prod", "enter")
+        await until(
+            pilot,
+            lambda: 'namespace "prod" does not exist' in on_screen(pilot),
+            "the missing namespace said",
+        )
         await pilot.press("n", "ctrl+u", *"smallest", "enter")
         await until(pilot, lambda: in_state(app, "corrupt"), "the pods again, after the switch")
         guard.disarm()

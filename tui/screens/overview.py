@@ -30,11 +30,13 @@ class OverviewScreen(DataScreen):
     def __init__(self) -> None:
         super().__init__(id="overview")
         self.needle = ""
+        self._namespace_note = ""
 
     def compose(self) -> ComposeResult:
         yield ClusterHeader(id="header")
         yield StaleBanner(id="stale")
         with Vertical(id="pods-panel"):
+            yield Static(id="pods-note")
             yield PodsTable(id="pods")
         yield VolumesPanel(id="volumes")
         with Horizontal(id="panels"):
@@ -49,6 +51,7 @@ class OverviewScreen(DataScreen):
         self.query_one("#pods-panel").border_title = "Pods"
         self.query_one("#jobs-panel").border_title = "Pre-warm jobs"
         self.query_one("#activity", Static).display = False
+        self.query_one("#pods-note", Static).display = False
         self.query_one(PodsTable).focus()
         self.ready = True
         self.show(self.dash.snapshot, self.dash.now())
@@ -71,6 +74,7 @@ class OverviewScreen(DataScreen):
         subtitle = f"{shown} of {len(pods)}{suffix}" if pods else ""
         if panel.border_subtitle != subtitle:
             panel.border_subtitle = subtitle
+        self._note_missing_namespace(snapshot, bool(pods))
         problems = {v.name: why for v, why in volume_problems(snapshot)} if snapshot else {}
         self.query_one(VolumesPanel).show(snapshot.volumes if snapshot else (), problems)
         self.query_one(RolloutsPanel).show(
@@ -90,6 +94,18 @@ class OverviewScreen(DataScreen):
         jobs_subtitle = "" if snapshot is None else (f"{len(jobs)}" if jobs else none)
         if jobs_panel.border_subtitle != jobs_subtitle:
             jobs_panel.border_subtitle = jobs_subtitle
+
+    def _note_missing_namespace(self, snapshot: ClusterSnapshot | None, any_pods: bool) -> None:
+        """An empty list from a namespace that does not exist is a typo, not an empty
+        namespace: say so where the pods would be (not once pods show: then it exists)."""
+        note = self.query_one("#pods-note", Static)
+        namespace = snapshot.namespace if snapshot else self.dash.namespace_name
+        missing = self.dash.namespace_missing and not any_pods
+        said = f'namespace "{namespace}" does not exist' if missing else ""
+        if said != self._namespace_note:
+            self._namespace_note = said
+            note.update(said)
+            note.display = bool(said)
 
     # Keys ----------------------------------------------------------------------------------
     def action_filter(self) -> None:
