@@ -107,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="efs-shared",
         metavar="SCENARIO",
-        help="run on an embedded simulated cluster (default scenario: efs-shared)",
+        help=(
+            "run on an embedded simulated cluster, the dashboard or a command given after it "
+            "(default scenario: efs-shared)"
+        ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -152,6 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command and args.demo:
+        # `--demo SCENARIO status` (or an action): the command on the embedded simulated
+        # cluster, as the dashboard runs on it; the cluster stops when the command ends.
+        from tui.demo import DemoError, on_demo
+
+        try:
+            with on_demo(args):
+                return _command(args)
+        except DemoError as exc:
+            print(f"asr-cache-tui --demo: {exc}", file=sys.stderr)
+            return 2
+    return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "status":
         from tui.status_cmd import run as run_status
 

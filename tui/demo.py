@@ -18,6 +18,8 @@ from typing import Any
 DEFAULT_SCENARIO = "efs-shared"
 NAMESPACE = "smallest"
 START_TIMEOUT = 60.0
+# The demo's models are small and its downloads short: a minute of silence would be most of it.
+DEMO_STALL_AFTER = 15.0
 
 
 class DemoError(Exception):
@@ -57,3 +59,18 @@ def running(scenario: str = DEFAULT_SCENARIO, *, user: str = "admin") -> Iterato
                 root / "kubeconfig", user=user, namespace=namespace
             )
             yield DemoCluster(scenario, Path(kubeconfig), namespace, cluster.url, cluster)
+
+
+@contextlib.contextmanager
+def on_demo(args: Any) -> Iterator[DemoCluster]:
+    """``--demo SCENARIO`` for any command: the simulated cluster runs while the block does,
+    and ``args`` point at it (its kubeconfig, its namespace unless ``-n`` says another), as
+    a real cluster's flags would. Stopped, with its pods and model server, however the
+    block ends."""
+    with running(args.demo) as demo:
+        if getattr(args, "stall_after", None) is None:
+            args.stall_after = DEMO_STALL_AFTER
+        args.kubeconfig = str(demo.kubeconfig)
+        args.context = None
+        args.namespace = getattr(args, "namespace", None) or demo.namespace
+        yield demo

@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-# The demo's models are small and its downloads short: a minute of silence would be most of it.
-DEMO_STALL_AFTER = 15.0
 
 
 class LaunchError(Exception):
@@ -44,15 +42,10 @@ class LaunchError(Exception):
 def run(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     err = err or sys.stderr
     if getattr(args, "demo", None):
-        from tui.demo import DemoError, running
+        from tui.demo import DemoError, on_demo
 
         try:
-            with running(args.demo) as demo:
-                if getattr(args, "stall_after", None) is None:
-                    args.stall_after = DEMO_STALL_AFTER
-                args.kubeconfig = str(demo.kubeconfig)
-                args.context = None
-                args.namespace = args.namespace or demo.namespace
+            with on_demo(args) as demo:
                 return run_dashboard(args, err=err, title=f"demo: {demo.scenario}")
         except DemoError as exc:
             print(f"asr-cache-tui --demo: {exc}", file=err)
