@@ -20,6 +20,7 @@ from actions.plan import ActionPlan, ApiCall, ExecStep, Permission
 from actions.registry import HELPER_POD, permission, spec
 from actions.targets import cache_container, pods_sharing_cache
 from collectors.model import ClusterSnapshot, ModelState, PodInfo
+from collectors.state import relapsing
 
 ROLE_LABEL = "asr-cache-tui/role"
 HELPER_LIFETIME = 1800  # seconds: a helper pod never outlives this, whatever happens to us
@@ -219,7 +220,8 @@ def _running(pod: PodInfo, container: str | None) -> bool:
     if pod.deleting or pod.phase != "Running":
         return False
     name = cache_container(pod, container)
-    crash_looping = pod.model_state in (ModelState.CORRUPT, ModelState.FAILED)
+    # Failed (a verdict a crash loop keeps between runs), or on its way again after a failure.
+    crash_looping = pod.model_state in (ModelState.CORRUPT, ModelState.FAILED) or relapsing(pod)
     return any(
         c.name == name
         and c.state == "running"

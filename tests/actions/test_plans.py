@@ -187,6 +187,16 @@ def test_a_crash_loop_caught_running_is_not_trusted_to_run_a_command() -> None:
     downloading = pod("asr-b", state=ModelState.DOWNLOADING, ready=False)
     plan = plan_verify(snapshot(downloading), "asr-b", OPTS)
     assert execs(plan)[0].pod == "asr-b"
+    # Downloading again after its last run failed: the loop's next crash is coming.
+    again = dataclasses.replace(
+        downloading,
+        name="asr-a",
+        containers=(container,),
+        restarts=3,
+        previous_run="previous run ended with: checksum mismatch (exit code 1 (Error))",
+    )
+    plan = plan_verify(snapshot(again), "asr-a", OPTS, pod_facts("asr-a"))
+    assert calls(plan, "create") and execs(plan)[0].pod != "asr-a"
 
 
 # -- purge -----------------------------------------------------------------------------------
