@@ -44,6 +44,8 @@ def run(args: argparse.Namespace, *, err: TextIO | None = None) -> int:
     if getattr(args, "demo", None):
         from tui.demo import DemoError, on_demo
 
+        if err.isatty():  # the simulator takes seconds to start: not a blank terminal meanwhile
+            print(f"Starting the simulated cluster ({args.demo})…", file=err, flush=True)
         try:
             with on_demo(args) as demo:
                 return run_dashboard(args, err=err, title=f"demo: {demo.scenario}")

@@ -7,7 +7,7 @@ whenever it changes. The exit code is for cron and CI:
 1  something needs attention (a stalled, corrupt or failed download; a volume over its
    quota or more than 90 % full; a crash-looping pod; a pod on a NotReady node; a failed
    pre-warm Job)
-2  a usage or connection error (one sentence on stderr)
+2  a usage or connection error, or a namespace that does not exist (one sentence on stderr)
 """
 
 from __future__ import annotations
@@ -325,6 +325,13 @@ def run(
         cluster = connect(settings)
     except (ClusterError, ValuesError, ValueError) as exc:
         return _fail(str(exc), err)
+    if cluster.namespace_exists() is False:  # its pods list would only look empty (None: unknown)
+        cluster.close()
+        return _fail(
+            f'namespace "{cluster.namespace}" does not exist (context {cluster.context!r}, '
+            f"{cluster.server}); -n picks another.",
+            err,
+        )
     feed = LiveFeed(cluster, options, owns_cluster=True)
     timeout = max(10.0, settings.request_timeout * 3)
     if getattr(args, "watch", False):

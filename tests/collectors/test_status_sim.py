@@ -164,3 +164,12 @@ def test_watch_prints_json_lines_until_told_to_stop(make_sim, tmp_path: Path) ->
     states = [d["pods"][0]["model_state"] for d in docs if d["pods"]]
     assert "ready" in states and states[-1] == "ready"
     assert code == 0
+
+
+def test_a_namespace_that_does_not_exist_is_said_so_not_shown_empty(make_sim, tmp_path) -> None:
+    sim = make_sim()
+    code, out, err = _status(sim, tmp_path, "-n", "prod")
+    assert (code, out) == (2, "")
+    assert err.startswith('asr-cache-tui status: namespace "prod" does not exist (context '), err
+    code, out, err = _status(sim, tmp_path, "-n", "smallest", "-o", "json")
+    assert (code, err) == (0, "") and json.loads(out)["pods"] == []  # there and empty
