@@ -246,6 +246,8 @@ class AsrCacheApp(App[int]):
         ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "timeline":  # not offered on the timeline itself
+            return not isinstance(self.screen, TimelineScreen)
         if action != "perform" or not parameters:
             return True
         command = commands.BY_ID.get(str(parameters[0]))

@@ -297,6 +297,7 @@ async def test_read_only_offers_the_timeline_and_help_lists_its_keys() -> None:
         }
         text = screen_text(app)
         assert "a progress" in text and "/ filter" in text and "v verify" not in text
+        assert "t timeline" not in text  # not offered where it already is
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
