@@ -4,11 +4,21 @@ Ready condition and taints, and the events about an object."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
 
+from tests.polling import wait_until
+
 NS = "smallest"
+
+Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
+kubectl_only = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
 
 
 def replicaset(
@@ -71,3 +81,33 @@ def events(core: client.CoreV1Api, namespace: str, name: str, reason: str) -> li
         for e in core.list_namespaced_event(namespace).items
         if e.involved_object.name == name and e.reason == reason
     ]
+
+
+def kubectl_on(kubeconfig: Path) -> Kubectl:
+    """kubectl in our namespace, against the simulator's kubeconfig (a TLS one sends tokens)."""
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", f"--kubeconfig={kubeconfig}", "-n", NS, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    return kubectl
+
+
+def two_web_pods(sim: Any, kubectl: Kubectl, tolerates: str, seconds: int | None) -> list[str]:
+    """A two-pod ReplicaSet ``web`` applied and seen Running by kubectl: ``NAME NODE`` rows."""
+    sim.apply(replicaset("web", 2, tolerates, seconds))
+    wait_until(
+        lambda: kubectl("get", "pods", "--no-headers").stdout.count(" Running ") == 2,
+        20,
+        "2 Running",
+    )
+    return kubectl(
+        "get",
+        "pods",
+        "-o",
+        'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{"\\n"}{end}',
+    ).stdout.split("\n")

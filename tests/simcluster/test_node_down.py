@@ -7,8 +7,6 @@ cannot reach the kubelet, and the node coming back.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +20,14 @@ from tests.simcluster.kubelet_helpers import exec_in_pod
 from tests.simcluster.node_helpers import (
     NS,
     events,
+    kubectl_on,
+    kubectl_only,
     node_ready,
     pod_ready,
     pods_of,
     replicaset,
     running,
+    two_web_pods,
 )
 
 GRACE = 1.0
@@ -217,34 +218,13 @@ def test_exec_and_stats_of_a_down_node_fail(lost: Any) -> None:
     )
 
 
-kubectl_only = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not on PATH")
-
-
 @kubectl_only
 def test_kubectl_shows_the_lost_node(make_sim: Any, tmp_path: Path) -> None:
     sim = make_sim(tls=True, nodes=2, node_monitor_grace=GRACE)
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig")
 
-    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["kubectl", f"--kubeconfig={kubeconfig}", "-n", NS, *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-
-    sim.apply(replicaset("web", 2, UNREACHABLE, 1))
-    wait_until(
-        lambda: kubectl("get", "pods", "--no-headers").stdout.count(" Running ") == 2,
-        20,
-        "2 Running",
-    )
-    pods = kubectl(
-        "get",
-        "pods",
-        "-o",
-        'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName}{"\\n"}{end}',
-    ).stdout.split("\n")
+    kubectl = kubectl_on(kubeconfig)
+    pods = two_web_pods(sim, kubectl, UNREACHABLE, 1)
     name, node = pods[0].split()
     sim.node_down(node)
     wait_until(lambda: "NotReady" in kubectl("get", "nodes").stdout, 10, "NotReady")
