@@ -34,7 +34,7 @@ from tui.actions_port import ActionProvider
 from tui.bell import TroubleBell, action_ended_is_news
 from tui.bridge import FeedBridge
 from tui.commands import Command
-from tui.health import health
+from tui.health import Health, health
 from tui.history import RateHistory
 from tui.messages import (
     ActionConfirmed,
@@ -106,6 +106,7 @@ class AsrCacheApp(App[int]):
         self.cache_refresh = cache_refresh
         self.tick_seconds = tick
         self.snapshot: ClusterSnapshot | None = None
+        self._health: tuple[ClusterSnapshot | None, Health] = (None, health(None))
         self.history = RateHistory()
         self.bridge = FeedBridge(self.post_message)
         # None until RBAC answered; then action id -> None (allowed) or why forbidden.
@@ -166,6 +167,14 @@ class AsrCacheApp(App[int]):
                 screen.add_log_lines(message.lines)
         self.bridge.logs_handled()
 
+    @property
+    def health(self) -> Health:
+        """The shown snapshot's health, worked out once per snapshot: the bell asks when it
+        comes, the header on every redraw (each clock tick, with the same snapshot)."""
+        if self._health[0] is not self.snapshot:
+            self._health = (self.snapshot, health(self.snapshot))
+        return self._health[1]
+
     def _tick(self) -> None:
         """Ages and the stale banner move with the clock, even when no data arrives; and a
         terminal that went away ends the app, as ``q`` would."""
@@ -206,7 +215,7 @@ class AsrCacheApp(App[int]):
             self._redraw_due = None
         if self._incoming is not None:  # ``snapshot`` is what the screens show
             self.snapshot, self._incoming = self._incoming, None
-            if self.trouble_bell.should_ring(health(self.snapshot).level, time.monotonic()):
+            if self.trouble_bell.should_ring(self.health.level, time.monotonic()):
                 self.bell()
         self.redrawn_at = time.monotonic()
         self.redraws += 1

@@ -55,7 +55,9 @@ class DataScreen(Screen[None]):
         dash = self.dash
         context = snapshot.context if snapshot else dash.context_name
         namespace = snapshot.namespace if snapshot else dash.namespace_name
-        self.query_one(ClusterHeader).show(context, namespace, snapshot, dash.read_only)
+        self.query_one(ClusterHeader).show(
+            context, namespace, snapshot, dash.health, dash.read_only
+        )
         self.query_one(StaleBanner).show(snapshot, now, dash.server_name)
 
     def show_activity(self, text: str) -> None:

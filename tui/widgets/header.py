@@ -12,7 +12,7 @@ from textual.widgets import Static
 from collectors.model import ClusterSnapshot
 from collectors.redact import redact_text, redact_url
 from tui.format import format_age
-from tui.health import Health, health
+from tui.health import Health
 
 _LEVEL_STYLE = {
     "ok": "bold green",
@@ -102,10 +102,12 @@ class ClusterHeader(Widget):
         context: str,
         namespace: str,
         snapshot: ClusterSnapshot | None,
+        health: Health,
         read_only: bool = False,
     ) -> None:
+        """``health``: the snapshot's (the app works it out once per snapshot)."""
         server = redact_url(snapshot.server) if snapshot and snapshot.server else ""
-        facts = HeaderFacts(context, namespace, server, health(snapshot), read_only)
+        facts = HeaderFacts(context, namespace, server, health, read_only)
         if facts != self._facts:
             self._facts = facts
             self.refresh()
