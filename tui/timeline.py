@@ -103,6 +103,7 @@ class Timeline:
         self._entries: list[Entry] = []  # sorted by (at, seq)
         self._held: Counter[Hashable] = Counter()  # keys of what ``_entries`` holds
         self._latest: dict[str, Entry] = {}  # pod -> its newest log line held
+        self._pods: Counter[str] = Counter()  # pod -> how many of ``_entries`` are about it
         self._seq = itertools.count()
 
     @property
@@ -110,8 +111,9 @@ class Timeline:
         return self._entries
 
     def pods(self) -> set[str]:
-        """The pods the timeline has lines or events of."""
-        return {pod for e in self._entries if (pod := e.pod) is not None}
+        """The pods the timeline has lines or events of (kept count of, not searched for: asked
+        on every redraw and every batch of lines)."""
+        return set(self._pods)
 
     def add_lines(self, lines: Sequence[LogLine], labelled: Collection[str] = ()) -> bool:
         """Add the lines not held yet; True when anything changed.
@@ -158,6 +160,8 @@ class Timeline:
             return False
         insort(entries, entry, key=_order)
         self._held[key] += 1
+        if (pod := entry.pod) is not None:
+            self._pods[pod] += 1
         return True
 
     def _remove(self, entry: Entry) -> None:
@@ -170,8 +174,13 @@ class Timeline:
         self._held[key] -= 1
         if self._held[key] <= 0:
             del self._held[key]
-        pod = entry.pod if isinstance(entry.source, LogLine) else None
-        if pod is not None and self._latest.get(pod) is entry:
+        pod = entry.pod
+        if pod is None:
+            return
+        self._pods[pod] -= 1
+        if self._pods[pod] <= 0:
+            del self._pods[pod]
+        if self._latest.get(pod) is entry:  # only a log line is ever a pod's latest
             del self._latest[pod]
 
     def _trim(self) -> bool:
