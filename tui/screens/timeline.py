@@ -65,6 +65,7 @@ class TimelineScreen(DataScreen):
         self.show_progress = False
         self.needle = ""
         self._labelled: tuple[ClusterSnapshot | None, frozenset[str]] = (None, frozenset())
+        self._events_of: tuple[ClusterSnapshot | None, set[str]] = (None, set())  # drawn from
 
     def compose(self) -> ComposeResult:
         yield ClusterHeader(id="header")
@@ -143,11 +144,17 @@ class TimelineScreen(DataScreen):
                 self._show_lines()
 
     def draw(self, snapshot: ClusterSnapshot | None, now: float) -> None:
+        """The snapshot's events, when it or the pods they may be about changed (the clock
+        redraws every second with the same snapshot: nothing new in it)."""
         model = self.model
-        if model is not None and snapshot is not None:
-            changed = model.add_events(our_events(snapshot, model.pods()))
-            if changed:
-                self._show_lines()
+        if model is None or snapshot is None:
+            return
+        pods = model.pods()
+        if snapshot is self._events_of[0] and pods == self._events_of[1]:
+            return
+        self._events_of = (snapshot, pods)
+        if model.add_events(our_events(snapshot, pods)):
+            self._show_lines()
 
     def _labelled_now(self) -> Collection[str]:
         snapshot = self.dash.snapshot
