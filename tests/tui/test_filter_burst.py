@@ -4,6 +4,7 @@ actions and `y` confirms one."""
 
 from __future__ import annotations
 
+import pytest
 from textual import events
 from textual.widgets import Input
 
@@ -20,41 +21,26 @@ def _burst(app: AsrCacheApp, text: str) -> None:
         app.post_message(events.Key(names.get(ch, ch), ch))
 
 
-async def test_a_word_typed_after_slash_on_the_overview_is_all_filter() -> None:
+@pytest.mark.parametrize(
+    ("opening", "word", "box"),
+    [
+        pytest.param((), "ready", "#filter", id="overview"),
+        pytest.param(("enter",), "error", "#log-filter", id="detail"),
+        pytest.param(("t",), "ready", "#timeline-filter", id="timeline"),
+    ],
+)
+async def test_a_word_typed_after_slash_is_all_filter(
+    opening: tuple[str, ...], word: str, box: str
+) -> None:
     actions = FakeActions()
     app = make_app(actions=actions)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        _burst(app, "/ready")
+        if opening:  # the detail (the selected pod's) or the timeline
+            await pilot.press(*opening)
+            await pilot.pause()
+        _burst(app, f"/{word}")
         await pilot.pause()
         await pilot.pause()
-        assert app.screen.query_one("#filter", Input).value == "ready"
-        assert actions.plan_calls == [] and not isinstance(app.screen, ConfirmScreen)
-
-
-async def test_a_word_typed_after_slash_in_the_detail_is_all_filter() -> None:
-    actions = FakeActions()
-    app = make_app(actions=actions)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("enter")
-        await pilot.pause()
-        _burst(app, "/error")
-        await pilot.pause()
-        await pilot.pause()
-        assert app.screen.query_one("#log-filter", Input).value == "error"
-        assert actions.plan_calls == [] and not isinstance(app.screen, ConfirmScreen)
-
-
-async def test_a_word_typed_after_slash_in_the_timeline_is_all_filter() -> None:
-    actions = FakeActions()
-    app = make_app(actions=actions)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        await pilot.pause()
-        _burst(app, "/ready")
-        await pilot.pause()
-        await pilot.pause()
-        assert app.screen.query_one("#timeline-filter", Input).value == "ready"
+        assert app.screen.query_one(box, Input).value == word
         assert actions.plan_calls == [] and not isinstance(app.screen, ConfirmScreen)
