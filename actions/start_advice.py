@@ -10,7 +10,7 @@ import re
 from actions.advice import Advice, kubectl
 from actions.options import PodFacts
 from actions.secret_advice import config_advice
-from actions.targets import deployment_of, owner_name
+from actions.targets import deployment_of, find_rollout, owner_name
 from actions.words import unstopped, upper_first
 from collectors.blockers import MULTI_ATTACH, UNBOUND_CLAIMS
 from collectors.model import ClusterSnapshot, EventInfo, PodInfo, StartBlocker, VolumeInfo
@@ -68,7 +68,7 @@ def _image(snapshot: ClusterSnapshot, pod: PodInfo) -> Advice:
         "access). The kubelet retries the pull by itself."
     )
     deployment = deployment_of(pod)
-    rollout = next((r for r in snapshot.rollouts if r.name == deployment), None)
+    rollout = find_rollout(snapshot, deployment) if deployment is not None else None
     revision = rollout.revision if rollout is not None else None
     if deployment is None or not revision or not revision.isdigit() or int(revision) < 2:
         return Advice(said + f" If a rollout brought it, `kubectl rollout undo {owner}` goes back.")
