@@ -26,7 +26,8 @@ def start_advice(
     Secret must hold. A cause that may pass by itself is said to (unless it names a StorageClass
     that does not exist: that one waits for a person)."""
     unbound = blocker.kind == "schedule" and UNBOUND_CLAIMS in blocker.cause
-    settled = blocker.settled or (unbound and _absent_class(snapshot, pod) is not None)
+    absent = _absent_class(snapshot, pod) if unbound else None
+    settled = blocker.settled or absent is not None
     first = (
         ""
         if settled
@@ -40,7 +41,7 @@ def start_advice(
     elif blocker.kind == "volume" and MULTI_ATTACH in blocker.cause:
         advice = _multi_attach(snapshot.namespace, pod)
     elif unbound:
-        advice = _unbound(snapshot, pod)
+        advice = _unbound(snapshot, pod, absent)
     elif blocker.kind == "schedule":
         advice = Advice("no node fits it: free or add nodes, or relax its requests or affinity.")
     else:
@@ -95,13 +96,12 @@ def _multi_attach(namespace: str, pod: PodInfo) -> Advice:
     return Advice(said + " (the command below).", (command,))
 
 
-def _unbound(snapshot: ClusterSnapshot, pod: PodInfo) -> Advice:
+def _unbound(snapshot: ClusterSnapshot, pod: PodInfo, absent: str | None) -> Advice:
     """A claim not bound to a volume: its latest Warning (in the evidence) says why; a
-    StorageClass that does not exist is named, with what to change, as a claim's class cannot
-    be changed in place."""
+    StorageClass that does not exist (``absent``) is named, with what to change, as a claim's
+    class cannot be changed in place."""
     claims = _pending_claims(snapshot, pod)
     commands = [kubectl(snapshot.namespace, "describe", "pvc", c.name) for c in claims]
-    absent = _absent_class(snapshot, pod)
     if absent is None:
         said = (
             "its claim is not bound to a volume: see the claim's events (the StorageClass it "
