@@ -10,10 +10,8 @@ import json
 import math
 from dataclasses import dataclass
 
-from actions.advice import kubectl
+from actions.advice import GiB, kubectl
 from collectors.model import VolumeInfo
-
-GiB = 2**30
 
 
 @dataclass(frozen=True)
