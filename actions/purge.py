@@ -45,7 +45,8 @@ def plan_purge(
     if pod.cache_kind == "image":
         said = cannot_purge(location.cache_dir, pod.name, owner_name(pod))
         return refused(registry.PURGE, where, ns, said)
-    if model_verdict(snapshot, pod) == VERIFIED:
+    verdict = model_verdict(snapshot, pod)
+    if verdict == VERIFIED:
         return refused(
             registry.PURGE,
             where,
@@ -53,14 +54,15 @@ def plan_purge(
             f"The model {location.file} of pod {pod.name} matches its checksum (verified): it "
             "is not corrupt, so there is nothing to delete.",
         )
+    doubt = _WARNING.get(verdict)  # a warning when the model is not known to be corrupt now
     users = model_users(snapshot, pod, location)
     if pod.cache_kind == "emptyDir" and not _running(pod):
-        return _plan_emptydir(snapshot, pod, location, options)
+        return _plan_emptydir(snapshot, pod, location, options, doubt)
     try:
         host = exec_host(snapshot, pod, options, facts)
     except NoExecHost as exc:
         return refused(registry.PURGE, where, ns, str(exc))
-    return _assemble(snapshot, pod, location, host, users, options)
+    return _assemble(snapshot, pod, location, host, users, options, doubt)
 
 
 CORRUPT = "corrupt"
@@ -127,6 +129,7 @@ def _assemble(
     host: ExecHost,
     users: tuple[PodInfo, ...],
     options: ActionOptions,
+    doubt: str | None,
 ) -> ActionPlan:
     ns = snapshot.namespace
     busy = [u.name for u in users if u.model_state in _BUSY]
@@ -138,10 +141,7 @@ def _assemble(
     volume = (
         f"claim {pod.cache_claim}" if pod.cache_claim else f"{pod.cache_kind} {pod.cache_volume}"
     )
-    warnings = []
-    doubt = _WARNING.get(model_verdict(snapshot, pod))
-    if doubt:
-        warnings.append(doubt)
+    warnings = [doubt] if doubt else []
     killed = [u.name for u in users if u.killed_for_memory is not None]
     if killed:
         warnings.append(
@@ -186,7 +186,11 @@ def _assemble(
 
 
 def _plan_emptydir(
-    snapshot: ClusterSnapshot, pod: PodInfo, location: ModelLocation, options: ActionOptions
+    snapshot: ClusterSnapshot,
+    pod: PodInfo,
+    location: ModelLocation,
+    options: ActionOptions,
+    doubt: str | None,
 ) -> ActionPlan:
     """A stopped pod's emptyDir goes with the pod: deleting the pod is the purge."""
     ns = snapshot.namespace
@@ -198,7 +202,6 @@ def _plan_emptydir(
             f"Pod {pod.name} is not running and no ReplicaSet would replace it.",
         )
     steps: list[Step] = [delete_pod_call(ns, pod.name, "its emptyDir cache is removed with it")]
-    doubt = _WARNING.get(model_verdict(snapshot, pod))
     warnings = (doubt,) if doubt else ()
     if options.follow:
         steps.append(ApiCall("list", "pods", ns, note="follow the new pod until Ready"))
