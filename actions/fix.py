@@ -71,10 +71,9 @@ from actions.node_advice import (
     still_serving,
 )
 from actions.options import ActionOptions, CacheEntry, CacheFacts, PodFacts
-from actions.pace import last_run
 from actions.paths import COMPANION_SUFFIXES, ModelLocation, PathRefused, model_location
 from actions.plan import NOTHING_TO_FIX, ActionPlan, ActionResult, ApiCall, ExecStep, Step
-from actions.probe_advice import probed_container, startup_probe_advice
+from actions.probe_advice import startup_probe_advice
 from actions.readiness_advice import readiness_advice, readiness_why
 from actions.restart import plan_restart
 from actions.start_advice import claim_warnings, start_advice
@@ -350,8 +349,7 @@ def plan_fix(
     if d.kind in (CANNOT_START, EVICTED, OUT_OF_MEMORY):
         advice = _unblock(snapshot, pod, d, facts)
     elif d.kind == PROBE_KILLS:
-        before = last_run(log, probed_container(pod))
-        advice = startup_probe_advice(snapshot, pod, before)
+        advice = startup_probe_advice(snapshot, pod, log)
     elif d.kind == NOT_READY:
         advice = readiness_advice(snapshot.namespace, pod)
     if advice is not None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 
 from actions.advice import Advice, kubectl
-from actions.pace import Pace
+from actions.evidence import ContainerLog
+from actions.pace import Pace, last_run
 from collectors.model import ClusterSnapshot, PodInfo, ProbeSpec
 from collectors.room import claim_capacity
 from collectors.units import format_bytes, format_duration, format_written
@@ -19,15 +21,15 @@ MARGIN = 10 * 60  # at least this much beyond the download itself, for loading t
 
 
 def startup_probe_advice(
-    snapshot: ClusterSnapshot, pod: PodInfo, before: Pace | None = None
+    snapshot: ClusterSnapshot, pod: PodInfo, log: str | Sequence[ContainerLog] = ""
 ) -> Advice:
     """Why nothing this tool runs would help and the startup probe that would; and, when the
-    pod's Deployment and probe are known, the ``kubectl patch`` that sets it. ``before``: the
-    pace of the killed container's last run, which stands in for a current run that shows no
-    rate or size yet (between runs, or just started), so the advice does not depend on when
-    it is asked."""
-    before = before or Pace()
+    pod's Deployment and probe are known, the ``kubectl patch`` that sets it. The killed
+    container's last run in ``log`` gives its pace, which stands in for a current run that
+    shows no rate or size yet (between runs, or just started), so the advice does not depend
+    on when it is asked."""
     name, spec = _probed(pod)
+    before = last_run(log, name)
     took = download_seconds(pod, before)
     bound = bounded_download(snapshot, pod, before) if took is None else None
     longest = took if took is not None else (bound[0] if bound else None)
@@ -122,8 +124,3 @@ def _probed(pod: PodInfo) -> tuple[str, ProbeSpec | None]:
     name = deadline.container if deadline is not None else kill.container if kill else ""
     c = next((c for c in pod.containers if c.name == name), None)
     return name, c.start_limit if c is not None else None
-
-
-def probed_container(pod: PodInfo) -> str:
-    """The name of the container a probe kills (or will); '' when none is known."""
-    return _probed(pod)[0]
