@@ -21,9 +21,8 @@ def kubectl_status(pod: kube.Obj) -> str:
     spec, status = kube.spec(pod), kube.status(pod)
     phase = _text(status.get("phase"))
     reason = _text(status.get("reason")) or phase
-    for cond in _mappings(status.get("conditions")):
-        if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
-            reason = "SchedulingGated"
+    if (kube.condition(pod, "PodScheduled") or {}).get("reason") == "SchedulingGated":
+        reason = "SchedulingGated"
     init_specs = {str(c.get("name")): c for c in _mappings(spec.get("initContainers"))}
     initializing = False
     for i, cs in enumerate(_mappings(status.get("initContainerStatuses"))):
@@ -42,7 +41,7 @@ def kubectl_status(pod: kube.Obj) -> str:
             reason = f"Init:{i}/{len(init_specs)}"
         initializing = True
         break
-    if not initializing or _condition_true(status, "Initialized"):
+    if not initializing or _condition_true(pod, "Initialized"):
         has_running = False
         for cs in reversed(_mappings(status.get("containerStatuses"))):
             state = _mapping(cs, "state") or {}
@@ -54,7 +53,7 @@ def kubectl_status(pod: kube.Obj) -> str:
             elif cs.get("ready") and _mapping(state, "running") is not None:
                 has_running = True
         if reason == "Completed" and has_running:
-            reason = "Running" if _condition_true(status, "Ready") else "NotReady"
+            reason = "Running" if _condition_true(pod, "Ready") else "NotReady"
     deleting = kube.meta(pod).get("deletionTimestamp")
     if deleting and _text(status.get("reason")) == NODE_LOST:
         reason = "Unknown"
@@ -71,11 +70,8 @@ def _exit(terminated: kube.Obj) -> str:
     return f"ExitCode:{terminated.get('exitCode', 0)}"
 
 
-def _condition_true(status: kube.Obj, kind: str) -> bool:
-    return any(
-        c.get("type") == kind and c.get("status") == "True"
-        for c in _mappings(status.get("conditions"))
-    )
+def _condition_true(pod: kube.Obj, kind: str) -> bool:
+    return (kube.condition(pod, kind) or {}).get("status") == "True"
 
 
 def _mappings(value: Any) -> list[dict[str, Any]]:

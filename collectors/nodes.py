@@ -58,11 +58,7 @@ class NodeHealth:
 
 
 def node_health(obj: Mapping[str, Any]) -> NodeHealth:
-    conditions = kube.dig(obj, "status", "conditions")
-    ready: Mapping[str, Any] | None = next(
-        (c for c in conditions or () if isinstance(c, Mapping) and c.get("type") == "Ready"),
-        None,
-    )
+    ready = kube.condition(obj, "Ready")
     taints = [t for t in kube.dig(obj, "spec", "taints") or () if isinstance(t, Mapping)]
     not_ready = next(
         (t for t in taints if t.get("key") == NOT_READY_TAINT and t.get("effect") == "NoExecute"),
