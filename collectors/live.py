@@ -643,9 +643,14 @@ class LiveFeed:
 
     def poll_nodes(self) -> None:
         """Read the nodes our pods run on: one whose kubelet stopped reporting took its pods'
-        downloads with it."""
-        snapshot = self.snapshot()
-        names = {p.node for p in snapshot.pods if p.node} if snapshot else set()
+        downloads with it. Their names come from the pods as listed, not from a snapshot:
+        the first read needs none built."""
+        with self._lock:
+            names = {
+                str(node)
+                for pod in self._objects["pods"].values()
+                if self.builder.relevant(pod) and (node := kube.spec(pod).get("nodeName"))
+            }
         nodes = self.node_reader.read(names)
         with self._lock:
             changed = nodes != self._nodes
@@ -881,7 +886,6 @@ class LiveFeed:
             self._failing.clear()
             self._stale_since = None
             self._error = None
-        self.build_snapshot()
         self.poll_nodes()  # before the logs: a lost node's kubelet would not answer for them
         first = self.build_snapshot()
         streams = [
