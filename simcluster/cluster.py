@@ -150,9 +150,6 @@ class SimCluster:
         self.store.add_update_validator(admit_pvc_resize)
         self.admin_token = secrets.token_urlsafe(24)
         self.viewer_token = secrets.token_urlsafe(24)
-        # How long a node's kubelet may stay silent before its node turns NotReady (Unknown):
-        # kube-controller-manager's --node-monitor-grace-period, 50 s in v1.32.
-        self.node_monitor_grace = node_monitor_grace
         self.heartbeats = NodeHeartbeats()
         self.controllers = ControllerManager(
             self.store,
@@ -184,6 +181,17 @@ class SimCluster:
     @property
     def ca_pem(self) -> bytes | None:
         return self._cert.cert_pem if self._cert is not None else None
+
+    @property
+    def node_monitor_grace(self) -> float:
+        """How long a node's kubelet may stay silent before its node turns NotReady (Unknown):
+        kube-controller-manager's --node-monitor-grace-period, 50 s in v1.32. The node
+        lifecycle controller holds it; the kubelets pace their heartbeats by it."""
+        return self.controllers.nodes.grace
+
+    @node_monitor_grace.setter
+    def node_monitor_grace(self, seconds: float) -> None:
+        self.controllers.nodes.grace = seconds
 
     async def start(self) -> None:
         if self._started:

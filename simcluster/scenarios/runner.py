@@ -130,7 +130,6 @@ class ScenarioRuntime:
         grace = s.node_monitor_grace if grace is None else grace
         if grace is not None:  # before the nodes: their heartbeats follow it
             self.cluster.node_monitor_grace = grace
-            self.cluster.controllers.nodes.grace = grace
         for node in s.nodes:
             if self.cluster.store.peek("nodes", None, node.name) is None:
                 await self.cluster.add_node(node.name, node.labels or None)
